@@ -1,0 +1,85 @@
+# postern build. `make` builds build/postern; see README.md for the rest.
+
+CC        ?= cc
+PKGS      := libevent libevent_openssl libevent_pthreads openssl libsodium
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN      := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=c11 $(WARN) -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -pthread
+LDLIBS    += $(PKG_LIBS) -pthread
+
+BUILD     ?= build
+SRCS      := $(sort $(wildcard src/*/*.c))
+OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIB       := $(BUILD)/libpostern.a
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+# Fuzz targets link only pure code: no event loop, no threads needed.
+FUZZ_LIBSRCS := src/lib/xmalloc.c src/lib/value.c src/lib/config.c src/smtp/parse.c src/smtp/address.c \
+                src/smtp/data.c src/monitor/log.c
+
+.PHONY: all run test unit bench asan fuzz fuzz-smoke deps clean format
+
+all: $(BUILD)/postern
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/obj/main.o: src/main.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/postern: $(BUILD)/obj/main.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) tests/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+
+deps:
+	@scripts/deps
+
+run: deps all
+	@scripts/run-demo
+
+test: deps
+	@$(MAKE) --no-print-directory all unit fuzz-build
+	@/usr/bin/python3 tests/run_all.py
+
+# Sanitizer build of the server, used by the integration tests when
+# POSTERN_BIN points at it.
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	    LDFLAGS="-fsanitize=address,undefined" all unit
+
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Isrc -g -O1 -pthread \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBSRCS) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIBSRCS)
+
+fuzz-build: $(FUZZ_BINS)
+
+# Long fuzz campaign: FUZZ_SECONDS per target (default 300).
+fuzz: deps fuzz-build
+	@/usr/bin/python3 tests/run_all.py --fuzz-only --fuzz-seconds $${FUZZ_SECONDS:-300}
+
+bench: deps all
+	@bench/inbound.sh
+
+format:
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/fuzz/*.c
+
+clean:
+	rm -rf build build-asan

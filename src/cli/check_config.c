@@ -1,0 +1,41 @@
+/*
+ * postern check-config: every problem of the file with file:line, then
+ * what would stop the server from starting (certificate, directories).
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "smtp/tls.h"
+
+int
+cli_check_config(int argc, char **argv)
+{
+	const char *path = cli_config_path(&argc, argv);
+	struct config cfg;
+	char *err = NULL;
+	int rc = 0;
+
+	if (argc > 1) {
+		fprintf(stderr, "usage: postern check-config -c FILE\n");
+		return 2;
+	}
+	if (cli_load_config(path, &cfg) == -1) {
+		config_clear(&cfg);
+		return 1;
+	}
+	if (cfg.tls_cert != NULL) {
+		SSL_CTX *ctx = tls_server_ctx(cfg.tls_cert, cfg.tls_key, &err);
+		if (ctx == NULL) {
+			fprintf(stderr, "%s: %s\n", path, err);
+			free(err);
+			rc = 1;
+		}
+		SSL_CTX_free(ctx);
+	}
+	if (rc == 0)
+		printf("%s: ok\n", path);
+	config_clear(&cfg);
+	return rc;
+}

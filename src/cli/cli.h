@@ -1,0 +1,30 @@
+/*
+ * Subcommands of the postern binary (SPEC section 1), one file each.
+ * Each returns the process exit status.
+ */
+#ifndef POSTERN_CLI_H
+#define POSTERN_CLI_H
+
+#include "lib/config.h"
+
+#define POSTERN_VERSION "0.1.0"
+#define DEFAULT_CONFIG "/etc/postern/postern.conf"
+
+int cli_serve(int argc, char **argv);
+int cli_check_config(int argc, char **argv);
+int cli_user(int argc, char **argv);
+int cli_alias(int argc, char **argv);
+int cli_queue(int argc, char **argv);
+
+/*
+ * Shared option handling: removes "-c FILE" / "--config FILE" /
+ * "-c=FILE" from argv (anywhere on the line) and returns the path, or the
+ * default. argc is updated.
+ */
+const char *cli_config_path(int *argc, char **argv);
+/* Removes a flag (e.g. "--json") from argv; true when it was present. */
+bool cli_take_flag(int *argc, char **argv, const char *flag);
+/* Loads the config or prints every problem to stderr; 0 or -1. */
+int cli_load_config(const char *path, struct config *cfg);
+
+#endif

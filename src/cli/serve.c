@@ -1,0 +1,213 @@
+/*
+ * postern serve: set up, bind, drop privileges, recover the queue, run
+ * the loop. Order matters: ports below 1024 need root, the data must end
+ * up owned by the unprivileged user, and recovery must see the queue as
+ * the previous run left it before any new session writes to it.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth/userdb.h"
+#include "lib/durable.h"
+#include "lib/groupsync.h"
+#include "lib/xmalloc.h"
+#include "monitor/log.h"
+#include "queue/deliver.h"
+#include "queue/spool.h"
+#include "smtp/server.h"
+#include "smtp/session.h"
+#include "smtp/tls.h"
+
+static const char *config_path;
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int
+chown_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	if (st->st_uid != chown_uid || st->st_gid != chown_gid)
+		if (lchown(path, chown_uid, chown_gid) == -1)
+			return -1;
+	return 0;
+}
+
+/* SPEC 6.7: with `user =`, everything under data_dir belongs to it. */
+static int
+drop_privileges(const struct config *cfg)
+{
+	struct passwd *pw;
+
+	if (cfg->user == NULL) {
+		if (geteuid() == 0)
+			log_event("warning", "reason=\"running as root: set user = in the configuration\"");
+		return 0;
+	}
+	if ((pw = getpwnam(cfg->user)) == NULL) {
+		log_event("error", "reason=\"user %s does not exist\"", cfg->user);
+		return -1;
+	}
+	if (geteuid() != 0) {
+		if (geteuid() == pw->pw_uid)
+			return 0;
+		log_event("error", "reason=\"user = %s needs postern to start as root\"", cfg->user);
+		return -1;
+	}
+	chown_uid = pw->pw_uid;
+	chown_gid = pw->pw_gid;
+	if (nftw(cfg->data_dir, chown_entry, 32, FTW_PHYS) == -1 ||
+	    lchown(cfg->log_file, pw->pw_uid, pw->pw_gid) == -1) {
+		log_event("error", "reason=\"cannot give %s to %s: %s\"", cfg->data_dir,
+		    cfg->user, strerror(errno));
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1) {
+		log_event("error", "reason=\"cannot become %s: %s\"", cfg->user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) != -1) {
+		log_event("error", "reason=\"privileges could be regained after dropping them\"");
+		return -1;
+	}
+	log_event("privileges", "user=%s uid=%u gid=%u", pw->pw_name, (unsigned)pw->pw_uid,
+	    (unsigned)pw->pw_gid);
+	return 0;
+}
+
+static void
+finish(struct server *srv)
+{
+	event_base_loopexit(srv->base, NULL);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		log_event("stopping", "signal=%s sessions=%u", sig == SIGTERM ? "TERM" : "INT",
+		    srv->nsessions);
+		server_shutdown(srv, finish);
+		break;
+	case SIGHUP:
+		server_reload(srv, config_path);
+		break;
+	case SIGUSR1:
+		if (log_reopen() == -1)
+			log_event("error", "reason=\"cannot reopen log: %s\"", strerror(errno));
+		else
+			log_event("log_reopened", "file=%s", srv->cfg->log_file);
+		break;
+	}
+}
+
+static void
+recovered(const char *id, void *arg)
+{
+	deliver_enqueue(arg, id);
+}
+
+int
+cli_serve(int argc, char **argv)
+{
+	struct server srv = { 0 };
+	struct event *sigs[4];
+	static const int signums[4] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	char *err = NULL, path[4096];
+	int n, rc = 1;
+
+	config_path = cli_config_path(&argc, argv);
+	if (argc > 1) {
+		fprintf(stderr, "usage: postern serve -c FILE\n");
+		return 2;
+	}
+	srv.cfg = xcalloc(1, sizeof(*srv.cfg));
+	if (cli_load_config(config_path, srv.cfg) == -1) {
+		fprintf(stderr, "postern: not starting: fix the configuration (postern check-config -c %s)\n",
+		    config_path);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/mail", srv.cfg->data_dir);
+	if (durable_mkdirs(path, 0750) == -1 || spool_init(srv.cfg->data_dir) == -1) {
+		fprintf(stderr, "postern: cannot create %s: %s\n", srv.cfg->data_dir, strerror(errno));
+		goto out;
+	}
+	if (log_open(srv.cfg->log_file) == -1) {
+		fprintf(stderr, "postern: cannot open log %s: %s\n", srv.cfg->log_file, strerror(errno));
+		goto out;
+	}
+	log_event("start", "version=%s config=%s pid=%ld", POSTERN_VERSION, config_path, (long)getpid());
+	if (srv.cfg->tls_cert != NULL &&
+	    (srv.ssl_ctx = tls_server_ctx(srv.cfg->tls_cert, srv.cfg->tls_key, &err)) == NULL) {
+		log_event("error", "reason=\"%s\"", err);
+		goto out;
+	}
+	if ((srv.users = userdb_open(srv.cfg->data_dir, &err)) == NULL) {
+		log_event("error", "reason=\"%s\"", err);
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if ((srv.base = event_base_new()) == NULL) {
+		log_event("error", "reason=\"cannot create event loop\"");
+		goto out;
+	}
+	if (server_listen(&srv) == -1 || drop_privileges(srv.cfg) == -1)
+		goto out;
+	if ((srv.gs = groupsync_new(srv.base, srv.cfg->data_dir)) == NULL ||
+	    (srv.deliver = deliver_start(srv.cfg->data_dir, srv.gs)) == NULL) {
+		log_event("error", "reason=\"cannot start worker threads: %s\"", strerror(errno));
+		goto out;
+	}
+	n = spool_recover(srv.cfg->data_dir, recovered, srv.deliver);
+	if (n == -1) {
+		log_event("error", "reason=\"cannot read queue: %s\"", strerror(errno));
+		goto out;
+	}
+	if (n > 0)
+		log_event("recovered", "messages=%d", n);
+	for (int i = 0; i < 4; i++) {
+		sigs[i] = evsignal_new(srv.base, signums[i], on_signal, &srv);
+		evsignal_add(sigs[i], NULL);
+	}
+	log_event("ready", "hostname=%s domains=%zu", srv.cfg->hostname, srv.cfg->ndomains);
+	event_base_dispatch(srv.base);
+	for (int i = 0; i < 4; i++)
+		event_free(sigs[i]);
+	rc = 0;
+out:
+	/* Deliveries first: they may still wait on a sync. Then the syncs,
+	 * whose last callbacks answer sessions still committing. */
+	deliver_stop(srv.deliver);
+	groupsync_free(srv.gs);
+	session_abandon_all(&srv);
+	for (size_t i = 0; i < srv.nlisteners; i++)
+		evconnlistener_free(srv.listeners[i]);
+	if (srv.ev_stop_timer)
+		event_free(srv.ev_stop_timer);
+	userdb_free(srv.users);
+	SSL_CTX_free(srv.ssl_ctx);
+	if (srv.base)
+		event_base_free(srv.base);
+	if (rc == 0)
+		log_event("stop", "status=0");
+	free(err);
+	config_clear(srv.cfg);
+	free(srv.cfg);
+	log_close();
+	return rc;
+}

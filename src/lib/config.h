@@ -1,0 +1,95 @@
+/*
+ * The configuration file of SPEC section 2: `key = value` lines. Parsing is
+ * pure (config_parse works on a buffer) so it can be fuzzed; config_load
+ * reads the file. Every problem is reported as "file:line: reason" and the
+ * parse goes on, so check-config can list them all at once.
+ */
+#ifndef POSTERN_CONFIG_H
+#define POSTERN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "value.h"
+
+struct score_override {
+	char *symbol;
+	double weight;
+};
+
+struct config {
+	char *path;			/* the file as given */
+	char *dir;			/* its directory: base of relative paths */
+
+	char *hostname;
+	char **domains;			/* lower-case */
+	size_t ndomains;
+	char *data_dir;			/* absolute or relative to dir, resolved */
+	char *log_file;
+
+	/* Listeners: NULL when switched off ("off" or empty). */
+	struct hostport *listen_smtp;
+	struct hostport *listen_submission;
+	struct hostport *listen_submissions;
+	struct hostport *metrics_listen;
+
+	char *tls_cert, *tls_key;
+	char *user;
+
+	struct hostport *dns_servers;
+	size_t ndns_servers;
+	char *dnsbl_ip_zone, *dnsbl_domain_zone, *spamhaus_dqs_key;
+	unsigned dnsbl_timeout;
+	struct cidr *allow_networks;
+	size_t nallow_networks;
+	struct cidr *trusted_networks;
+	size_t ntrusted_networks;
+
+	double score_junk, score_reject;
+	struct score_override *scores;
+	size_t nscores;
+
+	uint64_t max_message_size;
+	unsigned max_connections, max_connections_per_ip;
+	unsigned max_recipients;	/* per message */
+	unsigned smtp_timeout;		/* idle timeout of a session */
+	struct rate user_max_messages, user_max_recipients, auth_max_failures;
+	unsigned auth_lockout;
+	unsigned outbound_port;
+	struct hostport *relayhost;
+	unsigned queue_lifetime;
+	char *dkim_selector, *dkim_key;
+	char *alert_address;
+	uint64_t min_free_space;
+	double alert_bounce_ratio;
+	unsigned alert_min_messages, alert_window;
+};
+
+struct config_diag {
+	char **msgs;			/* "file:line: reason" */
+	size_t n;
+};
+
+/*
+ * Parses len bytes of configuration text named file, resolving relative
+ * paths against basedir. Fills cfg (defaults first) and appends every
+ * problem to diag. Returns the number of problems: 0 means cfg is usable.
+ */
+size_t config_parse(const char *buf, size_t len, const char *file,
+    const char *basedir, struct config *cfg, struct config_diag *diag);
+
+/* Reads and parses path. Returns the number of problems (I/O included). */
+size_t config_load(const char *path, struct config *cfg, struct config_diag *diag);
+
+/* True when domain (any case, no trailing dot) is one of cfg->domains. */
+bool config_is_local_domain(const struct config *cfg, const char *domain, size_t len);
+
+/* Weight of a score symbol when overridden; returns false when not. */
+bool config_score_override(const struct config *cfg, const char *symbol, double *weight);
+
+/* Frees what the config owns (not cfg itself); safe on a zeroed struct. */
+void config_clear(struct config *cfg);
+void config_diag_clear(struct config_diag *diag);
+
+#endif

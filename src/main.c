@@ -1,0 +1,61 @@
+/*
+ * postern: one binary, subcommands (SPEC section 1). Also runs as the
+ * sendmail wrapper when invoked through a link named "sendmail".
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "postern %s - a mail server that keeps spam out and never sends any\n"
+	    "\n"
+	    "usage: postern COMMAND [ARGS] [-c FILE]   (default FILE: %s)\n"
+	    "\n"
+	    "  serve -c FILE                     run the server in the foreground\n"
+	    "  check-config -c FILE              validate the configuration\n"
+	    "  user add|passwd ADDRESS [--password-stdin]\n"
+	    "  user del ADDRESS | user list      manage accounts\n"
+	    "  alias add ALIAS TARGET | alias del ALIAS | alias list\n"
+	    "  queue list|flush|delete ID|hold ID|release ID\n"
+	    "  --version                         print the version\n"
+	    "  help                              this text\n",
+	    POSTERN_VERSION, DEFAULT_CONFIG);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {
+		{ "serve", cli_serve },
+		{ "check-config", cli_check_config },
+		{ "user", cli_user },
+		{ "alias", cli_alias },
+		{ "queue", cli_queue },
+	};
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("postern %s\n", POSTERN_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "postern: unknown command \"%s\" (try: postern help)\n", argv[1]);
+	return 2;
+}

@@ -1,0 +1,176 @@
+/*
+ * logfmt event log. Lines are assembled in a stack buffer and written with a
+ * single write() under a mutex, so lines from the delivery and sync threads
+ * never interleave with the event loop's.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_LINE_MAX 4096
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static int log_fd = -1;
+static char *log_path;
+static bool log_to_stderr = true;
+
+int
+log_open(const char *path)
+{
+	int fd = -1;
+
+	if (path != NULL) {
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (fd == -1)
+			return -1;
+	}
+	pthread_mutex_lock(&log_lock);
+	if (log_fd != -1)
+		close(log_fd);
+	log_fd = fd;
+	free(log_path);
+	log_path = path ? strdup(path) : NULL;
+	pthread_mutex_unlock(&log_lock);
+	return 0;
+}
+
+int
+log_reopen(void)
+{
+	int fd, rc = 0;
+
+	pthread_mutex_lock(&log_lock);
+	if (log_path != NULL) {
+		fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (fd == -1)
+			rc = -1;
+		else {
+			if (log_fd != -1)
+				close(log_fd);
+			log_fd = fd;
+		}
+	}
+	pthread_mutex_unlock(&log_lock);
+	return rc;
+}
+
+void
+log_close(void)
+{
+	pthread_mutex_lock(&log_lock);
+	if (log_fd != -1)
+		close(log_fd);
+	log_fd = -1;
+	free(log_path);
+	log_path = NULL;
+	pthread_mutex_unlock(&log_lock);
+}
+
+void
+log_set_stderr(bool on)
+{
+	log_to_stderr = on;
+}
+
+static void
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+void
+log_event(const char *event, const char *fmt, ...)
+{
+	char line[LOG_LINE_MAX];
+	struct timeval tv;
+	struct tm tm;
+	size_t n;
+	int r;
+	va_list ap;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	n = strftime(line, sizeof(line), "ts=%Y-%m-%dT%H:%M:%S", &tm);
+	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ event=%s",
+	    (long)(tv.tv_usec / 1000), event);
+	n += (size_t)r;
+	if (fmt != NULL && *fmt != '\0' && n + 1 < sizeof(line)) {
+		line[n++] = ' ';
+		va_start(ap, fmt);
+		r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+		va_end(ap);
+		if (r > 0)
+			n += (size_t)r;
+	}
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	pthread_mutex_lock(&log_lock);
+	if (log_fd != -1)
+		write_all(log_fd, line, n);
+	if (log_to_stderr)
+		write_all(STDERR_FILENO, line, n);
+	pthread_mutex_unlock(&log_lock);
+}
+
+const char *
+log_quote(char *dst, size_t dstlen, const char *val, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+	int quote = len == 0;
+
+	if (dstlen < 8) {
+		if (dstlen > 0)
+			dst[0] = '\0';
+		return dst;
+	}
+	for (i = 0; i < len && !quote; i++) {
+		unsigned char c = (unsigned char)val[i];
+		if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c >= 0x7f)
+			quote = 1;
+	}
+	if (quote)
+		dst[o++] = '"';
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)val[i];
+		/* room for an escape, the closing quote, "..." and NUL */
+		if (o + 4 + 1 + 3 + 1 > dstlen) {
+			memcpy(dst + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c == '"' || c == '\\') {
+			dst[o++] = '\\';
+			dst[o++] = (char)c;
+		} else if (c < ' ' || c == 0x7f) {
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 15];
+		} else
+			dst[o++] = (char)c;
+	}
+	if (quote)
+		dst[o++] = '"';
+	dst[o] = '\0';
+	return dst;
+}

@@ -1,0 +1,530 @@
+/*
+ * Queue files. Layout:
+ *   "POSTERN-QUEUE 1\n" then "key value\n" lines (id, time, from, client,
+ *   helo, user, one "rcpt ADDR\tMAILBOX" per recipient), "\n", message,
+ *   trailer "\nPOSTERN-END SIZE HASH\n" of exactly SPOOL_TRAILER_LEN bytes
+ *   where SIZE is the number of bytes before the trailer and HASH their
+ *   FNV-1a 64 hash.
+ * Values never hold '\n' or '\t': addresses are parsed strictly and the
+ * HELO name is sanitised by the session.
+ */
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "lib/durable.h"
+#include "lib/xmalloc.h"
+
+#define SPOOL_MAGIC "POSTERN-QUEUE 1\n"
+#define SPOOL_TRAILER_FMT "\nPOSTERN-END %020" PRIu64 " %016" PRIx64 "\n"
+#define SPOOL_TRAILER_LEN (1 + 11 + 1 + 20 + 1 + 16 + 1)
+#define SPOOL_BUF 65536
+
+struct spool_writer {
+	int fd;
+	char tmp[PATH_MAX];
+	char final[PATH_MAX];
+	uint64_t hash;		/* FNV-1a of every byte written */
+	uint64_t total;		/* bytes written, envelope included */
+	uint64_t msgsize;	/* message octets */
+	char *buf;		/* write buffer */
+	size_t used;
+};
+
+static const uint64_t FNV_OFFSET = 14695981039346656037ULL;
+static const uint64_t FNV_PRIME = 1099511628211ULL;
+
+static uint64_t
+fnv1a(uint64_t h, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= FNV_PRIME;
+	}
+	return h;
+}
+
+int
+spool_init(const char *data_dir)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/queue/tmp", data_dir);
+	return durable_mkdirs(path, 0700);
+}
+
+void
+spool_new_id(char *id)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static unsigned counter;
+	static struct timeval last;
+	struct timeval tv;
+
+	/* seconds, microseconds, and a counter for ids in the same
+	 * microsecond: sortable by arrival, unique within a process, and
+	 * spool_create's O_EXCL catches a clash across restarts. */
+	gettimeofday(&tv, NULL);
+	pthread_mutex_lock(&lock);
+	if (tv.tv_sec == last.tv_sec && tv.tv_usec == last.tv_usec)
+		counter++;
+	else
+		counter = (unsigned)(tv.tv_usec * 7) & 0xff;
+	last = tv;
+	snprintf(id, SPOOL_ID_LEN + 1, "%08lX%05lX%03X",
+	    (unsigned long)tv.tv_sec & 0xffffffffUL,
+	    (unsigned long)tv.tv_usec & 0xfffffUL, counter & 0xfffu);
+	pthread_mutex_unlock(&lock);
+}
+
+static int
+flush_buf(struct spool_writer *w)
+{
+	if (w->used == 0)
+		return 0;
+	if (durable_write_all(w->fd, w->buf, w->used) == -1)
+		return -1;
+	w->used = 0;
+	return 0;
+}
+
+static int
+put(struct spool_writer *w, const char *p, size_t n)
+{
+	w->hash = fnv1a(w->hash, p, n);
+	w->total += n;
+	while (n > 0) {
+		size_t room = SPOOL_BUF - w->used, k = n < room ? n : room;
+		memcpy(w->buf + w->used, p, k);
+		w->used += k;
+		p += k;
+		n -= k;
+		if (w->used == SPOOL_BUF && flush_buf(w) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+put_kv(struct spool_writer *w, const char *k, const char *v)
+{
+	char line[1200];
+	int n = snprintf(line, sizeof(line), "%s %s\n", k, v ? v : "");
+
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return put(w, line, (size_t)n);
+}
+
+struct spool_writer *
+spool_create(const char *data_dir, const struct spool_envelope *env)
+{
+	struct spool_writer *w = xcalloc(1, sizeof(*w));
+	char num[32];
+	int rc = 0;
+
+	snprintf(w->tmp, sizeof(w->tmp), "%s/queue/tmp/%s", data_dir, env->id);
+	snprintf(w->final, sizeof(w->final), "%s/queue/%s", data_dir, env->id);
+	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (w->fd == -1) {
+		free(w);
+		return NULL;
+	}
+	w->buf = xmalloc(SPOOL_BUF);
+	w->hash = FNV_OFFSET;
+	snprintf(num, sizeof(num), "%lld", (long long)env->time);
+	rc |= put(w, SPOOL_MAGIC, strlen(SPOOL_MAGIC));
+	rc |= put_kv(w, "id", env->id);
+	rc |= put_kv(w, "time", num);
+	rc |= put_kv(w, "from", env->from);
+	rc |= put_kv(w, "client", env->client);
+	rc |= put_kv(w, "helo", env->helo);
+	if (env->user)
+		rc |= put_kv(w, "user", env->user);
+	for (size_t i = 0; i < env->nrcpts && rc == 0; i++) {
+		char line[1200];
+		int n = snprintf(line, sizeof(line), "rcpt %s\t%s\n",
+		    env->rcpts[i].addr, env->rcpts[i].mailbox);
+		if (n < 0 || (size_t)n >= sizeof(line))
+			rc = -1;
+		else
+			rc |= put(w, line, (size_t)n);
+	}
+	rc |= put(w, "\n", 1);
+	if (rc != 0) {
+		int saved = errno;
+		spool_abort(w);
+		errno = saved;
+		return NULL;
+	}
+	return w;
+}
+
+int
+spool_write(struct spool_writer *w, const char *buf, size_t len)
+{
+	w->msgsize += len;
+	return put(w, buf, len);
+}
+
+uint64_t
+spool_size(const struct spool_writer *w)
+{
+	return w->msgsize;
+}
+
+int
+spool_finish(struct spool_writer *w)
+{
+	char trailer[SPOOL_TRAILER_LEN + 1];
+	int saved;
+
+	snprintf(trailer, sizeof(trailer), SPOOL_TRAILER_FMT, w->total, w->hash);
+	if (durable_write_all(w->fd, w->buf, w->used) == -1 ||
+	    durable_write_all(w->fd, trailer, SPOOL_TRAILER_LEN) == -1 ||
+	    close(w->fd) == -1) {
+		saved = errno;
+		w->fd = -1;
+		spool_abort(w);
+		errno = saved;
+		return -1;
+	}
+	w->fd = -1;
+	if (rename(w->tmp, w->final) == -1) {
+		saved = errno;
+		spool_abort(w);
+		errno = saved;
+		return -1;
+	}
+	free(w->buf);
+	free(w);
+	return 0;
+}
+
+void
+spool_abort(struct spool_writer *w)
+{
+	if (w == NULL)
+		return;
+	if (w->fd != -1)
+		close(w->fd);
+	unlink(w->tmp);
+	free(w->buf);
+	free(w);
+}
+
+void
+spool_envelope_clear(struct spool_envelope *env)
+{
+	free(env->from);
+	free(env->client);
+	free(env->helo);
+	free(env->user);
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		free(env->rcpts[i].addr);
+		free(env->rcpts[i].mailbox);
+	}
+	free(env->rcpts);
+	memset(env, 0, sizeof(*env));
+}
+
+/* Validates the trailer; returns the length of what it covers or -1. */
+static ssize_t
+check_trailer(const char *buf, size_t len)
+{
+	char want[SPOOL_TRAILER_LEN + 1];
+	size_t body;
+
+	if (len < SPOOL_TRAILER_LEN + strlen(SPOOL_MAGIC))
+		return -1;
+	body = len - SPOOL_TRAILER_LEN;
+	snprintf(want, sizeof(want), SPOOL_TRAILER_FMT, (uint64_t)body,
+	    fnv1a(FNV_OFFSET, buf, body));
+	if (memcmp(want, buf + body, SPOOL_TRAILER_LEN) != 0)
+		return -1;
+	return (ssize_t)body;
+}
+
+int
+spool_parse(const char *buf, size_t len, struct spool_msg *msg)
+{
+	ssize_t body = check_trailer(buf, len);
+	size_t pos, mlen = strlen(SPOOL_MAGIC);
+	struct spool_envelope *env = &msg->env;
+
+	memset(msg, 0, sizeof(*msg));
+	if (body < 0 || memcmp(buf, SPOOL_MAGIC, mlen) != 0)
+		return 1;
+	pos = mlen;
+	for (;;) {
+		const char *line = buf + pos, *nl, *sp;
+		size_t llen, klen;
+		char *val;
+
+		nl = memchr(line, '\n', (size_t)body - pos);
+		if (nl == NULL)
+			goto bad;
+		llen = (size_t)(nl - line);
+		pos += llen + 1;
+		if (llen == 0)
+			break;
+		sp = memchr(line, ' ', llen);
+		if (sp == NULL)
+			goto bad;
+		klen = (size_t)(sp - line);
+		val = xstrndup(sp + 1, llen - klen - 1);
+		if (klen == 2 && memcmp(line, "id", 2) == 0) {
+			snprintf(env->id, sizeof(env->id), "%s", val);
+			free(val);
+		} else if (klen == 4 && memcmp(line, "time", 4) == 0) {
+			env->time = (time_t)strtoll(val, NULL, 10);
+			free(val);
+		} else if (klen == 4 && memcmp(line, "from", 4) == 0) {
+			free(env->from);
+			env->from = val;
+		} else if (klen == 6 && memcmp(line, "client", 6) == 0) {
+			free(env->client);
+			env->client = val;
+		} else if (klen == 4 && memcmp(line, "helo", 4) == 0) {
+			free(env->helo);
+			env->helo = val;
+		} else if (klen == 4 && memcmp(line, "user", 4) == 0) {
+			free(env->user);
+			env->user = val;
+		} else if (klen == 4 && memcmp(line, "rcpt", 4) == 0) {
+			char *tab = strchr(val, '\t');
+			struct spool_rcpt *r;
+			if (tab == NULL) {
+				free(val);
+				goto bad;
+			}
+			env->rcpts = xrealloc(env->rcpts, (env->nrcpts + 1) * sizeof(*r));
+			r = &env->rcpts[env->nrcpts++];
+			r->addr = xstrndup(val, (size_t)(tab - val));
+			r->mailbox = xstrdup(tab + 1);
+			r->done = false;
+			free(val);
+		} else
+			free(val);	/* written by a later version: ignored */
+	}
+	if (env->nrcpts == 0 || env->from == NULL)
+		goto bad;
+	msg->data = buf + pos;
+	msg->datalen = (size_t)body - pos;
+	return 0;
+bad:
+	spool_envelope_clear(env);
+	return 1;
+}
+
+static char *
+read_file(const char *path, size_t *len)
+{
+	struct stat st;
+	char *buf;
+	size_t got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1) {
+		close(fd);
+		return NULL;
+	}
+	buf = xmalloc((size_t)st.st_size + 1);
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	buf[got] = '\0';
+	*len = got;
+	return buf;
+}
+
+static void
+load_done(const char *data_dir, struct spool_msg *msg)
+{
+	char path[PATH_MAX];
+	size_t len;
+	char *buf, *p, *end;
+
+	snprintf(path, sizeof(path), "%s/queue/%s.done", data_dir, msg->env.id);
+	if ((buf = read_file(path, &len)) == NULL)
+		return;
+	for (p = buf; *p; p = end) {
+		unsigned long i = strtoul(p, &end, 10);
+		if (end == p)
+			break;
+		if (i < msg->env.nrcpts)
+			msg->env.rcpts[i].done = true;
+		while (*end == '\n' || *end == ' ')
+			end++;
+	}
+	free(buf);
+}
+
+int
+spool_load(const char *data_dir, const char *id, struct spool_msg *msg)
+{
+	char path[PATH_MAX];
+	size_t len;
+	char *raw;
+
+	memset(msg, 0, sizeof(*msg));
+	snprintf(path, sizeof(path), "%s/queue/%s", data_dir, id);
+	if ((raw = read_file(path, &len)) == NULL)
+		return -1;
+	if (spool_parse(raw, len, msg) != 0) {
+		free(raw);
+		return 1;
+	}
+	msg->raw = raw;
+	load_done(data_dir, msg);
+	return 0;
+}
+
+void
+spool_msg_clear(struct spool_msg *msg)
+{
+	spool_envelope_clear(&msg->env);
+	free(msg->raw);
+	memset(msg, 0, sizeof(*msg));
+}
+
+int
+spool_mark_done(const char *data_dir, const struct spool_msg *msg)
+{
+	char path[PATH_MAX], *buf;
+	size_t n = 0;
+	int rc;
+
+	buf = xmalloc(msg->env.nrcpts * 12 + 1);
+	for (size_t i = 0; i < msg->env.nrcpts; i++)
+		if (msg->env.rcpts[i].done)
+			n += (size_t)sprintf(buf + n, "%zu\n", i);
+	snprintf(path, sizeof(path), "%s/queue/%s.done", data_dir, msg->env.id);
+	rc = durable_write_file(path, buf, n, 0600);
+	free(buf);
+	return rc;
+}
+
+int
+spool_remove(const char *data_dir, const char *id)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/queue/%s.done", data_dir, id);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/queue/%s", data_dir, id);
+	return unlink(path);
+}
+
+static int
+is_id(const char *name)
+{
+	if (strlen(name) != SPOOL_ID_LEN)
+		return 0;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'F')))
+			return 0;
+	return 1;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **
+spool_list(const char *data_dir, size_t *n)
+{
+	char path[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+	char **ids = NULL;
+
+	*n = 0;
+	snprintf(path, sizeof(path), "%s/queue", data_dir);
+	if ((d = opendir(path)) == NULL)
+		return NULL;
+	while ((de = readdir(d)) != NULL) {
+		if (!is_id(de->d_name))
+			continue;
+		ids = xrealloc(ids, (*n + 1) * sizeof(char *));
+		ids[(*n)++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(ids, *n, sizeof(char *), cmp_str);
+	return ids;
+}
+
+void
+spool_list_free(char **ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+int
+spool_recover(const char *data_dir, void (*fn)(const char *id, void *arg), void *arg)
+{
+	char path[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+	char **ids;
+	size_t n;
+	int valid = 0;
+
+	/* Files still under tmp/ never reached spool_finish: their client
+	 * got no 250, so they are dropped. */
+	snprintf(path, sizeof(path), "%s/queue/tmp", data_dir);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/queue/tmp/%s", data_dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+
+	ids = spool_list(data_dir, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct spool_msg msg;
+		int rc = spool_load(data_dir, ids[i], &msg);
+		if (rc == 1) {
+			/* Renamed but not covered by a sync before the crash,
+			 * so never acknowledged. */
+			spool_remove(data_dir, ids[i]);
+			continue;
+		}
+		if (rc == 0) {
+			spool_msg_clear(&msg);
+			valid++;
+			fn(ids[i], arg);
+		}
+	}
+	spool_list_free(ids, n);
+	return valid;
+}

@@ -1,0 +1,54 @@
+/*
+ * The SMTP server: listeners, connection limits, and what sessions share
+ * (configuration, accounts, TLS context, queue hand-off). One process,
+ * one libevent loop; disk syncs and deliveries run on worker threads.
+ */
+#ifndef POSTERN_SMTP_SERVER_H
+#define POSTERN_SMTP_SERVER_H
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+
+#include "auth/userdb.h"
+#include "lib/config.h"
+#include "lib/groupsync.h"
+#include "queue/deliver.h"
+
+enum listener_role {
+	ROLE_MX,		/* port 25: no AUTH, no relay */
+	ROLE_SUBMISSION,	/* 587: STARTTLS then AUTH */
+	ROLE_SUBMISSIONS,	/* 465: implicit TLS, AUTH */
+};
+
+struct session;
+
+struct server {
+	struct event_base *base;
+	struct config *cfg;		/* owned; replaced on reload */
+	struct userdb *users;		/* owned */
+	SSL_CTX *ssl_ctx;		/* owned; NULL without a certificate */
+	struct groupsync *gs;		/* owned */
+	struct deliver *deliver;	/* owned */
+	struct evconnlistener *listeners[3];
+	enum listener_role roles[3];
+	size_t nlisteners;
+	struct session *sessions;	/* all live sessions (list) */
+	unsigned nsessions;
+	bool stopping;			/* SIGTERM received */
+	struct event *ev_stop_timer;
+};
+
+/*
+ * Opens the listeners of cfg on base (before dropping privileges).
+ * Returns 0, or -1 after logging which address failed.
+ */
+int server_listen(struct server *srv);
+/* Stops accepting, asks every session to finish; calls done when the
+ * last one is gone (or after a grace period). */
+void server_shutdown(struct server *srv, void (*done)(struct server *));
+/* Replaces configuration, accounts and TLS context (SIGHUP). Returns 0,
+ * or -1 keeping the old ones (the reason is logged). */
+int server_reload(struct server *srv, const char *config_path);
+
+#endif

@@ -1,0 +1,1104 @@
+/*
+ * SMTP session state machine. Invariants:
+ *  - input is processed by session_process() only, one command at a time,
+ *    and never while a reply is pending from another thread (COMMIT) or a
+ *    TLS handshake runs;
+ *  - a line ends with CRLF only; a bare LF or CR is refused, never taken
+ *    as a line end;
+ *  - a 250 for a message is sent only from commit_done(), after the group
+ *    sync that covers its queue file;
+ *  - the session is freed from session_free() only, never while a sync
+ *    callback still points at it (the "dead" flag defers it).
+ */
+#include "session.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/xmalloc.h"
+#include "monitor/log.h"
+#include "policy/local.h"
+#include "queue/spool.h"
+#include "smtp/address.h"
+#include "smtp/data.h"
+#include "smtp/parse.h"
+#include "smtp/tls.h"
+
+enum session_state {
+	S_HANDSHAKE,	/* implicit TLS: handshake before the banner */
+	S_GREET,	/* banner sent, waiting for EHLO/HELO */
+	S_READY,	/* after EHLO/HELO, no transaction */
+	S_MAIL,		/* MAIL accepted */
+	S_RCPT,		/* at least one RCPT accepted */
+	S_DATA,		/* reading DATA content */
+	S_BDAT,		/* reading a BDAT chunk */
+	S_COMMIT,	/* message written, waiting for the group sync */
+	S_TLS,		/* STARTTLS handshake */
+	S_CLOSING,	/* last reply being flushed */
+};
+
+#define ST(x) (1u << (x))
+
+struct transaction {
+	struct mailaddr from;
+	char from_str[ADDR_PATH_MAX + 1];
+	struct smtp_params params;
+	struct spool_rcpt *rcpts;	/* owned strings */
+	size_t nrcpts;
+	char id[SPOOL_ID_LEN + 1];
+	struct spool_writer *w;		/* open during DATA/BDAT */
+	struct data_reader dr;
+	int write_errno;		/* first spool write error */
+	bool bdat;			/* CHUNKING in use */
+	bool bdat_failed;		/* a chunk was refused: discard the rest */
+	uint64_t chunk_left;		/* octets of the current chunk to read */
+	bool chunk_last;
+};
+
+struct session {
+	struct session *next, *prev;	/* srv->sessions */
+	struct server *srv;
+	struct bufferevent *bev;
+	enum listener_role role;
+	enum session_state state;
+	struct sockaddr_storage ss;
+	char ip[INET6_ADDRSTRLEN];
+	unsigned port;
+	char helo[256];			/* sanitised EHLO/HELO argument */
+	bool esmtp;
+	bool tls;
+	char *user;			/* authenticated account (submission) */
+	unsigned errors;
+	unsigned messages;
+	bool skipping;			/* inside an over-long line */
+	bool dead;			/* peer gone while committing */
+	struct transaction *tx;
+	struct event *close_timer;	/* waits for the last reply to flush */
+	unsigned close_polls;
+};
+
+static void session_process(struct session *s);
+static void session_free(struct session *s);
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_write(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
+/* ---- replies and logging ---- */
+
+static void __attribute__((format(printf, 2, 3)))
+reply(struct session *s, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+static void
+session_close(struct session *s)
+{
+	s->state = S_CLOSING;
+	bufferevent_disable(s->bev, EV_READ);
+	/* on_write frees the session once the reply is out. */
+	bufferevent_setcb(s->bev, NULL, on_write, on_event, s);
+	bufferevent_enable(s->bev, EV_WRITE);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		on_write(s->bev, s);
+}
+
+/* Counts a client error; past the limit the session ends with 421. */
+static bool
+count_error(struct session *s)
+{
+	if (++s->errors < SMTP_ERRORS_MAX)
+		return false;
+	reply(s, "421 4.7.0 %s Error: too many errors", s->srv->cfg->hostname);
+	log_event("reject", "reason=too_many_errors stage=session client=%s errors=%u",
+	    s->ip, s->errors);
+	session_close(s);
+	return true;
+}
+
+static const char *
+q(char *buf, const char *v)
+{
+	return log_quote(buf, LOG_VALUE_MAX, v ? v : "", v ? strlen(v) : 0);
+}
+
+static const char *
+stage_name(struct session *s)
+{
+	switch (s->state) {
+	case S_GREET: return "helo";
+	case S_READY: return "mail";
+	case S_MAIL:
+	case S_RCPT: return "rcpt";
+	case S_DATA:
+	case S_BDAT: return "data";
+	default: return "session";
+	}
+}
+
+/* The line that rejects is the line that logs (STYLE 10). */
+static void
+log_reject(struct session *s, const char *reason, const char *stage,
+    const char *rcpt, const char *text)
+{
+	char h[LOG_VALUE_MAX], f[LOG_VALUE_MAX], r[LOG_VALUE_MAX], t[LOG_VALUE_MAX];
+
+	log_event("reject", "reason=%s stage=%s client=%s helo=%s from=%s rcpt=%s reply=%s",
+	    reason, stage, s->ip, q(h, s->helo),
+	    q(f, s->tx ? s->tx->from_str : ""), q(r, rcpt), q(t, text));
+}
+
+/* ---- transactions ---- */
+
+static void
+tx_free(struct session *s)
+{
+	struct transaction *tx = s->tx;
+
+	if (tx == NULL)
+		return;
+	spool_abort(tx->w);
+	for (size_t i = 0; i < tx->nrcpts; i++) {
+		free(tx->rcpts[i].addr);
+		free(tx->rcpts[i].mailbox);
+	}
+	free(tx->rcpts);
+	free(tx);
+	s->tx = NULL;
+}
+
+static void
+tx_reset(struct session *s)
+{
+	tx_free(s);
+	if (s->state != S_GREET)
+		s->state = S_READY;
+}
+
+/* ---- command handlers ---- */
+
+static void
+cmd_helo(struct session *s, const struct smtp_cmd *cmd)
+{
+	const struct config *cfg = s->srv->cfg;
+	bool ehlo = cmd->verb == SMTP_VERB_EHLO;
+
+	if (cmd->arglen >= sizeof(s->helo) || memchr(cmd->arg, ' ', cmd->arglen) ||
+	    memchr(cmd->arg, '\t', cmd->arglen)) {
+		reply(s, "501 5.5.4 Syntax: %s hostname", ehlo ? "EHLO" : "HELO");
+		log_reject(s, "bad_helo", "helo", NULL, "501 5.5.4");
+		count_error(s);
+		return;
+	}
+	memcpy(s->helo, cmd->arg, cmd->arglen);
+	s->helo[cmd->arglen] = '\0';
+	tx_free(s);
+	s->state = S_READY;
+	s->esmtp = ehlo;
+	if (!ehlo) {
+		reply(s, "250 %s", cfg->hostname);
+		return;
+	}
+	reply(s, "250-%s", cfg->hostname);
+	reply(s, "250-PIPELINING");
+	reply(s, "250-SIZE %llu", (unsigned long long)cfg->max_message_size);
+	if (s->srv->ssl_ctx != NULL && !s->tls)
+		reply(s, "250-STARTTLS");
+	reply(s, "250-ENHANCEDSTATUSCODES");
+	reply(s, "250-8BITMIME");
+	reply(s, "250-SMTPUTF8");
+	reply(s, "250 CHUNKING");
+}
+
+static bool
+space_ok(struct session *s)
+{
+	struct statvfs sv;
+
+	if (statvfs(s->srv->cfg->data_dir, &sv) == -1)
+		return true;	/* cannot tell: the write will fail loudly */
+	return (uint64_t)sv.f_bavail * sv.f_frsize >= s->srv->cfg->min_free_space;
+}
+
+static void
+cmd_mail(struct session *s, const struct smtp_cmd *cmd)
+{
+	const struct config *cfg = s->srv->cfg;
+	const char *path, *params;
+	size_t plen, parlen;
+	struct smtp_params p;
+	enum addr_result ar;
+	enum smtp_param_result pr;
+	struct transaction *tx;
+
+	if (s->role != ROLE_MX && s->user == NULL) {
+		reply(s, "530 5.7.0 Authentication required");
+		log_reject(s, "auth_required", "mail", NULL, "530 5.7.0");
+		count_error(s);
+		return;
+	}
+	if (smtp_split_path_arg(cmd->arg, cmd->arglen, "FROM", &path, &plen,
+	    &params, &parlen) == -1) {
+		reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+		count_error(s);
+		return;
+	}
+	pr = smtp_parse_mail_params(params, parlen, &p);
+	if (pr == SMTP_PARAM_UNKNOWN) {
+		reply(s, "555 5.5.4 Unsupported MAIL parameter");
+		count_error(s);
+		return;
+	}
+	if (pr != SMTP_PARAM_OK || p.body == SMTP_BODY_BINARYMIME) {
+		reply(s, "501 5.5.4 Bad MAIL parameter");
+		count_error(s);
+		return;
+	}
+	if (p.has_size && p.size > cfg->max_message_size) {
+		reply(s, "552 5.3.4 Message size exceeds fixed limit");
+		log_reject(s, "message_too_big", "mail", NULL, "552 5.3.4");
+		count_error(s);
+		return;
+	}
+	tx = xcalloc(1, sizeof(*tx));
+	ar = addr_parse_path(path, plen, true, p.smtputf8, &tx->from);
+	if (ar != ADDR_OK) {
+		reply(s, "553 5.1.7 Bad sender address syntax: %s", addr_result_reason(ar));
+		free(tx);
+		log_reject(s, "bad_address", "mail", NULL, "553 5.1.7");
+		count_error(s);
+		return;
+	}
+	if (!space_ok(s)) {
+		reply(s, "452 4.3.1 Insufficient system storage");
+		free(tx);
+		log_reject(s, "disk_full", "mail", NULL, "452 4.3.1");
+		return;
+	}
+	tx->params = p;
+	addr_format(&tx->from, tx->from_str, sizeof(tx->from_str));
+	s->tx = tx;
+	s->state = S_MAIL;
+	reply(s, "250 2.1.0 Ok");
+}
+
+static void
+cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
+{
+	const struct config *cfg = s->srv->cfg;
+	struct transaction *tx = s->tx;
+	const char *path, *params;
+	size_t plen, parlen;
+	struct mailaddr rcpt;
+	enum addr_result ar;
+	enum local_result lr;
+	char addr[ADDR_PATH_MAX + 1], *mailboxes, *err = NULL;
+	char text[ADDR_PATH_MAX + 80];
+
+	if (smtp_split_path_arg(cmd->arg, cmd->arglen, "TO", &path, &plen,
+	    &params, &parlen) == -1) {
+		reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+		count_error(s);
+		return;
+	}
+	if (smtp_parse_rcpt_params(params, parlen) != SMTP_PARAM_OK) {
+		reply(s, "555 5.5.4 Unsupported RCPT parameter");
+		count_error(s);
+		return;
+	}
+	ar = addr_parse_path(path, plen, false, tx->params.smtputf8, &rcpt);
+	if (ar != ADDR_OK) {
+		reply(s, "553 5.1.3 Bad recipient address syntax: %s", addr_result_reason(ar));
+		snprintf(addr, sizeof(addr), "%.*s", (int)(plen > ADDR_PATH_MAX ? ADDR_PATH_MAX : plen), path);
+		log_reject(s, "bad_address", "rcpt", addr, "553 5.1.3");
+		count_error(s);
+		return;
+	}
+	addr_format(&rcpt, addr, sizeof(addr));
+	if (tx->nrcpts >= cfg->max_recipients) {
+		reply(s, "452 4.5.3 Too many recipients");
+		log_reject(s, "too_many_recipients", "rcpt", addr, "452 4.5.3");
+		return;
+	}
+	if (userdb_refresh(s->srv->users, &err) == -1) {
+		log_event("error", "reason=%s", q(text, err));
+		free(err);
+	}
+	lr = local_resolve(cfg, s->srv->users, &rcpt, &mailboxes);
+	switch (lr) {
+	case LOCAL_OK:
+		break;
+	case LOCAL_NOT_LOCAL:
+		/* No relay exists yet: every non-local recipient is refused,
+		 * whoever asks (SPEC 6.3). */
+		snprintf(text, sizeof(text), "554 5.7.1 <%s>: Relay access denied", addr);
+		reply(s, "%s", text);
+		log_reject(s, "relay_denied", "rcpt", addr, text);
+		count_error(s);
+		return;
+	case LOCAL_UNKNOWN:
+		snprintf(text, sizeof(text),
+		    "550 5.1.1 <%s>: Recipient address rejected: User unknown", addr);
+		reply(s, "%s", text);
+		log_reject(s, "unknown_user", "rcpt", addr, text);
+		count_error(s);
+		return;
+	case LOCAL_LOOP:
+		snprintf(text, sizeof(text),
+		    "451 4.3.0 <%s>: Alias expansion failed (loop or too many targets)", addr);
+		reply(s, "%s", text);
+		log_reject(s, "alias_loop", "rcpt", addr, text);
+		return;
+	}
+	for (size_t i = 0; i < tx->nrcpts; i++)
+		if (strcasecmp(tx->rcpts[i].addr, addr) == 0) {
+			free(mailboxes);
+			reply(s, "250 2.1.5 Ok");
+			return;
+		}
+	tx->rcpts = xrealloc(tx->rcpts, (tx->nrcpts + 1) * sizeof(*tx->rcpts));
+	tx->rcpts[tx->nrcpts].addr = xstrdup(addr);
+	tx->rcpts[tx->nrcpts].mailbox = mailboxes;
+	tx->rcpts[tx->nrcpts].done = false;
+	tx->nrcpts++;
+	s->state = S_RCPT;
+	reply(s, "250 2.1.5 Ok");
+}
+
+static const char *
+with_protocol(const struct session *s)
+{
+	if (!s->esmtp)
+		return s->tls ? "SMTPS" : "SMTP";
+	if (s->tls)
+		return s->user ? "ESMTPSA" : "ESMTPS";
+	return s->user ? "ESMTPA" : "ESMTP";
+}
+
+/* Opens the queue file and writes our Received header (SPEC 3). */
+static int
+data_begin(struct session *s, enum data_mode mode)
+{
+	const struct config *cfg = s->srv->cfg;
+	struct transaction *tx = s->tx;
+	struct spool_envelope env;
+	char date[64], *hdr, forpart[ADDR_PATH_MAX + 8] = "", authpart[340] = "";
+	time_t now = time(NULL);
+	struct tm tm;
+
+	spool_new_id(tx->id);
+	memset(&env, 0, sizeof(env));
+	memcpy(env.id, tx->id, sizeof(env.id));
+	env.time = now;
+	env.from = tx->from_str;
+	env.client = s->ip;
+	env.helo = s->helo;
+	env.user = s->user;
+	env.rcpts = tx->rcpts;
+	env.nrcpts = tx->nrcpts;
+	tx->w = spool_create(cfg->data_dir, &env);
+	if (tx->w == NULL) {
+		log_event("error", "reason=\"cannot create queue file: %s\" client=%s",
+		    strerror(errno), s->ip);
+		return -1;
+	}
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	if (tx->nrcpts == 1)
+		snprintf(forpart, sizeof(forpart), " for <%s>", tx->rcpts[0].addr);
+	if (s->user)
+		snprintf(authpart, sizeof(authpart), " (authenticated as %s)", s->user);
+	hdr = xasprintf("Received: from %s (unknown [%s]) by %s (postern) with %s id %s%s%s; %s\r\n",
+	    s->helo, s->ip, cfg->hostname, with_protocol(s), tx->id, authpart,
+	    forpart, date);
+	if (spool_write(tx->w, hdr, strlen(hdr)) == -1)
+		tx->write_errno = errno;
+	free(hdr);
+	data_reader_init(&tx->dr, mode, cfg->max_message_size);
+	return 0;
+}
+
+static void
+commit_done(void *arg, int status)
+{
+	struct session *s = arg;
+	struct transaction *tx = s->tx;
+	const struct config *cfg = s->srv->cfg;
+	char f[LOG_VALUE_MAX], h[LOG_VALUE_MAX], *rcpts;
+	size_t len = 0;
+
+	if (s->dead) {
+		/* The client never saw a 250: it will send again, so keeping
+		 * this copy would only make a duplicate. */
+		spool_remove(cfg->data_dir, tx->id);
+		session_free(s);
+		return;
+	}
+	if (status != 0) {
+		spool_remove(cfg->data_dir, tx->id);
+		log_event("error", "reason=\"queue sync failed: %s\" id=%s", strerror(status), tx->id);
+		reply(s, "451 4.3.0 Local error in processing; try again later");
+	} else {
+		for (size_t i = 0; i < tx->nrcpts; i++)
+			len += strlen(tx->rcpts[i].addr) + 1;
+		rcpts = xmalloc(len + 1);
+		rcpts[0] = '\0';
+		for (size_t i = 0; i < tx->nrcpts; i++) {
+			if (i)
+				strcat(rcpts, ",");
+			strcat(rcpts, tx->rcpts[i].addr);
+		}
+		reply(s, "250 2.0.0 Ok: queued as %s", tx->id);
+		s->messages++;
+		log_event("accepted", "id=%s client=%s helo=%s from=%s rcpts=%s size=%llu score=0.0 proto=%s%s%s",
+		    tx->id, s->ip, q(h, s->helo), q(f, tx->from_str),
+		    log_quote((char[LOG_VALUE_MAX * 4]){ 0 }, LOG_VALUE_MAX * 4, rcpts, strlen(rcpts)),
+		    (unsigned long long)tx->dr.size, with_protocol(s),
+		    s->user ? " user=" : "", s->user ? s->user : "");
+		free(rcpts);
+		deliver_enqueue(s->srv->deliver, tx->id);
+	}
+	tx_free(s);
+	s->state = S_READY;
+	if (s->srv->stopping) {
+		reply(s, "421 4.3.2 %s Service shutting down", cfg->hostname);
+		session_close(s);
+		return;
+	}
+	bufferevent_enable(s->bev, EV_READ);
+	session_process(s);
+}
+
+/* The message is complete: refuse it, or commit it and wait for the sync. */
+static void
+data_end(struct session *s)
+{
+	struct transaction *tx = s->tx;
+	const char *reason = NULL, *text = NULL;
+
+	if (tx->write_errno != 0) {
+		reason = "local_error";
+		text = "451 4.3.0 Local error in processing; try again later";
+		log_event("error", "reason=\"queue write failed: %s\" client=%s",
+		    strerror(tx->write_errno), s->ip);
+	} else if (tx->dr.too_big) {
+		reason = "message_too_big";
+		text = "552 5.3.4 Message size exceeds fixed limit";
+	} else if (tx->dr.header_too_big) {
+		reason = "header_too_big";
+		text = "552 5.3.4 Message header section too large";
+	} else if (tx->dr.bare_lf || tx->dr.bare_cr) {
+		/* RFC 5321 2.3.8: CR and LF only as CRLF. Refusing the whole
+		 * message closes the smuggling hole of CVE-2023-51764. */
+		reason = tx->dr.bare_lf ? "bare_lf" : "bare_cr";
+		text = "550 5.5.2 Message refused: bare CR or LF in message (lines must end with CRLF)";
+	}
+	if (reason != NULL) {
+		reply(s, "%s", text);
+		log_reject(s, reason, "data", NULL, text);
+		tx_reset(s);
+		count_error(s);
+		return;
+	}
+	if (spool_finish(tx->w) == -1) {
+		tx->w = NULL;
+		log_event("error", "reason=\"queue write failed: %s\" client=%s",
+		    strerror(errno), s->ip);
+		reply(s, "451 4.3.0 Local error in processing; try again later");
+		tx_reset(s);
+		return;
+	}
+	tx->w = NULL;
+	s->state = S_COMMIT;
+	bufferevent_disable(s->bev, EV_READ);
+	groupsync_request(s->srv->gs, commit_done, s);
+}
+
+static void
+cmd_data(struct session *s, const struct smtp_cmd *cmd)
+{
+	if (s->tx == NULL || s->tx->nrcpts == 0) {
+		reply(s, "554 5.5.1 Error: no valid recipients");
+		count_error(s);
+		return;
+	}
+	if (s->tx->bdat) {
+		reply(s, "503 5.5.1 Error: DATA after BDAT");
+		count_error(s);
+		return;
+	}
+	if (data_begin(s, DATA_MODE_DOT) == -1) {
+		reply(s, "451 4.3.0 Local error in processing; try again later");
+		tx_reset(s);
+		return;
+	}
+	s->state = S_DATA;
+	reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+/*
+ * BDAT (RFC 3030): the chunk's octets follow the command line whatever
+ * we answer, so even a refused chunk is read and thrown away, or its
+ * content would be taken for commands.
+ */
+static void
+cmd_bdat(struct session *s, const struct smtp_cmd *cmd)
+{
+	uint64_t size;
+	bool last;
+	struct transaction *tx = s->tx;
+
+	if (smtp_parse_bdat(cmd->arg, cmd->arglen, &size, &last) == -1) {
+		/* Without a size we cannot resynchronise: end the session. */
+		reply(s, "501 5.5.4 Syntax: BDAT size [LAST]");
+		log_reject(s, "bad_bdat", stage_name(s), NULL, "501 5.5.4");
+		session_close(s);
+		return;
+	}
+	if (tx == NULL || tx->nrcpts == 0 || s->state == S_GREET) {
+		/* Read and drop the chunk in a throw-away transaction. */
+		if (tx == NULL) {
+			tx = s->tx = xcalloc(1, sizeof(*tx));
+		}
+		tx->bdat = true;
+		tx->bdat_failed = true;
+		data_reader_init(&tx->dr, DATA_MODE_RAW, UINT64_MAX);
+	} else if (!tx->bdat) {
+		tx->bdat = true;
+		if (data_begin(s, DATA_MODE_RAW) == -1)
+			tx->bdat_failed = true;
+	}
+	tx->chunk_left = size;
+	tx->chunk_last = last;
+	s->state = S_BDAT;
+}
+
+static void
+bdat_chunk_end(struct session *s)
+{
+	struct transaction *tx = s->tx;
+	char out[2];
+	size_t n;
+
+	if (tx->bdat_failed) {
+		if (tx->nrcpts == 0)
+			reply(s, "554 5.5.1 Error: no valid recipients");
+		else
+			reply(s, "451 4.3.0 Local error in processing; try again later");
+		tx_reset(s);
+		count_error(s);
+		return;
+	}
+	if (!tx->chunk_last) {
+		s->state = S_RCPT;
+		reply(s, "250 2.0.0 Ok: %llu octets received",
+		    (unsigned long long)tx->dr.size);
+		return;
+	}
+	n = data_reader_finish(&tx->dr, out);
+	if (n > 0 && tx->w && !tx->dr.too_big && spool_write(tx->w, out, n) == -1)
+		tx->write_errno = errno;
+	data_end(s);
+}
+
+static void
+cmd_rset(struct session *s, const struct smtp_cmd *cmd)
+{
+	tx_reset(s);
+	reply(s, "250 2.0.0 Ok");
+}
+
+static void
+cmd_noop(struct session *s, const struct smtp_cmd *cmd)
+{
+	reply(s, "250 2.0.0 Ok");
+}
+
+static void
+cmd_quit(struct session *s, const struct smtp_cmd *cmd)
+{
+	reply(s, "221 2.0.0 Bye");
+	tx_free(s);
+	session_close(s);
+}
+
+static void
+cmd_vrfy(struct session *s, const struct smtp_cmd *cmd)
+{
+	/* RFC 5321 3.5.3: 252 neither confirms nor denies, so VRFY cannot be
+	 * used to harvest addresses. */
+	reply(s, "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static void
+cmd_expn(struct session *s, const struct smtp_cmd *cmd)
+{
+	reply(s, "502 5.5.1 EXPN not available");
+}
+
+static void
+cmd_help(struct session *s, const struct smtp_cmd *cmd)
+{
+	reply(s, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY%s",
+	    s->srv->ssl_ctx ? " STARTTLS" : "");
+	reply(s, "214 2.0.0 postern, https://postern.example/ (RFC 5321)");
+}
+
+static void
+starttls_begin(struct session *s)
+{
+	SSL *ssl = SSL_new(s->srv->ssl_ctx);
+	struct bufferevent *tlsbev;
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+
+	/* CVE-2011-0411: whatever the client pipelined after STARTTLS came
+	 * in plain text and must not be executed inside the TLS session. */
+	evbuffer_drain(in, evbuffer_get_length(in));
+	tlsbev = bufferevent_openssl_filter_new(s->srv->base, s->bev, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (tlsbev == NULL) {
+		SSL_free(ssl);
+		reply(s, "454 4.7.0 TLS not available due to local problem");
+		return;
+	}
+	s->bev = tlsbev;
+	s->state = S_TLS;
+	bufferevent_setcb(s->bev, on_read, NULL, on_event, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_HIGH);
+	{
+		struct timeval tv = { s->srv->cfg->smtp_timeout, 0 };
+		bufferevent_set_timeouts(s->bev, &tv, &tv);
+	}
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+static void
+cmd_starttls(struct session *s, const struct smtp_cmd *cmd)
+{
+	if (s->srv->ssl_ctx == NULL || s->tls) {
+		reply(s, "502 5.5.1 STARTTLS not available");
+		count_error(s);
+		return;
+	}
+	reply(s, "220 2.0.0 Ready to start TLS");
+	tx_free(s);
+	starttls_begin(s);
+}
+
+static void
+cmd_auth(struct session *s, const struct smtp_cmd *cmd)
+{
+	/* SASL arrives with the submission work (SPEC 6.1); until then no
+	 * session can authenticate, so nothing can relay. */
+	reply(s, "502 5.5.1 AUTH not available");
+	count_error(s);
+}
+
+struct command {
+	enum smtp_verb verb;
+	unsigned states;	/* states the verb is allowed in */
+	void (*fn)(struct session *, const struct smtp_cmd *);
+};
+
+#define ANY (ST(S_GREET) | ST(S_READY) | ST(S_MAIL) | ST(S_RCPT))
+static const struct command commands[] = {
+	{ SMTP_VERB_HELO, ANY, cmd_helo },
+	{ SMTP_VERB_EHLO, ANY, cmd_helo },
+	{ SMTP_VERB_MAIL, ST(S_READY), cmd_mail },
+	{ SMTP_VERB_RCPT, ST(S_MAIL) | ST(S_RCPT), cmd_rcpt },
+	{ SMTP_VERB_DATA, ST(S_MAIL) | ST(S_RCPT), cmd_data },
+	{ SMTP_VERB_BDAT, ANY, cmd_bdat },
+	{ SMTP_VERB_RSET, ANY, cmd_rset },
+	{ SMTP_VERB_NOOP, ANY, cmd_noop },
+	{ SMTP_VERB_QUIT, ANY, cmd_quit },
+	{ SMTP_VERB_VRFY, ANY, cmd_vrfy },
+	{ SMTP_VERB_EXPN, ANY, cmd_expn },
+	{ SMTP_VERB_HELP, ANY, cmd_help },
+	{ SMTP_VERB_STARTTLS, ST(S_GREET) | ST(S_READY), cmd_starttls },
+	{ SMTP_VERB_AUTH, ST(S_READY), cmd_auth },
+};
+
+static void
+dispatch(struct session *s, const char *line, size_t len)
+{
+	struct smtp_cmd cmd;
+	enum smtp_parse_result r = smtp_parse_cmd(line, len, &cmd);
+	const struct command *c = NULL;
+
+	switch (r) {
+	case SMTP_PARSE_OK:
+		break;
+	case SMTP_PARSE_EMPTY:
+	case SMTP_PARSE_UNKNOWN:
+		reply(s, "500 5.5.2 Error: command not recognized");
+		count_error(s);
+		return;
+	case SMTP_PARSE_BAD_CHAR:
+		reply(s, "500 5.5.2 Error: bad character in command");
+		count_error(s);
+		return;
+	case SMTP_PARSE_SYNTAX:
+		reply(s, "501 5.5.4 Syntax error in parameters or arguments");
+		count_error(s);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (commands[i].verb == cmd.verb) {
+			c = &commands[i];
+			break;
+		}
+	if (c == NULL || !(c->states & ST(s->state))) {
+		if (cmd.verb == SMTP_VERB_MAIL && s->state == S_GREET)
+			reply(s, "503 5.5.1 Error: send HELO/EHLO first");
+		else if (cmd.verb == SMTP_VERB_MAIL)
+			reply(s, "503 5.5.1 Error: nested MAIL command");
+		else if (cmd.verb == SMTP_VERB_RCPT || cmd.verb == SMTP_VERB_DATA)
+			reply(s, "503 5.5.1 Error: need MAIL command");
+		else
+			reply(s, "503 5.5.1 Error: bad sequence of commands");
+		count_error(s);
+		return;
+	}
+	c->fn(s, &cmd);
+}
+
+/* ---- input ---- */
+
+static char scratch[65536 + 2];	/* loop thread only */
+
+/* Feeds content to the data reader; returns true when more is needed. */
+static bool
+read_content(struct session *s, struct evbuffer *in)
+{
+	struct transaction *tx = s->tx;
+
+	while (evbuffer_get_length(in) > 0) {
+		size_t avail = evbuffer_get_contiguous_space(in), n, olen, used;
+		const char *p;
+
+		if (avail > sizeof(scratch) - 2)
+			avail = sizeof(scratch) - 2;
+		if (s->state == S_BDAT && avail > tx->chunk_left)
+			avail = (size_t)tx->chunk_left;
+		if (avail == 0 && s->state == S_BDAT)
+			break;
+		p = (const char *)evbuffer_pullup(in, (ev_ssize_t)avail);
+		used = data_reader_feed(&tx->dr, p, avail, scratch, &olen);
+		n = olen;
+		if (n > 0 && tx->w != NULL && tx->write_errno == 0 &&
+		    spool_write(tx->w, scratch, n) == -1)
+			tx->write_errno = errno;
+		evbuffer_drain(in, used);
+		if (s->state == S_BDAT) {
+			tx->chunk_left -= used;
+			if (tx->chunk_left == 0)
+				break;
+		} else if (tx->dr.done)
+			break;
+	}
+	if (s->state == S_BDAT) {
+		if (tx->chunk_left > 0)
+			return true;
+		bdat_chunk_end(s);
+		return false;
+	}
+	if (!tx->dr.done)
+		return true;
+	data_end(s);
+	return false;
+}
+
+static void
+session_process(struct session *s)
+{
+	struct evbuffer *in, *out;
+	char line[SMTP_LINE_MAX + 2];
+
+	for (;;) {
+		struct evbuffer_ptr eol;
+		size_t len;
+
+		if (s->state == S_CLOSING || s->state == S_COMMIT ||
+		    s->state == S_TLS || s->state == S_HANDSHAKE)
+			return;
+		in = bufferevent_get_input(s->bev);
+		out = bufferevent_get_output(s->bev);
+		/* Back-pressure: a client that pipelines without reading our
+		 * replies stops being read (on_write resumes us). */
+		if (evbuffer_get_length(out) > SMTP_OUTPUT_HIGH) {
+			bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+			return;
+		}
+		if (s->state == S_DATA || s->state == S_BDAT) {
+			if (read_content(s, in))
+				return;
+			continue;
+		}
+		eol = evbuffer_search_eol(in, NULL, &len, EVBUFFER_EOL_LF);
+		if (eol.pos == -1) {
+			/* No line end yet. A line past the cap is dropped up to
+			 * its LF and answered then (Postfix's resync). */
+			if (evbuffer_get_length(in) > SMTP_LINE_MAX) {
+				evbuffer_drain(in, evbuffer_get_length(in));
+				s->skipping = true;
+			}
+			return;
+		}
+		if (s->skipping || (size_t)eol.pos > SMTP_LINE_MAX) {
+			evbuffer_drain(in, (size_t)eol.pos + 1);
+			s->skipping = false;
+			reply(s, "500 5.5.6 Error: line too long");
+			count_error(s);
+			continue;
+		}
+		evbuffer_remove(in, line, (size_t)eol.pos + 1);
+		len = (size_t)eol.pos;
+		if (len == 0 || line[len - 1] != '\r') {
+			/* RFC 5321 2.3.8: a bare LF is not a line end. */
+			reply(s, "500 5.5.2 Error: bare LF received; lines must end with CRLF");
+			log_reject(s, "bare_lf", stage_name(s), NULL, "500 5.5.2");
+			count_error(s);
+			continue;
+		}
+		dispatch(s, line, len - 1);
+	}
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	session_process(arg);
+}
+
+static void
+close_poll(evutil_socket_t fd, short what, void *arg)
+{
+	on_write(NULL, arg);
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	struct bufferevent *under;
+
+	if (s->state != S_CLOSING) {
+		/* Output drained below the mark: resume processing input. */
+		bufferevent_setcb(s->bev, on_read, NULL, on_event, s);
+		session_process(s);
+		return;
+	}
+	/* With TLS the filter's buffer drains into the socket's: wait for
+	 * both, briefly, so the last reply is not lost. */
+	under = bufferevent_get_underlying(s->bev);
+	if ((evbuffer_get_length(bufferevent_get_output(s->bev)) > 0 ||
+	    (under && evbuffer_get_length(bufferevent_get_output(under)) > 0)) &&
+	    s->close_polls < 100) {
+		struct timeval tv = { 0, 20000 };
+		if (s->close_timer == NULL)
+			s->close_timer = evtimer_new(s->srv->base, close_poll, s);
+		s->close_polls++;
+		evtimer_add(s->close_timer, &tv);
+		return;
+	}
+	session_free(s);
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+		s->tls = true;
+		log_event("tls", "client=%s version=%s cipher=%s", s->ip,
+		    tls_version(ssl), ssl ? SSL_get_cipher_name(ssl) : "none");
+		if (s->state == S_HANDSHAKE)
+			reply(s, "220 %s ESMTP postern", s->srv->cfg->hostname);
+		s->state = S_GREET;
+		s->helo[0] = '\0';
+		s->esmtp = false;
+		session_process(s);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (s->state == S_COMMIT) {
+			s->dead = true;
+			return;
+		}
+		if (s->state != S_CLOSING) {
+			log_event("reject", "reason=timeout stage=%s client=%s", stage_name(s), s->ip);
+			reply(s, "421 4.4.2 %s Error: timeout exceeded", s->srv->cfg->hostname);
+			tx_free(s);
+			session_close(s);
+			return;
+		}
+	}
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e;
+		while ((e = bufferevent_get_openssl_error(s->bev)) != 0) {
+			char buf[200];
+			ERR_error_string_n(e, buf, sizeof(buf));
+			log_event("tls_error", "client=%s reason=%s", s->ip,
+			    log_quote((char[LOG_VALUE_MAX]){ 0 }, LOG_VALUE_MAX, buf, strlen(buf)));
+		}
+	}
+	if (s->state == S_COMMIT) {
+		/* Keep the session until the sync callback; it sees "dead". */
+		s->dead = true;
+		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+		return;
+	}
+	session_free(s);
+}
+
+/* ---- life cycle ---- */
+
+static void
+session_free(struct session *s)
+{
+	struct server *srv = s->srv;
+
+	log_event("disconnect", "client=%s messages=%u errors=%u", s->ip, s->messages, s->errors);
+	tx_free(s);
+	if (s->close_timer)
+		event_free(s->close_timer);
+	if (s->bev)
+		bufferevent_free(s->bev);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		srv->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	srv->nsessions--;
+	free(s->user);
+	free(s);
+	if (srv->stopping && srv->nsessions == 0 && srv->ev_stop_timer)
+		event_active(srv->ev_stop_timer, EV_TIMEOUT, 0);
+}
+
+static const char *
+role_name(enum listener_role role)
+{
+	switch (role) {
+	case ROLE_MX: return "smtp";
+	case ROLE_SUBMISSION: return "submission";
+	case ROLE_SUBMISSIONS: return "submissions";
+	}
+	return "?";
+}
+
+static void
+sockaddr_ip(const struct sockaddr *sa, char *ip, size_t iplen, unsigned *port)
+{
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			inet_ntop(AF_INET, s6->sin6_addr.s6_addr + 12, ip, (socklen_t)iplen);
+		else
+			inet_ntop(AF_INET6, &s6->sin6_addr, ip, (socklen_t)iplen);
+		*port = ntohs(s6->sin6_port);
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &s4->sin_addr, ip, (socklen_t)iplen);
+		*port = ntohs(s4->sin_port);
+	}
+}
+
+unsigned
+session_count_ip(const struct server *srv, const struct sockaddr *sa)
+{
+	char ip[INET6_ADDRSTRLEN];
+	unsigned port, n = 0;
+
+	sockaddr_ip(sa, ip, sizeof(ip), &port);
+	for (const struct session *s = srv->sessions; s; s = s->next)
+		if (strcmp(s->ip, ip) == 0)
+			n++;
+	return n;
+}
+
+void
+session_start(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
+    socklen_t salen, enum listener_role role)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+	struct timeval tv = { srv->cfg->smtp_timeout, 0 };
+
+	s->srv = srv;
+	s->role = role;
+	if ((size_t)salen <= sizeof(s->ss))
+		memcpy(&s->ss, sa, (size_t)salen);
+	sockaddr_ip(sa, s->ip, sizeof(s->ip), &s->port);
+	if (role == ROLE_SUBMISSIONS) {
+		SSL *ssl = SSL_new(srv->ssl_ctx);
+		s->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+		s->state = S_HANDSHAKE;
+	} else {
+		s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+		s->state = S_GREET;
+	}
+	if (s->bev == NULL) {
+		evutil_closesocket(fd);
+		free(s);
+		return;
+	}
+	s->next = srv->sessions;
+	if (s->next)
+		s->next->prev = s;
+	srv->sessions = s;
+	srv->nsessions++;
+	bufferevent_setcb(s->bev, on_read, NULL, on_event, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_HIGH);
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	log_event("connect", "client=%s port=%u listener=%s", s->ip, s->port, role_name(role));
+	if (s->state == S_GREET)
+		reply(s, "220 %s ESMTP postern", srv->cfg->hostname);
+}
+
+void
+session_shutdown_all(struct server *srv)
+{
+	struct session *s, *next;
+
+	for (s = srv->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (s->state == S_COMMIT || s->state == S_CLOSING)
+			continue;
+		if (s->dead)
+			continue;
+		reply(s, "421 4.3.2 %s Service shutting down", srv->cfg->hostname);
+		tx_free(s);
+		session_close(s);
+	}
+}
+
+void
+session_abandon_all(struct server *srv)
+{
+	while (srv->sessions != NULL) {
+		srv->sessions->dead = false;
+		session_free(srv->sessions);
+	}
+}

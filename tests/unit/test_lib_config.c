@@ -1,0 +1,618 @@
+/*
+ * Table tests for the configuration parser (src/lib/config.h) on buffers:
+ * the defaults of SPEC section 2, every value type, listeners switched off,
+ * lists, score overrides, and diagnostics with their "file:LINE:" prefix.
+ */
+#include "unit.h"
+
+#include <arpa/inet.h>
+
+#include "lib/config.h"
+
+#define FILE_NAME "test.conf"
+#define BASEDIR "/etc/postern"
+
+/* Parses text (an exactly-sized copy) into cfg and diag; returns problems. */
+static size_t
+parse(const char *text, struct config *cfg, struct config_diag *diag)
+{
+	size_t len = strlen(text);
+	char *p = malloc(len ? len : 1);
+	size_t n;
+
+	memcpy(p, text, len);
+	memset(cfg, 0, sizeof(*cfg));
+	memset(diag, 0, sizeof(*diag));
+	n = config_parse(p, len, FILE_NAME, BASEDIR, cfg, diag);
+	free(p);
+	return n;
+}
+
+static void
+print_diag(const struct config_diag *diag)
+{
+	for (size_t i = 0; i < diag->n; i++)
+		print_error("  diag: %s\n", diag->msgs[i]);
+}
+
+static void
+test_config_defaults(void **state)
+{
+	struct config cfg;
+	struct config_diag diag;
+	size_t n;
+
+	(void)state;
+	n = parse("domains = example.org\n", &cfg, &diag);
+	print_diag(&diag);
+	assert_int_equal(n, 0);
+	assert_int_equal(diag.n, 0);
+
+	assert_string_equal(cfg.path, FILE_NAME);
+	assert_string_equal(cfg.dir, BASEDIR);
+	assert_non_null(cfg.hostname);
+	assert_true(cfg.hostname[0] != '\0');
+	assert_int_equal(cfg.ndomains, 1);
+	assert_string_equal(cfg.domains[0], "example.org");
+	assert_string_equal(cfg.data_dir, BASEDIR "/var");
+	assert_string_equal(cfg.log_file, BASEDIR "/var/postern.log");
+
+	assert_non_null(cfg.listen_smtp);
+	assert_string_equal(cfg.listen_smtp->host, "0.0.0.0");
+	assert_int_equal(cfg.listen_smtp->port, 25);
+	assert_non_null(cfg.listen_submission);
+	assert_string_equal(cfg.listen_submission->host, "0.0.0.0");
+	assert_int_equal(cfg.listen_submission->port, 587);
+	assert_non_null(cfg.listen_submissions);
+	assert_string_equal(cfg.listen_submissions->host, "0.0.0.0");
+	assert_int_equal(cfg.listen_submissions->port, 465);
+	assert_null(cfg.metrics_listen);
+
+	assert_null(cfg.tls_cert);
+	assert_null(cfg.tls_key);
+	assert_null(cfg.user);
+	assert_int_equal(cfg.ndns_servers, 0);
+	assert_string_equal(cfg.dnsbl_ip_zone, "zen.spamhaus.org");
+	assert_string_equal(cfg.dnsbl_domain_zone, "dbl.spamhaus.org");
+	assert_null(cfg.spamhaus_dqs_key);
+	assert_int_equal(cfg.dnsbl_timeout, 5);
+	assert_int_equal(cfg.nallow_networks, 0);
+	assert_int_equal(cfg.ntrusted_networks, 0);
+
+	assert_true(cfg.score_junk == 5.0);
+	assert_true(cfg.score_reject == 12.0);
+	assert_int_equal(cfg.nscores, 0);
+
+	assert_int_equal(cfg.max_message_size, 50ULL * 1024 * 1024);
+	assert_int_equal(cfg.max_connections, 500);
+	assert_int_equal(cfg.max_connections_per_ip, 20);
+	assert_int_equal(cfg.max_recipients, 1000);
+	assert_int_equal(cfg.smtp_timeout, 300);
+	assert_int_equal(cfg.user_max_messages.count, 200);
+	assert_int_equal(cfg.user_max_messages.seconds, 3600);
+	assert_int_equal(cfg.user_max_recipients.count, 1000);
+	assert_int_equal(cfg.user_max_recipients.seconds, 3600);
+	assert_int_equal(cfg.auth_max_failures.count, 5);
+	assert_int_equal(cfg.auth_max_failures.seconds, 600);
+	assert_int_equal(cfg.auth_lockout, 900);
+	assert_int_equal(cfg.outbound_port, 25);
+	assert_null(cfg.relayhost);
+	assert_int_equal(cfg.queue_lifetime, 5 * 86400);
+	assert_null(cfg.dkim_selector);
+	assert_null(cfg.dkim_key);
+	assert_string_equal(cfg.alert_address, "postmaster@example.org");
+	assert_int_equal(cfg.min_free_space, 75ULL * 1024 * 1024);	/* 1.5 x 50M */
+	assert_true(cfg.alert_bounce_ratio == 0.2);
+	assert_int_equal(cfg.alert_min_messages, 20);
+	assert_int_equal(cfg.alert_window, 3600);
+
+	config_clear(&cfg);
+	config_diag_clear(&diag);
+	/* clearing twice, or a zeroed struct, is safe */
+	config_clear(&cfg);
+	config_diag_clear(&diag);
+}
+
+/* ---- every value type ---------------------------------------------------- */
+
+enum vtype { T_UINT, T_U64, T_NUM, T_STR, T_HP, T_HP_NULL, T_RATE };
+
+struct value_case {
+	const char *text;	/* after "domains = example.org\n" */
+	enum vtype type;
+	size_t off;		/* field in struct config */
+	unsigned long long u;	/* T_UINT, T_U64; T_RATE count */
+	double d;		/* T_NUM */
+	const char *s;		/* T_STR; T_HP host */
+	unsigned port;		/* T_HP; T_RATE seconds */
+};
+
+#define F(f) offsetof(struct config, f)
+
+static const struct value_case value_cases[] = {
+	/* sizes */
+	{ "max_message_size = 10M", T_U64, F(max_message_size), 10485760, 0, NULL, 0 },
+	{ "max_message_size = 2048", T_U64, F(max_message_size), 2048, 0, NULL, 0 },
+	{ "max_message_size = 1G", T_U64, F(max_message_size), 1ULL << 30, 0, NULL, 0 },
+	{ "min_free_space = 1K", T_U64, F(min_free_space), 1024, 0, NULL, 0 },
+	{ "min_free_space = 0", T_U64, F(min_free_space), 0, 0, NULL, 0 },
+	/* min_free_space follows max_message_size unless set */
+	{ "max_message_size = 10M", T_U64, F(min_free_space), 15728640, 0, NULL, 0 },
+	{ "min_free_space = 3M\nmax_message_size = 10M", T_U64, F(min_free_space),
+	    3145728, 0, NULL, 0 },
+	/* durations */
+	{ "dnsbl_timeout = 2s", T_UINT, F(dnsbl_timeout), 2, 0, NULL, 0 },
+	{ "dnsbl_timeout = 1m", T_UINT, F(dnsbl_timeout), 60, 0, NULL, 0 },
+	{ "dnsbl_timeout = 3", T_UINT, F(dnsbl_timeout), 3, 0, NULL, 0 },
+	{ "smtp_timeout = 10m", T_UINT, F(smtp_timeout), 600, 0, NULL, 0 },
+	{ "auth_lockout = 1h", T_UINT, F(auth_lockout), 3600, 0, NULL, 0 },
+	{ "queue_lifetime = 3d", T_UINT, F(queue_lifetime), 259200, 0, NULL, 0 },
+	{ "alert_window = 30m", T_UINT, F(alert_window), 1800, 0, NULL, 0 },
+	/* integers */
+	{ "max_connections = 10", T_UINT, F(max_connections), 10, 0, NULL, 0 },
+	{ "max_connections_per_ip = 3", T_UINT, F(max_connections_per_ip), 3, 0, NULL, 0 },
+	{ "max_recipients = 50", T_UINT, F(max_recipients), 50, 0, NULL, 0 },
+	{ "alert_min_messages = 7", T_UINT, F(alert_min_messages), 7, 0, NULL, 0 },
+	{ "alert_min_messages = 0", T_UINT, F(alert_min_messages), 0, 0, NULL, 0 },
+	{ "outbound_port = 2525", T_UINT, F(outbound_port), 2525, 0, NULL, 0 },
+	/* numbers */
+	{ "score_junk = 4.5", T_NUM, F(score_junk), 0, 4.5, NULL, 0 },
+	{ "score_reject = 15", T_NUM, F(score_reject), 0, 15.0, NULL, 0 },
+	{ "alert_bounce_ratio = 0.05", T_NUM, F(alert_bounce_ratio), 0, 0.05, NULL, 0 },
+	/* rates */
+	{ "user_max_messages = 10/1m", T_RATE, F(user_max_messages), 10, 0, NULL, 60 },
+	{ "user_max_recipients = 500/1d", T_RATE, F(user_max_recipients), 500, 0, NULL, 86400 },
+	{ "auth_max_failures = 3/5m", T_RATE, F(auth_max_failures), 3, 0, NULL, 300 },
+	/* listeners and HOST:PORT */
+	{ "listen_smtp = 127.0.0.1:2525", T_HP, F(listen_smtp), 0, 0, "127.0.0.1", 2525 },
+	{ "listen_submission = [::1]:2587", T_HP, F(listen_submission), 0, 0, "::1", 2587 },
+	{ "listen_submissions = 127.0.0.1:2465", T_HP, F(listen_submissions), 0, 0,
+	    "127.0.0.1", 2465 },
+	{ "metrics_listen = 127.0.0.1:9100", T_HP, F(metrics_listen), 0, 0, "127.0.0.1", 9100 },
+	{ "relayhost = smtp.example.net:587", T_HP, F(relayhost), 0, 0, "smtp.example.net", 587 },
+	{ "listen_smtp = off", T_HP_NULL, F(listen_smtp), 0, 0, NULL, 0 },
+	{ "listen_smtp = OFF", T_HP_NULL, F(listen_smtp), 0, 0, NULL, 0 },
+	{ "listen_smtp =", T_HP_NULL, F(listen_smtp), 0, 0, NULL, 0 },
+	{ "listen_submission = off", T_HP_NULL, F(listen_submission), 0, 0, NULL, 0 },
+	{ "listen_submissions = off", T_HP_NULL, F(listen_submissions), 0, 0, NULL, 0 },
+	{ "metrics_listen = off", T_HP_NULL, F(metrics_listen), 0, 0, NULL, 0 },
+	{ "relayhost = off", T_HP_NULL, F(relayhost), 0, 0, NULL, 0 },
+	{ "listen_smtp = 127.0.0.1:2525\nlisten_smtp = off", T_HP_NULL, F(listen_smtp),
+	    0, 0, NULL, 0 },
+	{ "listen_smtp = off\nlisten_smtp = 127.0.0.1:26", T_HP, F(listen_smtp), 0, 0,
+	    "127.0.0.1", 26 },
+	/* strings and DNS names */
+	{ "hostname = mx.example.org", T_STR, F(hostname), 0, 0, "mx.example.org", 0 },
+	{ "hostname = mx.example.org.", T_STR, F(hostname), 0, 0, "mx.example.org", 0 },
+	{ "user = postern", T_STR, F(user), 0, 0, "postern", 0 },
+	{ "dkim_selector = s2024", T_STR, F(dkim_selector), 0, 0, "s2024", 0 },
+	{ "alert_address = ops@example.org", T_STR, F(alert_address), 0, 0,
+	    "ops@example.org", 0 },
+	{ "spamhaus_dqs_key = abc123def", T_STR, F(spamhaus_dqs_key), 0, 0, "abc123def", 0 },
+	{ "dnsbl_ip_zone = zen.example.net", T_STR, F(dnsbl_ip_zone), 0, 0,
+	    "zen.example.net", 0 },
+	{ "dnsbl_domain_zone = dbl.example.net.", T_STR, F(dnsbl_domain_zone), 0, 0,
+	    "dbl.example.net", 0 },
+	/* paths: relative to the config file's directory */
+	{ "data_dir = spool", T_STR, F(data_dir), 0, 0, BASEDIR "/spool", 0 },
+	{ "data_dir = /var/lib/postern", T_STR, F(data_dir), 0, 0, "/var/lib/postern", 0 },
+	{ "data_dir = /srv/p", T_STR, F(log_file), 0, 0, "/srv/p/postern.log", 0 },
+	{ "log_file = logs/p.log", T_STR, F(log_file), 0, 0, BASEDIR "/logs/p.log", 0 },
+	{ "log_file = /var/log/postern.log", T_STR, F(log_file), 0, 0,
+	    "/var/log/postern.log", 0 },
+	{ "tls_cert = cert.pem\ntls_key = /k/key.pem", T_STR, F(tls_cert), 0, 0,
+	    BASEDIR "/cert.pem", 0 },
+	{ "tls_cert = cert.pem\ntls_key = /k/key.pem", T_STR, F(tls_key), 0, 0,
+	    "/k/key.pem", 0 },
+	{ "dkim_key = dkim/private.key", T_STR, F(dkim_key), 0, 0,
+	    BASEDIR "/dkim/private.key", 0 },
+	/* syntax variants */
+	{ "max_connections=7", T_UINT, F(max_connections), 7, 0, NULL, 0 },
+	{ "   max_connections   =   7   ", T_UINT, F(max_connections), 7, 0, NULL, 0 },
+	{ "\tmax_connections\t=\t7\t", T_UINT, F(max_connections), 7, 0, NULL, 0 },
+	{ "max_connections = 7 # seven", T_UINT, F(max_connections), 7, 0, NULL, 0 },
+	{ "max_connections = 7\r\n", T_UINT, F(max_connections), 7, 0, NULL, 0 },
+	{ "max_connections = 7\nmax_connections = 8", T_UINT, F(max_connections), 8, 0, NULL, 0 },
+	{ "# max_connections = 7", T_UINT, F(max_connections), 500, 0, NULL, 0 },
+	{ "\n\n# comment\n   \n\t\nmax_connections = 9\n\n", T_UINT, F(max_connections),
+	    9, 0, NULL, 0 },
+	{ "max_connections = 9", T_UINT, F(max_connections), 9, 0, NULL, 0 },	/* no final LF */
+};
+
+static void
+test_config_values(void **state)
+{
+	int bad = 0;
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(value_cases); i++) {
+		const struct value_case *c = &value_cases[i];
+		struct config cfg;
+		struct config_diag diag;
+		char *text;
+		size_t n;
+		const char *f;
+
+		text = malloc(strlen(c->text) + 32);
+		sprintf(text, "domains = example.org\n%s", c->text);
+		n = parse(text, &cfg, &diag);
+		free(text);
+		f = (const char *)&cfg + c->off;
+		CASE_CHECK(bad, n == 0, i, "\"%s\": %zu problems, first: %s",
+		    unit_show(c->text, strlen(c->text)), n, diag.n ? diag.msgs[0] : "");
+		switch (c->type) {
+		case T_UINT:
+			CASE_CHECK(bad, *(const unsigned *)f == c->u, i, "\"%s\": %u, want %llu",
+			    c->text, *(const unsigned *)f, c->u);
+			break;
+		case T_U64:
+			CASE_CHECK(bad, *(const uint64_t *)f == c->u, i,
+			    "\"%s\": %llu, want %llu", c->text,
+			    (unsigned long long)*(const uint64_t *)f, c->u);
+			break;
+		case T_NUM:
+			CASE_CHECK(bad, *(const double *)f > c->d - 1e-9 &&
+			    *(const double *)f < c->d + 1e-9, i, "\"%s\": %g, want %g",
+			    c->text, *(const double *)f, c->d);
+			break;
+		case T_STR: {
+			const char *s = *(char *const *)f;
+			CASE_CHECK(bad, s != NULL && strcmp(s, c->s) == 0, i,
+			    "\"%s\": \"%s\", want \"%s\"", c->text, s ? s : "(null)", c->s);
+			break;
+		}
+		case T_HP: {
+			const struct hostport *hp = *(struct hostport *const *)f;
+			CASE_CHECK(bad, hp != NULL && strcmp(hp->host, c->s) == 0 &&
+			    hp->port == c->port, i, "\"%s\": %s:%u, want %s:%u", c->text,
+			    hp ? hp->host : "(null)", hp ? hp->port : 0, c->s, c->port);
+			break;
+		}
+		case T_HP_NULL:
+			CASE_CHECK(bad, *(struct hostport *const *)f == NULL, i,
+			    "\"%s\": listener not switched off", c->text);
+			break;
+		case T_RATE: {
+			const struct rate *r = (const struct rate *)f;
+			CASE_CHECK(bad, r->count == c->u && r->seconds == c->port, i,
+			    "\"%s\": %u/%u, want %llu/%u", c->text, r->count, r->seconds,
+			    c->u, c->port);
+			break;
+		}
+		}
+		config_clear(&cfg);
+		config_diag_clear(&diag);
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* ---- lists ----------------------------------------------------------------- */
+
+static void
+test_config_lists(void **state)
+{
+	struct config cfg;
+	struct config_diag diag;
+	struct sockaddr_in s4;
+	struct sockaddr_in6 s6;
+	size_t n;
+
+	(void)state;
+	n = parse("domains = Example.ORG other.NET. third.example\n"
+	    "dns_servers = 127.0.0.1 [::1]:5353 9.9.9.9:53 ::1\n"
+	    "trusted_networks = 10.0.0.0/8 192.168.1.0/24 2001:db8::/32\n"
+	    "allow_networks = 203.0.113.7\n", &cfg, &diag);
+	print_diag(&diag);
+	assert_int_equal(n, 0);
+
+	/* domains: lower-cased, trailing dot dropped */
+	assert_int_equal(cfg.ndomains, 3);
+	assert_string_equal(cfg.domains[0], "example.org");
+	assert_string_equal(cfg.domains[1], "other.net");
+	assert_string_equal(cfg.domains[2], "third.example");
+	assert_string_equal(cfg.alert_address, "postmaster@example.org");
+
+	/* forwarders: the port is optional */
+	assert_int_equal(cfg.ndns_servers, 4);
+	assert_string_equal(cfg.dns_servers[0].host, "127.0.0.1");
+	assert_int_equal(cfg.dns_servers[0].port, 53);
+	assert_string_equal(cfg.dns_servers[1].host, "::1");
+	assert_int_equal(cfg.dns_servers[1].port, 5353);
+	assert_string_equal(cfg.dns_servers[2].host, "9.9.9.9");
+	assert_int_equal(cfg.dns_servers[2].port, 53);
+	assert_string_equal(cfg.dns_servers[3].host, "::1");
+	assert_int_equal(cfg.dns_servers[3].port, 53);
+
+	assert_int_equal(cfg.ntrusted_networks, 3);
+	assert_int_equal(cfg.trusted_networks[0].family, AF_INET);
+	assert_int_equal(cfg.trusted_networks[0].prefix, 8);
+	assert_int_equal(cfg.trusted_networks[2].family, AF_INET6);
+	assert_int_equal(cfg.trusted_networks[2].prefix, 32);
+	assert_int_equal(cfg.nallow_networks, 1);
+	assert_int_equal(cfg.allow_networks[0].prefix, 32);
+
+	memset(&s4, 0, sizeof(s4));
+	s4.sin_family = AF_INET;
+	inet_pton(AF_INET, "192.168.1.20", &s4.sin_addr);
+	assert_true(cidr_list_match(cfg.trusted_networks, cfg.ntrusted_networks,
+	    (struct sockaddr *)&s4));
+	assert_false(cidr_list_match(cfg.allow_networks, cfg.nallow_networks,
+	    (struct sockaddr *)&s4));
+	inet_pton(AF_INET, "203.0.113.7", &s4.sin_addr);
+	assert_true(cidr_list_match(cfg.allow_networks, cfg.nallow_networks,
+	    (struct sockaddr *)&s4));
+	memset(&s6, 0, sizeof(s6));
+	s6.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8:1::1", &s6.sin6_addr);
+	assert_true(cidr_list_match(cfg.trusted_networks, cfg.ntrusted_networks,
+	    (struct sockaddr *)&s6));
+
+	/* config_is_local_domain: any case, no trailing dot, whole names only */
+	{
+		static const struct {
+			const char *d;
+			bool local;
+		} cases[] = {
+			{ "example.org", true }, { "EXAMPLE.org", true }, { "example.org.", true },
+			{ "Other.Net", true }, { "third.example", true },
+			{ "xample.org", false }, { "example.org.evil", false },
+			{ "sub.example.org", false }, { "example", false }, { "", false },
+			{ "example.or", false },
+		};
+		int bad = 0;
+
+		for (size_t i = 0; i < NELEM(cases); i++) {
+			bool got = config_is_local_domain(&cfg, cases[i].d, strlen(cases[i].d));
+			CASE_CHECK(bad, got == cases[i].local, i, "\"%s\": %d, want %d",
+			    cases[i].d, got, cases[i].local);
+		}
+		assert_int_equal(bad, 0);
+	}
+	config_clear(&cfg);
+	config_diag_clear(&diag);
+
+	/* commas are separators too */
+	n = parse("domains = a.example,b.example, c.example\n", &cfg, &diag);
+	assert_int_equal(n, 0);
+	assert_int_equal(cfg.ndomains, 3);
+	assert_string_equal(cfg.domains[2], "c.example");
+	config_clear(&cfg);
+	config_diag_clear(&diag);
+
+	/* a later line replaces the list, it does not append */
+	n = parse("domains = a.example b.example\ndomains = c.example\n"
+	    "trusted_networks = 10.0.0.0/8 10.1.0.0/16\ntrusted_networks = 10.2.0.0/16\n",
+	    &cfg, &diag);
+	assert_int_equal(n, 0);
+	assert_int_equal(cfg.ndomains, 1);
+	assert_string_equal(cfg.domains[0], "c.example");
+	assert_int_equal(cfg.ntrusted_networks, 1);
+	config_clear(&cfg);
+	config_diag_clear(&diag);
+}
+
+/* ---- scores ---------------------------------------------------------------- */
+
+static void
+test_config_scores(void **state)
+{
+	struct config cfg;
+	struct config_diag diag;
+	double w = 0;
+	size_t n;
+
+	(void)state;
+	n = parse("domains = example.org\nscore.URL_DBL_SPAM = 7.5\n"
+	    "score.RCVD_IN_PBL = -1\nscore.URL_DBL_SPAM = 8\n", &cfg, &diag);
+	print_diag(&diag);
+	assert_int_equal(n, 0);
+	assert_true(config_score_override(&cfg, "URL_DBL_SPAM", &w));
+	assert_true(w == 8.0);
+	assert_true(config_score_override(&cfg, "RCVD_IN_PBL", &w));
+	assert_true(w == -1.0);
+	assert_false(config_score_override(&cfg, "RCVD_IN_SBL", &w));
+	assert_false(config_score_override(&cfg, "NOT_A_SYMBOL", &w));
+	assert_int_equal(cfg.nscores, 2);
+	config_clear(&cfg);
+	config_diag_clear(&diag);
+}
+
+/* ---- diagnostics --------------------------------------------------------- */
+
+struct error_case {
+	const char *text;
+	size_t problems;
+	unsigned line;		/* of the first problem; 0: a whole-file problem */
+	const char *substr;	/* in the first problem */
+};
+
+#define DOM "domains = example.org\n"
+
+static const struct error_case error_cases[] = {
+	/* unknown keys, with the right line number */
+	{ DOM "bogus = 1\n", 1, 2, "bogus" },
+	{ "# c\n\n  \n" DOM "\n# another\nfoo_bar = 2\n", 1, 7, "foo_bar" },
+	{ "bogus = 1\n" DOM, 1, 1, "bogus" },
+	{ DOM "Hostname = x.example\n", 1, 2, "Hostname" },
+	{ DOM "score. = 1\n", 1, 2, "score." },
+	{ "a = 1\nb = 2\n" DOM "c = 3", 3, 1, "\"a\"" },
+	/* bad durations */
+	{ DOM "dnsbl_timeout = 5x\n", 1, 2, "dnsbl_timeout" },
+	{ DOM "dnsbl_timeout =\n", 1, 2, "dnsbl_timeout" },
+	{ DOM "auth_lockout = 1.5h\n", 1, 2, "auth_lockout" },
+	{ DOM "queue_lifetime = -1d\n", 1, 2, "queue_lifetime" },
+	{ DOM "alert_window = 99999999999d\n", 1, 2, "alert_window" },
+	/* bad sizes */
+	{ DOM "max_message_size = 50MB\n", 1, 2, "max_message_size" },
+	{ DOM "max_message_size = -1\n", 1, 2, "max_message_size" },
+	{ DOM "max_message_size = 1.5M\n", 1, 2, "max_message_size" },
+	{ DOM "min_free_space = lots\n", 1, 2, "min_free_space" },
+	/* bad rates */
+	{ DOM "user_max_messages = 100\n", 1, 2, "user_max_messages" },
+	{ DOM "user_max_messages = 100/0s\n", 1, 2, "user_max_messages" },
+	{ DOM "user_max_recipients = x/1h\n", 1, 2, "user_max_recipients" },
+	{ DOM "auth_max_failures = 5 per 10m\n", 1, 2, "auth_max_failures" },
+	/* bad HOST:PORT */
+	{ DOM "listen_smtp = 127.0.0.1\n", 1, 2, "listen_smtp" },
+	{ DOM "listen_smtp = 127.0.0.1:0\n", 1, 2, "listen_smtp" },
+	{ DOM "listen_smtp = 127.0.0.1:70000\n", 1, 2, "listen_smtp" },
+	{ DOM "listen_submission = ::1:587\n", 1, 2, "listen_submission" },
+	{ DOM "metrics_listen = :9100\n", 1, 2, "metrics_listen" },
+	{ DOM "relayhost = smtp.example.net\n", 1, 2, "relayhost" },
+	{ DOM "dns_servers = 127.0.0.1 not/a/server\n", 1, 2, "dns_servers" },
+	{ DOM "dns_servers = 1.2.3.4:99999\n", 1, 2, "dns_servers" },
+	/* bad CIDR */
+	{ DOM "trusted_networks = 10.0.0.0/33\n", 1, 2, "trusted_networks" },
+	{ DOM "trusted_networks = 10.0.0.0/8 bogus\n", 1, 2, "bogus" },
+	{ DOM "allow_networks = 1.2.3.4/\n", 1, 2, "allow_networks" },
+	{ DOM "allow_networks = example.com\n", 1, 2, "allow_networks" },
+	/* bad numbers and integers */
+	{ DOM "score_junk = abc\n", 1, 2, "score_junk" },
+	{ DOM "score_reject = 1e3\n", 1, 2, "score_reject" },
+	{ DOM "max_connections = -5\n", 1, 2, "max_connections" },
+	{ DOM "max_connections = ten\n", 1, 2, "max_connections" },
+	{ DOM "outbound_port = 0\n", 1, 2, "outbound_port" },
+	{ DOM "outbound_port = 65536\n", 1, 2, "outbound_port" },
+	{ DOM "alert_min_messages = 1.5\n", 1, 2, "alert_min_messages" },
+	/* bad strings, names and paths */
+	{ DOM "hostname = bad host\n", 1, 2, "hostname" },
+	{ DOM "hostname =\n", 1, 2, "hostname" },
+	{ DOM "dnsbl_ip_zone = zen..spamhaus.org\n", 1, 2, "dnsbl_ip_zone" },
+	{ DOM "user =\n", 1, 2, "user" },
+	{ DOM "data_dir =\n", 1, 2, "data_dir" },
+	/* score overrides */
+	{ DOM "score.NOT_A_SYMBOL = 1\n", 1, 2, "NOT_A_SYMBOL" },
+	{ DOM "score.URL_DBL_SPAM = x\n", 1, 2, "URL_DBL_SPAM" },
+	{ DOM "score.URL_DBL_SPAM =\n", 1, 2, "URL_DBL_SPAM" },
+	/* line syntax */
+	{ DOM "no equals sign here\n", 1, 2, "key = value" },
+	{ DOM "= value\n", 1, 2, "key" },
+	{ DOM "hostname = a\x01" "b\n", 1, 2, "control" },
+	{ DOM "hostname = a\rb\n", 1, 2, "control" },
+	/* domains: required, valid */
+	{ "", 1, 0, "domains" },
+	{ "hostname = mx.example.org\n", 1, 0, "domains" },
+	{ "# only a comment\n", 1, 0, "domains" },
+	{ "domains =\n", 2, 1, "domains" },
+	{ "domains = bad..domain\n", 2, 1, "bad..domain" },
+	{ "domains = good.example bad_domain!\n", 2, 1, "bad_domain!" },
+	{ "domains = .\n", 2, 1, "domains" },
+	/* whole-file consistency */
+	{ DOM "tls_cert = cert.pem\n", 1, 0, "tls_key" },
+	{ DOM "tls_key = key.pem\n", 1, 0, "tls_cert" },
+	{ DOM "score_junk = 20\n", 1, 0, "score_reject" },
+	{ DOM "max_connections = 0\n", 1, 0, "max_connections" },
+	{ DOM "max_connections_per_ip = 0\n", 1, 0, "max_connections_per_ip" },
+	{ DOM "max_recipients = 0\n", 1, 0, "max_recipients" },
+	{ DOM "smtp_timeout = 0s\n", 1, 0, "smtp_timeout" },
+	{ DOM "max_message_size = 100\n", 1, 0, "max_message_size" },
+};
+
+static void
+test_config_errors(void **state)
+{
+	int bad = 0;
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(error_cases); i++) {
+		const struct error_case *c = &error_cases[i];
+		struct config cfg;
+		struct config_diag diag;
+		size_t n = parse(c->text, &cfg, &diag);
+		char prefix[64];
+
+		if (c->line)
+			snprintf(prefix, sizeof(prefix), "%s:%u: ", FILE_NAME, c->line);
+		else
+			snprintf(prefix, sizeof(prefix), "%s: ", FILE_NAME);
+		CASE_CHECK(bad, n == c->problems && diag.n == c->problems, i,
+		    "\"%s\": %zu problems (diag %zu), want %zu",
+		    unit_show(c->text, strlen(c->text)), n, diag.n, c->problems);
+		if (diag.n > 0) {
+			CASE_CHECK(bad, strncmp(diag.msgs[0], prefix, strlen(prefix)) == 0, i,
+			    "\"%s\": \"%s\" does not start with \"%s\"",
+			    unit_show(c->text, strlen(c->text)), diag.msgs[0], prefix);
+			CASE_CHECK(bad, strstr(diag.msgs[0], c->substr) != NULL, i,
+			    "\"%s\": \"%s\" does not mention \"%s\"",
+			    unit_show(c->text, strlen(c->text)), diag.msgs[0], c->substr);
+		}
+		if (n != c->problems)
+			print_diag(&diag);
+		config_clear(&cfg);
+		config_diag_clear(&diag);
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* Several problems are all reported, each with its own line, and the
+ * parse goes on past them. */
+static void
+test_config_many_errors(void **state)
+{
+	struct config cfg;
+	struct config_diag diag;
+	size_t n;
+
+	(void)state;
+	n = parse("a = 1\n"
+	    "domains = example.org\n"
+	    "max_connections = 7\n"
+	    "dnsbl_timeout = soon\n"
+	    "\n"
+	    "listen_smtp = nowhere\n"
+	    "max_recipients = 9\n", &cfg, &diag);
+	assert_int_equal(n, 3);
+	assert_int_equal(diag.n, 3);
+	assert_true(strncmp(diag.msgs[0], FILE_NAME ":1: ", 12) == 0);
+	assert_true(strncmp(diag.msgs[1], FILE_NAME ":4: ", 12) == 0);
+	assert_true(strncmp(diag.msgs[2], FILE_NAME ":6: ", 12) == 0);
+	assert_int_equal(cfg.max_connections, 7);
+	assert_int_equal(cfg.max_recipients, 9);
+	/* a bad value leaves the default in place */
+	assert_int_equal(cfg.dnsbl_timeout, 5);
+	config_clear(&cfg);
+
+	/* problems accumulate across calls; the count is this call's */
+	n = config_parse("bogus = 1\n", 10, "second.conf", NULL, &cfg, &diag);
+	assert_int_equal(n, 2);		/* bogus, missing domains */
+	assert_int_equal(diag.n, 5);
+	assert_true(strncmp(diag.msgs[3], "second.conf:1: ", 15) == 0);
+	config_clear(&cfg);
+	config_diag_clear(&diag);
+	assert_int_equal(diag.n, 0);
+	assert_null(diag.msgs);
+}
+
+/* Without a base directory relative paths stay as written. */
+static void
+test_config_no_basedir(void **state)
+{
+	static const char text[] = "domains = example.org\ndata_dir = spool\n";
+	struct config cfg;
+	struct config_diag diag = { 0 };
+	size_t n;
+
+	(void)state;
+	n = config_parse(text, sizeof(text) - 1, "x.conf", NULL, &cfg, &diag);
+	assert_int_equal(n, 0);
+	assert_string_equal(cfg.data_dir, "spool");
+	assert_string_equal(cfg.log_file, "spool/postern.log");
+	config_clear(&cfg);
+	config_diag_clear(&diag);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_defaults),
+		cmocka_unit_test(test_config_values),
+		cmocka_unit_test(test_config_lists),
+		cmocka_unit_test(test_config_scores),
+		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_config_many_errors),
+		cmocka_unit_test(test_config_no_basedir),
+	};
+
+	return cmocka_run_group_tests_name("lib_config", tests, NULL, NULL);
+}
