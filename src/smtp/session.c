@@ -953,10 +953,15 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		}
 	}
 	if (what & BEV_EVENT_ERROR) {
-		unsigned long e;
-		while ((e = bufferevent_get_openssl_error(s->bev)) != 0) {
+		unsigned long e, first = 0;
+		/* Only a failed handshake is worth a line: peers that close
+		 * without close_notify are common and harmless. */
+		while ((e = bufferevent_get_openssl_error(s->bev)) != 0)
+			if (first == 0)
+				first = e;
+		if (first != 0 && (s->state == S_TLS || s->state == S_HANDSHAKE)) {
 			char buf[200];
-			ERR_error_string_n(e, buf, sizeof(buf));
+			ERR_error_string_n(first, buf, sizeof(buf));
 			log_event("tls_error", "client=%s reason=%s", s->ip,
 			    log_quote((char[LOG_VALUE_MAX]){ 0 }, LOG_VALUE_MAX, buf, strlen(buf)));
 		}
