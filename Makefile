@@ -1,13 +1,13 @@
 # postern build. `make` builds build/postern; see README.md for the rest.
 
 CC        ?= cc
-PKGS      := libevent libevent_openssl libevent_pthreads openssl libsodium
+PKGS      := libevent libevent_openssl libevent_pthreads openssl libsodium libunbound libpsl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN      := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=c11 $(WARN) -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -pthread
-LDLIBS    += $(PKG_LIBS) -pthread
+ALL_CFLAGS := -std=c11 $(WARN) -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -pthread $(CFLAGS)
+ALL_LDLIBS := $(PKG_LIBS) -pthread $(LDLIBS)
 
 BUILD     ?= build
 SRCS      := $(sort $(wildcard src/*/*.c))
@@ -27,7 +27,7 @@ all: $(BUILD)/postern
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIB): $(OBJS)
 	@mkdir -p $(dir $@)
@@ -35,14 +35,14 @@ $(LIB): $(OBJS)
 
 $(BUILD)/obj/main.o: src/main.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/postern: $(BUILD)/obj/main.o $(LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(ALL_LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) tests/unit/unit.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDFLAGS) $(ALL_LDLIBS) -lcmocka
 
 unit: $(UNIT_BINS)
 

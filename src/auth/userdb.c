@@ -368,6 +368,22 @@ userdb_normalize(const char *addr, char *out, size_t outlen, const char **why)
 	return 0;
 }
 
+/* Run as root against a server that dropped privileges (`user =`), the
+ * files must stay readable by that user: they take the owner of their
+ * directory. */
+static void
+give_to_dir_owner(const char *path)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	struct stat st;
+
+	if (slash)
+		*slash = '\0';
+	if (geteuid() == 0 && stat(slash ? dir : ".", &st) == 0 && st.st_uid != 0)
+		(void)!chown(path, st.st_uid, st.st_gid);
+	free(dir);
+}
+
 /* Runs fn on the current contents of path under an exclusive lock, then
  * replaces the file with what fn produced. */
 static int
@@ -403,6 +419,7 @@ edit_file(const char *path, int (*fn)(char *old, FILE *out, void *arg, char **er
 		*err = xasprintf("cannot write %s: %s", path, strerror(errno));
 		goto out;
 	}
+	give_to_dir_owner(path);
 	rc = 0;
 out:
 	free(old);

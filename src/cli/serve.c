@@ -29,6 +29,9 @@
 #include "smtp/server.h"
 #include "smtp/session.h"
 #include "smtp/tls.h"
+#include "dns/health.h"
+#include "dns/resolver.h"
+#include "policy/spamhaus.h"
 
 static const char *config_path;
 static uid_t chown_uid;
@@ -116,6 +119,39 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/* The resolver (after dropping privileges: it has threads) and the
+ * Spamhaus checks with their health watch. */
+static int
+start_dns(struct server *srv, char **err)
+{
+	const struct config *cfg = srv->cfg;
+	struct resolver_options opt = {
+		.forwarders = cfg->dns_servers,
+		.nforwarders = cfg->ndns_servers,
+		.dnssec = cfg->dnssec,
+	};
+	char ipz[DNSBL_NAME_MAX], domz[DNSBL_NAME_MAX];
+
+	if ((srv->resolver = resolver_new(srv->base, &opt, err)) == NULL)
+		return -1;
+	if (!cfg->dnsbl) {
+		log_event("warning", "reason=\"dnsbl = no: Spamhaus checks are off\"");
+		return 0;
+	}
+	srv->spamhaus = xcalloc(1, sizeof(*srv->spamhaus));
+	spamhaus_init(srv->spamhaus, srv->resolver, NULL, cfg->dnsbl_ip_zone,
+	    cfg->dnsbl_domain_zone, cfg->spamhaus_dqs_key, cfg->dnsbl_timeout);
+	dnsbl_zones(cfg->dnsbl_ip_zone, cfg->dnsbl_domain_zone, cfg->spamhaus_dqs_key, ipz, domz);
+	srv->health = health_new(srv->base, srv->resolver, ipz, srv->spamhaus->ip_display,
+	    domz, srv->spamhaus->domain_display, cfg->dnsbl_timeout * 1000,
+	    cfg->dnsbl_health_interval);
+	srv->spamhaus->health = srv->health;
+	log_event("dnsbl", "ip_zone=%s domain_zone=%s resolver=%s timeout=%us",
+	    srv->spamhaus->ip_display, srv->spamhaus->domain_display,
+	    cfg->ndns_servers ? "forward" : "recursive", cfg->dnsbl_timeout);
+	return 0;
+}
+
 static void
 recovered(const char *id, void *arg)
 {
@@ -168,6 +204,10 @@ cli_serve(int argc, char **argv)
 	}
 	if (server_listen(&srv) == -1 || drop_privileges(srv.cfg) == -1)
 		goto out;
+	if (start_dns(&srv, &err) == -1) {
+		log_event("error", "reason=\"%s\"", err);
+		goto out;
+	}
 	if ((srv.gs = groupsync_new(srv.base, srv.cfg->data_dir)) == NULL ||
 	    (srv.deliver = deliver_start(srv.cfg->data_dir, srv.gs)) == NULL) {
 		log_event("error", "reason=\"cannot start worker threads: %s\"", strerror(errno));
@@ -195,6 +235,9 @@ out:
 	deliver_stop(srv.deliver);
 	groupsync_free(srv.gs);
 	session_abandon_all(&srv);
+	health_free(srv.health);
+	free(srv.spamhaus);
+	resolver_free(srv.resolver);
 	for (size_t i = 0; i < srv.nlisteners; i++)
 		evconnlistener_free(srv.listeners[i]);
 	if (srv.ev_stop_timer)

@@ -22,7 +22,7 @@
 enum key_type {
 	K_STRING, K_PATH, K_DOMAINS, K_HOSTPORT_OPT, K_HOSTPORT_LIST,
 	K_CIDR_LIST, K_DURATION, K_SIZE, K_UINT, K_RATE, K_NUMBER, K_PORT,
-	K_ZONE,
+	K_ZONE, K_BOOL,
 };
 
 struct key {
@@ -50,6 +50,9 @@ static const struct key keys[] = {
 	{ "dnsbl_domain_zone", K_ZONE, OFF(dnsbl_domain_zone), 0 },
 	{ "spamhaus_dqs_key", K_STRING, OFF(spamhaus_dqs_key), 0 },
 	{ "dnsbl_timeout", K_DURATION, OFF(dnsbl_timeout), 0 },
+	{ "dnsbl", K_BOOL, OFF(dnsbl), 0 },
+	{ "dnsbl_health_interval", K_DURATION, OFF(dnsbl_health_interval), 0 },
+	{ "dnssec", K_BOOL, OFF(dnssec), 0 },
 	{ "allow_networks", K_CIDR_LIST, OFF(allow_networks), OFF(nallow_networks) },
 	{ "trusted_networks", K_CIDR_LIST, OFF(trusted_networks), OFF(ntrusted_networks) },
 	{ "score_junk", K_NUMBER, OFF(score_junk), 0 },
@@ -147,6 +150,8 @@ set_defaults(struct config *cfg)
 	cfg->dnsbl_ip_zone = xstrdup("zen.spamhaus.org");
 	cfg->dnsbl_domain_zone = xstrdup("dbl.spamhaus.org");
 	cfg->dnsbl_timeout = 5;
+	cfg->dnsbl = true;
+	cfg->dnsbl_health_interval = 300;
 	cfg->score_junk = 5.0;
 	cfg->score_reject = 12.0;
 	cfg->max_message_size = 50ULL * 1024 * 1024;
@@ -395,6 +400,10 @@ apply_key(const struct key *k, const char *v, size_t vlen, const char *basedir,
 		if (value_number(v, vlen, field) == -1)
 			return "expected a number";
 		return NULL;
+	case K_BOOL:
+		if (value_bool(v, vlen, field) == -1)
+			return "expected yes or no";
+		return NULL;
 	}
 	return "internal: unknown key type";
 }
@@ -535,6 +544,8 @@ config_parse(const char *buf, size_t len, const char *file, const char *basedir,
 		diag_add(diag, file, 0, "max_connections and max_connections_per_ip must be at least 1");
 	if (cfg->max_recipients == 0)
 		diag_add(diag, file, 0, "max_recipients must be at least 1");
+	if (cfg->dnsbl_timeout == 0)
+		diag_add(diag, file, 0, "dnsbl_timeout must be at least 1s");
 	if (cfg->smtp_timeout == 0)
 		diag_add(diag, file, 0, "smtp_timeout must be at least 1s");
 	if (cfg->max_message_size < 1024)

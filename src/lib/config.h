@@ -41,6 +41,9 @@ struct config {
 	size_t ndns_servers;
 	char *dnsbl_ip_zone, *dnsbl_domain_zone, *spamhaus_dqs_key;
 	unsigned dnsbl_timeout;
+	bool dnsbl;			/* blocklist checks on (default) */
+	unsigned dnsbl_health_interval;	/* test-point checks, 0: at start only */
+	bool dnssec;			/* validate answers with the root key */
 	struct cidr *allow_networks;
 	size_t nallow_networks;
 	struct cidr *trusted_networks;

@@ -13,6 +13,7 @@
 #include "auth/userdb.h"
 #include "lib/config.h"
 #include "lib/groupsync.h"
+#include "policy/spamhaus.h"
 #include "queue/deliver.h"
 
 enum listener_role {
@@ -30,6 +31,9 @@ struct server {
 	SSL_CTX *ssl_ctx;		/* owned; NULL without a certificate */
 	struct groupsync *gs;		/* owned */
 	struct deliver *deliver;	/* owned */
+	struct resolver *resolver;	/* owned */
+	struct dnsbl_health *health;	/* owned; NULL when dnsbl is off */
+	struct spamhaus *spamhaus;	/* owned; NULL when dnsbl is off */
 	struct evconnlistener *listeners[3];
 	enum listener_role roles[3];
 	size_t nlisteners;

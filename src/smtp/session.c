@@ -84,6 +84,9 @@ struct session {
 	bool skipping;			/* inside an over-long line */
 	bool dead;			/* peer gone while committing */
 	struct transaction *tx;
+	struct client_checks *checks;	/* Spamhaus lookups, NULL when off */
+	bool dnsbl_exempt;		/* allow_networks / trusted_networks */
+	bool waiting_dns;		/* a RCPT waits for lookups in flight */
 	struct event *close_timer;	/* waits for the last reply to flush */
 	unsigned close_polls;
 };
@@ -209,6 +212,8 @@ cmd_helo(struct session *s, const struct smtp_cmd *cmd)
 	}
 	memcpy(s->helo, cmd->arg, cmd->arglen);
 	s->helo[cmd->arglen] = '\0';
+	if (s->checks)
+		checks_helo(s->checks, s->helo);
 	tx_free(s);
 	s->state = S_READY;
 	s->esmtp = ehlo;
@@ -294,6 +299,8 @@ cmd_mail(struct session *s, const struct smtp_cmd *cmd)
 	}
 	tx->params = p;
 	addr_format(&tx->from, tx->from_str, sizeof(tx->from_str));
+	if (s->checks)
+		checks_sender(s->checks, tx->from.null || tx->from.literal ? NULL : tx->from.domain);
 	s->tx = tx;
 	s->state = S_MAIL;
 	reply(s, "250 2.1.0 Ok");
@@ -310,7 +317,7 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	enum addr_result ar;
 	enum local_result lr;
 	char addr[ADDR_PATH_MAX + 1], *mailboxes, *err = NULL;
-	char text[ADDR_PATH_MAX + 80];
+	char text[ADDR_PATH_MAX + DNSBL_NAME_MAX * 2 + 160];
 
 	if (smtp_split_path_arg(cmd->arg, cmd->arglen, "TO", &path, &plen,
 	    &params, &parlen) == -1) {
@@ -332,6 +339,17 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	addr_format(&rcpt, addr, sizeof(addr));
+	if (s->checks && !s->dnsbl_exempt) {
+		char detail[DNSBL_NAME_MAX * 2 + 128];
+		if (checks_reject(s->checks, text, sizeof(text), detail, sizeof(detail))) {
+			char h[LOG_VALUE_MAX], f[LOG_VALUE_MAX], r[LOG_VALUE_MAX];
+			reply(s, "%s", text);
+			log_event("reject", "reason=dnsbl stage=rcpt %s client=%s helo=%s from=%s rcpt=%s",
+			    detail, s->ip, q(h, s->helo), q(f, tx->from_str), q(r, addr));
+			count_error(s);
+			return;
+		}
+	}
 	if (tx->nrcpts >= cfg->max_recipients) {
 		reply(s, "452 4.5.3 Too many recipients");
 		log_reject(s, "too_many_recipients", "rcpt", addr, "452 4.5.3");
@@ -400,12 +418,11 @@ data_begin(struct session *s, enum data_mode mode)
 	struct transaction *tx = s->tx;
 	struct spool_envelope env;
 	char date[64], *hdr, forpart[ADDR_PATH_MAX + 8] = "", authpart[340] = "";
+	const char *rdns;
 	time_t now = time(NULL);
 	struct tm tm;
 
-	spool_new_id(tx->id);
 	memset(&env, 0, sizeof(env));
-	memcpy(env.id, tx->id, sizeof(env.id));
 	env.time = now;
 	env.from = tx->from_str;
 	env.client = s->ip;
@@ -413,7 +430,15 @@ data_begin(struct session *s, enum data_mode mode)
 	env.user = s->user;
 	env.rcpts = tx->rcpts;
 	env.nrcpts = tx->nrcpts;
-	tx->w = spool_create(cfg->data_dir, &env);
+	/* An id can only clash with a file left by an earlier process that
+	 * ran with the clock set back: take the next one. */
+	for (int tries = 0; tries < 8; tries++) {
+		spool_new_id(tx->id);
+		memcpy(env.id, tx->id, sizeof(env.id));
+		tx->w = spool_create(cfg->data_dir, &env);
+		if (tx->w != NULL || errno != EEXIST)
+			break;
+	}
 	if (tx->w == NULL) {
 		log_event("error", "reason=\"cannot create queue file: %s\" client=%s",
 		    strerror(errno), s->ip);
@@ -425,8 +450,9 @@ data_begin(struct session *s, enum data_mode mode)
 		snprintf(forpart, sizeof(forpart), " for <%s>", tx->rcpts[0].addr);
 	if (s->user)
 		snprintf(authpart, sizeof(authpart), " (authenticated as %s)", s->user);
-	hdr = xasprintf("Received: from %s (unknown [%s]) by %s (postern) with %s id %s%s%s; %s\r\n",
-	    s->helo, s->ip, cfg->hostname, with_protocol(s), tx->id, authpart,
+	rdns = s->checks ? checks_rdns(s->checks) : NULL;
+	hdr = xasprintf("Received: from %s (%s [%s]) by %s (postern) with %s id %s%s%s; %s\r\n",
+	    s->helo, rdns ? rdns : "unknown", s->ip, cfg->hostname, with_protocol(s), tx->id, authpart,
 	    forpart, date);
 	if (spool_write(tx->w, hdr, strlen(hdr)) == -1)
 		tx->write_errno = errno;
@@ -836,7 +862,7 @@ session_process(struct session *s)
 		size_t len;
 
 		if (s->state == S_CLOSING || s->state == S_COMMIT ||
-		    s->state == S_TLS || s->state == S_HANDSHAKE)
+		    s->state == S_TLS || s->state == S_HANDSHAKE || s->waiting_dns)
 			return;
 		in = bufferevent_get_input(s->bev);
 		out = bufferevent_get_output(s->bev);
@@ -867,6 +893,17 @@ session_process(struct session *s)
 			reply(s, "500 5.5.6 Error: line too long");
 			count_error(s);
 			continue;
+		}
+		/* RCPT is where blocklist verdicts are given (SPEC 4): wait for
+		 * lookups still in flight, leaving the line in the buffer. */
+		if (s->checks && checks_pending(s->checks) && eol.pos >= 4) {
+			char verb[4];
+			evbuffer_copyout(in, verb, 4);
+			if (strncasecmp(verb, "RCPT", 4) == 0) {
+				s->waiting_dns = true;
+				bufferevent_disable(s->bev, EV_READ);
+				return;
+			}
 		}
 		evbuffer_remove(in, line, (size_t)eol.pos + 1);
 		len = (size_t)eol.pos;
@@ -984,6 +1021,7 @@ session_free(struct session *s)
 
 	log_event("disconnect", "client=%s messages=%u errors=%u", s->ip, s->messages, s->errors);
 	tx_free(s);
+	checks_free(s->checks);
 	if (s->close_timer)
 		event_free(s->close_timer);
 	if (s->bev)
@@ -999,6 +1037,21 @@ session_free(struct session *s)
 	free(s);
 	if (srv->stopping && srv->nsessions == 0 && srv->ev_stop_timer)
 		event_active(srv->ev_stop_timer, EV_TIMEOUT, 0);
+}
+
+/* The last Spamhaus lookup answered (or timed out). */
+static void
+on_checks_ready(void *arg)
+{
+	struct session *s = arg;
+
+	if (!s->waiting_dns)
+		return;
+	s->waiting_dns = false;
+	if (s->state == S_CLOSING)
+		return;
+	bufferevent_enable(s->bev, EV_READ);
+	session_process(s);
 }
 
 static const char *
@@ -1078,6 +1131,14 @@ session_start(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	log_event("connect", "client=%s port=%u listener=%s", s->ip, s->port, role_name(role));
+	/* Authenticated sessions get no IP check (SPEC 4): only the MX role
+	 * is looked up. Exempt networks are looked up for the score only. */
+	if (srv->spamhaus != NULL && role == ROLE_MX) {
+		const struct config *cfg = srv->cfg;
+		s->dnsbl_exempt = cidr_list_match(cfg->allow_networks, cfg->nallow_networks, sa) ||
+		    cidr_list_match(cfg->trusted_networks, cfg->ntrusted_networks, sa);
+		s->checks = checks_new(srv->spamhaus, s->ip, !s->dnsbl_exempt, on_checks_ready, s);
+	}
 	if (s->state == S_GREET)
 		reply(s, "220 %s ESMTP postern", srv->cfg->hostname);
 }

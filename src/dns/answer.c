@@ -1,0 +1,70 @@
+/*
+ * Record data decoding. libunbound returns rdata with names already
+ * decompressed, so a compression pointer here is an error.
+ */
+#include "answer.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+int
+dns_name_from_wire(const char *buf, size_t len, char *out, size_t outlen)
+{
+	size_t i = 0, o = 0;
+
+	if (outlen == 0)
+		return -1;
+	for (;;) {
+		size_t lab;
+		if (i >= len)
+			return -1;
+		lab = (unsigned char)buf[i++];
+		if (lab == 0)
+			break;
+		if (lab > 63 || i + lab > len)
+			return -1;	/* pointer or overrun */
+		if (o > 0) {
+			if (o + 1 >= outlen)
+				return -1;
+			out[o++] = '.';
+		}
+		if (o + lab >= outlen || o + lab > 253)
+			return -1;
+		for (size_t k = 0; k < lab; k++) {
+			unsigned char c = (unsigned char)buf[i + k];
+			if (!(isalnum(c) || c == '-' || c == '_'))
+				return -1;
+			out[o++] = (char)tolower(c);
+		}
+		i += lab;
+	}
+	if (o == 0)
+		return -1;	/* the root is no host name */
+	out[o] = '\0';
+	return 0;
+}
+
+int
+dns_reverse_name(const char *ip, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char a[16];
+	size_t o = 0;
+
+	if (inet_pton(AF_INET, ip, a) == 1) {
+		int n = snprintf(out, outlen, "%u.%u.%u.%u.in-addr.arpa", a[3], a[2], a[1], a[0]);
+		return n < 0 || (size_t)n >= outlen ? -1 : 0;
+	}
+	if (inet_pton(AF_INET6, ip, a) != 1 || outlen < 64 + 9)
+		return -1;
+	for (int i = 15; i >= 0; i--) {
+		out[o++] = hex[a[i] & 15];
+		out[o++] = '.';
+		out[o++] = hex[a[i] >> 4];
+		out[o++] = '.';
+	}
+	memcpy(out + o, "ip6.arpa", 9);
+	return 0;
+}

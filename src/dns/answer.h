@@ -1,0 +1,24 @@
+/*
+ * Decoding record data handed back by the resolver. The data came from
+ * the network: every function is bounded by len and refuses malformed
+ * input rather than guessing.
+ */
+#ifndef POSTERN_DNS_ANSWER_H
+#define POSTERN_DNS_ANSWER_H
+
+#include <stddef.h>
+
+#define DNS_NAME_TEXT_MAX 254	/* 253 characters and NUL */
+
+/*
+ * Decodes an uncompressed wire-format name (PTR, MX, CNAME rdata) into
+ * dotted text without the final dot, lower-cased. Labels with characters
+ * outside letters, digits, '-' and '_' are refused: such a name is no
+ * host name and must not reach a log or a header. Returns 0 or -1.
+ */
+int dns_name_from_wire(const char *buf, size_t len, char *out, size_t outlen);
+
+/* The reverse-lookup name of an IP text ("4.3.2.1.in-addr.arpa"). */
+int dns_reverse_name(const char *ip, char *out, size_t outlen);
+
+#endif

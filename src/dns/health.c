@@ -1,0 +1,173 @@
+/*
+ * Test-point checks. The log lines here are what an administrator greps
+ * for when blocklists seem to do nothing: event=dnsbl_health with the
+ * state of each zone, event=dnsbl_error with the code, and event=alert
+ * when a zone turns bad.
+ */
+#include "health.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/xmalloc.h"
+#include "monitor/log.h"
+
+struct zone_check {
+	struct dnsbl_health *h;
+	enum dnsbl_kind kind;
+	char query_zone[DNSBL_NAME_MAX];
+	char display[DNSBL_NAME_MAX];
+	struct zone_health state;
+	struct dns_query *q;
+};
+
+struct dnsbl_health {
+	struct resolver *res;
+	unsigned timeout_ms;
+	unsigned interval;
+	struct event *timer;
+	struct zone_check zones[2];	/* indexed by enum dnsbl_kind */
+};
+
+const char *
+health_status_name(enum zone_status s)
+{
+	switch (s) {
+	case ZONE_UNKNOWN: return "unknown";
+	case ZONE_OK: return "ok";
+	case ZONE_ERROR: return "error";
+	case ZONE_TIMEOUT: return "timeout";
+	case ZONE_MISSING: return "test_point_missing";
+	case ZONE_FAILURE: return "servfail";
+	}
+	return "?";
+}
+
+static void
+set_status(struct zone_check *z, enum zone_status s, const char *code)
+{
+	enum zone_status old = z->state.status;
+
+	z->state.status = s;
+	snprintf(z->state.code, sizeof(z->state.code), "%s", code ? code : "");
+	/* One alert per transition into a bad state, not one per lookup. */
+	if (s != ZONE_OK && s != ZONE_UNKNOWN && s != old)
+		log_event("alert", "kind=dnsbl zone=%s status=%s code=%s reason=\"blocklist %s is not working: mail is not being checked against it\"",
+		    z->display, health_status_name(s), code && *code ? code : "-", z->display);
+}
+
+static void
+on_test_answer(void *arg, const struct dns_answer *ans)
+{
+	struct zone_check *z = arg;
+	struct dnsbl_verdict v;
+	enum dnsbl_code want = z->kind == DNSBL_KIND_IP ? DNSBL_SBL : DNSBL_DBL_SPAM;
+
+	z->q = NULL;
+	z->state.checked = time(NULL);
+	switch (ans->status) {
+	case DNS_OK:
+		dnsbl_verdict_of(z->kind, ans->data, ans->len, ans->count, &v);
+		if (v.code == DNSBL_ERROR) {
+			log_event("dnsbl_error", "zone=%s code=%s query=test_point", z->display, v.text);
+			z->state.errors++;
+			set_status(z, ZONE_ERROR, v.text);
+		} else if (v.lists & (1u << want))
+			set_status(z, ZONE_OK, NULL);
+		else
+			set_status(z, ZONE_MISSING, v.text);
+		break;
+	case DNS_NXDOMAIN:
+	case DNS_NODATA:
+		set_status(z, ZONE_MISSING, NULL);
+		break;
+	case DNS_TIMEOUT:
+		set_status(z, ZONE_TIMEOUT, NULL);
+		break;
+	case DNS_SERVFAIL:
+		set_status(z, ZONE_FAILURE, NULL);
+		break;
+	}
+	log_event("dnsbl_health", "zone=%s status=%s%s%s", z->display,
+	    health_status_name(z->state.status), z->state.code[0] ? " code=" : "",
+	    z->state.code);
+}
+
+static void
+run_checks(evutil_socket_t fd, short what, void *arg)
+{
+	struct dnsbl_health *h = arg;
+	char name[DNSBL_NAME_MAX + 32];
+
+	for (int k = 0; k < 2; k++) {
+		struct zone_check *z = &h->zones[k];
+		if (z->q != NULL)
+			continue;
+		if (z->kind == DNSBL_KIND_IP)
+			snprintf(name, sizeof(name), "2.0.0.127.%s", z->query_zone);
+		else
+			snprintf(name, sizeof(name), "dbltest.com.%s", z->query_zone);
+		z->q = dns_query(h->res, name, DNS_TYPE_A, h->timeout_ms, on_test_answer, z);
+	}
+	if (h->interval > 0) {
+		struct timeval tv = { h->interval, 0 };
+		evtimer_add(h->timer, &tv);
+	}
+}
+
+struct dnsbl_health *
+health_new(struct event_base *base, struct resolver *res, const char *ip_zone,
+    const char *ip_display, const char *domain_zone, const char *domain_display,
+    unsigned timeout_ms, unsigned interval)
+{
+	struct dnsbl_health *h = xcalloc(1, sizeof(*h));
+	struct timeval now = { 0, 0 };
+
+	h->res = res;
+	h->timeout_ms = timeout_ms;
+	h->interval = interval;
+	for (int k = 0; k < 2; k++) {
+		struct zone_check *z = &h->zones[k];
+		z->h = h;
+		z->kind = (enum dnsbl_kind)k;
+		snprintf(z->query_zone, sizeof(z->query_zone), "%s",
+		    k == DNSBL_KIND_IP ? ip_zone : domain_zone);
+		snprintf(z->display, sizeof(z->display), "%s",
+		    k == DNSBL_KIND_IP ? ip_display : domain_display);
+		z->state.zone = z->display;
+	}
+	h->timer = evtimer_new(base, run_checks, h);
+	evtimer_add(h->timer, &now);
+	return h;
+}
+
+void
+health_free(struct dnsbl_health *h)
+{
+	if (h == NULL)
+		return;
+	for (int k = 0; k < 2; k++)
+		dns_cancel(h->zones[k].q);
+	event_free(h->timer);
+	free(h);
+}
+
+void
+health_error(struct dnsbl_health *h, enum dnsbl_kind kind, const char *query,
+    const char *code)
+{
+	struct zone_check *z = &h->zones[kind];
+	char q[LOG_VALUE_MAX];
+
+	z->state.errors++;
+	log_event("dnsbl_error", "zone=%s code=%s query=%s", z->display, code,
+	    log_quote(q, sizeof(q), query, strlen(query)));
+	set_status(z, ZONE_ERROR, code);
+}
+
+const struct zone_health *
+health_zone(const struct dnsbl_health *h, enum dnsbl_kind kind)
+{
+	return &h->zones[kind].state;
+}

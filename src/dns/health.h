@@ -1,0 +1,52 @@
+/*
+ * Health of the blocklist zones (SPEC 4): at start and periodically the
+ * Spamhaus test points are queried (127.0.0.2 must be listed in zen,
+ * dbltest.com in the DBL), and every error answer from a real lookup
+ * marks its zone bad. A broken resolver setup turns protection off
+ * without a sound; this is where it becomes loud.
+ */
+#ifndef POSTERN_DNS_HEALTH_H
+#define POSTERN_DNS_HEALTH_H
+
+#include <event2/event.h>
+#include <time.h>
+
+#include "dns/dnsbl.h"
+#include "dns/resolver.h"
+
+enum zone_status {
+	ZONE_UNKNOWN = 0,	/* not checked yet */
+	ZONE_OK,		/* test point answered as documented */
+	ZONE_ERROR,		/* an error code (127.255.255.x, ...) */
+	ZONE_TIMEOUT,		/* no answer in time */
+	ZONE_MISSING,		/* test point not listed: wrong zone or resolver */
+	ZONE_FAILURE,		/* SERVFAIL or similar */
+};
+
+struct zone_health {
+	const char *zone;	/* display name (a DQS key is never shown) */
+	enum zone_status status;
+	char code[16];		/* the error answer, when status is ERROR */
+	time_t checked;		/* last test-point check */
+	unsigned long errors;	/* error answers seen since start */
+};
+
+struct dnsbl_health;
+
+/*
+ * Starts periodic checks of the two zones (query names with keys, display
+ * names without). interval 0 checks only once, at start.
+ */
+struct dnsbl_health *health_new(struct event_base *base, struct resolver *res,
+    const char *ip_zone, const char *ip_display, const char *domain_zone,
+    const char *domain_display, unsigned timeout_ms, unsigned interval);
+void health_free(struct dnsbl_health *h);
+
+/* A real lookup got an error answer in a zone: log it, mark the zone. */
+void health_error(struct dnsbl_health *h, enum dnsbl_kind kind, const char *query,
+    const char *code);
+
+const struct zone_health *health_zone(const struct dnsbl_health *h, enum dnsbl_kind kind);
+const char *health_status_name(enum zone_status s);
+
+#endif

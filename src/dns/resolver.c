@@ -1,0 +1,218 @@
+/*
+ * libunbound glue. Queries live in a list owned by the resolver; a query
+ * completes once (answer, timeout or failure) and is freed right after
+ * its callback. Cancelling marks the query so a late answer is dropped.
+ */
+#include "resolver.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unbound.h>
+
+#include "lib/xmalloc.h"
+
+struct dns_query {
+	struct dns_query *next, *prev;
+	struct resolver *r;
+	int async_id;		/* libunbound's, 0 when not submitted */
+	struct event *timer;	/* deadline, or immediate failure */
+	dns_cb *cb;
+	void *arg;
+	bool failed;		/* submission refused: fail from the timer */
+};
+
+struct resolver {
+	struct event_base *base;
+	struct ub_ctx *ctx;
+	struct event *ev;	/* readable ub_fd */
+	struct dns_query *queries;
+	unsigned long count;
+};
+
+static void
+unlink_query(struct dns_query *q)
+{
+	struct resolver *r = q->r;
+
+	if (q->prev)
+		q->prev->next = q->next;
+	else
+		r->queries = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
+	if (q->timer)
+		event_free(q->timer);
+	free(q);
+}
+
+static void
+complete(struct dns_query *q, const struct dns_answer *ans)
+{
+	dns_cb *cb = q->cb;
+	void *arg = q->arg;
+
+	unlink_query(q);
+	cb(arg, ans);
+}
+
+static void
+on_answer(void *mydata, int err, struct ub_result *res)
+{
+	struct dns_query *q = mydata;
+	struct dns_answer ans = { .status = DNS_SERVFAIL };
+
+	q->async_id = 0;
+	if (err == 0 && res != NULL) {
+		ans.rcode = res->rcode;
+		ans.secure = res->secure != 0;
+		if (res->bogus)
+			ans.status = DNS_SERVFAIL;
+		else if (res->havedata) {
+			size_t n = 0;
+			while (res->data[n] != NULL)
+				n++;
+			ans.status = DNS_OK;
+			ans.count = n;
+			ans.data = (const char *const *)res->data;
+			ans.len = res->len;
+		} else if (res->nxdomain)
+			ans.status = DNS_NXDOMAIN;
+		else if (res->rcode == 0)
+			ans.status = DNS_NODATA;
+	}
+	complete(q, &ans);
+	if (res != NULL)
+		ub_resolve_free(res);
+}
+
+static void
+on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct resolver *r = arg;
+
+	ub_process(r->ctx);
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_query *q = arg;
+	struct dns_answer ans = { .status = q->failed ? DNS_SERVFAIL : DNS_TIMEOUT };
+
+	if (q->async_id != 0)
+		ub_cancel(q->r->ctx, q->async_id);
+	q->async_id = 0;
+	complete(q, &ans);
+}
+
+struct resolver *
+resolver_new(struct event_base *base, const struct resolver_options *opt, char **err)
+{
+	struct resolver *r = xcalloc(1, sizeof(*r));
+	int rc;
+
+	r->base = base;
+	if ((r->ctx = ub_ctx_create()) == NULL) {
+		*err = xstrdup("libunbound: cannot create context");
+		free(r);
+		return NULL;
+	}
+	/* Threads, not a forked process: the answers come back through
+	 * ub_fd() either way. */
+	if ((rc = ub_ctx_async(r->ctx, 1)) != 0)
+		goto fail;
+	/* A local forwarder on 127.0.0.1 is the recommended setup. */
+	if ((rc = ub_ctx_set_option(r->ctx, "do-not-query-localhost:", "no")) != 0)
+		goto fail;
+	/* libunbound answers 127.in-addr.arpa itself ("localhost"); ask the
+	 * real DNS instead, so loopback clients get the PTR the resolver
+	 * publishes (test set-ups use 127.0.0.x clients, SPEC 8). */
+	if ((rc = ub_ctx_set_option(r->ctx, "local-zone:", "127.in-addr.arpa. transparent")) != 0)
+		goto fail;
+	/* Same for the RFC 6761 "test." names libunbound blocks by default:
+	 * test networks name their hosts there and must be resolvable. */
+	if ((rc = ub_ctx_set_option(r->ctx, "local-zone:", "test. transparent")) != 0)
+		goto fail;
+	for (size_t i = 0; i < opt->nforwarders; i++) {
+		char addr[HOSTPORT_HOST_MAX + 8];
+		snprintf(addr, sizeof(addr), "%s@%u", opt->forwarders[i].host,
+		    opt->forwarders[i].port);
+		if ((rc = ub_ctx_set_fwd(r->ctx, addr)) != 0)
+			goto fail;
+	}
+	if (opt->dnssec) {
+		const char *ta = opt->trust_anchor_file ? opt->trust_anchor_file :
+		    "/usr/share/dns/root.key";
+		if ((rc = ub_ctx_add_ta_file(r->ctx, ta)) != 0)
+			goto fail;
+	}
+	r->ev = event_new(base, ub_fd(r->ctx), EV_READ | EV_PERSIST, on_readable, r);
+	event_add(r->ev, NULL);
+	return r;
+fail:
+	*err = xasprintf("libunbound: %s", ub_strerror(rc));
+	ub_ctx_delete(r->ctx);
+	free(r);
+	return NULL;
+}
+
+void
+resolver_free(struct resolver *r)
+{
+	if (r == NULL)
+		return;
+	while (r->queries != NULL)
+		dns_cancel(r->queries);
+	event_free(r->ev);
+	ub_ctx_delete(r->ctx);
+	free(r);
+}
+
+struct dns_query *
+dns_query(struct resolver *r, const char *name, int type, unsigned timeout_ms,
+    dns_cb *cb, void *arg)
+{
+	struct dns_query *q = xcalloc(1, sizeof(*q));
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	int rc;
+
+	q->r = r;
+	q->cb = cb;
+	q->arg = arg;
+	q->next = r->queries;
+	if (q->next)
+		q->next->prev = q;
+	r->queries = q;
+	r->count++;
+	q->timer = evtimer_new(r->base, on_timer, q);
+	rc = ub_resolve_async(r->ctx, name, type, 1 /* IN */, q, on_answer, &q->async_id);
+	if (rc != 0) {
+		/* Never call back from inside dns_query: the caller may not
+		 * be ready for it. Fail from the loop instead. */
+		q->async_id = 0;
+		q->failed = true;
+		tv.tv_sec = 0;
+		tv.tv_usec = 0;
+		evtimer_add(q->timer, &tv);
+	} else if (timeout_ms > 0)
+		evtimer_add(q->timer, &tv);
+	return q;
+}
+
+void
+dns_cancel(struct dns_query *q)
+{
+	if (q == NULL)
+		return;
+	if (q->async_id != 0)
+		ub_cancel(q->r->ctx, q->async_id);
+	unlink_query(q);
+}
+
+unsigned long
+resolver_queries(const struct resolver *r)
+{
+	return r->count;
+}
