@@ -19,7 +19,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 # Fuzz targets link only pure code: no event loop, no threads needed.
 FUZZ_LIBSRCS := src/lib/xmalloc.c src/lib/value.c src/lib/config.c src/smtp/parse.c src/smtp/address.c \
-                src/smtp/data.c src/monitor/log.c
+                src/smtp/data.c src/monitor/log.c src/dns/dnsbl.c src/dns/answer.c
 
 .PHONY: all run test unit bench asan fuzz fuzz-smoke deps clean format
 
