@@ -21,6 +21,7 @@ usage(FILE *f)
 	    "  user del ADDRESS | user list      manage accounts\n"
 	    "  alias add ALIAS TARGET | alias del ALIAS | alias list\n"
 	    "  queue list|flush|delete ID|hold ID|release ID\n"
+	    "  scan [--json] MESSAGE.eml|DIR|-   content analysis: items, hits, score, verdict\n"
 	    "  --version                         print the version\n"
 	    "  help                              this text\n",
 	    POSTERN_VERSION, DEFAULT_CONFIG);
@@ -38,6 +39,7 @@ main(int argc, char **argv)
 		{ "user", cli_user },
 		{ "alias", cli_alias },
 		{ "queue", cli_queue },
+		{ "scan", cli_scan },
 	};
 
 	if (argc < 2) {

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "scan/score.h"
+
 static void
 remove_args(int *argc, char **argv, int at, int n)
 {
@@ -50,6 +52,8 @@ cli_load_config(const char *path, struct config *cfg)
 {
 	struct config_diag diag = { 0 };
 	size_t n = config_load(path, cfg, &diag);
+
+	n += score_validate(cfg, &diag);
 
 	for (size_t i = 0; i < diag.n; i++)
 		fprintf(stderr, "%s\n", diag.msgs[i]);

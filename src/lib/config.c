@@ -57,6 +57,8 @@ static const struct key keys[] = {
 	{ "trusted_networks", K_CIDR_LIST, OFF(trusted_networks), OFF(ntrusted_networks) },
 	{ "score_junk", K_NUMBER, OFF(score_junk), 0 },
 	{ "score_reject", K_NUMBER, OFF(score_reject), 0 },
+	{ "scan_max_lookups", K_UINT, OFF(scan_max_lookups), 0 },
+	{ "scan_defanged", K_BOOL, OFF(scan_defanged), 0 },
 	{ "max_message_size", K_SIZE, OFF(max_message_size), 0 },
 	{ "max_connections", K_UINT, OFF(max_connections), 0 },
 	{ "max_connections_per_ip", K_UINT, OFF(max_connections_per_ip), 0 },
@@ -78,20 +80,6 @@ static const struct key keys[] = {
 	{ "alert_window", K_DURATION, OFF(alert_window), 0 },
 };
 
-/*
- * Symbols of SPEC 5.3 that `score.SYMBOL` may override. The content
- * scanner owns the weights; this list only lets the parser refuse typos.
- */
-static const char *const score_symbols[] = {
-	"URL_DBL_SPAM", "URL_DBL_PHISH", "URL_DBL_MALWARE", "URL_DBL_BOTNET",
-	"URL_DBL_ABUSED", "URL_IP_SBL", "RCVD_IN_SBL", "RCVD_IN_XBL",
-	"RCVD_IN_PBL", "FROM_DBL", "FROM_DBL_ABUSED", "HELO_DBL_ABUSED",
-	"RDNS_DBL_ABUSED", "SPF_FAIL", "SPF_SOFTFAIL", "DKIM_INVALID",
-	"DMARC_FAIL", "MISSING_DATE", "MISSING_MESSAGE_ID", "MISSING_FROM",
-	"MALFORMED_FROM", "MISSING_SUBJECT", "MULTIPLE_FROM", "DATE_IN_FUTURE",
-	"DATE_IN_PAST", "MIME_MALFORMED",
-};
-
 static size_t
 key_index(const char *name)
 {
@@ -103,8 +91,8 @@ key_index(const char *name)
 	return i;
 }
 
-static void __attribute__((format(printf, 4, 5)))
-diag_add(struct config_diag *diag, const char *file, unsigned line,
+void
+config_diag_add(struct config_diag *diag, const char *file, unsigned line,
     const char *fmt, ...)
 {
 	va_list ap;
@@ -154,6 +142,8 @@ set_defaults(struct config *cfg)
 	cfg->dnsbl_health_interval = 300;
 	cfg->score_junk = 5.0;
 	cfg->score_reject = 12.0;
+	cfg->scan_max_lookups = 64;
+	cfg->scan_defanged = true;
 	cfg->max_message_size = 50ULL * 1024 * 1024;
 	cfg->max_connections = 500;
 	cfg->max_connections_per_ip = 20;
@@ -408,6 +398,9 @@ apply_key(const struct key *k, const char *v, size_t vlen, const char *basedir,
 	return "internal: unknown key type";
 }
 
+/* score.SYMBOL = N: the symbol is checked against the scanner's table by
+ * score_validate() (scan/score.h), which knows the symbols; here only the
+ * shape and the number, keeping the line for its message. */
 static void
 apply_score(const char *sym, size_t slen, const char *v, size_t vlen,
     const char *file, unsigned line, struct config *cfg, struct config_diag *diag)
@@ -415,28 +408,29 @@ apply_score(const char *sym, size_t slen, const char *v, size_t vlen,
 	size_t i;
 	double w;
 
-	for (i = 0; i < sizeof(score_symbols) / sizeof(score_symbols[0]); i++)
-		if (strlen(score_symbols[i]) == slen &&
-		    memcmp(score_symbols[i], sym, slen) == 0)
-			break;
-	if (i == sizeof(score_symbols) / sizeof(score_symbols[0])) {
-		diag_add(diag, file, line, "unknown score symbol \"%.*s\"",
-		    (int)(slen > 64 ? 64 : slen), sym);
-		return;
-	}
+	for (i = 0; i < slen; i++)
+		if (!((sym[i] >= 'A' && sym[i] <= 'Z') || (sym[i] >= '0' && sym[i] <= '9') ||
+		    sym[i] == '_')) {
+			config_diag_add(diag, file, line, "unknown score symbol \"%.*s\"",
+			    (int)(slen > 64 ? 64 : slen), sym);
+			return;
+		}
 	if (value_number(v, vlen, &w) == -1) {
-		diag_add(diag, file, line, "score.%s: expected a number", score_symbols[i]);
+		config_diag_add(diag, file, line, "score.%.*s: expected a number",
+		    (int)(slen > 64 ? 64 : slen), sym);
 		return;
 	}
 	for (i = 0; i < cfg->nscores; i++)
 		if (strlen(cfg->scores[i].symbol) == slen &&
 		    memcmp(cfg->scores[i].symbol, sym, slen) == 0) {
 			cfg->scores[i].weight = w;
+			cfg->scores[i].line = line;
 			return;
 		}
 	cfg->scores = xrealloc(cfg->scores, (cfg->nscores + 1) * sizeof(*cfg->scores));
 	cfg->scores[cfg->nscores].symbol = xstrndup(sym, slen);
 	cfg->scores[cfg->nscores].weight = w;
+	cfg->scores[cfg->nscores].line = line;
 	cfg->nscores++;
 }
 
@@ -469,12 +463,12 @@ parse_line(const char *p, size_t len, const char *file, unsigned line,
 		return;
 	for (i = 0; i < len; i++)
 		if (p[i] == '\0' || ((unsigned char)p[i] < 0x20 && p[i] != '\t')) {
-			diag_add(diag, file, line, "control character in line");
+			config_diag_add(diag, file, line, "control character in line");
 			return;
 		}
 	eq = memchr(p, '=', len);
 	if (eq == NULL) {
-		diag_add(diag, file, line, "expected \"key = value\"");
+		config_diag_add(diag, file, line, "expected \"key = value\"");
 		return;
 	}
 	key = p;
@@ -486,7 +480,7 @@ parse_line(const char *p, size_t len, const char *file, unsigned line,
 	while (vlen > 0 && is_space(*val))
 		val++, vlen--;
 	if (klen == 0) {
-		diag_add(diag, file, line, "missing key before \"=\"");
+		config_diag_add(diag, file, line, "missing key before \"=\"");
 		return;
 	}
 	if (klen > 6 && memcmp(key, "score.", 6) == 0) {
@@ -497,13 +491,13 @@ parse_line(const char *p, size_t len, const char *file, unsigned line,
 		if (strlen(keys[i].name) == klen && memcmp(keys[i].name, key, klen) == 0)
 			break;
 	if (i == sizeof(keys) / sizeof(keys[0])) {
-		diag_add(diag, file, line, "unknown key \"%.*s\"",
+		config_diag_add(diag, file, line, "unknown key \"%.*s\"",
 		    (int)(klen > 64 ? 64 : klen), key);
 		return;
 	}
 	seen[i] = 1;
 	if ((err = apply_key(&keys[i], val, vlen, basedir, cfg)) != NULL)
-		diag_add(diag, file, line, "%s: %s", keys[i].name, err);
+		config_diag_add(diag, file, line, "%s: %s", keys[i].name, err);
 }
 
 size_t
@@ -526,7 +520,7 @@ config_parse(const char *buf, size_t len, const char *file, const char *basedir,
 		pos += l + (nl ? 1 : 0);
 	}
 	if (cfg->ndomains == 0)
-		diag_add(diag, file, 0, "\"domains\" is required");
+		config_diag_add(diag, file, 0, "\"domains\" is required");
 	if (cfg->data_dir == NULL)
 		cfg->data_dir = resolve_path(basedir, "var", 3);
 	if (cfg->log_file == NULL)
@@ -536,20 +530,20 @@ config_parse(const char *buf, size_t len, const char *file, const char *basedir,
 	if (cfg->alert_address == NULL && cfg->ndomains > 0)
 		cfg->alert_address = xasprintf("postmaster@%s", cfg->domains[0]);
 	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
-		diag_add(diag, file, 0, "tls_cert and tls_key go together");
+		config_diag_add(diag, file, 0, "tls_cert and tls_key go together");
 	if (cfg->score_reject < cfg->score_junk)
-		diag_add(diag, file, 0, "score_reject (%.1f) is below score_junk (%.1f)",
+		config_diag_add(diag, file, 0, "score_reject (%.1f) is below score_junk (%.1f)",
 		    cfg->score_reject, cfg->score_junk);
 	if (cfg->max_connections == 0 || cfg->max_connections_per_ip == 0)
-		diag_add(diag, file, 0, "max_connections and max_connections_per_ip must be at least 1");
+		config_diag_add(diag, file, 0, "max_connections and max_connections_per_ip must be at least 1");
 	if (cfg->max_recipients == 0)
-		diag_add(diag, file, 0, "max_recipients must be at least 1");
+		config_diag_add(diag, file, 0, "max_recipients must be at least 1");
 	if (cfg->dnsbl_timeout == 0)
-		diag_add(diag, file, 0, "dnsbl_timeout must be at least 1s");
+		config_diag_add(diag, file, 0, "dnsbl_timeout must be at least 1s");
 	if (cfg->smtp_timeout == 0)
-		diag_add(diag, file, 0, "smtp_timeout must be at least 1s");
+		config_diag_add(diag, file, 0, "smtp_timeout must be at least 1s");
 	if (cfg->max_message_size < 1024)
-		diag_add(diag, file, 0, "max_message_size below 1K cannot carry mail");
+		config_diag_add(diag, file, 0, "max_message_size below 1K cannot carry mail");
 	return diag->n - before;
 }
 
@@ -566,14 +560,14 @@ config_load(const char *path, struct config *cfg, struct config_diag *diag)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd == -1 || fstat(fd, &st) == -1) {
 		set_defaults(cfg);
-		diag_add(diag, path, 0, "cannot read: %s", strerror(errno));
+		config_diag_add(diag, path, 0, "cannot read: %s", strerror(errno));
 		if (fd != -1)
 			close(fd);
 		return 1;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size > CONFIG_FILE_MAX) {
 		set_defaults(cfg);
-		diag_add(diag, path, 0, "not a regular file of at most 1 MiB");
+		config_diag_add(diag, path, 0, "not a regular file of at most 1 MiB");
 		close(fd);
 		return 1;
 	}

@@ -16,6 +16,7 @@
 struct score_override {
 	char *symbol;
 	double weight;
+	unsigned line;		/* where it was set, for score_validate() */
 };
 
 struct config {
@@ -50,6 +51,8 @@ struct config {
 	size_t ntrusted_networks;
 
 	double score_junk, score_reject;
+	unsigned scan_max_lookups;	/* blocklist lookups per message */
+	bool scan_defanged;		/* read hxxp:// and [.] forms */
 	struct score_override *scores;
 	size_t nscores;
 
@@ -81,6 +84,10 @@ struct config_diag {
  */
 size_t config_parse(const char *buf, size_t len, const char *file,
     const char *basedir, struct config *cfg, struct config_diag *diag);
+
+/* Appends "file:line: message" (line 0: "file: message") to diag. */
+void config_diag_add(struct config_diag *diag, const char *file, unsigned line,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Reads and parses path. Returns the number of problems (I/O included). */
 size_t config_load(const char *path, struct config *cfg, struct config_diag *diag);

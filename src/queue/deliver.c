@@ -71,8 +71,10 @@ fail_rcpt(struct batch_msg *bm, size_t r, const char *what, int err)
 static char *
 delivery_head(const struct spool_msg *m, const struct spool_rcpt *r, size_t *len)
 {
-	char *h = xasprintf("Return-Path: <%s>\r\nDelivered-To: %s\r\n",
-	    m->env.from, r->addr);
+	/* Return-Path and Delivered-To as a local delivery agent adds them,
+	 * then the scan's X-Spam-* headers. */
+	char *h = xasprintf("Return-Path: <%s>\r\nDelivered-To: %s\r\n%s",
+	    m->env.from, r->addr, m->headers ? m->headers : "");
 
 	*len = strlen(h);
 	return h;
@@ -139,7 +141,9 @@ run_batch(struct deliver *d, struct work *list)
 					cap = cap ? cap * 2 : 64;
 					pend = xrealloc(pend, cap * sizeof(*pend));
 				}
-				snprintf(mdir, sizeof(mdir), "%s/mail/%s", d->data_dir, mb);
+				/* Junk is the Maildir++ folder .Junk/ (SPEC 6.7) */
+				snprintf(mdir, sizeof(mdir), "%s/mail/%s%s%s", d->data_dir, mb,
+				    bm->msg.folder ? "/." : "", bm->msg.folder ? bm->msg.folder : "");
 				if (maildir_write(mdir, head, hlen, bm->msg.data,
 				    bm->msg.datalen, &pend[npend].file) == -1) {
 					fail_rcpt(bm, r, mb, errno);
@@ -195,10 +199,10 @@ run_batch(struct deliver *d, struct work *list)
 			}
 			env->rcpts[r].done = true;
 			any_new = true;
-			log_event("delivered", "id=%s rcpt=%s mailbox=%s relay=local from=%s",
+			log_event("delivered", "id=%s rcpt=%s mailbox=%s folder=%s relay=local from=%s",
 			    env->id,
 			    log_quote(q, sizeof(q), env->rcpts[r].addr, strlen(env->rcpts[r].addr)),
-			    env->rcpts[r].mailbox,
+			    env->rcpts[r].mailbox, bm->msg.folder ? bm->msg.folder : "INBOX",
 			    log_quote(q2, sizeof(q2), env->from, strlen(env->from)));
 		}
 		if (all) {

@@ -2,9 +2,11 @@
  * Queue files. Layout:
  *   "POSTERN-QUEUE 1\n" then "key value\n" lines (id, time, from, client,
  *   helo, user, one "rcpt ADDR\tMAILBOX" per recipient), "\n", message,
- *   trailer "\nPOSTERN-END SIZE HASH\n" of exactly SPOOL_TRAILER_LEN bytes
- *   where SIZE is the number of bytes before the trailer and HASH their
- *   FNV-1a 64 hash.
+ *   the meta section ("folder NAME\n", "header LINE\n": what the scan
+ *   decided, written after the message is complete), and the trailer
+ *   "\nPOSTERN-END SIZE HASH META\n" of exactly SPOOL_TRAILER_LEN bytes,
+ *   where SIZE is the number of bytes before the trailer, HASH their
+ *   FNV-1a 64 hash and META the length of the meta section.
  * Values never hold '\n' or '\t': addresses are parsed strictly and the
  * HELO name is sanitised by the session.
  */
@@ -27,8 +29,9 @@
 #include "lib/xmalloc.h"
 
 #define SPOOL_MAGIC "POSTERN-QUEUE 1\n"
-#define SPOOL_TRAILER_FMT "\nPOSTERN-END %020" PRIu64 " %016" PRIx64 "\n"
-#define SPOOL_TRAILER_LEN (1 + 11 + 1 + 20 + 1 + 16 + 1)
+#define SPOOL_TRAILER_FMT "\nPOSTERN-END %020" PRIu64 " %016" PRIx64 " %010u\n"
+#define SPOOL_TRAILER_LEN (1 + 11 + 1 + 20 + 1 + 16 + 1 + 10 + 1)
+#define SPOOL_META_MAX (64 * 1024)
 #define SPOOL_BUF 65536
 
 struct spool_writer {
@@ -38,6 +41,7 @@ struct spool_writer {
 	uint64_t hash;		/* FNV-1a of every byte written */
 	uint64_t total;		/* bytes written, envelope included */
 	uint64_t msgsize;	/* message octets */
+	uint64_t env_len;	/* octets of envelope before the message */
 	char *buf;		/* write buffer */
 	size_t used;
 };
@@ -138,7 +142,7 @@ spool_create(const char *data_dir, const struct spool_envelope *env)
 
 	snprintf(w->tmp, sizeof(w->tmp), "%s/queue/tmp/%s", data_dir, env->id);
 	snprintf(w->final, sizeof(w->final), "%s/queue/%s", data_dir, env->id);
-	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	w->fd = open(w->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (w->fd == -1) {
 		free(w);
 		return NULL;
@@ -164,6 +168,7 @@ spool_create(const char *data_dir, const struct spool_envelope *env)
 			rc |= put(w, line, (size_t)n);
 	}
 	rc |= put(w, "\n", 1);
+	w->env_len = w->total;
 	if (rc != 0) {
 		int saved = errno;
 		spool_abort(w);
@@ -186,13 +191,74 @@ spool_size(const struct spool_writer *w)
 	return w->msgsize;
 }
 
+ssize_t
+spool_read_back(struct spool_writer *w, char **out, size_t max)
+{
+	size_t want = w->msgsize < max ? (size_t)w->msgsize : max, got = 0;
+	char *buf;
+
+	if (flush_buf(w) == -1)
+		return -1;
+	buf = xmalloc(want + 1);
+	while (got < want) {
+		ssize_t r = pread(w->fd, buf + got, want - got, (off_t)(w->env_len + got));
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			int saved = r == 0 ? EIO : errno;
+			free(buf);
+			errno = saved;
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	return (ssize_t)got;
+}
+
+/* Header lines travel CRLF-less in the meta section, one per line. */
+static int
+put_meta(struct spool_writer *w, const struct spool_meta *meta, unsigned *metalen)
+{
+	uint64_t before = w->total;
+	int rc = 0;
+
+	if (meta != NULL && meta->folder != NULL)
+		rc |= put_kv(w, "folder", meta->folder);
+	if (meta != NULL && meta->headers != NULL) {
+		const char *p = meta->headers;
+		while (*p && rc == 0) {
+			const char *e = strstr(p, "\r\n");
+			size_t n = e ? (size_t)(e - p) : strlen(p);
+			rc |= put(w, "header ", 7);
+			rc |= put(w, p, n);
+			rc |= put(w, "\n", 1);
+			p += n + (e ? 2 : 0);
+		}
+	}
+	if (w->total - before > SPOOL_META_MAX) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	*metalen = (unsigned)(w->total - before);
+	return rc;
+}
+
 int
-spool_finish(struct spool_writer *w)
+spool_finish(struct spool_writer *w, const struct spool_meta *meta)
 {
 	char trailer[SPOOL_TRAILER_LEN + 1];
+	unsigned metalen = 0;
 	int saved;
 
-	snprintf(trailer, sizeof(trailer), SPOOL_TRAILER_FMT, w->total, w->hash);
+	if (put_meta(w, meta, &metalen) == -1) {
+		saved = errno;
+		spool_abort(w);
+		errno = saved;
+		return -1;
+	}
+	snprintf(trailer, sizeof(trailer), SPOOL_TRAILER_FMT, w->total, w->hash, metalen);
 	if (durable_write_all(w->fd, w->buf, w->used) == -1 ||
 	    durable_write_all(w->fd, trailer, SPOOL_TRAILER_LEN) == -1 ||
 	    close(w->fd) == -1) {
@@ -241,27 +307,61 @@ spool_envelope_clear(struct spool_envelope *env)
 	memset(env, 0, sizeof(*env));
 }
 
-/* Validates the trailer; returns the length of what it covers or -1. */
+/* Validates the trailer; returns the length of what it covers or -1,
+ * with the meta section's length in *metalen. */
 static ssize_t
-check_trailer(const char *buf, size_t len)
+check_trailer(const char *buf, size_t len, size_t *metalen)
 {
 	char want[SPOOL_TRAILER_LEN + 1];
 	size_t body;
+	unsigned ml = 0;
+	const char *t;
 
 	if (len < SPOOL_TRAILER_LEN + strlen(SPOOL_MAGIC))
 		return -1;
 	body = len - SPOOL_TRAILER_LEN;
+	t = buf + body + SPOOL_TRAILER_LEN - 11;	/* " %010u\n" */
+	for (int i = 0; i < 10; i++) {
+		if (t[i] < '0' || t[i] > '9')
+			return -1;
+		ml = ml * 10 + (unsigned)(t[i] - '0');
+	}
 	snprintf(want, sizeof(want), SPOOL_TRAILER_FMT, (uint64_t)body,
-	    fnv1a(FNV_OFFSET, buf, body));
-	if (memcmp(want, buf + body, SPOOL_TRAILER_LEN) != 0)
+	    fnv1a(FNV_OFFSET, buf, body), ml);
+	if (memcmp(want, buf + body, SPOOL_TRAILER_LEN) != 0 || ml > body)
 		return -1;
+	*metalen = ml;
 	return (ssize_t)body;
+}
+
+static void
+parse_meta(const char *p, size_t len, struct spool_msg *msg)
+{
+	size_t hl = 0;
+
+	while (len > 0) {
+		const char *nl = memchr(p, '\n', len);
+		size_t l = nl ? (size_t)(nl - p) : len;
+		if (l > 7 && memcmp(p, "folder ", 7) == 0) {
+			free(msg->folder);
+			msg->folder = xstrndup(p + 7, l - 7);
+		} else if (l > 7 && memcmp(p, "header ", 7) == 0) {
+			msg->headers = xrealloc(msg->headers, hl + (l - 7) + 3);
+			memcpy(msg->headers + hl, p + 7, l - 7);
+			hl += l - 7;
+			memcpy(msg->headers + hl, "\r\n", 3);
+			hl += 2;
+		}
+		p += l + (nl ? 1 : 0);
+		len -= l + (nl ? 1 : 0);
+	}
 }
 
 int
 spool_parse(const char *buf, size_t len, struct spool_msg *msg)
 {
-	ssize_t body = check_trailer(buf, len);
+	size_t metalen = 0;
+	ssize_t body = check_trailer(buf, len, &metalen);
 	size_t pos, mlen = strlen(SPOOL_MAGIC);
 	struct spool_envelope *env = &msg->env;
 
@@ -320,10 +420,17 @@ spool_parse(const char *buf, size_t len, struct spool_msg *msg)
 		} else
 			free(val);	/* written by a later version: ignored */
 	}
-	if (env->nrcpts == 0 || env->from == NULL)
+	if (env->nrcpts == 0 || env->from == NULL || (size_t)body - pos < metalen)
 		goto bad;
 	msg->data = buf + pos;
-	msg->datalen = (size_t)body - pos;
+	msg->datalen = (size_t)body - pos - metalen;
+	parse_meta(buf + body - metalen, metalen, msg);
+	/* a folder name becomes a path: only plain names */
+	if (msg->folder && (strchr(msg->folder, '/') || msg->folder[0] == '.' ||
+	    msg->folder[0] == '\0')) {
+		free(msg->folder);
+		msg->folder = NULL;
+	}
 	return 0;
 bad:
 	spool_envelope_clear(env);
@@ -405,6 +512,8 @@ void
 spool_msg_clear(struct spool_msg *msg)
 {
 	spool_envelope_clear(&msg->env);
+	free(msg->folder);
+	free(msg->headers);
 	free(msg->raw);
 	memset(msg, 0, sizeof(*msg));
 }

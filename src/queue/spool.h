@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define SPOOL_ID_LEN 16
@@ -50,10 +51,25 @@ struct spool_writer *spool_create(const char *data_dir, const struct spool_envel
 /* Appends message octets. Returns 0 or -1/errno (the writer stays valid
  * for spool_abort). */
 int spool_write(struct spool_writer *w, const char *buf, size_t len);
-/* Writes the trailer, closes and renames into queue/. Not yet durable:
- * the caller must have a group sync cover it before acknowledging.
- * Frees w. Returns 0, or -1/errno after removing the file. */
-int spool_finish(struct spool_writer *w);
+/*
+ * Reads back the message written so far (after flushing), at most max
+ * octets, into a new buffer (*out, freed by the caller). Used to scan the
+ * message before it is acknowledged. Returns the length or -1/errno.
+ */
+ssize_t spool_read_back(struct spool_writer *w, char **out, size_t max);
+
+/* What the delivery agent needs besides the message: the folder (NULL or
+ * "Junk") and header lines to prepend (CRLF-terminated, may be NULL). */
+struct spool_meta {
+	const char *folder;
+	const char *headers;
+};
+
+/* Writes the meta section and the trailer, closes and renames into
+ * queue/. Not yet durable: the caller must have a group sync cover it
+ * before acknowledging. Frees w. Returns 0, or -1/errno after removing
+ * the file. meta may be NULL. */
+int spool_finish(struct spool_writer *w, const struct spool_meta *meta);
 /* Discards a message being written. NULL is a no-op. */
 void spool_abort(struct spool_writer *w);
 /* Octets of message written so far. */
@@ -66,6 +82,8 @@ uint64_t spool_size(const struct spool_writer *w);
  */
 struct spool_msg {
 	struct spool_envelope env;
+	char *folder;		/* "Junk" or NULL for INBOX */
+	char *headers;		/* to prepend at delivery, or NULL */
 	char *raw;		/* whole file */
 	const char *data;	/* message octets inside raw */
 	size_t datalen;

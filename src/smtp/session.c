@@ -34,6 +34,7 @@
 #include "smtp/data.h"
 #include "smtp/parse.h"
 #include "smtp/tls.h"
+#include "scan/scan.h"
 
 enum session_state {
 	S_HANDSHAKE,	/* implicit TLS: handshake before the banner */
@@ -43,6 +44,7 @@ enum session_state {
 	S_RCPT,		/* at least one RCPT accepted */
 	S_DATA,		/* reading DATA content */
 	S_BDAT,		/* reading a BDAT chunk */
+	S_SCAN,		/* content analysis waiting for its lookups */
 	S_COMMIT,	/* message written, waiting for the group sync */
 	S_TLS,		/* STARTTLS handshake */
 	S_CLOSING,	/* last reply being flushed */
@@ -64,6 +66,8 @@ struct transaction {
 	bool bdat_failed;		/* a chunk was refused: discard the rest */
 	uint64_t chunk_left;		/* octets of the current chunk to read */
 	bool chunk_last;
+	char *msgbuf;			/* the message read back for the scan */
+	struct scan *scan;		/* content analysis, then its verdict */
 };
 
 struct session {
@@ -92,6 +96,7 @@ struct session {
 };
 
 static void session_process(struct session *s);
+static void scan_begin(struct session *s);
 static void session_free(struct session *s);
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
@@ -178,6 +183,8 @@ tx_free(struct session *s)
 	if (tx == NULL)
 		return;
 	spool_abort(tx->w);
+	scan_free(tx->scan);
+	free(tx->msgbuf);
 	for (size_t i = 0; i < tx->nrcpts; i++) {
 		free(tx->rcpts[i].addr);
 		free(tx->rcpts[i].mailbox);
@@ -461,6 +468,23 @@ data_begin(struct session *s, enum data_mode mode)
 	return 0;
 }
 
+/* "SYM1,SYM2" of a score, or "-" */
+static void
+symbols_text(const struct score *sc, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sc->nhits; i++) {
+		int n = snprintf(out + o, outlen - o, "%s%s", i ? "," : "", symbol_name(sc->hits[i].sym));
+		if (n < 0 || (size_t)n >= outlen - o)
+			break;
+		o += (size_t)n;
+	}
+	if (o == 0)
+		snprintf(out, outlen, "-");
+}
+
 static void
 commit_done(void *arg, int status)
 {
@@ -493,11 +517,21 @@ commit_done(void *arg, int status)
 		}
 		reply(s, "250 2.0.0 Ok: queued as %s", tx->id);
 		s->messages++;
-		log_event("accepted", "id=%s client=%s helo=%s from=%s rcpts=%s size=%llu score=0.0 proto=%s%s%s",
-		    tx->id, s->ip, q(h, s->helo), q(f, tx->from_str),
-		    log_quote((char[LOG_VALUE_MAX * 4]){ 0 }, LOG_VALUE_MAX * 4, rcpts, strlen(rcpts)),
-		    (unsigned long long)tx->dr.size, with_protocol(s),
-		    s->user ? " user=" : "", s->user ? s->user : "");
+		{
+			char syms[1024] = "-";
+			double total = 0;
+			const char *verdict = "inbox";
+			if (tx->scan) {
+				symbols_text(scan_score(tx->scan), syms, sizeof(syms));
+				total = scan_score(tx->scan)->total;
+				verdict = verdict_name(scan_verdict(tx->scan));
+			}
+			log_event("accepted", "id=%s client=%s helo=%s from=%s rcpts=%s size=%llu score=%.1f verdict=%s symbols=%s proto=%s%s%s",
+			    tx->id, s->ip, q(h, s->helo), q(f, tx->from_str),
+			    log_quote((char[LOG_VALUE_MAX * 4]){ 0 }, LOG_VALUE_MAX * 4, rcpts, strlen(rcpts)),
+			    (unsigned long long)tx->dr.size, total, verdict, syms, with_protocol(s),
+			    s->user ? " user=" : "", s->user ? s->user : "");
+		}
 		free(rcpts);
 		deliver_enqueue(s->srv->deliver, tx->id);
 	}
@@ -510,6 +544,110 @@ commit_done(void *arg, int status)
 	}
 	bufferevent_enable(s->bev, EV_READ);
 	session_process(s);
+}
+
+/* Writes the scan's decision with the message and waits for the sync
+ * that makes it durable; commit_done sends the 250. */
+static void
+commit(struct session *s)
+{
+	struct transaction *tx = s->tx;
+	struct spool_meta meta = { NULL, NULL };
+	char *headers = NULL;
+
+	if (tx->scan != NULL) {
+		headers = scan_headers(tx->scan);
+		meta.headers = headers;
+		if (scan_verdict(tx->scan) == VERDICT_JUNK)
+			meta.folder = "Junk";
+	}
+	if (spool_finish(tx->w, &meta) == -1) {
+		tx->w = NULL;
+		free(headers);
+		log_event("error", "reason=\"queue write failed: %s\" client=%s",
+		    strerror(errno), s->ip);
+		reply(s, "451 4.3.0 Local error in processing; try again later");
+		tx_reset(s);
+		bufferevent_enable(s->bev, EV_READ);
+		return;
+	}
+	free(headers);
+	tx->w = NULL;
+	s->state = S_COMMIT;
+	bufferevent_disable(s->bev, EV_READ);
+	groupsync_request(s->srv->gs, commit_done, s);
+}
+
+/* SPEC 5.4: reject at end of DATA (never a bounce), else commit. */
+static void
+scan_decide(struct session *s)
+{
+	struct transaction *tx = s->tx;
+	const struct score *sc = scan_score(tx->scan);
+	char text[256], syms[1024];
+
+	free(tx->msgbuf);
+	tx->msgbuf = NULL;
+	if (scan_verdict(tx->scan) != VERDICT_REJECT) {
+		commit(s);
+		return;
+	}
+	symbols_text(sc, syms, sizeof(syms));
+	snprintf(text, sizeof(text), "550 5.7.1 Message rejected as spam (score %.1f)", sc->total);
+	reply(s, "%s", text);
+	{
+		char h[LOG_VALUE_MAX], f[LOG_VALUE_MAX];
+		log_event("reject", "reason=spam stage=data client=%s helo=%s from=%s score=%.1f symbols=%s",
+		    s->ip, q(h, s->helo), q(f, tx->from_str), sc->total, syms);
+	}
+	tx_reset(s);
+	bufferevent_enable(s->bev, EV_READ);
+}
+
+static void
+on_scan_done(void *arg, struct scan *sc)
+{
+	struct session *s = arg;
+
+	scan_decide(s);
+	if (s->state == S_READY)
+		session_process(s);
+}
+
+/* Content analysis before the 250 (SPEC 5.4). The message is read back
+ * from the queue file (page cache) rather than kept in memory during
+ * DATA, so a slow client's message costs no memory until now. */
+static void
+scan_begin(struct session *s)
+{
+	struct transaction *tx = s->tx;
+	struct server *srv = s->srv;
+	struct scan_input in;
+	ssize_t n = spool_read_back(tx->w, &tx->msgbuf, SCAN_TEXT_MAX);
+
+	if (n == -1) {
+		log_event("error", "reason=\"queue read failed: %s\" client=%s", strerror(errno), s->ip);
+		reply(s, "451 4.3.0 Local error in processing; try again later");
+		tx_reset(s);
+		return;
+	}
+	memset(&in, 0, sizeof(in));
+	in.cfg = srv->cfg;
+	in.sh = srv->spamhaus;
+	in.client_ip = s->ip;
+	in.mail_from = tx->from_str;
+	in.authenticated = s->user != NULL;
+	in.helo_abused = s->checks && checks_abused(s->checks, CHECK_HELO);
+	in.rdns_abused = s->checks && checks_abused(s->checks, CHECK_RDNS);
+	in.max_lookups = srv->cfg->scan_max_lookups;
+	in.defanged = srv->cfg->scan_defanged;
+	tx->scan = scan_start(&in, tx->msgbuf, (size_t)n, on_scan_done, s);
+	if (!scan_finished(tx->scan)) {
+		s->state = S_SCAN;
+		bufferevent_disable(s->bev, EV_READ);
+		return;
+	}
+	scan_decide(s);
 }
 
 /* The message is complete: refuse it, or commit it and wait for the sync. */
@@ -543,18 +681,7 @@ data_end(struct session *s)
 		count_error(s);
 		return;
 	}
-	if (spool_finish(tx->w) == -1) {
-		tx->w = NULL;
-		log_event("error", "reason=\"queue write failed: %s\" client=%s",
-		    strerror(errno), s->ip);
-		reply(s, "451 4.3.0 Local error in processing; try again later");
-		tx_reset(s);
-		return;
-	}
-	tx->w = NULL;
-	s->state = S_COMMIT;
-	bufferevent_disable(s->bev, EV_READ);
-	groupsync_request(s->srv->gs, commit_done, s);
+	scan_begin(s);
 }
 
 static void
@@ -861,7 +988,7 @@ session_process(struct session *s)
 		struct evbuffer_ptr eol;
 		size_t len;
 
-		if (s->state == S_CLOSING || s->state == S_COMMIT ||
+		if (s->state == S_CLOSING || s->state == S_COMMIT || s->state == S_SCAN ||
 		    s->state == S_TLS || s->state == S_HANDSHAKE || s->waiting_dns)
 			return;
 		in = bufferevent_get_input(s->bev);

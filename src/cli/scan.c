@@ -1,0 +1,355 @@
+/*
+ * postern scan: the content analysis of SPEC section 5 on message files,
+ * with the same scanner the server runs. Lookups go to the configured
+ * resolver; several messages are scanned at once, results are printed in
+ * input order. Exit 0 whatever the verdicts; 1 when a file cannot be read.
+ */
+#include "cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dns/resolver.h"
+#include "lib/json.h"
+#include "lib/xmalloc.h"
+#include "monitor/log.h"
+#include "policy/spamhaus.h"
+#include "scan/scan.h"
+
+#define IN_FLIGHT 64
+#define SCAN_FILE_MAX (64 * 1024 * 1024)
+
+struct job {
+	char *path;
+	char *buf;
+	size_t len;
+	struct scan *scan;
+	bool done;
+	bool failed;
+};
+
+struct runner {
+	struct event_base *base;
+	struct scan_input in;
+	bool json;
+	struct job *jobs;
+	size_t njobs, next_start, next_print, running;
+	int rc;
+};
+
+static void
+add_path(struct runner *r, const char *path)
+{
+	struct stat st;
+
+	if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		struct dirent **list;
+		int n = scandir(path, &list, NULL, alphasort);
+		for (int i = 0; i < n; i++) {
+			if (list[i]->d_name[0] != '.') {
+				char *p = xasprintf("%s/%s", path, list[i]->d_name);
+				struct stat st2;
+				if (stat(p, &st2) == 0 && S_ISREG(st2.st_mode))
+					add_path(r, p);
+				free(p);
+			}
+			free(list[i]);
+		}
+		free(list);
+		return;
+	}
+	r->jobs = xrealloc(r->jobs, (r->njobs + 1) * sizeof(*r->jobs));
+	memset(&r->jobs[r->njobs], 0, sizeof(r->jobs[0]));
+	r->jobs[r->njobs++].path = xstrdup(path);
+}
+
+static int
+read_message(struct job *j)
+{
+	int fd = strcmp(j->path, "-") == 0 ? STDIN_FILENO : open(j->path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 65536;
+	ssize_t n;
+
+	if (fd == -1)
+		return -1;
+	j->buf = xmalloc(cap);
+	while ((n = read(fd, j->buf + j->len, cap - j->len)) > 0) {
+		j->len += (size_t)n;
+		if (j->len == cap) {
+			if (cap >= SCAN_FILE_MAX)
+				break;
+			cap *= 2;
+			j->buf = xrealloc(j->buf, cap);
+		}
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return n < 0 ? -1 : 0;
+}
+
+static const char *
+state_name(const struct scan_lookup *l)
+{
+	switch (l->state) {
+	case LOOKUP_PENDING: return "pending";
+	case LOOKUP_TIMEOUT: return "timeout";
+	case LOOKUP_FAILED: return "servfail";
+	case LOOKUP_SKIPPED: return "not_looked_up";
+	case LOOKUP_DONE:
+		if (l->v.code == DNSBL_ERROR)
+			return "error";
+		return l->v.code == DNSBL_NONE ? "not_listed" : "listed";
+	}
+	return "?";
+}
+
+static const char *
+role_name(enum scan_role r)
+{
+	switch (r) {
+	case ROLE_URL_HOST: return "url";
+	case ROLE_EMAIL: return "email";
+	case ROLE_URL_IP: return "url_ip";
+	case ROLE_FROM: return "from";
+	case ROLE_RCVD_LAST: return "received_last_external";
+	case ROLE_RCVD_DEEP: return "received_deeper";
+	}
+	return "?";
+}
+
+static const char *
+kind_name(enum url_item_kind k)
+{
+	return k == URL_ITEM_IP ? "ip" : k == URL_ITEM_EMAIL ? "email" : "host";
+}
+
+static void
+print_text(const struct runner *r, const struct job *j)
+{
+	const struct scan *s = j->scan;
+	const struct received_chain *c = scan_chain(s);
+	const struct url_set *u = scan_urls(s);
+	const struct score *sc = scan_score(s);
+	const struct scan_lookup *lk;
+	const char *const *from;
+	size_t n, nf;
+
+	printf("== %s\n", j->path);
+	for (size_t i = 0; i < c->n; i++)
+		printf("received: %s%s%s%s\n", c->hops[i].ip,
+		    c->hops[i].internal ? " (internal)" : "",
+		    c->hops[i].last_external ? " (last external hop)" : "",
+		    c->hops[i].deeper && !c->hops[i].internal ? " (deeper)" : "");
+	from = scan_from_domains(s, &nf);
+	for (size_t i = 0; i < nf; i++)
+		printf("sender domain: %s\n", from[i]);
+	for (size_t i = 0; i < u->n; i++)
+		printf("%s: %s  (%s)%s\n", kind_name(u->items[i].kind), u->items[i].host,
+		    u->items[i].detail, u->items[i].source == URL_SRC_SUBJECT ? " [subject]" : "");
+	lk = scan_lookups(s, &n);
+	for (size_t i = 0; i < n; i++) {
+		char lists[128] = "";
+		if (lk[i].state == LOOKUP_DONE && lk[i].v.code != DNSBL_NONE)
+			dnsbl_lists_text(&lk[i].v, lists, sizeof(lists));
+		printf("lookup: %s %s in %s: %s%s%s%s%s\n", role_name(lk[i].role), lk[i].item,
+		    lk[i].kind == DNSBL_KIND_IP ? "zen" : "dbl", state_name(&lk[i]),
+		    lk[i].v.text[0] ? " " : "", lk[i].v.text, lists[0] ? " " : "", lists);
+	}
+	for (size_t i = 0; i < sc->nhits; i++)
+		printf("hit: %s %.1f%s%s%s\n", symbol_name(sc->hits[i].sym), sc->hits[i].weight,
+		    sc->hits[i].detail[0] ? " (" : "", sc->hits[i].detail,
+		    sc->hits[i].detail[0] ? ")" : "");
+	printf("score: %.1f (junk at %.1f, reject at %.1f)\n", sc->total, r->in.cfg->score_junk,
+	    r->in.cfg->score_reject);
+	printf("verdict: %s\n", verdict_name(scan_verdict(s)));
+}
+
+static void
+print_json(const struct job *j)
+{
+	const struct scan *s = j->scan;
+	const struct received_chain *c = scan_chain(s);
+	const struct url_set *u = scan_urls(s);
+	const struct score *sc = scan_score(s);
+	const struct scan_lookup *lk;
+	const char *const *from;
+	size_t n, nf;
+
+	printf("{\"file\":");
+	json_string(stdout, j->path);
+	printf(",\"score\":%.1f,\"verdict\":\"%s\",\"hits\":[", sc->total,
+	    verdict_name(scan_verdict(s)));
+	for (size_t i = 0; i < sc->nhits; i++) {
+		printf("%s{\"symbol\":\"%s\",\"score\":%.1f,\"detail\":", i ? "," : "",
+		    symbol_name(sc->hits[i].sym), sc->hits[i].weight);
+		json_string(stdout, sc->hits[i].detail);
+		printf("}");
+	}
+	printf("],\"received\":[");
+	for (size_t i = 0; i < c->n; i++)
+		printf("%s{\"ip\":\"%s\",\"internal\":%s,\"last_external\":%s}", i ? "," : "",
+		    c->hops[i].ip, c->hops[i].internal ? "true" : "false",
+		    c->hops[i].last_external ? "true" : "false");
+	printf("],\"sender_domains\":[");
+	from = scan_from_domains(s, &nf);
+	for (size_t i = 0; i < nf; i++) {
+		printf("%s", i ? "," : "");
+		json_string(stdout, from[i]);
+	}
+	printf("],\"items\":[");
+	for (size_t i = 0; i < u->n; i++) {
+		printf("%s{\"kind\":\"%s\",\"host\":", i ? "," : "", kind_name(u->items[i].kind));
+		json_string(stdout, u->items[i].host);
+		printf(",\"found\":");
+		json_string(stdout, u->items[i].detail);
+		printf(",\"in_subject\":%s}", u->items[i].source == URL_SRC_SUBJECT ? "true" : "false");
+	}
+	printf("],\"lookups\":[");
+	lk = scan_lookups(s, &n);
+	for (size_t i = 0; i < n; i++) {
+		printf("%s{\"role\":\"%s\",\"item\":", i ? "," : "", role_name(lk[i].role));
+		json_string(stdout, lk[i].item);
+		printf(",\"list\":\"%s\",\"result\":\"%s\",\"code\":\"%s\"}",
+		    lk[i].kind == DNSBL_KIND_IP ? "zen" : "dbl", state_name(&lk[i]), lk[i].v.text);
+	}
+	printf("]}\n");
+}
+
+static void pump(struct runner *r);
+
+static void
+on_done(void *arg, struct scan *s)
+{
+	struct runner *r = arg;
+
+	for (size_t i = 0; i < r->njobs; i++)
+		if (r->jobs[i].scan == s) {
+			r->jobs[i].done = true;
+			break;
+		}
+	r->running--;
+	pump(r);
+}
+
+static void
+print_ready(struct runner *r)
+{
+	while (r->next_print < r->next_start && r->jobs[r->next_print].done) {
+		struct job *j = &r->jobs[r->next_print++];
+		if (j->failed)
+			fprintf(stderr, "postern: %s: cannot read\n", j->path);
+		else if (r->json)
+			print_json(j);
+		else
+			print_text(r, j);
+		fflush(stdout);
+		scan_free(j->scan);
+		j->scan = NULL;
+		free(j->buf);
+		j->buf = NULL;
+	}
+}
+
+/* Starts scans up to IN_FLIGHT and prints what is finished, in order. */
+static void
+pump(struct runner *r)
+{
+	for (;;) {
+		size_t before = r->next_print + r->next_start;
+		print_ready(r);
+		while (r->running < IN_FLIGHT && r->next_start < r->njobs) {
+			struct job *j = &r->jobs[r->next_start++];
+			const char *msg;
+			size_t len;
+
+			if (read_message(j) == -1) {
+				j->failed = j->done = true;
+				r->rc = 1;
+				continue;
+			}
+			msg = j->buf;
+			len = j->len;
+			/* mbox "From " separator line (the corpus keeps it) */
+			if (len > 5 && memcmp(msg, "From ", 5) == 0) {
+				const char *nl = memchr(msg, '\n', len);
+				if (nl) {
+					len -= (size_t)(nl + 1 - msg);
+					msg = nl + 1;
+				}
+			}
+			r->running++;
+			j->scan = scan_start(&r->in, msg, len, on_done, r);
+			if (scan_finished(j->scan)) {
+				j->done = true;
+				r->running--;
+			}
+		}
+		if (r->next_print + r->next_start == before)
+			break;
+	}
+	if (r->next_print == r->njobs)
+		event_base_loopbreak(r->base);
+}
+
+int
+cli_scan(int argc, char **argv)
+{
+	const char *path = cli_config_path(&argc, argv);
+	struct runner r = { 0 };
+	struct config cfg;
+	struct resolver *res = NULL;
+	struct spamhaus sh;
+	char *err = NULL;
+
+	r.json = cli_take_flag(&argc, argv, "--json");
+	if (argc < 2) {
+		fprintf(stderr, "usage: postern scan -c FILE [--json] MESSAGE.eml|DIR|- ...\n");
+		return 2;
+	}
+	if (cli_load_config(path, &cfg) == -1) {
+		config_clear(&cfg);
+		return 2;
+	}
+	log_set_stderr(false);
+	for (int i = 1; i < argc; i++)
+		add_path(&r, argv[i]);
+	r.base = event_base_new();
+	r.in.cfg = &cfg;
+	r.in.max_lookups = cfg.scan_max_lookups;
+	r.in.defanged = cfg.scan_defanged;
+	if (cfg.dnsbl) {
+		struct resolver_options opt = {
+			.forwarders = cfg.dns_servers, .nforwarders = cfg.ndns_servers,
+			.dnssec = cfg.dnssec,
+		};
+		if ((res = resolver_new(r.base, &opt, &err)) == NULL) {
+			fprintf(stderr, "postern: %s\n", err);
+			free(err);
+			config_clear(&cfg);
+			return 2;
+		}
+		spamhaus_init(&sh, res, NULL, cfg.dnsbl_ip_zone, cfg.dnsbl_domain_zone,
+		    cfg.spamhaus_dqs_key, cfg.dnsbl_timeout);
+		r.in.sh = &sh;
+	}
+	pump(&r);
+	if (r.next_print < r.njobs)
+		event_base_dispatch(r.base);
+	for (size_t i = 0; i < r.njobs; i++) {
+		scan_free(r.jobs[i].scan);
+		free(r.jobs[i].buf);
+		free(r.jobs[i].path);
+	}
+	free(r.jobs);
+	resolver_free(res);
+	event_base_free(r.base);
+	config_clear(&cfg);
+	return r.rc;
+}

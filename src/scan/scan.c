@@ -1,0 +1,460 @@
+/*
+ * Scan orchestration. Extraction is synchronous and bounded; lookups are
+ * started all at once, each bounded by dnsbl_timeout, and the score is
+ * computed when the last one completes. An error answer is never a hit
+ * (SPEC 4): it is reported to the zone's health and ignored.
+ */
+#include "scan.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libpsl.h>
+
+#include "dns/health.h"
+#include "lib/xmalloc.h"
+#include "monitor/log.h"
+#include "scan/decode.h"
+#include "scan/mime.h"
+
+#define FROM_DOMAINS_MAX 4
+
+struct scan {
+	struct scan_input in;
+	const char *msg;
+	size_t len;
+	scan_cb *cb;
+	void *arg;
+	struct url_set urls;
+	struct received_chain chain;
+	char from_domains[FROM_DOMAINS_MAX][URL_HOST_MAX];
+	const char *from_ptrs[FROM_DOMAINS_MAX];
+	size_t nfrom;
+	struct scan_lookup *lk;
+	size_t nlk, caplk;
+	unsigned pending;
+	bool started;		/* scan_start returned */
+	bool finished;
+	struct mime_stats mime;
+	struct score score;
+	enum verdict verdict;
+};
+
+static const psl_ctx_t *
+psl(void)
+{
+	static const psl_ctx_t *ctx;
+
+	if (ctx == NULL)
+		ctx = psl_builtin();
+	return ctx;
+}
+
+/* ---- extraction ---- */
+
+struct body_walk {
+	struct scan *s;
+	size_t budget;		/* decoded text left to examine */
+};
+
+static void
+on_part(void *arg, const struct mime_part *p)
+{
+	struct body_walk *bw = arg;
+	bool html = strcmp(p->subtype, "html") == 0;
+	char *text;
+	size_t cap, n;
+
+	if (strcmp(p->type, "text") != 0 || p->attachment || bw->budget == 0)
+		return;
+	cap = p->body_len * 2 + 16;	/* charset conversion may grow text */
+	if (cap > bw->budget)
+		cap = bw->budget;
+	text = xmalloc(cap);
+	n = mime_decode_body(p, text, cap);
+	bw->budget -= n < bw->budget ? n : bw->budget;
+	if (html)
+		urls_from_html(&bw->s->urls, text, n);
+	else
+		urls_from_text(&bw->s->urls, text, n, URL_SRC_BODY);
+	free(text);
+}
+
+bool
+scan_address_domain(const char *value, size_t len, char *out, size_t outlen)
+{
+	char v[1024];
+	size_t n = mime_unfold(value, len, v, sizeof(v) - 1);
+	const char *at = NULL, *end;
+	char *lt;
+
+	v[n] = '\0';
+	/* "Name <addr>": the address in the last angle brackets */
+	if ((lt = strrchr(v, '<')) != NULL) {
+		char *gt = strchr(lt, '>');
+		if (gt == NULL)
+			return false;
+		*gt = '\0';
+		at = strrchr(lt, '@');
+	} else {
+		/* a bare addr-spec, maybe followed by a comment */
+		char *paren = strchr(v, '(');
+		if (paren)
+			*paren = '\0';
+		at = strrchr(v, '@');
+	}
+	if (at == NULL || at == v)
+		return false;
+	end = at + 1;
+	while (*end && !isspace((unsigned char)*end) && *end != '>' && *end != ',' && *end != ';')
+		end++;
+	return url_normalize_host(at + 1, (size_t)(end - at - 1), out, outlen) == URL_ITEM_HOST &&
+	    strchr(out, '.') != NULL;
+}
+
+static void
+add_from_domain(struct scan *s, const char *d)
+{
+	for (size_t i = 0; i < s->nfrom; i++)
+		if (strcmp(s->from_domains[i], d) == 0)
+			return;
+	if (s->nfrom < FROM_DOMAINS_MAX) {
+		snprintf(s->from_domains[s->nfrom], URL_HOST_MAX, "%s", d);
+		s->from_ptrs[s->nfrom] = s->from_domains[s->nfrom];
+		s->nfrom++;
+	}
+}
+
+/* Headers: structure checks, From-like domains, Subject URLs. */
+static void
+scan_header_block(struct scan *s, const char *hdrs, size_t hlen)
+{
+	size_t pos = 0, nl, vl, nfrom = 0;
+	const char *name, *value;
+	bool date = false, msgid = false, subject = false, from_ok = false;
+	char dom[URL_HOST_MAX];
+
+	while (mime_header_next(hdrs, hlen, &pos, &name, &nl, &value, &vl)) {
+		if (nl == 4 && strncasecmp(name, "Date", 4) == 0)
+			date = true;
+		else if (nl == 10 && strncasecmp(name, "Message-ID", 10) == 0)
+			msgid = true;
+		else if (nl == 4 && strncasecmp(name, "From", 4) == 0) {
+			nfrom++;
+			if (scan_address_domain(value, vl, dom, sizeof(dom))) {
+				from_ok = true;
+				add_from_domain(s, dom);
+			}
+		} else if ((nl == 8 && strncasecmp(name, "Reply-To", 8) == 0) ||
+		    (nl == 11 && strncasecmp(name, "Return-Path", 11) == 0)) {
+			if (scan_address_domain(value, vl, dom, sizeof(dom)))
+				add_from_domain(s, dom);
+		} else if (nl == 7 && strncasecmp(name, "Subject", 7) == 0) {
+			char raw[2048], dec[4096];
+			size_t rn = mime_unfold(value, vl, raw, sizeof(raw));
+			size_t dn = rfc2047_decode(raw, rn, dec, sizeof(dec));
+			subject = true;
+			urls_from_text(&s->urls, dec, dn, URL_SRC_SUBJECT);
+		}
+	}
+	if (!date)
+		score_add(&s->score, SYM_MISSING_DATE, NULL);
+	if (!msgid)
+		score_add(&s->score, SYM_MISSING_MESSAGE_ID, NULL);
+	if (!subject)
+		score_add(&s->score, SYM_MISSING_SUBJECT, NULL);
+	if (nfrom == 0)
+		score_add(&s->score, SYM_MISSING_FROM, NULL);
+	else if (nfrom > 1)
+		score_add(&s->score, SYM_MULTIPLE_FROM, NULL);
+	else if (!from_ok)
+		score_add(&s->score, SYM_MALFORMED_FROM, NULL);
+}
+
+/* ---- lookups ---- */
+
+static void finish(struct scan *s);
+
+static void
+apply(struct scan *s, const struct scan_lookup *l)
+{
+	unsigned lists = l->v.lists;
+	const char *d = l->item;
+
+	if (l->state != LOOKUP_DONE || l->v.code == DNSBL_NONE || l->v.code == DNSBL_ERROR)
+		return;
+	switch (l->role) {
+	case ROLE_URL_HOST:
+	case ROLE_EMAIL:
+		if (lists & ((1u << DNSBL_DBL_SPAM) | (1u << DNSBL_DBL_OTHER)))
+			score_add(&s->score, SYM_URL_DBL_SPAM, d);
+		if (lists & (1u << DNSBL_DBL_PHISH))
+			score_add(&s->score, SYM_URL_DBL_PHISH, d);
+		if (lists & (1u << DNSBL_DBL_MALWARE))
+			score_add(&s->score, SYM_URL_DBL_MALWARE, d);
+		if (lists & (1u << DNSBL_DBL_BOTNET))
+			score_add(&s->score, SYM_URL_DBL_BOTNET, d);
+		if (lists & (1u << DNSBL_DBL_ABUSED))
+			score_add(&s->score, SYM_URL_DBL_ABUSED, d);
+		break;
+	case ROLE_FROM:
+		if (lists & ~(1u << DNSBL_DBL_ABUSED))
+			score_add(&s->score, SYM_FROM_DBL, d);
+		if (lists & (1u << DNSBL_DBL_ABUSED))
+			score_add(&s->score, SYM_FROM_DBL_ABUSED, d);
+		break;
+	case ROLE_URL_IP:
+		/* SPEC 5.2: IP-literal URL hosts count for the SBL only */
+		if (lists & ((1u << DNSBL_SBL) | (1u << DNSBL_SBL_CSS) | (1u << DNSBL_SBL_DROP)))
+			score_add(&s->score, SYM_URL_IP_SBL, d);
+		break;
+	case ROLE_RCVD_LAST:
+		if (lists & ((1u << DNSBL_SBL) | (1u << DNSBL_SBL_CSS) | (1u << DNSBL_SBL_DROP)))
+			score_add(&s->score, SYM_RCVD_IN_SBL, d);
+		if (lists & (1u << DNSBL_XBL))
+			score_add(&s->score, SYM_RCVD_IN_XBL, d);
+		if (lists & (1u << DNSBL_PBL))
+			score_add(&s->score, SYM_RCVD_IN_PBL, d);
+		break;
+	case ROLE_RCVD_DEEP:
+		/* deeper hops: never PBL or XBL (Spamhaus) */
+		if (lists & ((1u << DNSBL_SBL) | (1u << DNSBL_SBL_CSS) | (1u << DNSBL_SBL_DROP)))
+			score_add(&s->score, SYM_RCVD_IN_SBL, d);
+		break;
+	}
+}
+
+static void
+on_lookup(void *arg, const struct dns_answer *ans)
+{
+	struct scan_lookup *l = arg;
+	struct scan *s = l->scan;
+
+	l->q = NULL;
+	switch (ans->status) {
+	case DNS_OK:
+		l->state = LOOKUP_DONE;
+		dnsbl_verdict_of(l->kind, ans->data, ans->len, ans->count, &l->v);
+		if (l->v.code == DNSBL_ERROR && s->in.sh->health)
+			health_error(s->in.sh->health, l->kind, l->item, l->v.text);
+		break;
+	case DNS_NXDOMAIN:
+	case DNS_NODATA:
+		l->state = LOOKUP_DONE;
+		break;
+	case DNS_TIMEOUT:
+		l->state = LOOKUP_TIMEOUT;
+		break;
+	case DNS_SERVFAIL:
+		l->state = LOOKUP_FAILED;
+		break;
+	}
+	if (--s->pending == 0 && s->started)
+		finish(s);
+}
+
+static void
+add_lookup(struct scan *s, enum scan_role role, const char *item, const char *detail)
+{
+	enum dnsbl_kind kind = role == ROLE_URL_IP || role == ROLE_RCVD_LAST ||
+	    role == ROLE_RCVD_DEEP ? DNSBL_KIND_IP : DNSBL_KIND_DOMAIN;
+	struct scan_lookup *l;
+
+	for (size_t i = 0; i < s->nlk; i++)
+		if (s->lk[i].role == role && strcmp(s->lk[i].item, item) == 0)
+			return;
+	if (s->nlk == s->caplk) {
+		s->caplk = s->caplk ? s->caplk * 2 : 16;
+		s->lk = xrealloc(s->lk, s->caplk * sizeof(*s->lk));
+	}
+	l = &s->lk[s->nlk++];
+	memset(l, 0, sizeof(*l));
+	l->role = role;
+	l->kind = kind;
+	snprintf(l->item, sizeof(l->item), "%s", item);
+	snprintf(l->detail, sizeof(l->detail), "%s", detail ? detail : item);
+	l->state = LOOKUP_SKIPPED;
+}
+
+/* A domain and, when it differs, its registered domain (SPEC 5.2). */
+static void
+add_domain_lookups(struct scan *s, enum scan_role role, const char *host, const char *detail)
+{
+	const char *reg = psl_registrable_domain(psl(), host);
+
+	add_lookup(s, role, host, detail);
+	if (reg != NULL && strcmp(reg, host) != 0)
+		add_lookup(s, role, reg, detail);
+}
+
+static void
+plan_lookups(struct scan *s)
+{
+	const struct received_chain *c = &s->chain;
+
+	for (size_t i = 0; i < c->n; i++) {
+		const struct received_hop *h = &c->hops[i];
+		if (h->internal)
+			continue;
+		/* SPEC 5.2: an authenticated client's own hop is never
+		 * looked up: a user's home IP is in the PBL by design. */
+		if (h->last_external && s->in.authenticated && s->in.client_ip &&
+		    strcmp(h->ip, s->in.client_ip) == 0)
+			continue;
+		add_lookup(s, h->last_external ? ROLE_RCVD_LAST : ROLE_RCVD_DEEP, h->ip, h->ip);
+	}
+	for (size_t i = 0; i < s->nfrom; i++)
+		add_domain_lookups(s, ROLE_FROM, s->from_domains[i], s->from_domains[i]);
+	for (size_t i = 0; i < s->urls.n; i++) {
+		const struct url_item *it = &s->urls.items[i];
+		if (it->kind == URL_ITEM_IP) {
+			if (!received_ip_internal(it->host))
+				add_lookup(s, ROLE_URL_IP, it->host, it->detail);
+		} else
+			add_domain_lookups(s, it->kind == URL_ITEM_EMAIL ? ROLE_EMAIL : ROLE_URL_HOST,
+			    it->host, it->detail);
+	}
+}
+
+static void
+start_lookups(struct scan *s)
+{
+	const struct spamhaus *sh = s->in.sh;
+	size_t budget = s->in.max_lookups ? s->in.max_lookups : 64;
+	char qname[DNSBL_NAME_MAX * 2];
+
+	for (size_t i = 0; i < s->nlk && budget > 0; i++) {
+		struct scan_lookup *l = &s->lk[i];
+		int rc = l->kind == DNSBL_KIND_IP ?
+		    dnsbl_ip_name_str(l->item, sh->ip_zone, qname, sizeof(qname)) :
+		    dnsbl_domain_name(l->item, strlen(l->item), sh->domain_zone, qname, sizeof(qname));
+		if (rc == -1)
+			continue;
+		budget--;
+		l->scan = s;
+		l->state = LOOKUP_PENDING;
+		s->pending++;
+		l->q = dns_query(sh->res, qname, DNS_TYPE_A, sh->timeout_ms, on_lookup, l);
+	}
+}
+
+static void
+finish(struct scan *s)
+{
+	const struct config *cfg = s->in.cfg;
+
+	for (size_t i = 0; i < s->nlk; i++)
+		apply(s, &s->lk[i]);
+	if (s->in.helo_abused)
+		score_add(&s->score, SYM_HELO_DBL_ABUSED, NULL);
+	if (s->in.rdns_abused)
+		score_add(&s->score, SYM_RDNS_DBL_ABUSED, NULL);
+	s->verdict = score_verdict(&s->score, cfg ? cfg->score_junk : 5.0,
+	    cfg ? cfg->score_reject : 12.0);
+	s->finished = true;
+	if (s->started && s->cb)
+		s->cb(s->arg, s);
+}
+
+struct scan *
+scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb, void *arg)
+{
+	struct scan *s = xcalloc(1, sizeof(*s));
+	struct body_walk bw = { s, SCAN_TEXT_MAX };
+	size_t hend;
+	char dom[URL_HOST_MAX];
+
+	s->in = *in;
+	s->msg = msg;
+	s->len = len;
+	s->cb = cb;
+	s->arg = arg;
+	score_init(&s->score, in->cfg);
+	url_set_init(&s->urls, in->defanged);
+	hend = mime_header_end(msg, len);
+	received_chain(msg, hend, in->cfg ? in->cfg->trusted_networks : NULL,
+	    in->cfg ? in->cfg->ntrusted_networks : 0, in->own, in->nown, &s->chain);
+	if (in->mail_from && *in->mail_from &&
+	    scan_address_domain(in->mail_from, strlen(in->mail_from), dom, sizeof(dom)))
+		add_from_domain(s, dom);
+	scan_header_block(s, msg, hend);
+	mime_walk(msg, len, on_part, &bw, &s->mime);
+	if (s->mime.malformed || s->mime.depth_exceeded || s->mime.parts_exceeded)
+		score_add(&s->score, SYM_MIME_MALFORMED, NULL);
+	plan_lookups(s);
+	if (in->sh != NULL)
+		start_lookups(s);
+	s->started = true;
+	if (s->pending == 0)
+		finish(s);
+	return s;
+}
+
+bool
+scan_finished(const struct scan *s)
+{
+	return s->finished;
+}
+
+void
+scan_free(struct scan *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->nlk; i++)
+		dns_cancel(s->lk[i].q);
+	free(s->lk);
+	url_set_clear(&s->urls);
+	free(s);
+}
+
+const struct score *
+scan_score(const struct scan *s)
+{
+	return &s->score;
+}
+
+enum verdict
+scan_verdict(const struct scan *s)
+{
+	return s->verdict;
+}
+
+const struct url_set *
+scan_urls(const struct scan *s)
+{
+	return &s->urls;
+}
+
+const struct received_chain *
+scan_chain(const struct scan *s)
+{
+	return &s->chain;
+}
+
+const struct scan_lookup *
+scan_lookups(const struct scan *s, size_t *n)
+{
+	*n = s->nlk;
+	return s->lk;
+}
+
+const char *const *
+scan_from_domains(const struct scan *s, size_t *n)
+{
+	*n = s->nfrom;
+	return s->from_ptrs;
+}
+
+char *
+scan_headers(const struct scan *s)
+{
+	char status[2048];
+	double junk = s->in.cfg ? s->in.cfg->score_junk : 5.0;
+
+	score_status(&s->score, junk, status, sizeof(status));
+	return xasprintf("X-Spam-Score: %.1f\r\nX-Spam-Status: %s\r\n", s->score.total, status);
+}

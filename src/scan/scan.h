@@ -1,0 +1,90 @@
+/*
+ * Content analysis of one message (SPEC section 5, Spamhaus component 3):
+ * decode the MIME tree, extract the Received chain, URLs, domains and
+ * addresses, look them up in zen and the DBL in parallel on the
+ * asynchronous resolver, run the structural checks, and turn it all into
+ * a score and a verdict. The same code serves `postern scan` and the SMTP
+ * session (before the 250 after DATA).
+ */
+#ifndef POSTERN_SCAN_SCAN_H
+#define POSTERN_SCAN_SCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/config.h"
+#include "policy/spamhaus.h"
+#include "scan/received.h"
+#include "scan/score.h"
+#include "scan/urls.h"
+
+#define SCAN_TEXT_MAX (8 * 1024 * 1024)	/* decoded text examined */
+
+struct scan_input {
+	const struct config *cfg;	/* weights, thresholds, trusted networks */
+	const struct spamhaus *sh;	/* lookups; NULL: none (offline scan) */
+	const char *client_ip;		/* SMTP client, NULL outside a session */
+	const char *mail_from;		/* envelope sender, NULL or "" if none */
+	bool authenticated;		/* the client's own hop is never looked up */
+	bool helo_abused;		/* from the session's DBL checks */
+	bool rdns_abused;
+	const char *const *own;		/* this server's addresses */
+	size_t nown;
+	unsigned max_lookups;		/* per message */
+	bool defanged;			/* read hxxp:// and [.] forms */
+};
+
+/* What a lookup was for: decides the symbol a listing maps to. */
+enum scan_role {
+	ROLE_URL_HOST, ROLE_EMAIL, ROLE_URL_IP, ROLE_FROM, ROLE_RCVD_LAST, ROLE_RCVD_DEEP,
+};
+
+enum lookup_state { LOOKUP_PENDING, LOOKUP_DONE, LOOKUP_TIMEOUT, LOOKUP_FAILED, LOOKUP_SKIPPED };
+
+struct scan_lookup {
+	struct scan *scan;
+	enum scan_role role;
+	enum dnsbl_kind kind;
+	char item[DNSBL_NAME_MAX];	/* name or IP looked up */
+	char detail[URL_DETAIL_MAX];	/* what it came from */
+	enum lookup_state state;
+	struct dnsbl_verdict v;
+	struct dns_query *q;
+};
+
+struct scan;
+
+/* Called when the lookups of a scan that did not finish in scan_start
+ * are all answered or timed out. */
+typedef void scan_cb(void *arg, struct scan *s);
+
+/*
+ * Scans len bytes of msg (borrowed until the scan is finished or freed).
+ * When no lookup is needed the scan is finished on return (scan_finished
+ * is true) and cb is never called; otherwise cb runs once on the loop.
+ */
+struct scan *scan_start(const struct scan_input *in, const char *msg, size_t len,
+    scan_cb *cb, void *arg);
+bool scan_finished(const struct scan *s);
+void scan_free(struct scan *s);
+
+/* Results, valid once finished. */
+const struct score *scan_score(const struct scan *s);
+enum verdict scan_verdict(const struct scan *s);
+const struct url_set *scan_urls(const struct scan *s);
+const struct received_chain *scan_chain(const struct scan *s);
+const struct scan_lookup *scan_lookups(const struct scan *s, size_t *n);
+/* Domains of From:, Reply-To:, Return-Path: and the envelope. */
+const char *const *scan_from_domains(const struct scan *s, size_t *n);
+
+/*
+ * The header lines to add at delivery (X-Spam-Score, X-Spam-Status),
+ * CRLF-terminated, into a new string the caller frees.
+ */
+char *scan_headers(const struct scan *s);
+
+/* Extracts the domain of the first address in a header value (From:,
+ * Reply-To:) into out; returns false when none parses. */
+bool scan_address_domain(const char *value, size_t len, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,534 @@
+/*
+ * URL and domain extraction. Text is scanned once for three anchors:
+ * a scheme ("http://", defanged "hxxp://"), "www.", and '@' (email
+ * addresses); bare domains are found by the public-suffix test on words
+ * with dots. Redirectors are followed by scanning a URL's decoded query
+ * again, one level deep.
+ */
+#include "urls.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <idn2.h>
+#include <libpsl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lib/xmalloc.h"
+#include "scan/decode.h"
+
+#define TEXT_MAX (4 * 1024 * 1024)	/* examined per call */
+#define URL_MAX 2048			/* one URL's length */
+#define NEST_MAX 2			/* redirector depth */
+
+static const psl_ctx_t *
+psl(void)
+{
+	static const psl_ctx_t *ctx;
+
+	if (ctx == NULL)
+		ctx = psl_builtin();
+	return ctx;
+}
+
+void
+url_set_init(struct url_set *s, bool defanged)
+{
+	memset(s, 0, sizeof(*s));
+	s->defanged = defanged;
+}
+
+void
+url_set_clear(struct url_set *s)
+{
+	free(s->items);
+	memset(s, 0, sizeof(*s));
+}
+
+static void
+add_item(struct url_set *s, enum url_item_kind kind, enum url_source src, const char *host,
+    const char *detail, size_t dlen)
+{
+	struct url_item *it;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (s->items[i].kind == kind && strcmp(s->items[i].host, host) == 0)
+			return;
+	if (s->n == URL_ITEMS_MAX) {
+		s->truncated = true;
+		return;
+	}
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 16;
+		s->items = xrealloc(s->items, s->cap * sizeof(*s->items));
+	}
+	it = &s->items[s->n++];
+	it->kind = kind;
+	it->source = src;
+	snprintf(it->host, sizeof(it->host), "%s", host);
+	if (dlen >= sizeof(it->detail))
+		dlen = sizeof(it->detail) - 1;
+	for (size_t i = 0; i < dlen; i++) {
+		unsigned char c = (unsigned char)detail[i];
+		it->detail[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	it->detail[dlen] = '\0';
+}
+
+bool
+url_has_public_suffix(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	const char *reg;
+
+	if (dot == NULL || dot[1] == '\0')
+		return false;
+	/* The TLD must be a real one: PSL_TYPE_NO_STAR_RULE keeps the "*"
+	 * default rule from making "file.txt" look like a domain. */
+	if (!psl_is_public_suffix2(psl(), dot + 1, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE))
+		return false;
+	reg = psl_registrable_domain(psl(), name);
+	return reg != NULL;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* inet_aton's forms (decimal, octal, hex, 1-4 parts) but only when the
+ * host is entirely numeric, as browsers do. */
+static bool
+numeric_ipv4(const char *h, char *out, size_t outlen)
+{
+	struct in_addr a;
+	bool digit = false;
+
+	for (const char *p = h; *p; p++) {
+		if (isdigit((unsigned char)*p))
+			digit = true;
+		else if (*p != '.' && *p != 'x' && *p != 'X' && hexval(*p) < 0)
+			return false;
+	}
+	/* hex letters only count after a 0x prefix */
+	for (const char *p = h; *p; p++)
+		if (isalpha((unsigned char)*p) && *p != 'x' && *p != 'X') {
+			const char *q = p;
+			while (q > h && q[-1] != '.' && q[-1] != 'x' && q[-1] != 'X')
+				q--;
+			if (q == h || (q[-1] != 'x' && q[-1] != 'X'))
+				return false;
+		}
+	if (!digit || inet_aton(h, &a) == 0)
+		return false;
+	inet_ntop(AF_INET, &a, out, (socklen_t)outlen);
+	return true;
+}
+
+int
+url_normalize_host(const char *host, size_t len, char *out, size_t outlen)
+{
+	char buf[URL_HOST_MAX * 3 + 1], dec[URL_HOST_MAX * 3 + 1];
+	size_t n = 0, i;
+	const char *at;
+	bool ascii = true;
+	unsigned char a6[16];
+
+	/* user:password@host: the host is after the last '@' */
+	for (at = NULL, i = 0; i < len; i++)
+		if (host[i] == '@')
+			at = host + i;
+	if (at != NULL) {
+		len -= (size_t)(at + 1 - host);
+		host = at + 1;
+	}
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	/* percent-decoding */
+	for (i = 0; i < len; i++) {
+		if (host[i] == '%' && i + 2 < len && hexval(host[i + 1]) >= 0 &&
+		    hexval(host[i + 2]) >= 0) {
+			dec[n++] = (char)(hexval(host[i + 1]) * 16 + hexval(host[i + 2]));
+			i += 2;
+		} else
+			dec[n++] = host[i];
+	}
+	dec[n] = '\0';
+	/* port */
+	if (dec[0] == '[') {
+		char *close = strchr(dec, ']');
+		if (close == NULL)
+			return -1;
+		*close = '\0';
+		if (inet_pton(AF_INET6, dec + 1, a6) != 1)
+			return -1;
+		inet_ntop(AF_INET6, a6, out, (socklen_t)outlen);
+		return URL_ITEM_IP;
+	}
+	{
+		char *colon = strchr(dec, ':');
+		if (colon)
+			*colon = '\0';
+	}
+	n = strlen(dec);
+	while (n > 0 && dec[n - 1] == '.')
+		dec[--n] = '\0';
+	if (n == 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)dec[i];
+		if (c >= 0x80)
+			ascii = false;
+		else if (!(isalnum(c) || c == '-' || c == '.' || c == '_'))
+			return -1;
+		/* fullwidth and ideographic dots are dots (UTS 46) */
+		buf[i] = (char)tolower(c);
+	}
+	buf[n] = '\0';
+	if (ascii) {
+		if (numeric_ipv4(buf, out, outlen))
+			return URL_ITEM_IP;
+		if (n >= outlen || strstr(buf, "..") != NULL || buf[0] == '.')
+			return -1;
+		memcpy(out, buf, n + 1);
+		return URL_ITEM_HOST;
+	}
+	{
+		char *ace = NULL;
+		if (idn2_to_ascii_8z(dec, &ace, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL) != IDN2_OK) {
+			/* some spam uses mixed scripts libidn2 refuses: try the
+			 * transitional rules before giving up */
+			if (idn2_to_ascii_8z(dec, &ace, IDN2_NFC_INPUT | IDN2_TRANSITIONAL) != IDN2_OK)
+				return -1;
+		}
+		if (strlen(ace) >= outlen) {
+			idn2_free(ace);
+			return -1;
+		}
+		for (char *p = ace; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		strcpy(out, ace);
+		idn2_free(ace);
+		return URL_ITEM_HOST;
+	}
+}
+
+static bool
+host_char(unsigned char c)
+{
+	return isalnum(c) || c == '-' || c == '.' || c == '_' || c >= 0x80;
+}
+
+static bool
+url_char(unsigned char c)
+{
+	return c > 0x20 && c != '<' && c != '>' && c != '"' && c != '\'' && c != '`' &&
+	    c != 0x7f && c != '{' && c != '}' && c != '|' && c != '\\' && c != '^';
+}
+
+static void scan_text(struct url_set *s, const char *t, size_t len, enum url_source src, int depth);
+
+/* Percent-decodes a URL's path and query and scans them again for URLs
+ * handed to redirectors ("?url=http%3A%2F%2F..."). */
+static void
+follow_redirect(struct url_set *s, const char *rest, size_t len, enum url_source src, int depth)
+{
+	char *dec;
+	size_t n = 0;
+
+	if (depth >= NEST_MAX || len == 0)
+		return;
+	dec = xmalloc(len + 1);
+	for (size_t i = 0; i < len; i++) {
+		if (rest[i] == '%' && i + 2 < len && hexval(rest[i + 1]) >= 0 &&
+		    hexval(rest[i + 2]) >= 0) {
+			dec[n++] = (char)(hexval(rest[i + 1]) * 16 + hexval(rest[i + 2]));
+			i += 2;
+		} else
+			dec[n++] = rest[i] == '&' || rest[i] == '=' ? ' ' : rest[i];
+	}
+	scan_text(s, dec, n, src, depth + 1);
+	free(dec);
+}
+
+/* Handles the URL starting at the host (after "scheme://"). Returns the
+ * number of bytes consumed after host_start. */
+static size_t
+take_url(struct url_set *s, const char *start, const char *host_start, const char *end,
+    enum url_source src, int depth)
+{
+	const char *p = host_start, *hend, *uend;
+	char host[URL_HOST_MAX];
+	int kind;
+
+	/* the authority ends at '/', '?', '#' or anything not URL-ish */
+	while (p < end && url_char((unsigned char)*p) && *p != '/' && *p != '?' && *p != '#')
+		p++;
+	hend = p;
+	while (p < end && url_char((unsigned char)*p) && (size_t)(p - start) < URL_MAX)
+		p++;
+	uend = p;
+	/* trailing punctuation belongs to the sentence, not the URL */
+	while (uend > hend && strchr(".,;:!?)]", uend[-1]) != NULL)
+		uend--;
+	/* "see http://example.com." : the final dot is the sentence's */
+	while (hend > host_start && hend == uend && strchr(".,;:!?)", hend[-1]) != NULL)
+		hend--, uend--;
+	kind = url_normalize_host(host_start, (size_t)(hend - host_start), host, sizeof(host));
+	if (kind == URL_ITEM_IP)
+		add_item(s, URL_ITEM_IP, src, host, start, (size_t)(uend - start));
+	else if (kind == URL_ITEM_HOST && strchr(host, '.') != NULL)
+		add_item(s, URL_ITEM_HOST, src, host, start, (size_t)(uend - start));
+	if (uend > hend)
+		follow_redirect(s, hend, (size_t)(uend - hend), src, depth);
+	return (size_t)(p - host_start);
+}
+
+/* Email address around the '@' at text[at]. */
+static void
+take_email(struct url_set *s, const char *t, size_t len, size_t at, enum url_source src)
+{
+	size_t l = at, r = at + 1;
+	char dom[URL_HOST_MAX], addr[URL_DETAIL_MAX];
+	int kind;
+
+	while (l > 0 && (isalnum((unsigned char)t[l - 1]) || strchr(".!#$%&'*+-/=?^_`{|}~", t[l - 1])))
+		l--;
+	while (r < len && host_char((unsigned char)t[r]))
+		r++;
+	while (r > at + 1 && (t[r - 1] == '.' || t[r - 1] == '-'))
+		r--;
+	if (l == at || r <= at + 1)
+		return;
+	kind = url_normalize_host(t + at + 1, r - at - 1, dom, sizeof(dom));
+	if (kind != URL_ITEM_HOST || !url_has_public_suffix(dom))
+		return;
+	snprintf(addr, sizeof(addr), "%.*s", (int)(r - l), t + l);
+	add_item(s, URL_ITEM_EMAIL, src, dom, addr, strlen(addr));
+}
+
+/* A bare domain or www. name in a word starting at t[i]. Returns the
+ * length of the word consumed. */
+static size_t
+take_bare(struct url_set *s, const char *t, size_t len, size_t i, enum url_source src, int depth)
+{
+	size_t j = i;
+	char host[URL_HOST_MAX];
+	bool www;
+
+	while (j < len && host_char((unsigned char)t[j]))
+		j++;
+	while (j > i && (t[j - 1] == '.' || t[j - 1] == '-'))
+		j--;
+	if (j - i < 4 || memchr(t + i, '.', j - i) == NULL)
+		return j > i ? j - i : 1;
+	www = j - i > 4 && strncasecmp(t + i, "www.", 4) == 0;
+	if (url_normalize_host(t + i, j - i, host, sizeof(host)) == URL_ITEM_HOST &&
+	    (www || url_has_public_suffix(host))) {
+		size_t e = j;
+		/* a path after the domain is part of the URL */
+		if (e < len && t[e] == '/')
+			while (e < len && url_char((unsigned char)t[e]) && e - i < URL_MAX)
+				e++;
+		if (url_has_public_suffix(host))
+			add_item(s, URL_ITEM_HOST, src, host, t + i, e - i);
+		if (e > j)
+			follow_redirect(s, t + j, e - j, src, depth);
+		return e - i;
+	}
+	return j - i;
+}
+
+static bool
+is_word_start(const char *t, size_t i)
+{
+	return i == 0 || !host_char((unsigned char)t[i - 1]);
+}
+
+/* Rewrites defanged forms: "hxxp" -> "http", "[.]" "(.)" "{.}" "[dot]"
+ * "(dot)" -> ".", "[:]" -> ":", "[at]" "(at)" -> "@". */
+static size_t
+refang(const char *t, size_t len, char *out)
+{
+	static const struct { const char *from; const char *to; } subs[] = {
+		{ "[.]", "." }, { "(.)", "." }, { "{.}", "." }, { "[dot]", "." },
+		{ "(dot)", "." }, { "[:]", ":" }, { "[://]", "://" }, { "[at]", "@" },
+		{ "(at)", "@" }, { "hxxps", "https" }, { "hxxp", "http" },
+		{ "hXXps", "https" }, { "hXXp", "http" }, { "h**p", "http" },
+	};
+	size_t o = 0;
+
+	for (size_t i = 0; i < len;) {
+		size_t k;
+		for (k = 0; k < sizeof(subs) / sizeof(subs[0]); k++) {
+			size_t fl = strlen(subs[k].from);
+			if (i + fl <= len && strncasecmp(t + i, subs[k].from, fl) == 0) {
+				size_t tl = strlen(subs[k].to);
+				memcpy(out + o, subs[k].to, tl);
+				o += tl;
+				i += fl;
+				break;
+			}
+		}
+		if (k == sizeof(subs) / sizeof(subs[0]))
+			out[o++] = t[i++];
+	}
+	return o;
+}
+
+static void
+scan_text(struct url_set *s, const char *t, size_t len, enum url_source src, int depth)
+{
+	size_t i = 0;
+
+	if (len > TEXT_MAX)
+		len = TEXT_MAX;
+	while (i < len) {
+		unsigned char c = (unsigned char)t[i];
+
+		/* scheme://host */
+		if (c == ':' && i + 2 < len && t[i + 1] == '/' && t[i + 2] == '/') {
+			size_t k = i;
+			while (k > 0 && isalpha((unsigned char)t[k - 1]) && i - k < 10)
+				k--;
+			if (i - k >= 3) {
+				i += 3 + take_url(s, t + k, t + i + 3, t + len, src, depth);
+				continue;
+			}
+			i += 3;
+			continue;
+		}
+		if (c == '@') {
+			take_email(s, t, len, i, src);
+			i++;
+			continue;
+		}
+		if (isalnum(c) && is_word_start(t, i) && !(i > 0 && t[i - 1] == '@')) {
+			/* skip words that are a scheme: handled at ':' */
+			size_t w = take_bare(s, t, len, i, src, depth);
+			if (i + w < len && t[i + w] == '@') {
+				/* the local part of an address, not a domain */
+				i += w;
+				continue;
+			}
+			i += w;
+			continue;
+		}
+		i++;
+	}
+}
+
+void
+urls_from_text(struct url_set *s, const char *text, size_t len, enum url_source src)
+{
+	if (s->defanged) {
+		char *r;
+		size_t n;
+		if (len > TEXT_MAX)
+			len = TEXT_MAX;
+		r = xmalloc(len + 1);
+		n = refang(text, len, r);
+		scan_text(s, r, n, src, 0);
+		free(r);
+	} else
+		scan_text(s, text, len, src, 0);
+}
+
+/* Reads an attribute value as a browser does: entities decoded, tab, CR
+ * and LF removed anywhere, surrounding white space trimmed. */
+static size_t
+attr_value(const char *v, size_t vl, char *out, size_t outlen)
+{
+	char *tmp = xmalloc(vl + 1);
+	size_t n = html_entities_decode(v, vl, tmp, vl), o = 0, a = 0;
+
+	while (a < n && isspace((unsigned char)tmp[a]))
+		a++;
+	while (n > a && isspace((unsigned char)tmp[n - 1]))
+		n--;
+	for (size_t i = a; i < n && o < outlen; i++)
+		if (tmp[i] != '\t' && tmp[i] != '\r' && tmp[i] != '\n')
+			out[o++] = tmp[i];
+	free(tmp);
+	return o;
+}
+
+static void
+html_attr_url(struct url_set *s, const char *v, size_t vl)
+{
+	char url[URL_MAX + 1];
+	size_t n = attr_value(v, vl, url, URL_MAX);
+
+	url[n] = '\0';
+	if (n > 2 && url[0] == '/' && url[1] == '/') {
+		/* protocol-relative: "//host/path" */
+		take_url(s, url, url + 2, url + n, URL_SRC_HTML_ATTR, 0);
+		return;
+	}
+	if (n > 7 && strncasecmp(url, "mailto:", 7) == 0) {
+		const char *at = memchr(url, '@', n);
+		if (at)
+			take_email(s, url + 7, n - 7, (size_t)(at - url - 7), URL_SRC_HTML_ATTR);
+		return;
+	}
+	urls_from_text(s, url, n, URL_SRC_HTML_ATTR);
+}
+
+void
+urls_from_html(struct url_set *s, const char *html, size_t len)
+{
+	static const char *const attrs[] = { "href", "src", "action" };
+	char *text;
+	size_t n;
+
+	if (len > TEXT_MAX)
+		len = TEXT_MAX;
+	for (size_t i = 0; i < len; i++) {
+		if (html[i] != '<')
+			continue;
+		/* inside a tag: look for our attributes until '>' */
+		for (size_t j = i + 1; j < len && html[j] != '>'; j++) {
+			for (size_t a = 0; a < 3; a++) {
+				size_t al = strlen(attrs[a]), k;
+				if (j + al >= len || strncasecmp(html + j, attrs[a], al) != 0 ||
+				    isalnum((unsigned char)html[j - 1]))
+					continue;
+				k = j + al;
+				while (k < len && isspace((unsigned char)html[k]))
+					k++;
+				if (k >= len || html[k] != '=')
+					continue;
+				k++;
+				while (k < len && isspace((unsigned char)html[k]))
+					k++;
+				if (k < len && (html[k] == '"' || html[k] == '\'')) {
+					char q = html[k];
+					const char *e = memchr(html + k + 1, q, len - k - 1);
+					size_t vl = e ? (size_t)(e - html) - k - 1 : len - k - 1;
+					html_attr_url(s, html + k + 1, vl);
+					j = k + vl;
+				} else {
+					size_t e = k;
+					while (e < len && !isspace((unsigned char)html[e]) && html[e] != '>')
+						e++;
+					html_attr_url(s, html + k, e - k);
+					j = e > 0 ? e - 1 : e;
+				}
+				break;
+			}
+		}
+	}
+	/* the visible text and any URL written in it */
+	text = xmalloc(len + 1);
+	n = html_entities_decode(html, len, text, len);
+	urls_from_text(s, text, n, URL_SRC_BODY);
+	free(text);
+}
