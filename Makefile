@@ -7,7 +7,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN      := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter
 CFLAGS    ?= -O2 -g
 ALL_CFLAGS := -std=c11 $(WARN) -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -pthread $(CFLAGS)
-ALL_LDLIBS := $(PKG_LIBS) -pthread $(LDLIBS)
+ALL_LDLIBS := $(PKG_LIBS) -lzxcvbn -lm -pthread $(LDLIBS)
 
 BUILD     ?= build
 SRCS      := $(sort $(wildcard src/*/*.c))
@@ -65,7 +65,7 @@ asan:
 
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Isrc -g -O1 -pthread \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBSRCS) $(wildcard src/*/*.h)
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_LIBSRCS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIBSRCS)
 

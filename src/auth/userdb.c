@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/password.h"
 #include "lib/durable.h"
 #include "lib/xmalloc.h"
 
@@ -506,8 +507,13 @@ user_edit(const char *data_dir, const char *addr, const char *password, int mode
 		return -1;
 	}
 	if (mode != 2) {
+		const char *weak;
 		if (password == NULL || *password == '\0') {
 			*err = xstrdup("empty password");
+			return -1;
+		}
+		if ((weak = password_weakness(norm, password)) != NULL) {
+			*err = xasprintf("password refused: %s", weak);
 			return -1;
 		}
 		if ((hash = make_hash(password, err)) == NULL)

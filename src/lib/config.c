@@ -183,7 +183,7 @@ for_each_word(const char *v, size_t len,
 static int
 domain_ok(const char *d, size_t len)
 {
-	if (len == 0 || len > 253 || d[0] == '.' || d[0] == '-')
+	if (len == 0 || len > 253 || d[0] == '.' || d[0] == '-' || d[len - 1] == '.')
 		return 0;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)d[i];

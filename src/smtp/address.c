@@ -16,7 +16,8 @@ is_atext(unsigned char c, bool utf8)
 {
 	if (c >= 0x80)
 		return utf8;
-	return isalnum(c) || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+	/* c != 0: strchr would find the terminator */
+	return isalnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 static int
@@ -82,7 +83,8 @@ check_literal(const char *p, size_t len)
 	char tmp[64];
 	unsigned char bin[16];
 
-	if (len < 3 || p[0] != '[' || p[len - 1] != ']' || len - 2 >= sizeof(tmp))
+	if (len < 3 || p[0] != '[' || p[len - 1] != ']' || len - 2 >= sizeof(tmp) ||
+	    memchr(p, '\0', len) != NULL)
 		return ADDR_BAD_LITERAL;
 	memcpy(tmp, p + 1, len - 2);
 	tmp[len - 2] = '\0';
@@ -145,7 +147,10 @@ addr_parse_path(const char *buf, size_t len, bool allow_null, bool utf8,
 	memset(out, 0, sizeof(*out));
 	if (len < 2 || buf[0] != '<' || buf[len - 1] != '>')
 		return ADDR_NO_BRACKETS;
-	if (len > ADDR_PATH_MAX + 2)
+	/* RFC 5321 4.5.3.1.3: 256 octets including the brackets; the
+	 * component limits below give the more precise reason when one
+	 * of them is what is too long. */
+	if (len > ADDR_PATH_MAX + 2 + ADDR_DOMAIN_MAX)
 		return ADDR_PATH_TOO_LONG;
 	p = buf + 1;
 	plen = len - 2;
@@ -212,6 +217,8 @@ addr_parse_path(const char *buf, size_t len, bool allow_null, bool utf8,
 	} else if (!is_domain(domain, dlen, utf8))
 		return ADDR_SYNTAX;
 
+	if (len > ADDR_PATH_MAX)
+		return ADDR_PATH_TOO_LONG;
 	if (local[0] == '"') {
 		if (!unquote_simple(local, llen, out->local, sizeof(out->local), utf8)) {
 			memcpy(out->local, local, llen);

@@ -290,6 +290,8 @@ smtp_parse_bdat(const char *buf, size_t len, uint64_t *size, bool *last)
 	if (parse_u64_exact(buf, i, size) == -1)
 		return -1;
 	*last = false;
+	if (i < len && !is_wsp(buf[i]))
+		return -1;	/* "100LAST": RFC 3030 needs the space */
 	while (i < len && is_wsp(buf[i]))
 		i++;
 	s = i;

@@ -338,6 +338,13 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	ar = addr_parse_path(path, plen, false, tx->params.smtputf8, &rcpt);
+	if (ar == ADDR_NO_DOMAIN && plen == 12 && strncasecmp(path, "<postmaster>", 12) == 0) {
+		/* RFC 5321 4.1.1.3: "<Postmaster>" without a domain must be
+		 * accepted; it is the postmaster of our primary domain. */
+		char pm[ADDR_PATH_MAX];
+		snprintf(pm, sizeof(pm), "<postmaster@%s>", cfg->domains[0]);
+		ar = addr_parse_path(pm, strlen(pm), false, false, &rcpt);
+	}
 	if (ar != ADDR_OK) {
 		reply(s, "553 5.1.3 Bad recipient address syntax: %s", addr_result_reason(ar));
 		snprintf(addr, sizeof(addr), "%.*s", (int)(plen > ADDR_PATH_MAX ? ADDR_PATH_MAX : plen), path);
@@ -1035,7 +1042,12 @@ session_process(struct session *s)
 		evbuffer_remove(in, line, (size_t)eol.pos + 1);
 		len = (size_t)eol.pos;
 		if (len == 0 || line[len - 1] != '\r') {
-			/* RFC 5321 2.3.8: a bare LF is not a line end. */
+			/* RFC 5321 2.3.8: a bare LF is not a line end, so what
+			 * follows it up to the real CRLF belongs to the same
+			 * (refused) line and is never run as a command. */
+			struct evbuffer_ptr crlf = evbuffer_search(in, "\r\n", 2, NULL);
+			if (crlf.pos != -1)
+				evbuffer_drain(in, (size_t)crlf.pos + 2);
 			reply(s, "500 5.5.2 Error: bare LF received; lines must end with CRLF");
 			log_reject(s, "bare_lf", stage_name(s), NULL, "500 5.5.2");
 			count_error(s);
