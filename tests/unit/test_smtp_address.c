@@ -101,6 +101,7 @@ static const struct addr_case addr_cases[] = {
 	{ S("<user@[IPv6:1.2.3.4]>"), 0, ADDR_BAD_LITERAL, NULL, NULL, 0 },
 	{ S("<user@[::1]>"), 0, ADDR_BAD_LITERAL, NULL, NULL, 0 },
 	{ S("<user@[example.com]>"), 0, ADDR_BAD_LITERAL, NULL, NULL, 0 },
+	{ S("<user@[1.2.3.4\0x]>"), 0, ADDR_BAD_LITERAL, NULL, NULL, 0 },
 
 	/* domain syntax */
 	{ S("<user@example.com.>"), 0, ADDR_SYNTAX, NULL, NULL, 0 },
@@ -123,6 +124,7 @@ static const struct addr_case addr_cases[] = {
 	{ S("<us(er@x.example>"), 0, ADDR_SYNTAX, NULL, NULL, 0 },
 	{ S("<us\x01er@x.example>"), 0, ADDR_SYNTAX, NULL, NULL, 0 },
 	{ S("<a\0b@x.example>"), 0, ADDR_SYNTAX, NULL, NULL, 0 },
+	{ S("<postmaster\0@x.example>"), 0, ADDR_SYNTAX, NULL, NULL, 0 },
 	{ S("<@x.example>"), 0, ADDR_SYNTAX, NULL, NULL, 0 },
 	{ S("< user@x.example>"), 0, ADDR_SYNTAX, NULL, NULL, 0 },
 	{ S("<user@x.example >"), 0, ADDR_SYNTAX, NULL, NULL, 0 },
@@ -231,7 +233,7 @@ test_addr_lengths(void **state)
 		{ 1, 200, ADDR_OK },
 		{ 64, 189, ADDR_OK },			/* path of 256 octets */
 		{ 64, 190, ADDR_PATH_TOO_LONG },	/* 257 */
-		{ 1, 256, ADDR_PATH_TOO_LONG },		/* domain too long too */
+		{ 1, 256, ADDR_DOMAIN_TOO_LONG },	/* the more precise reason */
 		{ 1, 1000, ADDR_PATH_TOO_LONG },
 	};
 	int bad = 0;
