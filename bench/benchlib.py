@@ -216,27 +216,36 @@ def cmd_load(a):
     rc = None
     delivered = before
     send_deadline = t0 + a.send_timeout
-    deliver_deadline = t0 + a.send_timeout + a.deliver_timeout
+    deliver_deadline = None  # set when smtp-source is done
     target = before + a.count
+    last_count, last_change = before, t0
+    why = ""
     while True:
         now = time.monotonic()
         if rc is None:
             rc = proc.poll()
-            if rc is not None:
-                t_accept = now - t0
-            elif now > send_deadline:
+            if rc is None and now > send_deadline:
                 proc.kill()
                 proc.wait(timeout=10)
                 rc = "timeout"
+            if rc is not None:
                 t_accept = now - t0
+                deliver_deadline = now + a.deliver_timeout
         if t_deliver is None:
             delivered = _count_files(a.maildir)
             if delivered >= target:
                 t_deliver = time.monotonic() - t0
+            elif delivered != last_count:
+                last_count, last_change = delivered, now
         if rc is not None and (t_deliver is not None or rc != 0):
             break
-        if now > deliver_deadline:
-            break
+        if deliver_deadline is not None:
+            if now > deliver_deadline:
+                why = f"timeout after {a.deliver_timeout:.0f} s"
+                break
+            if now - max(last_change, deliver_deadline - a.deliver_timeout) > a.stall:
+                why = f"no new message for {a.stall:.0f} s"
+                break
         time.sleep(a.poll)
     # let stragglers (duplicates, late deliveries) show up, then recount
     if rc == 0 and t_deliver is not None:
@@ -249,6 +258,7 @@ def cmd_load(a):
     print(f"accept_seconds={t_accept:.3f}" if t_accept else "accept_seconds=")
     print(f"deliver_seconds={t_deliver:.3f}" if t_deliver else "deliver_seconds=")
     print(f"delivered={delivered}")
+    print(f"deliver_wait_end={why}")
     print(f"peak_hwm_kib={sampler.peak_hwm}")
     print(f"peak_rss_kib={sampler.peak_rss}")
     print(f"peak_pss_kib={sampler.peak_pss}")
@@ -372,6 +382,7 @@ def main():
     l.add_argument("--deliver-timeout", type=float, required=True)
     l.add_argument("--interval", type=float, default=0.25)
     l.add_argument("--poll", type=float, default=0.1)
+    l.add_argument("--stall", type=float, default=30.0)
     l.add_argument("--log")
     l.add_argument("cmd", nargs=argparse.REMAINDER)
     l.set_defaults(fn=cmd_load)

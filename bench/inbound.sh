@@ -50,10 +50,11 @@ loud() {
 die() { loud "$@"; exit 1; }
 
 # ------------------------------------------------------------ parameters
+SIZE=${SIZE_RAW%[kKmM]}
+case "$SIZE" in '' | *[!0-9]*) die "BENCH_SIZE must be octets with an optional K or M suffix (got '$SIZE_RAW')" ;; esac
 case "$SIZE_RAW" in
-*[kK]) SIZE=$(( ${SIZE_RAW%[kK]} * 1024 )) ;;
-*[mM]) SIZE=$(( ${SIZE_RAW%[mM]} * 1024 * 1024 )) ;;
-*) SIZE=$SIZE_RAW ;;
+*[kK]) SIZE=$(( SIZE * 1024 )) ;;
+*[mM]) SIZE=$(( SIZE * 1024 * 1024 )) ;;
 esac
 for v in MESSAGES SESSIONS SIZE IDLE PF_PORT PN_PORT DNS_PORT; do
 	case "${!v}" in '' | *[!0-9]*) die "$v must be a number (got '${!v}')" ;; esac
@@ -72,6 +73,28 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # the scratch directory is wiped: refuse anything that is not ours
 [ ! -e "$DIR" ] || [ -e "$DIR/.postern-bench" ] ||
 	die "BENCH_DIR=$DIR exists and is not a bench directory (no .postern-bench): remove it or pick another"
+
+# leftovers of an earlier run that was killed: stop them by their pid files
+# (only processes whose command line names this scratch directory)
+stale_stop() { # PIDFILE
+	local pid
+	[ -r "$1" ] || return 0
+	pid=$(tr -d ' \n' 2>/dev/null <"$1") || return 0
+	case "$pid" in '' | *[!0-9]*) return 0 ;; esac
+	if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$DIR/"; then
+		echo "bench: stopping pid $pid left over from an earlier run" >&2
+		kill -TERM "$pid" 2>/dev/null
+		sleep 2
+		kill -KILL "$pid" 2>/dev/null
+	fi
+}
+if [ -e "$DIR/.postern-bench" ]; then
+	if [ -e "$DIR/postfix/queue/pid/master.pid" ]; then
+		/usr/sbin/postfix -c "$DIR/postfix/etc" stop >/dev/null 2>&1 && sleep 3
+	fi
+	stale_stop "$DIR/postern/serve.pid"
+	stale_stop "$DIR/dns/unbound.pid"
+fi
 
 for p in "$PF_PORT" "$PN_PORT" "$DNS_PORT"; do
 	if "$PY" "$LIB" wait-port 127.0.0.1 "$p" 0.3; then
@@ -102,7 +125,7 @@ kill_wait() { # PID SECONDS: SIGTERM, wait, then SIGKILL; returns exit status if
 }
 
 postfix_master_pid() {
-	tr -d ' \n' <"$PFDIR/queue/pid/master.pid" 2>/dev/null
+	tr -d ' \n' 2>/dev/null <"$PFDIR/queue/pid/master.pid"
 }
 
 postfix_stop() {
@@ -172,7 +195,9 @@ server:
     local-data: "2.0.0.127.zen.spamhaus.org. 300 IN A 127.0.0.10"
     local-data: "dbltest.com.dbl.spamhaus.org. 300 IN A 127.0.1.2"
 remote-control:
-    control-enable: no
+    control-enable: yes
+    control-interface: "$DIR/dns/control.sock"
+    control-use-cert: no
 EOF
 /usr/sbin/unbound -c "$DIR/dns/unbound.conf" >"$DIR/dns/stderr.log" 2>&1 &
 UNBOUND_PID=$!
@@ -186,6 +211,11 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do
 	sleep 0.5
 done
 [ "$dns_ok" = 1 ] || die "local unbound on 127.0.0.1:$DNS_PORT did not answer (see $DIR/dns/)"
+
+dns_queries() { # total queries the local unbound has answered so far
+	timeout 10 /usr/sbin/unbound-control -c "$DIR/dns/unbound.conf" stats_noreset 2>/dev/null |
+		awk -F= '$1 == "total.num.queries" { print $2 }'
+}
 
 # ------------------------------------------------------------ results
 declare -A R
@@ -220,7 +250,7 @@ check_load() { # PREFIX NAME
 		loud "$name: $dl messages delivered, $MESSAGES sent: the counts differ"
 	fi
 	if [ -z "${R[${p}_deliver_seconds]:-}" ] && [ "$rc" = 0 ]; then
-		loud "$name: not every message was in the Maildir after $DELIVER_TIMEOUT s"
+		loud "$name: stopped waiting for delivery (${R[${p}_deliver_wait_end]:-?}) with $dl of $MESSAGES in the Maildir"
 	fi
 }
 
@@ -315,6 +345,7 @@ PN_MAILDIR="$PNDIR/var/mail/bench.test/user"
 postern_start() { # LOGSUFFIX
 	"$POSTERN" serve -c "$PN_CONF" >"$PNDIR/stderr-$1.log" 2>&1 &
 	POSTERN_PID=$!
+	echo "$POSTERN_PID" >"$PNDIR/serve.pid"
 	if ! "$PY" "$LIB" wait-port 127.0.0.1 "$PN_PORT" 30; then
 		loud "postern: nothing listens on 127.0.0.1:$PN_PORT after 30 s; stderr:" \
 			"$(tail -n 10 "$PNDIR/stderr-$1.log")"
@@ -379,8 +410,12 @@ EOF
 		return 1
 	fi
 	postern_start load || return 1
-	say "postern ${R[pn_version]}: pid $POSTERN_PID, 127.0.0.1:$PN_PORT, Maildir $PN_MAILDIR/new"
+	say "${R[pn_version]}: pid $POSTERN_PID, 127.0.0.1:$PN_PORT, Maildir $PN_MAILDIR/new"
+	local q0 q1
+	q0=$(dns_queries)
 	run_load pn "$POSTERN_PID" "$PN_PORT" "$PN_MAILDIR/new" "$PN_MAILDIR/.Junk/new"
+	q1=$(dns_queries)
+	[ -n "$q0" ] && [ -n "$q1" ] && R[pn_dns_queries]=$(( q1 - q0 ))
 	postern_stop load
 	check_load pn postern
 	local junk
@@ -458,8 +493,16 @@ echo "            for postern its one process tree (${R[pn_process_names]:-?})."
 echo "            Shared pages (libc, libpostfix) are counted once per process."
 echo "peak PSS  = same, with Pss from /proc/PID/smaps_rollup (shared pages split)."
 echo "Postfix: stock 3.7 settings (fsync on, no content or DNSBL checks), virtual"
-echo "Maildir delivery.  postern: all checks on (DNSBL/DBL/SPF lookups answered by a"
-echo "private unbound on 127.0.0.1:$DNS_PORT, content scan), Maildir delivery."
+echo "Maildir delivery.  postern: default settings, i.e. every check on (its DNS"
+echo "lookups answered by a private unbound on 127.0.0.1:$DNS_PORT), Maildir delivery."
+if [ -n "${R[pn_dns_queries]:-}" ]; then
+	echo "DNS queries received by that unbound during the postern run: ${R[pn_dns_queries]}" \
+		"($(awk -v q="${R[pn_dns_queries]}" -v n="$MESSAGES" 'BEGIN { printf "%.3f", q / n }') per message;" \
+		"postern may cache answers)."
+	if [ "${R[pn_dns_queries]}" = 0 ]; then
+		echo "NOTE: postern made no DNS lookups at all: its blocklist checks were not active."
+	fi
+fi
 if [ -n "${R[pn_junk]:-}" ] && [ "${R[pn_junk]}" != 0 ]; then
 	echo "postern filed ${R[pn_junk]} messages in .Junk/ (counted as delivered)."
 fi

@@ -503,14 +503,15 @@ sig_tag(void *arg, const char *tag, size_t tlen, const char *val, size_t vlen)
 {
 	struct sig_parse *p = arg;
 	struct sig *s = p->s;
+	const char *err = NULL;
 	long n;
 
-	if (p->err != NULL)
-		return;
+	/* every tag is read even after an error, so that the result
+	 * still names d= and s= */
 	if (tag_is(tag, tlen, "v")) {
 		p->seen |= SEEN_V;
 		if (!(vlen == 1 && val[0] == '1'))
-			p->err = "unsupported version";
+			err = "unsupported version";
 	} else if (tag_is(tag, tlen, "a")) {
 		p->seen |= SEEN_A;
 		if (val_is(val, vlen, "rsa-sha256"))
@@ -518,14 +519,14 @@ sig_tag(void *arg, const char *tag, size_t tlen, const char *val, size_t vlen)
 		else if (val_is(val, vlen, "ed25519-sha256"))
 			s->alg = ALG_ED25519_SHA256;
 		else if (val_is(val, vlen, "rsa-sha1"))
-			p->err = "rsa-sha1 not accepted (RFC 8301)";
+			err = "rsa-sha1 not accepted (RFC 8301)";
 		else
-			p->err = "unknown algorithm";
+			err = "unknown algorithm";
 	} else if (tag_is(tag, tlen, "b")) {
 		p->seen |= SEEN_B;
 		n = dkim_base64_decode(val, vlen, s->b, sizeof(s->b));
 		if (n <= 0)
-			p->err = "bad b= value";
+			err = "bad b= value";
 		else
 			s->blen = (size_t)n;
 	} else if (tag_is(tag, tlen, "bh")) {
@@ -533,7 +534,7 @@ sig_tag(void *arg, const char *tag, size_t tlen, const char *val, size_t vlen)
 		p->seen |= SEEN_BH;
 		n = dkim_base64_decode(val, vlen, tmp, sizeof(tmp));
 		if (n != 32)
-			p->err = "bad bh= value";
+			err = "bad bh= value";
 		else
 			memcpy(s->bh, tmp, 32);
 	} else if (tag_is(tag, tlen, "c")) {
@@ -542,22 +543,22 @@ sig_tag(void *arg, const char *tag, size_t tlen, const char *val, size_t vlen)
 		if (val_is(val, hl, "relaxed"))
 			s->hrelaxed = true;
 		else if (!val_is(val, hl, "simple"))
-			p->err = "bad c= value";
+			err = "bad c= value";
 		if (slash != NULL) {
 			size_t bl = vlen - hl - 1;
 			if (val_is(slash + 1, bl, "relaxed"))
 				s->brelaxed = true;
 			else if (!val_is(slash + 1, bl, "simple"))
-				p->err = "bad c= value";
+				err = "bad c= value";
 		}
 	} else if (tag_is(tag, tlen, "d")) {
 		p->seen |= SEEN_D;
 		if (!copy_name(val, vlen, s->d, sizeof(s->d)))
-			p->err = "bad d= value";
+			err = "bad d= value";
 	} else if (tag_is(tag, tlen, "s")) {
 		p->seen |= SEEN_S;
 		if (!copy_name(val, vlen, s->s, sizeof(s->s)))
-			p->err = "bad s= value";
+			err = "bad s= value";
 	} else if (tag_is(tag, tlen, "h")) {
 		p->seen |= SEEN_H;
 		s->h = val;
@@ -566,24 +567,26 @@ sig_tag(void *arg, const char *tag, size_t tlen, const char *val, size_t vlen)
 		const char *at = memchr(val, '@', vlen);
 		if (at == NULL || !copy_name(at + 1, vlen - (size_t)(at + 1 - val), s->idomain,
 		    sizeof(s->idomain)))
-			p->err = "bad i= value";
+			err = "bad i= value";
 	} else if (tag_is(tag, tlen, "l")) {
 		s->has_l = true;
 		if (!parse_u64(val, vlen, DKIM_L_DIGITS_MAX, &s->l))
-			p->err = "bad l= value";
+			err = "bad l= value";
 	} else if (tag_is(tag, tlen, "q")) {
 		if (!list_has(val, vlen, "dns/txt"))
-			p->err = "unsupported q= method";
+			err = "unsupported q= method";
 	} else if (tag_is(tag, tlen, "t")) {
 		s->has_t = true;
 		if (!parse_u64(val, vlen, 19, &s->t))
-			p->err = "bad t= value";
+			err = "bad t= value";
 	} else if (tag_is(tag, tlen, "x")) {
 		s->has_x = true;
 		if (!parse_u64(val, vlen, 19, &s->x))
-			p->err = "bad x= value";
+			err = "bad x= value";
 	}
 	/* z= and unknown tags are ignored (3.2) */
+	if (p->err == NULL)
+		p->err = err;
 }
 
 static void

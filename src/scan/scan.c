@@ -39,6 +39,7 @@ struct scan {
 	bool started;		/* scan_start returned */
 	bool finished;
 	struct mime_stats mime;
+	double junk, reject;	/* thresholds, copied: a reload may free cfg */
 	struct score score;
 	enum verdict verdict;
 };
@@ -344,16 +345,13 @@ start_lookups(struct scan *s)
 static void
 finish(struct scan *s)
 {
-	const struct config *cfg = s->in.cfg;
-
 	for (size_t i = 0; i < s->nlk; i++)
 		apply(s, &s->lk[i]);
 	if (s->in.helo_abused)
 		score_add(&s->score, SYM_HELO_DBL_ABUSED, NULL);
 	if (s->in.rdns_abused)
 		score_add(&s->score, SYM_RDNS_DBL_ABUSED, NULL);
-	s->verdict = score_verdict(&s->score, cfg ? cfg->score_junk : 5.0,
-	    cfg ? cfg->score_reject : 12.0);
+	s->verdict = score_verdict(&s->score, s->junk, s->reject);
 	s->finished = true;
 	if (s->started && s->cb)
 		s->cb(s->arg, s);
@@ -368,6 +366,8 @@ scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb
 	char dom[URL_HOST_MAX];
 
 	s->in = *in;
+	s->junk = in->cfg ? in->cfg->score_junk : 5.0;
+	s->reject = in->cfg ? in->cfg->score_reject : 12.0;
 	s->msg = msg;
 	s->len = len;
 	s->cb = cb;
@@ -385,6 +385,11 @@ scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb
 	if (s->mime.malformed || s->mime.depth_exceeded || s->mime.parts_exceeded)
 		score_add(&s->score, SYM_MIME_MALFORMED, NULL);
 	plan_lookups(s);
+	/* Nothing below may use the configuration: a reload (SIGHUP) can
+	 * replace it while lookups are in flight. */
+	s->in.cfg = NULL;
+	s->in.own = NULL;
+	s->in.nown = 0;
 	if (in->sh != NULL)
 		start_lookups(s);
 	s->started = true;
@@ -453,8 +458,7 @@ char *
 scan_headers(const struct scan *s)
 {
 	char status[2048];
-	double junk = s->in.cfg ? s->in.cfg->score_junk : 5.0;
 
-	score_status(&s->score, junk, status, sizeof(status));
+	score_status(&s->score, s->junk, status, sizeof(status));
 	return xasprintf("X-Spam-Score: %.1f\r\nX-Spam-Status: %s\r\n", s->score.total, status);
 }

@@ -21,7 +21,8 @@
 #define SCAN_TEXT_MAX (8 * 1024 * 1024)	/* decoded text examined */
 
 struct scan_input {
-	const struct config *cfg;	/* weights, thresholds, trusted networks */
+	const struct config *cfg;	/* weights, thresholds, trusted networks:
+					 * read in scan_start only */
 	const struct spamhaus *sh;	/* lookups; NULL: none (offline scan) */
 	const char *client_ip;		/* SMTP client, NULL outside a session */
 	const char *mail_from;		/* envelope sender, NULL or "" if none */
