@@ -490,10 +490,11 @@ class Server:
     def messages(self, local, domain=DOMAIN, sub="new", folder=""):
         return [p.read_bytes() for p in self.mail_files(local, domain, sub, folder)]
 
-    def wait_for_mail(self, local, count=1, domain=DOMAIN, timeout=10, token=None):
-        """Wait until `local` has >= count messages (containing token, if given)."""
+    def wait_for_mail(self, local, count=1, domain=DOMAIN, timeout=10, token=None, folder=""):
+        """Wait until `local` has >= count messages (containing token, if given)
+        in folder ("" for INBOX, ".Junk" for the Junk folder)."""
         def found():
-            files = self.mail_files(local, domain)
+            files = self.mail_files(local, domain, folder=folder)
             if token is not None:
                 files = [f for f in files if token.encode() in f.read_bytes()]
             return files if len(files) >= count else None

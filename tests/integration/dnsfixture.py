@@ -14,6 +14,10 @@ zen.spamhaus.org (SBL+XBL+PBL)
 dbl.spamhaus.org
   dbltest.com, listed-helo.test, spam-sender.test, listed-ptr.test -> 127.0.1.2
   phish.test -> 127.0.1.4, abused.test -> 127.0.1.102, dbl-error.test -> 127.0.1.255
+  badspam.example, spammer.example, xn--bcher-kva.example (bücher) -> 127.0.1.2,
+  malware.example -> .5, botnet.example -> .6, abused.example -> .103
+  192.0.2.2 -> SBL, 192.0.2.4 -> XBL, 192.0.2.10 -> PBL (documentation IPs in
+  Received headers and URLs)
 reverse DNS (127.in-addr.arpa)
   127.0.0.30 -> mx.listed-ptr.test, which resolves back to 127.0.0.30 (confirmed)
   127.0.0.31 -> mx.listed-ptr.test too, which does not resolve to it (unconfirmed)
@@ -49,6 +53,15 @@ ZONES = r'''
     local-data: "phish.test.dbl.spamhaus.org. 300 IN A 127.0.1.4"
     local-data: "abused.test.dbl.spamhaus.org. 300 IN A 127.0.1.102"
     local-data: "dbl-error.test.dbl.spamhaus.org. 300 IN A 127.0.1.255"
+    local-data: "badspam.example.dbl.spamhaus.org. 300 IN A 127.0.1.2"
+    local-data: "malware.example.dbl.spamhaus.org. 300 IN A 127.0.1.5"
+    local-data: "botnet.example.dbl.spamhaus.org. 300 IN A 127.0.1.6"
+    local-data: "abused.example.dbl.spamhaus.org. 300 IN A 127.0.1.103"
+    local-data: "spammer.example.dbl.spamhaus.org. 300 IN A 127.0.1.2"
+    local-data: "xn--bcher-kva.example.dbl.spamhaus.org. 300 IN A 127.0.1.2"
+    local-data: "2.2.0.192.zen.spamhaus.org. 300 IN A 127.0.0.2"
+    local-data: "4.2.0.192.zen.spamhaus.org. 300 IN A 127.0.0.4"
+    local-data: "10.2.0.192.zen.spamhaus.org. 300 IN A 127.0.0.10"
     local-zone: "127.in-addr.arpa." static
     local-data: "30.0.0.127.in-addr.arpa. 300 IN PTR mx.listed-ptr.test."
     local-data: "31.0.0.127.in-addr.arpa. 300 IN PTR mx.listed-ptr.test."
