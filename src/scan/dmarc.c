@@ -8,12 +8,14 @@
 #include "dmarc.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <libpsl.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "dns/answer.h"
 #include "lib/xmalloc.h"
@@ -220,7 +222,8 @@ struct dmarc_check {
 	struct resolver *res;		/* borrowed */
 	dmarc_cb *cb;
 	void *arg;
-	unsigned timeout_ms;
+	unsigned timeout_ms;		/* 0: no deadline */
+	uint64_t deadline;		/* monotonic ms: both lookups share it */
 	char from[DNS_NAME_TEXT_MAX];	/* lower case */
 	char org[DNS_NAME_TEXT_MAX];
 	bool at_org;			/* the query in flight is for the org domain */
@@ -240,13 +243,27 @@ finish(struct dmarc_check *c, enum dmarc_result r, enum dmarc_policy p)
 
 static void on_record(void *arg, const struct dns_answer *ans);
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void
 lookup(struct dmarc_check *c, const char *domain)
 {
 	char name[DNS_NAME_TEXT_MAX + 8];
+	unsigned left = 0;
 
+	if (c->timeout_ms > 0) {
+		uint64_t now = now_ms();
+		left = now >= c->deadline ? 1 : (unsigned)(c->deadline - now);
+	}
 	snprintf(name, sizeof(name), "_dmarc.%s", domain);
-	c->q = dns_query(c->res, name, DNS_TYPE_TXT, c->timeout_ms, on_record, c);
+	c->q = dns_query(c->res, name, DNS_TYPE_TXT, left, on_record, c);
 }
 
 /* 6.6.4 pct=: when a message is not sampled, the next lower policy. */
@@ -369,6 +386,7 @@ dmarc_check_start(struct resolver *res, const char *from_domain, enum spf_result
 	c->cb = cb;
 	c->arg = arg;
 	c->timeout_ms = timeout_ms;
+	c->deadline = now_ms() + timeout_ms;
 	c->spf = spf;
 	snprintf(c->spf_domain, sizeof(c->spf_domain), "%s", spf_domain ? spf_domain : "");
 	if (nsigs > 0) {

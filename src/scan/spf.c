@@ -52,8 +52,6 @@ struct spf_frame {
 	bool redirected;		/* reached by redirect=: "none" is permerror */
 };
 
-enum wait_kind { W_NONE, W_DEFER, W_TXT, W_A, W_MX, W_PTR, W_EXISTS, W_SUBS };
-
 struct spf_sub {
 	struct spf_check *c;
 	struct dns_query *q;
@@ -74,9 +72,8 @@ struct spf_check {
 	unsigned lookups, voids;
 	struct spf_frame frames[SPF_DEPTH_MAX];
 	size_t depth;
-	enum wait_kind wait;
-	struct dns_query *q;		/* the single query, W_TXT .. W_EXISTS, W_DEFER */
-	enum spf_result deferred;	/* result delivered from W_DEFER */
+	struct dns_query *q;		/* the one query in flight, if any */
+	enum spf_result deferred;	/* result of a check ended at start */
 	const struct spf_term *cur;	/* the term waiting for DNS */
 	char target[DNS_NAME_TEXT_MAX];	/* its expanded target-name */
 	struct spf_sub subs[SPF_NAMES_MAX];
@@ -769,11 +766,13 @@ expired(const struct spf_check *c)
 
 /*
  * A host name fit for a query: RFC 7208 4.3 for <domain> (multi-label,
- * labels 1..63 octets, 253 at most) and for expanded targets. Printable
- * ASCII only; a trailing dot is removed in place.
+ * labels 1..63 octets, 253 at most) and for expanded targets. A trailing
+ * dot is removed in place. Targets may hold any printable ASCII a macro
+ * brought in (a local-part's '+'); with ldh the name must be letters,
+ * digits, '-' and '_' (the identity: an address literal is no domain).
  */
 static bool
-name_usable(char *name)
+name_usable(char *name, bool ldh)
 {
 	size_t len = strlen(name), lab = 0, labels = 0;
 
@@ -792,6 +791,8 @@ name_usable(char *name)
 		}
 		if (ch <= 0x20 || ch >= 0x7f || ch == '\\' || ch == '"')
 			return false;
+		if (ldh && !(is_alpha(ch) || is_digit(ch) || ch == '-' || ch == '_'))
+			return false;
 		lab++;
 	}
 	return labels >= 2;
@@ -807,7 +808,6 @@ cancel_all(struct spf_check *c)
 		c->subs[i].q = NULL;
 	}
 	c->pending = 0;
-	c->wait = W_NONE;
 }
 
 static void
@@ -835,7 +835,6 @@ static void on_txt(void *arg, const struct dns_answer *ans);
 static void
 frame_fetch(struct spf_check *c)
 {
-	c->wait = W_TXT;
 	c->q = dns_query(c->res, c->frames[c->depth - 1].domain, DNS_TYPE_TXT, remaining(c),
 	    on_txt, c);
 }
@@ -924,7 +923,6 @@ on_txt(void *arg, const struct dns_answer *ans)
 	size_t found = 0;
 
 	c->q = NULL;
-	c->wait = W_NONE;
 	switch (ans->status) {
 	case DNS_OK:
 		break;
@@ -1031,7 +1029,6 @@ on_a(void *arg, const struct dns_answer *ans)
 	struct spf_check *c = arg;
 
 	c->q = NULL;
-	c->wait = W_NONE;
 	switch (ans->status) {
 	case DNS_OK:
 		mech_outcome(c, addr_answer_match(c, ans, c->cur->cidr4, c->cur->cidr6), 0);
@@ -1055,7 +1052,6 @@ on_exists(void *arg, const struct dns_answer *ans)
 	struct spf_check *c = arg;
 
 	c->q = NULL;
-	c->wait = W_NONE;
 	switch (ans->status) {
 	case DNS_OK: {
 		bool any = false;
@@ -1102,7 +1098,7 @@ on_sub(void *arg, const struct dns_answer *ans)
 	s->q = NULL;
 	c->pending--;
 	if (ans->status == DNS_OK) {
-		if (addr_answer_match(c, ans, c->sub_ptr ? 128 : c->cur->cidr4,
+		if (addr_answer_match(c, ans, c->sub_ptr ? 32 : c->cur->cidr4,
 		    c->sub_ptr ? 128 : c->cur->cidr6))
 			c->sub_match = true;
 	} else if (ans->status == DNS_SERVFAIL || ans->status == DNS_TIMEOUT)
@@ -1126,7 +1122,6 @@ start_subs(struct spf_check *c, char names[][DNS_NAME_TEXT_MAX], size_t n)
 		subs_finished(c);
 		return;
 	}
-	c->wait = W_SUBS;
 	c->pending = (unsigned)n;
 	for (size_t i = 0; i < n; i++) {
 		struct spf_sub *s = &c->subs[i];
@@ -1146,7 +1141,6 @@ on_mx(void *arg, const struct dns_answer *ans)
 	size_t n = 0;
 
 	c->q = NULL;
-	c->wait = W_NONE;
 	switch (ans->status) {
 	case DNS_OK:
 		break;
@@ -1197,7 +1191,6 @@ on_ptr(void *arg, const struct dns_answer *ans)
 	size_t n = 0;
 
 	c->q = NULL;
-	c->wait = W_NONE;
 	if (ans->status == DNS_NXDOMAIN || ans->status == DNS_NODATA) {
 		if (void_lookup(c)) {
 			mech_outcome(c, -1, SPF_PERMERROR);
@@ -1248,7 +1241,7 @@ target_name(struct spf_check *c, const struct spf_term *t)
 		}
 	}
 	snprintf(c->target, sizeof(c->target), "%s", p);
-	return name_usable(c->target) ? 0 : -1;
+	return name_usable(c->target, false) ? 0 : -1;
 }
 
 /* Evaluates terms of the current frame until one needs DNS or the check
@@ -1337,22 +1330,18 @@ step(struct spf_check *c)
 			frame_fetch(c);
 			return;
 		case T_A:
-			c->wait = W_A;
 			c->q = dns_query(c->res, c->target,
 			    c->family == AF_INET ? DNS_TYPE_A : DNS_TYPE_AAAA, remaining(c), on_a, c);
 			return;
 		case T_MX:
-			c->wait = W_MX;
 			c->q = dns_query(c->res, c->target, DNS_TYPE_MX, remaining(c), on_mx, c);
 			return;
 		case T_EXISTS:
-			c->wait = W_EXISTS;
 			c->q = dns_query(c->res, c->target, DNS_TYPE_A, remaining(c), on_exists, c);
 			return;
 		case T_PTR: {
 			char rev[DNS_NAME_TEXT_MAX];
 			dns_reverse_name(c->ipstr, rev, sizeof(rev));
-			c->wait = W_PTR;
 			c->q = dns_query(c->res, rev, DNS_TYPE_PTR, remaining(c), on_ptr, c);
 			return;
 		}
@@ -1369,7 +1358,6 @@ on_defer(void *arg, const struct dns_answer *ans)
 	struct spf_check *c = arg;
 
 	c->q = NULL;
-	c->wait = W_NONE;
 	finish(c, c->deferred);
 }
 
@@ -1394,7 +1382,7 @@ spf_check_start(struct resolver *res, const char *ip, const char *helo, const ch
 	split_sender(c->sender, &local, &llen, &domain);
 	usable = strlen(domain) < sizeof(c->domain);
 	snprintf(c->domain, sizeof(c->domain), "%s", usable ? domain : "");
-	usable = usable && name_usable(c->domain);
+	usable = usable && name_usable(c->domain, true);
 	if (timeout_ms > 0)
 		c->deadline = now_ms() + timeout_ms;
 	if (parse_client_ip(ip, &addr) == 0) {
@@ -1411,7 +1399,6 @@ spf_check_start(struct resolver *res, const char *ip, const char *helo, const ch
 		 * libunbound's built-in local zone, without the network.
 		 */
 		c->deferred = SPF_NONE;
-		c->wait = W_DEFER;
 		c->q = dns_query(res, "invalid.", DNS_TYPE_A, timeout_ms, on_defer, c);
 		return c;
 	}
