@@ -40,6 +40,12 @@ struct scan {
 	bool finished;
 	struct mime_stats mime;
 	double junk, reject;	/* thresholds, copied: a reload may free cfg */
+	char authserv[URL_HOST_MAX];
+	struct spf_check *spf;
+	struct dkim_verify *dkim;
+	struct dmarc_check *dmarc;
+	bool spf_pending, dkim_pending;
+	struct scan_auth auth;
 	struct score score;
 	enum verdict verdict;
 };
@@ -148,6 +154,8 @@ scan_header_block(struct scan *s, const char *hdrs, size_t hlen)
 			if (scan_address_domain(value, vl, dom, sizeof(dom))) {
 				from_ok = true;
 				add_from_domain(s, dom);
+				if (s->auth.header_from[0] == '\0')
+					snprintf(s->auth.header_from, sizeof(s->auth.header_from), "%s", dom);
 			}
 		} else if ((nl == 8 && strncasecmp(name, "Reply-To", 8) == 0) ||
 		    (nl == 11 && strncasecmp(name, "Return-Path", 11) == 0)) {
@@ -178,6 +186,7 @@ scan_header_block(struct scan *s, const char *hdrs, size_t hlen)
 /* ---- lookups ---- */
 
 static void finish(struct scan *s);
+static void done_one(struct scan *s);
 
 static void
 apply(struct scan *s, const struct scan_lookup *l)
@@ -253,8 +262,7 @@ on_lookup(void *arg, const struct dns_answer *ans)
 		l->state = LOOKUP_FAILED;
 		break;
 	}
-	if (--s->pending == 0 && s->started)
-		finish(s);
+	done_one(s);
 }
 
 static void
@@ -343,10 +351,102 @@ start_lookups(struct scan *s)
 }
 
 static void
+done_one(struct scan *s)
+{
+	if (--s->pending == 0 && s->started)
+		finish(s);
+}
+
+static void
+on_dmarc(void *arg, enum dmarc_result result, enum dmarc_policy policy, const char *from)
+{
+	struct scan *s = arg;
+
+	s->auth.dmarc_ran = true;
+	s->auth.dmarc = result;
+	s->auth.dmarc_policy = policy;
+	done_one(s);
+}
+
+/* DMARC needs both SPF's and DKIM's results. */
+static void
+maybe_dmarc(struct scan *s)
+{
+	if (s->spf_pending || s->dkim_pending || s->auth.header_from[0] == '\0' ||
+	    s->in.sh == NULL)
+		return;
+	s->pending++;
+	s->dmarc = dmarc_check_start(s->in.sh->res, s->auth.header_from,
+	    s->auth.spf_ran ? s->auth.spf : SPF_NONE, s->auth.spf_domain, s->auth.dkim,
+	    s->auth.ndkim, s->in.sh->timeout_ms, on_dmarc, s);
+}
+
+static void
+on_spf(void *arg, enum spf_result result, const char *domain)
+{
+	struct scan *s = arg;
+
+	s->auth.spf_ran = true;
+	s->auth.spf = result;
+	snprintf(s->auth.spf_domain, sizeof(s->auth.spf_domain), "%s", domain ? domain : "");
+	s->spf_pending = false;
+	maybe_dmarc(s);
+	done_one(s);
+}
+
+static void
+on_dkim(void *arg, const struct dkim_sig_result *sigs, size_t n)
+{
+	struct scan *s = arg;
+
+	s->auth.dkim_ran = true;
+	s->auth.ndkim = n < DKIM_SIGS_MAX ? n : DKIM_SIGS_MAX;
+	memcpy(s->auth.dkim, sigs, s->auth.ndkim * sizeof(*sigs));
+	s->dkim_pending = false;
+	maybe_dmarc(s);
+	done_one(s);
+}
+
+/* SPF for the session's client (never for authenticated mail: the user
+ * is ours), DKIM for every message; DMARC once both are in. */
+static void
+start_auth(struct scan *s)
+{
+	struct resolver *res = s->in.sh->res;
+
+	if (s->in.client_ip != NULL && !s->in.authenticated) {
+		s->spf_pending = true;
+		s->pending++;
+		s->spf = spf_check_start(res, s->in.client_ip, s->in.helo ? s->in.helo : "",
+		    s->in.mail_from ? s->in.mail_from : "", s->in.sh->timeout_ms, on_spf, s);
+	}
+	s->dkim_pending = true;
+	s->pending++;
+	s->dkim = dkim_verify_start(res, s->msg, s->len, s->in.sh->timeout_ms, on_dkim, s);
+}
+
+static void
 finish(struct scan *s)
 {
 	for (size_t i = 0; i < s->nlk; i++)
 		apply(s, &s->lk[i]);
+	if (s->auth.spf_ran && s->auth.spf == SPF_FAIL)
+		score_add(&s->score, SYM_SPF_FAIL, s->auth.spf_domain);
+	if (s->auth.spf_ran && s->auth.spf == SPF_SOFTFAIL)
+		score_add(&s->score, SYM_SPF_SOFTFAIL, s->auth.spf_domain);
+	for (size_t i = 0; i < s->auth.ndkim; i++)
+		if (s->auth.dkim[i].result == DKIM_FAIL || s->auth.dkim[i].result == DKIM_PERMERROR)
+			score_add(&s->score, SYM_DKIM_INVALID, s->auth.dkim[i].domain);
+	if (s->auth.dmarc_ran && s->auth.dmarc == DMARC_FAIL) {
+		score_add(&s->score, SYM_DMARC_FAIL, s->auth.header_from);
+		/* SPEC 5.3: a failing domain that publishes p=reject asked
+		 * for exactly this. */
+		if (s->auth.dmarc_policy == DMARC_POLICY_REJECT) {
+			s->score.force_reject = true;
+			snprintf(s->score.reject_reason, sizeof(s->score.reject_reason),
+			    "DMARC policy of %s is reject", s->auth.header_from);
+		}
+	}
 	if (s->in.helo_abused)
 		score_add(&s->score, SYM_HELO_DBL_ABUSED, NULL);
 	if (s->in.rdns_abused)
@@ -370,6 +470,8 @@ scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb
 	s->reject = in->cfg ? in->cfg->score_reject : 12.0;
 	s->msg = msg;
 	s->len = len;
+	snprintf(s->authserv, sizeof(s->authserv), "%s",
+	    in->authserv_id ? in->authserv_id : (in->cfg ? in->cfg->hostname : "localhost"));
 	s->cb = cb;
 	s->arg = arg;
 	score_init(&s->score, in->cfg);
@@ -390,8 +492,10 @@ scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb
 	s->in.cfg = NULL;
 	s->in.own = NULL;
 	s->in.nown = 0;
-	if (in->sh != NULL)
+	if (in->sh != NULL) {
 		start_lookups(s);
+		start_auth(s);
+	}
 	s->started = true;
 	if (s->pending == 0)
 		finish(s);
@@ -411,6 +515,9 @@ scan_free(struct scan *s)
 		return;
 	for (size_t i = 0; i < s->nlk; i++)
 		dns_cancel(s->lk[i].q);
+	spf_check_free(s->spf);
+	dkim_verify_free(s->dkim);
+	dmarc_check_free(s->dmarc);
 	free(s->lk);
 	url_set_clear(&s->urls);
 	free(s);
@@ -454,11 +561,54 @@ scan_from_domains(const struct scan *s, size_t *n)
 	return s->from_ptrs;
 }
 
+/* RFC 8601 Authentication-Results for what ran. */
+static char *
+auth_results(const struct scan *s)
+{
+	const struct scan_auth *a = &s->auth;
+	char buf[2048];
+	size_t o;
+
+	if (!a->spf_ran && !a->dkim_ran && !a->dmarc_ran)
+		return NULL;
+	o = (size_t)snprintf(buf, sizeof(buf), "Authentication-Results: %s", s->authserv);
+	if (a->spf_ran && o < sizeof(buf))
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, ";\r\n\tspf=%s smtp.mailfrom=%s",
+		    spf_result_name(a->spf), a->spf_domain[0] ? a->spf_domain : "unknown");
+	if (a->dkim_ran && a->ndkim == 0 && o < sizeof(buf))
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, ";\r\n\tdkim=none");
+	for (size_t i = 0; i < a->ndkim && o < sizeof(buf); i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, ";\r\n\tdkim=%s%s%s%s header.d=%s header.s=%s",
+		    dkim_result_name(a->dkim[i].result), a->dkim[i].reason[0] ? " (" : "",
+		    a->dkim[i].reason, a->dkim[i].reason[0] ? ")" : "", a->dkim[i].domain,
+		    a->dkim[i].selector);
+	if (a->dmarc_ran && o < sizeof(buf))
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, ";\r\n\tdmarc=%s (p=%s) header.from=%s",
+		    dmarc_result_name(a->dmarc), dmarc_policy_name(a->dmarc_policy), a->header_from);
+	if (o >= sizeof(buf))
+		o = sizeof(buf) - 1;
+	buf[o] = '\0';
+	/* peer-controlled parts (reasons, domains) must not break the header */
+	for (size_t i = 0; i < o; i++)
+		if ((unsigned char)buf[i] < 0x20 && buf[i] != '\r' && buf[i] != '\n' && buf[i] != '\t')
+			buf[i] = '?';
+	return xasprintf("%s\r\n", buf);
+}
+
 char *
 scan_headers(const struct scan *s)
 {
-	char status[2048];
+	char status[2048], *ar = auth_results(s), *out;
 
 	score_status(&s->score, s->junk, status, sizeof(status));
-	return xasprintf("X-Spam-Score: %.1f\r\nX-Spam-Status: %s\r\n", s->score.total, status);
+	out = xasprintf("%sX-Spam-Score: %.1f\r\nX-Spam-Status: %s\r\n", ar ? ar : "",
+	    s->score.total, status);
+	free(ar);
+	return out;
+}
+
+const struct scan_auth *
+scan_auth(const struct scan *s)
+{
+	return &s->auth;
 }

@@ -14,7 +14,10 @@
 
 #include "lib/config.h"
 #include "policy/spamhaus.h"
+#include "scan/dkim.h"
+#include "scan/dmarc.h"
 #include "scan/received.h"
+#include "scan/spf.h"
 #include "scan/score.h"
 #include "scan/urls.h"
 
@@ -25,6 +28,8 @@ struct scan_input {
 					 * read in scan_start only */
 	const struct spamhaus *sh;	/* lookups; NULL: none (offline scan) */
 	const char *client_ip;		/* SMTP client, NULL outside a session */
+	const char *helo;		/* its HELO name (SPF for the null sender) */
+	const char *authserv_id;	/* our host name, in Authentication-Results */
 	const char *mail_from;		/* envelope sender, NULL or "" if none */
 	bool authenticated;		/* the client's own hop is never looked up */
 	bool helo_abused;		/* from the session's DBL checks */
@@ -75,12 +80,27 @@ enum verdict scan_verdict(const struct scan *s);
 const struct url_set *scan_urls(const struct scan *s);
 const struct received_chain *scan_chain(const struct scan *s);
 const struct scan_lookup *scan_lookups(const struct scan *s, size_t *n);
+/* Authentication results (valid once finished; *_ran false when the
+ * check did not run). */
+struct scan_auth {
+	bool spf_ran, dkim_ran, dmarc_ran;
+	enum spf_result spf;
+	char spf_domain[URL_HOST_MAX];
+	struct dkim_sig_result dkim[DKIM_SIGS_MAX];
+	size_t ndkim;
+	enum dmarc_result dmarc;
+	enum dmarc_policy dmarc_policy;
+	char header_from[URL_HOST_MAX];	/* first From: domain, "" if none */
+};
+const struct scan_auth *scan_auth(const struct scan *s);
+
 /* Domains of From:, Reply-To:, Return-Path: and the envelope. */
 const char *const *scan_from_domains(const struct scan *s, size_t *n);
 
 /*
- * The header lines to add at delivery (X-Spam-Score, X-Spam-Status),
- * CRLF-terminated, into a new string the caller frees.
+ * The header lines to add at delivery (Authentication-Results when SPF,
+ * DKIM or DMARC ran, X-Spam-Score, X-Spam-Status), CRLF-terminated, into
+ * a new string the caller frees.
  */
 char *scan_headers(const struct scan *s);
 

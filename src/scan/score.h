@@ -35,7 +35,7 @@ struct score {
 	size_t nhits;
 	double total;
 	bool force_reject;		/* DMARC p=reject failure */
-	char reject_reason[128];
+	char reject_reason[300];
 };
 
 enum verdict { VERDICT_INBOX, VERDICT_JUNK, VERDICT_REJECT };

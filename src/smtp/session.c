@@ -642,6 +642,8 @@ scan_begin(struct session *s)
 	in.cfg = srv->cfg;
 	in.sh = srv->spamhaus;
 	in.client_ip = s->ip;
+	in.helo = s->helo;
+	in.authserv_id = srv->cfg->hostname;
 	in.mail_from = tx->from_str;
 	in.authenticated = s->user != NULL;
 	in.helo_abused = s->checks && checks_abused(s->checks, CHECK_HELO);
