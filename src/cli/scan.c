@@ -162,6 +162,20 @@ print_text(const struct runner *r, const struct job *j)
 		    lk[i].kind == DNSBL_KIND_IP ? "zen" : "dbl", state_name(&lk[i]),
 		    lk[i].v.text[0] ? " " : "", lk[i].v.text, lists[0] ? " " : "", lists);
 	}
+	{
+		const struct scan_auth *a = scan_auth(s);
+		if (a->spf_ran)
+			printf("spf: %s (%s)\n", spf_result_name(a->spf), a->spf_domain);
+		for (size_t i = 0; i < a->ndkim; i++)
+			printf("dkim: %s d=%s s=%s%s%s\n", dkim_result_name(a->dkim[i].result),
+			    a->dkim[i].domain, a->dkim[i].selector, a->dkim[i].reason[0] ? " " : "",
+			    a->dkim[i].reason);
+		if (a->dkim_ran && a->ndkim == 0)
+			printf("dkim: none\n");
+		if (a->dmarc_ran)
+			printf("dmarc: %s (p=%s) %s\n", dmarc_result_name(a->dmarc),
+			    dmarc_policy_name(a->dmarc_policy), a->header_from);
+	}
 	for (size_t i = 0; i < sc->nhits; i++)
 		printf("hit: %s %.1f%s%s%s\n", symbol_name(sc->hits[i].sym), sc->hits[i].weight,
 		    sc->hits[i].detail[0] ? " (" : "", sc->hits[i].detail,
@@ -211,7 +225,18 @@ print_json(const struct job *j)
 		json_string(stdout, u->items[i].detail);
 		printf(",\"in_subject\":%s}", u->items[i].source == URL_SRC_SUBJECT ? "true" : "false");
 	}
-	printf("],\"lookups\":[");
+	{
+		const struct scan_auth *a = scan_auth(s);
+		printf("],\"auth\":{\"spf\":\"%s\",\"dkim\":[", a->spf_ran ? spf_result_name(a->spf) : "none");
+		for (size_t i = 0; i < a->ndkim; i++) {
+			printf("%s{\"result\":\"%s\",\"domain\":", i ? "," : "",
+			    dkim_result_name(a->dkim[i].result));
+			json_string(stdout, a->dkim[i].domain);
+			printf("}");
+		}
+		printf("],\"dmarc\":\"%s\"", a->dmarc_ran ? dmarc_result_name(a->dmarc) : "none");
+	}
+	printf("},\"lookups\":[");
 	lk = scan_lookups(s, &n);
 	for (size_t i = 0; i < n; i++) {
 		printf("%s{\"role\":\"%s\",\"item\":", i ? "," : "", role_name(lk[i].role));
