@@ -19,7 +19,9 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 # Fuzz targets link only pure code: no event loop, no threads needed.
 FUZZ_LIBSRCS := src/lib/xmalloc.c src/lib/value.c src/lib/config.c src/smtp/parse.c src/smtp/address.c \
-                src/smtp/data.c src/monitor/log.c src/dns/dnsbl.c src/dns/answer.c
+                src/smtp/data.c src/monitor/log.c src/dns/dnsbl.c src/dns/answer.c \
+                src/scan/decode.c src/scan/mime.c src/scan/urls.c src/scan/received.c \
+                src/scan/score.c
 
 .PHONY: all run test unit bench asan fuzz fuzz-smoke deps clean format
 
@@ -67,7 +69,7 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Isrc -g -O1 -pthread \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_LIBSRCS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIBSRCS)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIBSRCS) -lidn2 -lpsl
 
 fuzz-build: $(FUZZ_BINS)
 
