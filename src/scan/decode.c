@@ -354,7 +354,7 @@ html_entities_decode(const char *buf, size_t len, char *out, size_t outlen)
 				size_t n;
 				if (j < len && buf[j] == ';')
 					j++;
-				if (cp == 0 || cp > 0x10ffff)
+				if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 					cp = '?';
 				if ((n = utf8_put(cp, out + o, outlen - o)) == 0)
 					break;

@@ -272,15 +272,29 @@ walk_multipart(struct walker *w, const char *body, size_t len, const char *b, in
 		w->st->malformed = true;
 		walk(w, body + part_start, len - part_start, depth + 1);
 	}
-	if (!in_part)
+	if (!in_part) {
+		/* No delimiter at all (a wrong or truncated boundary): readers
+		 * show the body as text, so we scan it as text. */
+		struct mime_part p;
 		w->st->malformed = true;
+		memset(&p, 0, sizeof(p));
+		p.headers = body;
+		p.headers_len = 0;
+		p.body = body;
+		p.body_len = len;
+		strcpy(p.type, "text");
+		strcpy(p.subtype, "plain");
+		p.depth = depth + 1;
+		w->leaves++;
+		w->cb(w->arg, &p);
+	}
 }
 
 static void
 walk(struct walker *w, const char *buf, size_t len, int depth)
 {
 	struct mime_part p;
-	char boundary[80];
+	char boundary[256];	/* RFC 2046 says 70; readers accept more */
 	size_t hend;
 
 	if (depth > MIME_DEPTH_MAX) {

@@ -70,16 +70,38 @@ received_parse_ip(const char *value, size_t len, char *ip)
 			end = i;
 			break;
 		}
-	/* [IP] */
-	for (i = from; i < end; i++)
-		if (v[i] == '[') {
-			const char *close = memchr(v + i, ']', end - i);
-			if (close && take_ip(v + i + 1, (size_t)(close - v) - i - 1, ip))
-				return true;
+	/* [IP]: the one in parentheses is the TCP peer of Postfix and
+	 * Sendmail ("helo (name [IP])"); a bracket right after "from" is
+	 * then a HELO literal, except for Exim, whose peer comes first and
+	 * whose HELO is marked "helo=[...]". */
+	{
+		char paren_ip[RCVD_IP_MAX] = "", plain_ip[RCVD_IP_MAX] = "", tmp[RCVD_IP_MAX];
+		int depth = 0;
+		for (i = from; i < end; i++) {
+			const char *close;
+			if (v[i] == '(')
+				depth++;
+			else if (v[i] == ')' && depth > 0)
+				depth--;
+			if (v[i] != '[' || (close = memchr(v + i, ']', end - i)) == NULL)
+				continue;
+			if (i >= from + 5 && strncasecmp(v + i - 5, "helo=", 5) == 0)
+				continue;
+			if (!take_ip(v + i + 1, (size_t)(close - v) - i - 1, tmp))
+				continue;
+			if (depth > 0 && paren_ip[0] == '\0')
+				memcpy(paren_ip, tmp, sizeof(tmp));
+			else if (depth == 0 && plain_ip[0] == '\0')
+				memcpy(plain_ip, tmp, sizeof(tmp));
 		}
-	/* (IP) or "(HELO x) (IP)" or "(host IP)" */
+		if (paren_ip[0] || plain_ip[0]) {
+			memcpy(ip, paren_ip[0] ? paren_ip : plain_ip, RCVD_IP_MAX);
+			return true;
+		}
+	}
+	/* (IP), "(HELO x) (IP)", "(host IP)", qmail's "(user@IP)" */
 	for (i = from; i < end; i++)
-		if (v[i] == '(' || (v[i] == ' ' && i > from && v[i - 1] != ')')) {
+		if (v[i] == '(' || v[i] == '@' || (v[i] == ' ' && i > from && v[i - 1] != ')')) {
 			size_t s = i + 1, e = s;
 			while (e < end && ipchar((unsigned char)v[e]))
 				e++;

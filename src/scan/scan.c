@@ -99,18 +99,19 @@ scan_address_domain(const char *value, size_t len, char *out, size_t outlen)
 	char *lt;
 
 	v[n] = '\0';
-	/* "Name <addr>": the address in the last angle brackets */
-	if ((lt = strrchr(v, '<')) != NULL) {
+	/* "Name <addr>, ...": the first address in angle brackets (a quoted
+	 * display name may hold commas, never '<') */
+	if ((lt = strchr(v, '<')) != NULL) {
 		char *gt = strchr(lt, '>');
 		if (gt == NULL)
 			return false;
 		*gt = '\0';
 		at = strrchr(lt, '@');
 	} else {
-		/* a bare addr-spec, maybe followed by a comment */
-		char *paren = strchr(v, '(');
-		if (paren)
-			*paren = '\0';
+		/* bare addr-specs: the first one, without a comment */
+		char *cut = strpbrk(v, ",(");
+		if (cut)
+			*cut = '\0';
 		at = strrchr(v, '@');
 	}
 	if (at == NULL || at == v)
@@ -496,9 +497,12 @@ scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb
 		start_lookups(s);
 		start_auth(s);
 	}
-	s->started = true;
+	/* Finished here: no callback (scan.h). Otherwise the last answer
+	 * finishes it from the loop, and only then is cb called. */
 	if (s->pending == 0)
 		finish(s);
+	else
+		s->started = true;
 	return s;
 }
 

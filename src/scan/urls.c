@@ -215,6 +215,15 @@ url_normalize_host(const char *host, size_t len, char *out, size_t outlen)
 		}
 		for (char *p = ace; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
+		/* UTS 46 maps ideographic and fullwidth dots to '.': the
+		 * result gets the checks an ASCII host gets. */
+		n = strlen(ace);
+		while (n > 0 && ace[n - 1] == '.')
+			ace[--n] = '\0';
+		if (n == 0 || ace[0] == '.' || strstr(ace, "..") != NULL) {
+			idn2_free(ace);
+			return -1;
+		}
 		strcpy(out, ace);
 		idn2_free(ace);
 		return URL_ITEM_HOST;
