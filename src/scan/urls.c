@@ -129,8 +129,7 @@ numeric_ipv4(const char *h, char *out, size_t outlen)
 		}
 	if (!digit || inet_aton(h, &a) == 0)
 		return false;
-	inet_ntop(AF_INET, &a, out, (socklen_t)outlen);
-	return true;
+	return inet_ntop(AF_INET, &a, out, (socklen_t)outlen) != NULL;
 }
 
 int
@@ -168,9 +167,9 @@ url_normalize_host(const char *host, size_t len, char *out, size_t outlen)
 		if (close == NULL)
 			return -1;
 		*close = '\0';
-		if (inet_pton(AF_INET6, dec + 1, a6) != 1)
+		if (inet_pton(AF_INET6, dec + 1, a6) != 1 ||
+		    inet_ntop(AF_INET6, a6, out, (socklen_t)outlen) == NULL)
 			return -1;
-		inet_ntop(AF_INET6, a6, out, (socklen_t)outlen);
 		return URL_ITEM_IP;
 	}
 	{
@@ -224,6 +223,12 @@ url_normalize_host(const char *host, size_t len, char *out, size_t outlen)
 			idn2_free(ace);
 			return -1;
 		}
+		/* without STD3 rules libidn2 lets other ASCII through */
+		for (char *p = ace; *p; p++)
+			if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '.' || *p == '_')) {
+				idn2_free(ace);
+				return -1;
+			}
 		strcpy(out, ace);
 		idn2_free(ace);
 		return URL_ITEM_HOST;
