@@ -164,6 +164,7 @@ chmod 755 "$DIR"
 touch "$DIR/.postern-bench"
 
 say "$MESSAGES messages of $SIZE octets over $SESSIONS parallel sessions per server; scratch dir $DIR"
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
 
 # ------------------------------------------------------------ DNS
 # postern looks up every client IP, HELO, sender domain and PTR in the
@@ -472,7 +473,9 @@ pn_pss=$(mib "${R[pn_peak_pss_kib]:-}")
 
 echo
 echo "Inbound SMTP: $MESSAGES messages, $SIZE-octet payload, $SESSIONS parallel sessions,"
-echo "one message per connection (smtp-source), 127.0.0.1, $(nproc) cores"
+echo "one message per connection (smtp-source), 127.0.0.1, $(nproc) cores;"
+echo "1-minute load average at start $LOAD_START, at end $(cut -d' ' -f1 /proc/loadavg)" \
+	"(anything else running on the machine skews the figures)"
 echo
 printf '%-30s %14s %14s %16s\n' "" "Postfix" "postern" "postern/Postfix"
 printf '%-30s %14s %14s %16s\n' "" "${R[pf_version]:--}" "$(printf '%s' "${R[pn_version]:--}" | awk '{print $NF}')" ""

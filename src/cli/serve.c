@@ -24,7 +24,9 @@
 #include "lib/groupsync.h"
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
-#include "queue/deliver.h"
+#include "policy/local.h"
+#include "queue/mta.h"
+#include "queue/scheduler.h"
 #include "queue/spool.h"
 #include "smtp/server.h"
 #include "smtp/session.h"
@@ -152,10 +154,49 @@ start_dns(struct server *srv, char **err)
 	return 0;
 }
 
-static void
-recovered(const char *id, void *arg)
+/* Where a bounce to addr goes (scheduler_options.route). */
+static char *
+route_local(void *arg, const char *addr)
 {
-	deliver_enqueue(arg, id);
+	struct server *srv = arg;
+	struct mailaddr a;
+	char path[ADDR_PATH_MAX + 3], *mailboxes = NULL;
+
+	snprintf(path, sizeof(path), "<%s>", addr);
+	if (addr_parse_path(path, strlen(path), false, true, &a) != ADDR_OK)
+		return NULL;
+	if (local_resolve(srv->cfg, srv->users, &a, &mailboxes) != LOCAL_OK) {
+		free(mailboxes);
+		return NULL;
+	}
+	return mailboxes;
+}
+
+static int
+start_queue(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	struct mta_options mo = {
+		.helo = cfg->hostname,
+		.port = cfg->outbound_port,
+		.relayhost = cfg->relayhost,
+		.tls_required = (const char *const *)cfg->tls_required_domains,
+		.ntls_required = cfg->ntls_required_domains,
+		.timeout = cfg->outbound_timeout,
+	};
+	struct scheduler_options so = {
+		.data_dir = cfg->data_dir,
+		.hostname = cfg->hostname,
+		.queue_lifetime = cfg->queue_lifetime,
+		.retry_initial = cfg->retry_initial,
+		.retry_max = cfg->retry_max,
+		.route = route_local,
+		.route_arg = srv,
+	};
+
+	srv->mta = mta_new(srv->base, srv->resolver, &mo);
+	srv->sched = scheduler_new(srv->base, &so, srv->gs, srv->mta);
+	return srv->sched == NULL ? -1 : 0;
 }
 
 int
@@ -209,11 +250,11 @@ cli_serve(int argc, char **argv)
 		goto out;
 	}
 	if ((srv.gs = groupsync_new(srv.base, srv.cfg->data_dir)) == NULL ||
-	    (srv.deliver = deliver_start(srv.cfg->data_dir, srv.gs)) == NULL) {
+	    start_queue(&srv) == -1) {
 		log_event("error", "reason=\"cannot start worker threads: %s\"", strerror(errno));
 		goto out;
 	}
-	n = spool_recover(srv.cfg->data_dir, recovered, srv.deliver);
+	n = scheduler_recover(srv.sched);
 	if (n == -1) {
 		log_event("error", "reason=\"cannot read queue: %s\"", strerror(errno));
 		goto out;
@@ -232,9 +273,10 @@ cli_serve(int argc, char **argv)
 out:
 	/* Deliveries first: they may still wait on a sync. Then the syncs,
 	 * whose last callbacks answer sessions still committing. */
-	deliver_stop(srv.deliver);
+	scheduler_free(srv.sched);
 	groupsync_free(srv.gs);
 	session_abandon_all(&srv);
+	mta_free(srv.mta);
 	health_free(srv.health);
 	free(srv.spamhaus);
 	resolver_free(srv.resolver);

@@ -71,6 +71,10 @@ static const struct key keys[] = {
 	{ "outbound_port", K_PORT, OFF(outbound_port), 0 },
 	{ "relayhost", K_HOSTPORT_OPT, OFF(relayhost), 0 },
 	{ "queue_lifetime", K_DURATION, OFF(queue_lifetime), 0 },
+	{ "retry_initial", K_DURATION, OFF(retry_initial), 0 },
+	{ "retry_max", K_DURATION, OFF(retry_max), 0 },
+	{ "outbound_timeout", K_DURATION, OFF(outbound_timeout), 0 },
+	{ "tls_required_domains", K_DOMAINS, OFF(tls_required_domains), OFF(ntls_required_domains) },
 	{ "dkim_selector", K_STRING, OFF(dkim_selector), 0 },
 	{ "dkim_key", K_PATH, OFF(dkim_key), 0 },
 	{ "alert_address", K_STRING, OFF(alert_address), 0 },
@@ -155,6 +159,9 @@ set_defaults(struct config *cfg)
 	cfg->auth_lockout = 900;
 	cfg->outbound_port = 25;
 	cfg->queue_lifetime = 5 * 86400;
+	cfg->retry_initial = 300;
+	cfg->retry_max = 3600;
+	cfg->outbound_timeout = 300;
 	cfg->alert_bounce_ratio = 0.2;
 	cfg->alert_min_messages = 20;
 	cfg->alert_window = 3600;
@@ -324,11 +331,11 @@ apply_key(const struct key *k, const char *v, size_t vlen, const char *basedir,
 			    (int)(acc.badlen > 80 ? 80 : acc.badlen), acc.bad);
 			return msg;
 		}
-		if (acc.n == 0)
+		if (acc.n == 0 && k->off == OFF(domains))
 			return "at least one domain is needed";
-		free_domains(cfg->domains, cfg->ndomains);
-		cfg->domains = acc.items;
-		cfg->ndomains = acc.n;
+		free_domains(*(char ***)field, *(size_t *)(base + k->count_off));
+		*(char ***)field = acc.items;
+		*(size_t *)(base + k->count_off) = acc.n;
 		return NULL;
 	case K_HOSTPORT_OPT: {
 		struct hostport hp, **slot = field;
@@ -640,6 +647,7 @@ config_clear(struct config *cfg)
 		free(cfg->scores[i].symbol);
 	free(cfg->scores);
 	free(cfg->relayhost);
+	free_domains(cfg->tls_required_domains, cfg->ntls_required_domains);
 	free(cfg->dkim_selector);
 	free(cfg->dkim_key);
 	free(cfg->alert_address);

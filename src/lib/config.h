@@ -65,6 +65,10 @@ struct config {
 	unsigned outbound_port;
 	struct hostport *relayhost;
 	unsigned queue_lifetime;
+	unsigned retry_initial, retry_max;	/* remote retry backoff */
+	unsigned outbound_timeout;		/* per SMTP client step */
+	char **tls_required_domains;		/* STARTTLS required for these */
+	size_t ntls_required_domains;
 	char *dkim_selector, *dkim_key;
 	char *alert_address;
 	uint64_t min_free_space;

@@ -1,141 +1,108 @@
 /*
- * Delivery thread. Order for each batch, so that a crash at any point
- * loses nothing and duplicates at worst:
+ * Local delivery thread. Order for each batch, so that a crash at any
+ * point loses nothing and duplicates at worst:
  *   write Maildir tmp/ files -> sync -> rename into new/ -> sync ->
- *   remove queue files.
- * Failed recipients are retried with a growing delay; recipients already
- * delivered are recorded in the queue's .done sidecar first.
+ *   report to the scheduler, which records the result and removes the
+ *   queue file.
  */
 #include "deliver.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "lib/xmalloc.h"
-#include "monitor/log.h"
 #include "queue/maildir.h"
 #include "queue/spool.h"
 
 #define BATCH_MAX 256
-#define RETRY_FIRST 60
-#define RETRY_MAX 3600
 
-struct work {
-	struct work *next;
+struct job {
+	struct job *next;
 	char id[SPOOL_ID_LEN + 1];
-	time_t not_before;	/* retry time, 0 for new work */
-	unsigned attempts;
+	size_t *rcpts;
+	size_t n;
+	struct local_result *res;	/* filled by the thread */
+	size_t nres;
 };
 
 struct deliver {
 	char *data_dir;
 	struct groupsync *gs;
+	deliver_done_cb *cb;
+	void *arg;
+	struct event *ev;		/* wakeup pipe: results ready */
+	int pipe[2];
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct work *ready, **ready_tail;	/* FIFO of new work */
-	struct work *retry;			/* unsorted, small */
+	struct job *todo, **todo_tail;
+	struct job *done, **done_tail;
 	bool stop;
 };
 
-/* One file being delivered: which message and recipient it serves. */
+/* One Maildir file being written for a job's recipient. */
 struct pending {
 	struct maildir_file file;
-	size_t msg;		/* index in the batch */
-	size_t rcpt;
-	bool ok;
-};
-
-struct batch_msg {
-	struct work *w;
-	struct spool_msg msg;
-	bool loaded;
-	bool *failed;		/* per recipient */
-	char **reason;		/* per recipient, first failure */
+	struct local_result *res;
 };
 
 static void
-fail_rcpt(struct batch_msg *bm, size_t r, const char *what, int err)
+set_fail(struct local_result *r, const char *what, int err)
 {
-	bm->failed[r] = true;
-	if (bm->reason[r] == NULL)
-		bm->reason[r] = xasprintf("%s: %s", what, strerror(err));
-}
-
-static char *
-delivery_head(const struct spool_msg *m, const struct spool_rcpt *r, size_t *len)
-{
-	/* Return-Path and Delivered-To as a local delivery agent adds them,
-	 * then the scan's X-Spam-* headers. */
-	char *h = xasprintf("Return-Path: <%s>\r\nDelivered-To: %s\r\n%s",
-	    m->env.from, r->addr, m->headers ? m->headers : "");
-
-	*len = strlen(h);
-	return h;
+	if (!r->ok)
+		return;		/* keep the first reason */
+	r->ok = false;
+	/* a missing or unwritable mailbox directory is a local problem an
+	 * administrator fixes: always retried, never a bounce */
+	r->permanent = false;
+	snprintf(r->reason, sizeof(r->reason), "%s: %s", what, strerror(err));
 }
 
 static void
-schedule_retry(struct deliver *d, struct work *w)
+run_batch(struct deliver *d, struct job *list)
 {
-	unsigned delay = RETRY_FIRST;
-
-	for (unsigned i = 1; i < w->attempts && delay < RETRY_MAX; i++)
-		delay *= 2;
-	if (delay > RETRY_MAX)
-		delay = RETRY_MAX;
-	w->not_before = time(NULL) + delay;
-	pthread_mutex_lock(&d->lock);
-	w->next = d->retry;
-	d->retry = w;
-	pthread_mutex_unlock(&d->lock);
-}
-
-static void
-run_batch(struct deliver *d, struct work *list)
-{
-	struct batch_msg bms[BATCH_MAX];
 	struct pending *pend = NULL;
-	size_t nbm = 0, npend = 0, cap = 0;
-	char mdir[PATH_MAX], q[LOG_VALUE_MAX], q2[LOG_VALUE_MAX];
+	size_t npend = 0, cap = 0;
+	char mdir[PATH_MAX];
 	int st;
 
-	for (struct work *w = list; w != NULL && nbm < BATCH_MAX; w = w->next) {
-		struct batch_msg *bm = &bms[nbm++];
-		int rc;
+	for (struct job *j = list; j != NULL; j = j->next) {
+		struct spool_msg msg;
+		int rc = spool_load(d->data_dir, j->id, &msg);
 
-		memset(bm, 0, sizeof(*bm));
-		bm->w = w;
-		rc = spool_load(d->data_dir, w->id, &bm->msg);
-		if (rc == 1) {
-			log_event("error", "id=%s reason=\"queue file corrupt; removed\"", w->id);
-			spool_remove(d->data_dir, w->id);
+		j->res = xcalloc(j->n, sizeof(*j->res));
+		j->nres = j->n;
+		for (size_t i = 0; i < j->n; i++) {
+			j->res[i].rcpt = j->rcpts[i];
+			j->res[i].ok = true;
+		}
+		if (rc != 0) {
+			for (size_t i = 0; i < j->n; i++)
+				set_fail(&j->res[i], "queue file", rc == 1 ? EINVAL : errno);
 			continue;
 		}
-		if (rc == -1) {
-			if (errno != ENOENT)
-				log_event("error", "id=%s reason=%s", w->id,
-				    log_quote(q, sizeof(q), strerror(errno), strlen(strerror(errno))));
-			continue;
-		}
-		bm->loaded = true;
-		bm->failed = xcalloc(bm->msg.env.nrcpts, sizeof(bool));
-		bm->reason = xcalloc(bm->msg.env.nrcpts, sizeof(char *));
-		for (size_t r = 0; r < bm->msg.env.nrcpts; r++) {
-			struct spool_rcpt *rc_ = &bm->msg.env.rcpts[r];
-			char *mbs, *save = NULL, *mb;
+		for (size_t i = 0; i < j->n; i++) {
+			struct spool_rcpt *r;
+			char *mbs, *save = NULL, *mb, *head;
 			size_t hlen;
-			char *head;
 
-			if (rc_->done)
+			if (j->rcpts[i] >= msg.env.nrcpts) {
+				set_fail(&j->res[i], "recipient", EINVAL);
 				continue;
-			head = delivery_head(&bm->msg, rc_, &hlen);
-			mbs = xstrdup(rc_->mailbox);
+			}
+			r = &msg.env.rcpts[j->rcpts[i]];
+			/* Return-Path and Delivered-To as a local delivery
+			 * agent adds them, then the scan's headers. */
+			head = xasprintf("Return-Path: <%s>\r\nDelivered-To: %s\r\n%s",
+			    msg.env.from, r->addr, msg.headers ? msg.headers : "");
+			hlen = strlen(head);
+			mbs = xstrdup(r->mailbox);
 			for (mb = strtok_r(mbs, ",", &save); mb; mb = strtok_r(NULL, ",", &save)) {
 				if (npend == cap) {
 					cap = cap ? cap * 2 : 64;
@@ -143,168 +110,141 @@ run_batch(struct deliver *d, struct work *list)
 				}
 				/* Junk is the Maildir++ folder .Junk/ (SPEC 6.7) */
 				snprintf(mdir, sizeof(mdir), "%s/mail/%s%s%s", d->data_dir, mb,
-				    bm->msg.folder ? "/." : "", bm->msg.folder ? bm->msg.folder : "");
-				if (maildir_write(mdir, head, hlen, bm->msg.data,
-				    bm->msg.datalen, &pend[npend].file) == -1) {
-					fail_rcpt(bm, r, mb, errno);
+				    msg.folder ? "/." : "", msg.folder ? msg.folder : "");
+				if (maildir_write(mdir, head, hlen, msg.data, msg.datalen,
+				    &pend[npend].file) == -1) {
+					set_fail(&j->res[i], mb, errno);
 					continue;
 				}
-				pend[npend].msg = nbm - 1;
-				pend[npend].rcpt = r;
-				pend[npend].ok = true;
-				npend++;
+				pend[npend++].res = &j->res[i];
 			}
 			free(mbs);
 			free(head);
 		}
+		spool_msg_clear(&msg);
 	}
 
-	/* Data of every tmp/ file on disk before any of them shows in new/. */
+	/* The data of every tmp/ file on disk before any shows in new/. */
 	if (npend > 0 && (st = groupsync_wait(d->gs)) != 0) {
 		for (size_t i = 0; i < npend; i++) {
 			maildir_discard(&pend[i].file);
-			fail_rcpt(&bms[pend[i].msg], pend[i].rcpt, "sync", st);
+			set_fail(pend[i].res, "sync", st);
 		}
 		npend = 0;
 	}
 	for (size_t i = 0; i < npend; i++)
 		if (maildir_publish(&pend[i].file) == -1) {
-			fail_rcpt(&bms[pend[i].msg], pend[i].rcpt, "rename", errno);
+			set_fail(pend[i].res, "rename", errno);
 			maildir_discard(&pend[i].file);
-			pend[i].ok = false;
 		}
-	/* The renames durable before any queue file goes. */
-	if (npend > 0 && (st = groupsync_wait(d->gs)) != 0) {
-		/* We cannot tell which renames reached the disk: keep the
-		 * queue files; a retry may duplicate, never lose. */
+	/* The renames durable before anyone removes the queue file. If this
+	 * sync fails we cannot tell which renames made it: report failure,
+	 * a retry may duplicate but never loses. */
+	if (npend > 0 && (st = groupsync_wait(d->gs)) != 0)
 		for (size_t i = 0; i < npend; i++)
-			fail_rcpt(&bms[pend[i].msg], pend[i].rcpt, "sync", st);
-	}
-
-	for (size_t i = 0; i < nbm; i++) {
-		struct batch_msg *bm = &bms[i];
-		struct spool_envelope *env = &bm->msg.env;
-		bool all = true, any_new = false;
-
-		if (!bm->loaded) {
-			free(bm->w);
-			continue;
-		}
-		for (size_t r = 0; r < env->nrcpts; r++) {
-			if (env->rcpts[r].done)
-				continue;
-			if (bm->failed[r]) {
-				all = false;
-				continue;
-			}
-			env->rcpts[r].done = true;
-			any_new = true;
-			log_event("delivered", "id=%s rcpt=%s mailbox=%s folder=%s relay=local from=%s",
-			    env->id,
-			    log_quote(q, sizeof(q), env->rcpts[r].addr, strlen(env->rcpts[r].addr)),
-			    env->rcpts[r].mailbox, bm->msg.folder ? bm->msg.folder : "INBOX",
-			    log_quote(q2, sizeof(q2), env->from, strlen(env->from)));
-		}
-		if (all) {
-			spool_remove(d->data_dir, env->id);
-			free(bm->w);
-		} else {
-			if (any_new && spool_mark_done(d->data_dir, &bm->msg) == -1)
-				log_event("error", "id=%s reason=\"cannot record delivered recipients: %s\"",
-				    env->id, strerror(errno));
-			bm->w->attempts++;
-			for (size_t r = 0; r < env->nrcpts; r++)
-				if (bm->failed[r])
-					log_event("deferred", "id=%s rcpt=%s reason=%s attempt=%u",
-					    env->id,
-					    log_quote(q, sizeof(q), env->rcpts[r].addr, strlen(env->rcpts[r].addr)),
-					    log_quote(q2, sizeof(q2), bm->reason[r], strlen(bm->reason[r])),
-					    bm->w->attempts);
-			schedule_retry(d, bm->w);
-		}
-		for (size_t r = 0; r < env->nrcpts; r++)
-			free(bm->reason[r]);
-		free(bm->reason);
-		free(bm->failed);
-		spool_msg_clear(&bm->msg);
-	}
+			set_fail(pend[i].res, "sync", st);
 	free(pend);
 }
 
-/* Moves due retries to the ready list; returns the next due time or 0. */
-static time_t
-promote_retries(struct deliver *d, time_t now)
+static void
+free_job(struct job *j)
 {
-	struct work **pp = &d->retry, *w;
-	time_t next = 0;
+	free(j->rcpts);
+	free(j->res);
+	free(j);
+}
 
-	while ((w = *pp) != NULL) {
-		if (w->not_before <= now) {
-			*pp = w->next;
-			w->next = NULL;
-			*d->ready_tail = w;
-			d->ready_tail = &w->next;
-		} else {
-			if (next == 0 || w->not_before < next)
-				next = w->not_before;
-			pp = &w->next;
-		}
+/* Loop side: hands the finished jobs to the scheduler. */
+static void
+report(struct deliver *d)
+{
+	struct job *list;
+
+	pthread_mutex_lock(&d->lock);
+	list = d->done;
+	d->done = NULL;
+	d->done_tail = &d->done;
+	pthread_mutex_unlock(&d->lock);
+	while (list != NULL) {
+		struct job *next = list->next;
+		d->cb(d->arg, list->id, list->res, list->nres);
+		free_job(list);
+		list = next;
 	}
-	return next;
+}
+
+static void
+on_wakeup(evutil_socket_t fd, short what, void *arg)
+{
+	char buf[64];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	report(arg);
 }
 
 static void *
 deliver_thread(void *arg)
 {
 	struct deliver *d = arg;
+	char byte = 1;
 
 	pthread_mutex_lock(&d->lock);
 	for (;;) {
-		struct work *batch, **tail, *w;
+		struct job *batch, **tail, *w;
 		size_t n = 0;
-		time_t next = promote_retries(d, time(NULL));
 
-		if (d->stop)
+		while (d->todo == NULL && !d->stop)
+			pthread_cond_wait(&d->cond, &d->lock);
+		if (d->todo == NULL)
 			break;
-		if (d->ready == NULL) {
-			if (next) {
-				struct timespec ts = { .tv_sec = next, .tv_nsec = 0 };
-				pthread_cond_timedwait(&d->cond, &d->lock, &ts);
-			} else
-				pthread_cond_wait(&d->cond, &d->lock);
-			continue;
-		}
-		/* Take up to BATCH_MAX ids. */
-		batch = d->ready;
+		batch = d->todo;
 		tail = &batch;
 		for (w = batch; w != NULL && n < BATCH_MAX; w = w->next, n++)
 			tail = &w->next;
-		d->ready = *tail;
+		d->todo = *tail;
 		*tail = NULL;
-		if (d->ready == NULL)
-			d->ready_tail = &d->ready;
+		if (d->todo == NULL)
+			d->todo_tail = &d->todo;
 		pthread_mutex_unlock(&d->lock);
 		run_batch(d, batch);
 		pthread_mutex_lock(&d->lock);
+		*d->done_tail = batch;
+		while (*d->done_tail != NULL)
+			d->done_tail = &(*d->done_tail)->next;
+		(void)!write(d->pipe[1], &byte, 1);
+		if (d->stop)
+			break;
 	}
 	pthread_mutex_unlock(&d->lock);
 	return NULL;
 }
 
 struct deliver *
-deliver_start(const char *data_dir, struct groupsync *gs)
+deliver_start(struct event_base *base, const char *data_dir, struct groupsync *gs,
+    deliver_done_cb *cb, void *arg)
 {
 	struct deliver *d = xcalloc(1, sizeof(*d));
-	pthread_condattr_t ca;
 
 	d->data_dir = xstrdup(data_dir);
 	d->gs = gs;
-	d->ready_tail = &d->ready;
+	d->cb = cb;
+	d->arg = arg;
+	d->todo_tail = &d->todo;
+	d->done_tail = &d->done;
+	if (pipe2(d->pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
+		free(d->data_dir);
+		free(d);
+		return NULL;
+	}
 	pthread_mutex_init(&d->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_cond_init(&d->cond, &ca);	/* CLOCK_REALTIME: time(NULL) deadlines */
-	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&d->cond, NULL);
+	d->ev = event_new(base, d->pipe[0], EV_READ | EV_PERSIST, on_wakeup, d);
+	event_add(d->ev, NULL);
 	if (pthread_create(&d->thread, NULL, deliver_thread, d) != 0) {
+		event_free(d->ev);
+		close(d->pipe[0]);
+		close(d->pipe[1]);
 		free(d->data_dir);
 		free(d);
 		return NULL;
@@ -313,31 +253,26 @@ deliver_start(const char *data_dir, struct groupsync *gs)
 }
 
 void
-deliver_enqueue(struct deliver *d, const char *id)
+deliver_enqueue(struct deliver *d, const char *id, const size_t *rcpts, size_t n)
 {
-	struct work *w = xcalloc(1, sizeof(*w));
+	struct job *j = xcalloc(1, sizeof(*j));
 
-	snprintf(w->id, sizeof(w->id), "%s", id);
+	snprintf(j->id, sizeof(j->id), "%s", id);
+	j->rcpts = xmalloc(n * sizeof(size_t) + 1);
+	memcpy(j->rcpts, rcpts, n * sizeof(size_t));
+	j->n = n;
 	pthread_mutex_lock(&d->lock);
-	*d->ready_tail = w;
-	d->ready_tail = &w->next;
+	*d->todo_tail = j;
+	d->todo_tail = &j->next;
 	pthread_cond_signal(&d->cond);
 	pthread_mutex_unlock(&d->lock);
-}
-
-static void
-free_list(struct work *w)
-{
-	while (w != NULL) {
-		struct work *next = w->next;
-		free(w);
-		w = next;
-	}
 }
 
 void
 deliver_stop(struct deliver *d)
 {
+	struct job *j;
+
 	if (d == NULL)
 		return;
 	pthread_mutex_lock(&d->lock);
@@ -345,8 +280,14 @@ deliver_stop(struct deliver *d)
 	pthread_cond_signal(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 	pthread_join(d->thread, NULL);
-	free_list(d->ready);
-	free_list(d->retry);
+	report(d);	/* what the last batch delivered is recorded */
+	while ((j = d->todo) != NULL) {
+		d->todo = j->next;
+		free_job(j);
+	}
+	event_free(d->ev);
+	close(d->pipe[0]);
+	close(d->pipe[1]);
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cond);
 	free(d->data_dir);

@@ -302,6 +302,7 @@ spool_envelope_clear(struct spool_envelope *env)
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		free(env->rcpts[i].addr);
 		free(env->rcpts[i].mailbox);
+		free(env->rcpts[i].reason);
 	}
 	free(env->rcpts);
 	memset(env, 0, sizeof(*env));
@@ -416,6 +417,10 @@ spool_parse(const char *buf, size_t len, struct spool_msg *msg)
 			r->addr = xstrndup(val, (size_t)(tab - val));
 			r->mailbox = xstrdup(tab + 1);
 			r->done = false;
+			r->status = RCPT_PENDING;
+			r->attempts = 0;
+			r->next_attempt = 0;
+			r->reason = NULL;
 			free(val);
 		} else
 			free(val);	/* written by a later version: ignored */
@@ -466,24 +471,45 @@ read_file(const char *path, size_t *len)
 	return buf;
 }
 
+/* The state file: one line per recipient that left PENDING or was
+ * tried, "INDEX STATUS ATTEMPTS NEXT REASON", and "held" when on hold. */
 static void
-load_done(const char *data_dir, struct spool_msg *msg)
+load_state(const char *data_dir, struct spool_msg *msg)
 {
 	char path[PATH_MAX];
 	size_t len;
-	char *buf, *p, *end;
+	char *buf, *line, *save = NULL;
 
-	snprintf(path, sizeof(path), "%s/queue/%s.done", data_dir, msg->env.id);
+	snprintf(path, sizeof(path), "%s/queue/%s.state", data_dir, msg->env.id);
 	if ((buf = read_file(path, &len)) == NULL)
 		return;
-	for (p = buf; *p; p = end) {
-		unsigned long i = strtoul(p, &end, 10);
-		if (end == p)
-			break;
-		if (i < msg->env.nrcpts)
-			msg->env.rcpts[i].done = true;
-		while (*end == '\n' || *end == ' ')
-			end++;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long idx, attempts;
+		long long next;
+		char status[16];
+		int off = 0;
+		struct spool_rcpt *r;
+
+		if (strcmp(line, "held") == 0) {
+			msg->held = true;
+			continue;
+		}
+		if (sscanf(line, "%lu %15s %lu %lld %n", &idx, status, &attempts, &next, &off) < 4 ||
+		    idx >= msg->env.nrcpts)
+			continue;
+		r = &msg->env.rcpts[idx];
+		if (strcmp(status, "delivered") == 0)
+			r->status = RCPT_DELIVERED;
+		else if (strcmp(status, "bounced") == 0)
+			r->status = RCPT_BOUNCED;
+		else
+			r->status = RCPT_PENDING;
+		r->done = r->status != RCPT_PENDING;
+		r->attempts = (unsigned)attempts;
+		r->next_attempt = (time_t)next;
+		free(r->reason);
+		r->reason = off > 0 && line[off] && strcmp(line + off, "-") != 0 ?
+		    xstrdup(line + off) : NULL;
 	}
 	free(buf);
 }
@@ -504,7 +530,7 @@ spool_load(const char *data_dir, const char *id, struct spool_msg *msg)
 		return 1;
 	}
 	msg->raw = raw;
-	load_done(data_dir, msg);
+	load_state(data_dir, msg);
 	return 0;
 }
 
@@ -518,18 +544,41 @@ spool_msg_clear(struct spool_msg *msg)
 	memset(msg, 0, sizeof(*msg));
 }
 
-int
-spool_mark_done(const char *data_dir, const struct spool_msg *msg)
+const char *
+spool_rcpt_status_name(enum rcpt_status st)
 {
-	char path[PATH_MAX], *buf;
+	switch (st) {
+	case RCPT_PENDING: return "pending";
+	case RCPT_DELIVERED: return "delivered";
+	case RCPT_BOUNCED: return "bounced";
+	}
+	return "?";
+}
+
+int
+spool_save_state(const char *data_dir, const struct spool_envelope *env, bool held)
+{
+	char path[PATH_MAX], *buf = NULL;
 	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
 	int rc;
 
-	buf = xmalloc(msg->env.nrcpts * 12 + 1);
-	for (size_t i = 0; i < msg->env.nrcpts; i++)
-		if (msg->env.rcpts[i].done)
-			n += (size_t)sprintf(buf + n, "%zu\n", i);
-	snprintf(path, sizeof(path), "%s/queue/%s.done", data_dir, msg->env.id);
+	if (held)
+		fprintf(f, "held\n");
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		const struct spool_rcpt *r = &env->rcpts[i];
+		char reason[512];
+		if (r->status == RCPT_PENDING && r->attempts == 0)
+			continue;
+		snprintf(reason, sizeof(reason), "%s", r->reason ? r->reason : "-");
+		for (char *p = reason; *p; p++)
+			if (*p == '\n' || *p == '\r')
+				*p = ' ';
+		fprintf(f, "%zu %s %u %lld %s\n", i, spool_rcpt_status_name(r->status), r->attempts,
+		    (long long)r->next_attempt, reason);
+	}
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/queue/%s.state", data_dir, env->id);
 	rc = durable_write_file(path, buf, n, 0600);
 	free(buf);
 	return rc;
@@ -540,7 +589,7 @@ spool_remove(const char *data_dir, const char *id)
 {
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/queue/%s.done", data_dir, id);
+	snprintf(path, sizeof(path), "%s/queue/%s.state", data_dir, id);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/queue/%s", data_dir, id);
 	return unlink(path);

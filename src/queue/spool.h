@@ -18,10 +18,20 @@
 
 #define SPOOL_ID_LEN 16
 
+enum rcpt_status { RCPT_PENDING = 0, RCPT_DELIVERED, RCPT_BOUNCED };
+
+/* Maildir list of a recipient to be delivered remotely. */
+#define SPOOL_REMOTE "-"
+
 struct spool_rcpt {
 	char *addr;		/* as given at RCPT, e.g. "bob+x@example.test" */
-	char *mailbox;		/* "DOMAIN/LOCAL" Maildir under mail/ */
-	bool done;		/* delivered (from the .done sidecar) */
+	char *mailbox;		/* "DOMAIN/LOCAL[,...]" under mail/, or SPOOL_REMOTE */
+	bool done;		/* status != PENDING */
+	/* delivery state, from the .state file */
+	enum rcpt_status status;
+	unsigned attempts;
+	time_t next_attempt;	/* 0: as soon as possible */
+	char *reason;		/* last failure, or NULL */
 };
 
 struct spool_envelope {
@@ -84,6 +94,7 @@ struct spool_msg {
 	struct spool_envelope env;
 	char *folder;		/* "Junk" or NULL for INBOX */
 	char *headers;		/* to prepend at delivery, or NULL */
+	bool held;		/* on hold: not delivered until released */
 	char *raw;		/* whole file */
 	const char *data;	/* message octets inside raw */
 	size_t datalen;
@@ -98,8 +109,10 @@ void spool_msg_clear(struct spool_msg *msg);
  */
 int spool_parse(const char *buf, size_t len, struct spool_msg *msg);
 
-/* Records which recipients are done (atomically, durably). */
-int spool_mark_done(const char *data_dir, const struct spool_msg *msg);
+/* Records the recipients' delivery state and the hold flag (atomically,
+ * durably) in queue/ID.state. */
+int spool_save_state(const char *data_dir, const struct spool_envelope *env, bool held);
+const char *spool_rcpt_status_name(enum rcpt_status st);
 /* Removes a delivered message and its sidecar. */
 int spool_remove(const char *data_dir, const char *id);
 

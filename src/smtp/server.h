@@ -14,7 +14,8 @@
 #include "lib/config.h"
 #include "lib/groupsync.h"
 #include "policy/spamhaus.h"
-#include "queue/deliver.h"
+#include "queue/mta.h"
+#include "queue/scheduler.h"
 
 enum listener_role {
 	ROLE_MX,		/* port 25: no AUTH, no relay */
@@ -30,7 +31,8 @@ struct server {
 	struct userdb *users;		/* owned */
 	SSL_CTX *ssl_ctx;		/* owned; NULL without a certificate */
 	struct groupsync *gs;		/* owned */
-	struct deliver *deliver;	/* owned */
+	struct scheduler *sched;	/* owned: the queue after the 250 */
+	struct mta *mta;		/* owned: remote delivery */
 	struct resolver *resolver;	/* owned */
 	struct dnsbl_health *health;	/* owned; NULL when dnsbl is off */
 	struct spamhaus *spamhaus;	/* owned; NULL when dnsbl is off */

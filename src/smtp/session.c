@@ -313,6 +313,18 @@ cmd_mail(struct session *s, const struct smtp_cmd *cmd)
 	reply(s, "250 2.1.0 Ok");
 }
 
+/* Who may send to domains that are not ours (SPEC 6.3). */
+static bool
+relay_allowed(const struct session *s)
+{
+	const struct config *cfg = s->srv->cfg;
+
+	if (s->user != NULL)
+		return true;
+	return cidr_list_match(cfg->trusted_networks, cfg->ntrusted_networks,
+	    (const struct sockaddr *)&s->ss);
+}
+
 static void
 cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 {
@@ -378,8 +390,13 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	case LOCAL_OK:
 		break;
 	case LOCAL_NOT_LOCAL:
-		/* No relay exists yet: every non-local recipient is refused,
-		 * whoever asks (SPEC 6.3). */
+		/* SPEC 6.3: relay needs AUTH or a trusted_networks client;
+		 * the address was parsed strictly, so no relay trick gets
+		 * here as a local recipient. */
+		if (relay_allowed(s)) {
+			mailboxes = xstrdup(SPOOL_REMOTE);
+			break;
+		}
 		snprintf(text, sizeof(text), "554 5.7.1 <%s>: Relay access denied", addr);
 		reply(s, "%s", text);
 		log_reject(s, "relay_denied", "rcpt", addr, text);
@@ -406,6 +423,7 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 			return;
 		}
 	tx->rcpts = xrealloc(tx->rcpts, (tx->nrcpts + 1) * sizeof(*tx->rcpts));
+	memset(&tx->rcpts[tx->nrcpts], 0, sizeof(tx->rcpts[0]));
 	tx->rcpts[tx->nrcpts].addr = xstrdup(addr);
 	tx->rcpts[tx->nrcpts].mailbox = mailboxes;
 	tx->rcpts[tx->nrcpts].done = false;
@@ -540,7 +558,16 @@ commit_done(void *arg, int status)
 			    s->user ? " user=" : "", s->user ? s->user : "");
 		}
 		free(rcpts);
-		deliver_enqueue(s->srv->deliver, tx->id);
+		{
+			struct spool_envelope env;
+			memset(&env, 0, sizeof(env));
+			memcpy(env.id, tx->id, sizeof(env.id));
+			env.time = time(NULL);
+			env.from = tx->from_str;
+			env.rcpts = tx->rcpts;
+			env.nrcpts = tx->nrcpts;
+			scheduler_add(s->srv->sched, &env);
+		}
 	}
 	tx_free(s);
 	s->state = S_READY;

@@ -1,0 +1,26 @@
+/*
+ * Delivery status notifications (RFC 3464, RFC 6522 multipart/report):
+ * the bounce sent to the envelope sender of a message that could not be
+ * delivered. Never for the null sender (RFC 5321 6.1), never for mail
+ * refused during the SMTP session (the client got the error then).
+ */
+#ifndef POSTERN_QUEUE_DSN_H
+#define POSTERN_QUEUE_DSN_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "queue/spool.h"
+
+enum dsn_kind { DSN_FAILED, DSN_DELAYED };
+
+/*
+ * Builds the report for the recipients idx[0..n) of env (their reasons
+ * in env->rcpts[i].reason) with the original headers (data, len; only
+ * the header section is returned, RFC 3462 "text/rfc822-headers").
+ * Returns a CRLF message (headers and body) the caller frees.
+ */
+char *dsn_build(enum dsn_kind kind, const char *hostname, const struct spool_envelope *env,
+    const size_t *idx, size_t n, const char *data, size_t len, time_t now);
+
+#endif

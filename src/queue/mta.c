@@ -1,0 +1,968 @@
+/*
+ * SMTP client. One transaction per call: resolve the destination, try
+ * its hosts in MX order and their addresses in turn until one takes the
+ * message or refuses it for good. Invariants:
+ *  - a recipient's result is final once the server answered its RCPT
+ *    with 5xx, or the DATA reply came;
+ *  - after the message data started, a broken connection is a temporary
+ *    failure for every accepted recipient (the server may or may not
+ *    have it: a duplicate is better than a loss);
+ *  - nothing from the network is trusted to be short: replies are read
+ *    line by line with caps.
+ */
+#include "mta.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "dns/answer.h"
+#include "lib/xmalloc.h"
+#include "monitor/log.h"
+
+#define MX_MAX 10
+#define ADDRS_MAX 16
+#define REPLY_LINES_MAX 64
+#define REPLY_LINE_MAX 2048
+
+enum stage {
+	ST_RESOLVE, ST_CONNECT, ST_GREETING, ST_EHLO, ST_HELO, ST_STARTTLS, ST_TLS,
+	ST_MAIL, ST_RCPT, ST_DATA, ST_BODY, ST_QUIT, ST_DONE,
+};
+
+struct mx_host {
+	char name[DNS_NAME_TEXT_MAX];
+	unsigned pref;
+};
+
+struct mta {
+	struct event_base *base;
+	struct resolver *res;
+	struct mta_options opt;
+	struct hostport relayhost;
+	bool has_relayhost;
+	char **tls_required;
+	size_t ntls_required;
+	char *helo;
+	SSL_CTX *ssl;
+	struct mta_tx *txs;
+};
+
+struct mta_tx {
+	struct mta_tx *next, *prev;
+	struct mta *m;
+	char id[32];
+	char *sender, *domain;
+	char **rcpts;
+	size_t *idx;
+	size_t n;
+	char *data;
+	size_t len;
+	mta_done_cb *cb;
+	void *arg;
+	struct mta_rcpt_result *res;
+	bool *accepted;		/* RCPT answered 2xx on this connection */
+	bool *final;		/* result decided for good */
+
+	struct mx_host hosts[MX_MAX];
+	size_t nhosts, host;	/* current host */
+	struct sockaddr_storage addrs[ADDRS_MAX];
+	size_t naddrs, addr;	/* current address of the current host */
+	int pending_lookups;
+	struct dns_query *q[2];
+	char last_error[MTA_REPLY_MAX];
+	bool last_error_permanent;
+
+	struct bufferevent *bev;
+	struct event *timer;
+	enum stage stage;
+	bool tls, no_tls;	/* no_tls: TLS failed on this address once */
+	bool pipelining, starttls, size, eightbit, smtputf8;
+	size_t *order;		/* recipient of the k-th RCPT sent */
+	size_t rcpt_sent, rcpt_replied;
+	bool data_started;
+	char reply[MTA_REPLY_MAX];	/* the reply read so far */
+	int code;
+	unsigned lines;
+	struct mta_summary sum;
+	struct event *defer;	/* to finish from the loop */
+};
+
+static void next_address(struct mta_tx *t);
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
+int
+mta_parse_reply_line(const char *buf, size_t len, int *code, bool *more, const char **text,
+    size_t *textlen)
+{
+	if (len < 3 || !isdigit((unsigned char)buf[0]) || !isdigit((unsigned char)buf[1]) ||
+	    !isdigit((unsigned char)buf[2]) || buf[0] < '2' || buf[0] > '5')
+		return -1;
+	if (len > 3 && buf[3] != ' ' && buf[3] != '-')
+		return -1;
+	*code = (buf[0] - '0') * 100 + (buf[1] - '0') * 10 + (buf[2] - '0');
+	*more = len > 3 && buf[3] == '-';
+	*text = len > 4 ? buf + 4 : buf + len;
+	*textlen = len > 4 ? len - 4 : 0;
+	for (size_t i = 0; i < *textlen; i++)
+		if ((unsigned char)(*text)[i] < 0x20 && (*text)[i] != '\t')
+			return -1;
+	return 0;
+}
+
+/* ---- life cycle ---- */
+
+static void
+close_conn(struct mta_tx *t)
+{
+	if (t->bev) {
+		bufferevent_free(t->bev);
+		t->bev = NULL;
+	}
+	if (t->timer)
+		evtimer_del(t->timer);
+}
+
+static void
+tx_free(struct mta_tx *t)
+{
+	struct mta *m = t->m;
+
+	close_conn(t);
+	for (int i = 0; i < 2; i++)
+		dns_cancel(t->q[i]);
+	if (t->timer)
+		event_free(t->timer);
+	if (t->defer)
+		event_free(t->defer);
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		m->txs = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	for (size_t i = 0; i < t->n; i++)
+		free(t->rcpts[i]);
+	free(t->rcpts);
+	free(t->idx);
+	free(t->res);
+	free(t->accepted);
+	free(t->final);
+	free(t->order);
+	free(t->sender);
+	free(t->domain);
+	free(t->data);
+	free(t);
+}
+
+static void
+finish(struct mta_tx *t)
+{
+	/* every recipient without a final result gets the last error */
+	for (size_t i = 0; i < t->n; i++)
+		if (!t->final[i]) {
+			t->res[i].ok = false;
+			t->res[i].permanent = t->last_error_permanent;
+			snprintf(t->res[i].reply, sizeof(t->res[i].reply), "%s",
+			    t->last_error[0] ? t->last_error : "451 4.4.0 delivery failed");
+		}
+	t->stage = ST_DONE;
+	close_conn(t);
+	t->cb(t->arg, t->id, t->res, t->n, &t->sum);
+	tx_free(t);
+}
+
+static void
+on_defer(evutil_socket_t fd, short what, void *arg)
+{
+	finish(arg);
+}
+
+/* Ends the transaction from the loop (never inside mta_send). */
+static void
+finish_later(struct mta_tx *t)
+{
+	if (t->defer == NULL)
+		t->defer = evtimer_new(t->m->base, on_defer, t);
+	event_active(t->defer, EV_TIMEOUT, 0);
+}
+
+static void
+fail_all(struct mta_tx *t, bool permanent, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+fail_all(struct mta_tx *t, bool permanent, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(t->last_error, sizeof(t->last_error), fmt, ap);
+	va_end(ap);
+	t->last_error_permanent = permanent;
+}
+
+static void
+set_result(struct mta_tx *t, size_t i, bool ok, bool permanent, const char *reply)
+{
+	t->res[i].ok = ok;
+	t->res[i].permanent = permanent;
+	snprintf(t->res[i].reply, sizeof(t->res[i].reply), "%s", reply);
+	t->final[i] = true;
+}
+
+/* ---- output ---- */
+
+static void __attribute__((format(printf, 2, 3)))
+send_line(struct mta_tx *t, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(t->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* The message, dot-stuffed (RFC 5321 4.5.2), CRLF only: a bare CR or LF
+ * left in stored data is sent as CRLF, never passed on as it is. */
+static void
+send_body(struct mta_tx *t, const char *sig)
+{
+	struct evbuffer *out = bufferevent_get_output(t->bev);
+	const char *p = t->data, *end = t->data + t->len;
+	bool bol = true;
+
+	if (sig != NULL)
+		evbuffer_add(out, sig, strlen(sig));
+	while (p < end) {
+		const char *q = p;
+		if (bol && *p == '.')
+			evbuffer_add(out, ".", 1);
+		while (q < end && *q != '\r' && *q != '\n')
+			q++;
+		evbuffer_add(out, p, (size_t)(q - p));
+		if (q >= end) {
+			evbuffer_add(out, "\r\n", 2);
+			bol = true;
+			p = q;
+			break;
+		}
+		evbuffer_add(out, "\r\n", 2);
+		if (*q == '\r' && q + 1 < end && q[1] == '\n')
+			q += 2;
+		else
+			q += 1;
+		p = q;
+		bol = true;
+	}
+	if (t->len > 0 && !bol)
+		evbuffer_add(out, "\r\n", 2);
+	evbuffer_add(out, ".\r\n", 3);
+}
+
+/* ---- dialog ---- */
+
+static void
+arm_timer(struct mta_tx *t)
+{
+	struct timeval tv = { t->m->opt.timeout ? t->m->opt.timeout : 300, 0 };
+
+	evtimer_add(t->timer, &tv);
+}
+
+static bool
+tls_required(const struct mta_tx *t)
+{
+	for (size_t i = 0; i < t->m->ntls_required; i++)
+		if (strcasecmp(t->m->tls_required[i], t->domain) == 0)
+			return true;
+	return false;
+}
+
+static bool
+needs_smtputf8(const struct mta_tx *t)
+{
+	for (const char *p = t->sender; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			return true;
+	for (size_t i = 0; i < t->n; i++)
+		for (const char *p = t->rcpts[i]; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				return true;
+	return false;
+}
+
+static bool
+has_8bit(const struct mta_tx *t)
+{
+	for (size_t i = 0; i < t->len; i++)
+		if ((unsigned char)t->data[i] >= 0x80)
+			return true;
+	return false;
+}
+
+static void
+send_rcpt(struct mta_tx *t, size_t i)
+{
+	send_line(t, "RCPT TO:<%s>", t->rcpts[i]);
+	t->order[t->rcpt_sent++] = i;
+}
+
+static void
+send_envelope(struct mta_tx *t)
+{
+	char params[128] = "";
+	size_t o = 0;
+
+	if (t->size)
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " SIZE=%zu", t->len);
+	if (t->eightbit && has_8bit(t))
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " BODY=8BITMIME");
+	if (t->smtputf8 && needs_smtputf8(t))
+		snprintf(params + o, sizeof(params) - o, " SMTPUTF8");
+	send_line(t, "MAIL FROM:<%s>%s", t->sender, params);
+	t->stage = ST_MAIL;
+	t->rcpt_sent = t->rcpt_replied = 0;
+	memset(t->accepted, 0, t->n * sizeof(bool));
+	if (t->pipelining) {
+		/* RFC 2920: MAIL, every RCPT and DATA in one go */
+		for (size_t i = 0; i < t->n; i++)
+			if (!t->final[i])
+				send_rcpt(t, i);
+		send_line(t, "DATA");
+	}
+}
+
+/* The next recipient without a result and not yet asked for. */
+static size_t
+next_unsent(const struct mta_tx *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		bool sent = false;
+		if (t->final[i])
+			continue;
+		for (size_t k = 0; k < t->rcpt_sent; k++)
+			if (t->order[k] == i)
+				sent = true;
+		if (!sent)
+			return i;
+	}
+	return t->n;
+}
+
+static void
+parse_ehlo(struct mta_tx *t, const char *line, size_t len)
+{
+	/* "250-KEYWORD params"; the first line is the greeting name */
+	if (len > 4) {
+		const char *k = line + 4;
+		size_t kl = len - 4;
+		if (kl >= 10 && strncasecmp(k, "PIPELINING", 10) == 0)
+			t->pipelining = true;
+		else if (kl >= 8 && strncasecmp(k, "STARTTLS", 8) == 0)
+			t->starttls = true;
+		else if (kl >= 4 && strncasecmp(k, "SIZE", 4) == 0 && (kl == 4 || k[4] == ' '))
+			t->size = true;
+		else if (kl >= 8 && strncasecmp(k, "8BITMIME", 8) == 0)
+			t->eightbit = true;
+		else if (kl >= 8 && strncasecmp(k, "SMTPUTF8", 8) == 0)
+			t->smtputf8 = true;
+	}
+}
+
+static void
+start_tls(struct mta_tx *t)
+{
+	SSL *ssl = SSL_new(t->m->ssl);
+	struct bufferevent *b;
+	const char *sni = t->hosts[t->host].name;
+
+	if (ssl == NULL)
+		return;
+	/* SNI: the MX host name, unless it is an address */
+	if (sni[0] && !isdigit((unsigned char)sni[0]) && strchr(sni, ':') == NULL)
+		SSL_set_tlsext_host_name(ssl, sni);
+	b = bufferevent_openssl_filter_new(t->m->base, t->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (b == NULL) {
+		SSL_free(ssl);
+		return;
+	}
+	t->bev = b;
+	t->stage = ST_TLS;
+	bufferevent_setcb(b, on_read, NULL, on_event, t);
+	bufferevent_enable(b, EV_READ | EV_WRITE);
+}
+
+/* A complete reply arrived: move the dialog on. */
+static void
+on_reply(struct mta_tx *t)
+{
+	int code = t->code;
+	char reply[MTA_REPLY_MAX];
+
+	snprintf(reply, sizeof(reply), "%s", t->reply);
+	switch (t->stage) {
+	case ST_GREETING:
+		if (code / 100 != 2) {
+			fail_all(t, false, "%s (greeting)", reply);
+			next_address(t);
+			return;
+		}
+		send_line(t, "EHLO %s", t->m->helo);
+		t->stage = ST_EHLO;
+		t->pipelining = t->starttls = t->size = t->eightbit = t->smtputf8 = false;
+		return;
+	case ST_EHLO:
+		if (code / 100 != 2) {
+			send_line(t, "HELO %s", t->m->helo);
+			t->stage = ST_HELO;
+			return;
+		}
+		/* fallthrough */
+	case ST_HELO:
+		if (code / 100 != 2) {
+			fail_all(t, code / 100 == 5, "%s (HELO)", reply);
+			next_address(t);
+			return;
+		}
+		if (!t->tls && t->starttls && t->m->ssl && !t->no_tls) {
+			send_line(t, "STARTTLS");
+			t->stage = ST_STARTTLS;
+			return;
+		}
+		if (!t->tls && tls_required(t)) {
+			fail_all(t, false, "451 4.7.5 TLS is required for %s but %s", t->domain,
+			    t->starttls ? "the handshake failed" : "the server does not offer STARTTLS");
+			next_address(t);
+			return;
+		}
+		send_envelope(t);
+		return;
+	case ST_STARTTLS:
+		if (code != 220) {
+			if (tls_required(t)) {
+				fail_all(t, false, "%s (STARTTLS)", reply);
+				next_address(t);
+				return;
+			}
+			send_envelope(t);
+			return;
+		}
+		start_tls(t);
+		return;
+	case ST_MAIL:
+		if (code / 100 != 2) {
+			fail_all(t, code / 100 == 5, "%s", reply);
+			if (t->pipelining) {
+				/* the RCPT and DATA replies still come */
+				t->stage = ST_QUIT;
+				send_line(t, "QUIT");
+				return;
+			}
+			send_line(t, "QUIT");
+			t->stage = ST_QUIT;
+			return;
+		}
+		t->stage = ST_RCPT;
+		if (!t->pipelining)
+			send_rcpt(t, next_unsent(t));
+		return;
+	case ST_RCPT: {
+		size_t i = t->rcpt_replied < t->rcpt_sent ? t->order[t->rcpt_replied] : t->n;
+		if (i < t->n) {
+			if (code / 100 == 2)
+				t->accepted[i] = true;
+			else
+				set_result(t, i, false, code / 100 == 5, reply);
+		}
+		t->rcpt_replied++;
+		if (t->rcpt_replied < t->rcpt_sent)
+			return;
+		if (!t->pipelining && next_unsent(t) < t->n) {
+			send_rcpt(t, next_unsent(t));
+			return;
+		}
+		{
+			bool any = false;
+			for (size_t k = 0; k < t->n; k++)
+				if (t->accepted[k])
+					any = true;
+			if (!any) {
+				fail_all(t, false, "no recipient accepted");
+				if (t->pipelining) {
+					t->stage = ST_DATA;	/* DATA reply (an error) still comes */
+					return;
+				}
+				send_line(t, "QUIT");
+				t->stage = ST_QUIT;
+				return;
+			}
+			if (!t->pipelining)
+				send_line(t, "DATA");
+			t->stage = ST_DATA;
+		}
+		return;
+	}
+	case ST_DATA: {
+		bool any = false;
+		for (size_t k = 0; k < t->n; k++)
+			if (t->accepted[k])
+				any = true;
+		if (!any) {
+			/* pipelined DATA after every RCPT failed: whatever the
+			 * server said, do not send the body */
+			if (code == 354)
+				send_line(t, ".");
+			send_line(t, "QUIT");
+			t->stage = ST_QUIT;
+			return;
+		}
+		if (code != 354) {
+			for (size_t k = 0; k < t->n; k++)
+				if (t->accepted[k])
+					set_result(t, k, false, code / 100 == 5, reply);
+			send_line(t, "QUIT");
+			t->stage = ST_QUIT;
+			return;
+		}
+		{
+			char *sig = t->m->opt.sign ? t->m->opt.sign(t->m->opt.sign_arg, t->data, t->len) : NULL;
+			send_body(t, sig);
+			free(sig);
+		}
+		t->data_started = true;
+		t->stage = ST_BODY;
+		return;
+	}
+	case ST_BODY:
+		for (size_t k = 0; k < t->n; k++)
+			if (t->accepted[k])
+				set_result(t, k, code / 100 == 2, code / 100 == 5, reply);
+		send_line(t, "QUIT");
+		t->stage = ST_QUIT;
+		return;
+	case ST_QUIT:
+		finish(t);
+		return;
+	default:
+		return;
+	}
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct mta_tx *t = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	for (;;) {
+		size_t len;
+		char *line;
+		int code;
+		bool more;
+		const char *text;
+		size_t textlen;
+
+		if (t->stage == ST_DONE || t->bev == NULL)
+			return;
+		line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
+		if (line == NULL) {
+			if (evbuffer_get_length(in) > REPLY_LINE_MAX) {
+				fail_all(t, false, "451 4.4.2 reply line too long from server");
+				goto broken;
+			}
+			return;
+		}
+		if (mta_parse_reply_line(line, len, &code, &more, &text, &textlen) == -1 ||
+		    (t->lines > 0 && code != t->code) || ++t->lines > REPLY_LINES_MAX) {
+			free(line);
+			fail_all(t, false, "451 4.4.2 malformed reply from server");
+			goto broken;
+		}
+		if (t->lines == 1) {
+			t->code = code;
+			snprintf(t->reply, sizeof(t->reply), "%d %.*s", code,
+			    (int)(textlen > 400 ? 400 : textlen), text);
+		}
+		if (t->stage == ST_EHLO)
+			parse_ehlo(t, line, len);
+		free(line);
+		if (more)
+			continue;
+		t->lines = 0;
+		arm_timer(t);
+		on_reply(t);
+		if (t->stage == ST_DONE)
+			return;
+	}
+broken:
+	if (t->data_started || t->stage == ST_QUIT) {
+		finish(t);
+		return;
+	}
+	next_address(t);
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct mta_tx *t = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		if (t->stage == ST_TLS) {
+			SSL *ssl = bufferevent_openssl_get_ssl(t->bev);
+			t->tls = true;
+			snprintf(t->sum.tls, sizeof(t->sum.tls), "%s", ssl ? SSL_get_version(ssl) : "TLS");
+			send_line(t, "EHLO %s", t->m->helo);
+			t->stage = ST_EHLO;
+			t->pipelining = t->starttls = t->size = t->eightbit = t->smtputf8 = false;
+		} else
+			t->stage = ST_GREETING;
+		arm_timer(t);
+		return;
+	}
+	if (t->stage == ST_TLS && !t->no_tls) {
+		/* opportunistic TLS failed: once more in plain text, unless
+		 * the domain requires TLS */
+		fail_all(t, false, "451 4.7.0 TLS handshake failed with %s", t->sum.relay);
+		if (!tls_required(t)) {
+			t->no_tls = true;
+			t->addr--;	/* the same address again */
+		}
+		next_address(t);
+		return;
+	}
+	if (t->stage == ST_QUIT) {
+		finish(t);
+		return;
+	}
+	if (t->data_started) {
+		fail_all(t, false, "451 4.4.2 connection lost after the message data was sent");
+		finish(t);
+		return;
+	}
+	if (t->last_error[0] == '\0' || t->stage == ST_CONNECT)
+		fail_all(t, false, "451 4.4.1 cannot connect to %s: %s", t->sum.relay,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	next_address(t);
+}
+
+static void
+on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct mta_tx *t = arg;
+
+	fail_all(t, false, "451 4.4.2 timeout talking to %s", t->sum.relay);
+	if (t->data_started || t->stage == ST_QUIT) {
+		finish(t);
+		return;
+	}
+	next_address(t);
+}
+
+/* ---- addresses and hosts ---- */
+
+static void resolve_host(struct mta_tx *t);
+
+static void
+connect_addr(struct mta_tx *t)
+{
+	struct sockaddr_storage *ss = &t->addrs[t->addr];
+	char ip[INET6_ADDRSTRLEN] = "?";
+	unsigned port = t->m->has_relayhost ? t->m->relayhost.port : t->m->opt.port;
+	struct timeval tv = { 30, 0 };
+
+	if (ss->ss_family == AF_INET) {
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+		inet_ntop(AF_INET, &((struct sockaddr_in *)ss)->sin_addr, ip, sizeof(ip));
+	} else {
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof(ip));
+	}
+	snprintf(t->sum.relay, sizeof(t->sum.relay), "%s[%s]:%u", t->hosts[t->host].name, ip, port);
+	snprintf(t->sum.tls, sizeof(t->sum.tls), "none");
+	t->tls = false;
+	t->data_started = false;
+	t->lines = 0;
+	t->bev = bufferevent_socket_new(t->m->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(t->bev, on_read, NULL, on_event, t);
+	bufferevent_enable(t->bev, EV_READ | EV_WRITE);
+	t->stage = ST_CONNECT;
+	if (t->m->opt.timeout && t->m->opt.timeout < 30)
+		tv.tv_sec = t->m->opt.timeout;
+	evtimer_add(t->timer, &tv);
+	if (bufferevent_socket_connect(t->bev, (struct sockaddr *)ss,
+	    ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) == -1) {
+		fail_all(t, false, "451 4.4.1 cannot connect to %s", t->sum.relay);
+		close_conn(t);
+		next_address(t);
+	}
+}
+
+static void
+next_address(struct mta_tx *t)
+{
+	close_conn(t);
+	for (size_t i = 0; i < t->n; i++)
+		t->accepted[i] = false;
+	if (t->addr + 1 < t->naddrs || (t->addr == (size_t)-1 && t->naddrs > 0)) {
+		t->addr++;
+		connect_addr(t);
+		return;
+	}
+	/* next host */
+	t->host++;
+	if (t->host < t->nhosts) {
+		resolve_host(t);
+		return;
+	}
+	finish_later(t);
+}
+
+static void
+on_addr(void *arg, const struct dns_answer *ans)
+{
+	struct mta_tx *t = arg;
+
+	if (ans->status == DNS_OK)
+		for (size_t i = 0; i < ans->count && t->naddrs < ADDRS_MAX; i++) {
+			struct sockaddr_storage *ss = &t->addrs[t->naddrs];
+			memset(ss, 0, sizeof(*ss));
+			if (ans->len[i] == 4) {
+				ss->ss_family = AF_INET;
+				memcpy(&((struct sockaddr_in *)ss)->sin_addr, ans->data[i], 4);
+				t->naddrs++;
+			} else if (ans->len[i] == 16) {
+				ss->ss_family = AF_INET6;
+				memcpy(&((struct sockaddr_in6 *)ss)->sin6_addr, ans->data[i], 16);
+				t->naddrs++;
+			}
+		}
+	else if (ans->status == DNS_TIMEOUT || ans->status == DNS_SERVFAIL)
+		fail_all(t, false, "451 4.4.3 cannot resolve %s", t->hosts[t->host].name);
+	if (--t->pending_lookups > 0)
+		return;
+	t->q[0] = t->q[1] = NULL;
+	if (t->naddrs == 0) {
+		if (t->last_error[0] == '\0')
+			fail_all(t, false, "451 4.4.3 no address for %s", t->hosts[t->host].name);
+		next_address(t);
+		return;
+	}
+	t->addr = 0;
+	connect_addr(t);
+}
+
+static void
+resolve_host(struct mta_tx *t)
+{
+	const char *name = t->hosts[t->host].name;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	t->naddrs = 0;
+	t->addr = (size_t)-1;
+	/* a literal (relayhost = 192.0.2.1:25) needs no lookup */
+	if (inet_pton(AF_INET, name, &a4) == 1 || inet_pton(AF_INET6, name, &a6) == 1) {
+		struct sockaddr_storage *ss = &t->addrs[0];
+		memset(ss, 0, sizeof(*ss));
+		if (inet_pton(AF_INET, name, &a4) == 1) {
+			ss->ss_family = AF_INET;
+			((struct sockaddr_in *)ss)->sin_addr = a4;
+		} else {
+			ss->ss_family = AF_INET6;
+			((struct sockaddr_in6 *)ss)->sin6_addr = a6;
+		}
+		t->naddrs = 1;
+		t->addr = 0;
+		connect_addr(t);
+		return;
+	}
+	t->pending_lookups = 2;
+	t->q[0] = dns_query(t->m->res, name, DNS_TYPE_A, (t->m->opt.timeout ? t->m->opt.timeout : 30) * 1000,
+	    on_addr, t);
+	t->q[1] = dns_query(t->m->res, name, DNS_TYPE_AAAA, (t->m->opt.timeout ? t->m->opt.timeout : 30) * 1000,
+	    on_addr, t);
+}
+
+static int
+cmp_mx(const void *a, const void *b)
+{
+	const struct mx_host *x = a, *y = b;
+	return x->pref < y->pref ? -1 : x->pref > y->pref;
+}
+
+static void
+on_mx(void *arg, const struct dns_answer *ans)
+{
+	struct mta_tx *t = arg;
+
+	t->q[0] = NULL;
+	switch (ans->status) {
+	case DNS_OK:
+		for (size_t i = 0; i < ans->count && t->nhosts < MX_MAX; i++) {
+			struct mx_host *h = &t->hosts[t->nhosts];
+			if (ans->len[i] < 3)
+				continue;
+			h->pref = ((unsigned char)ans->data[i][0] << 8) | (unsigned char)ans->data[i][1];
+			/* RFC 7505 null MX: "0 ." means no mail at all */
+			if (ans->len[i] == 3 && ans->data[i][2] == 0) {
+				fail_all(t, true, "556 5.1.10 %s does not accept mail (null MX)", t->domain);
+				finish(t);
+				return;
+			}
+			if (dns_name_from_wire(ans->data[i] + 2, (size_t)ans->len[i] - 2, h->name,
+			    sizeof(h->name)) == 0)
+				t->nhosts++;
+		}
+		if (t->nhosts == 0) {
+			fail_all(t, false, "451 4.4.3 no usable MX for %s", t->domain);
+			finish(t);
+			return;
+		}
+		/* preference order, random among equals (RFC 5321 5.1) */
+		for (size_t i = t->nhosts; i > 1; i--) {
+			size_t j = (size_t)arc4random_uniform((uint32_t)i);
+			struct mx_host tmp = t->hosts[i - 1];
+			t->hosts[i - 1] = t->hosts[j];
+			t->hosts[j] = tmp;
+		}
+		qsort(t->hosts, t->nhosts, sizeof(t->hosts[0]), cmp_mx);
+		break;
+	case DNS_NODATA:
+		/* no MX: the domain itself (implicit MX, RFC 5321 5.1) */
+		snprintf(t->hosts[0].name, sizeof(t->hosts[0].name), "%s", t->domain);
+		t->nhosts = 1;
+		break;
+	case DNS_NXDOMAIN:
+		fail_all(t, true, "550 5.1.2 domain %s does not exist", t->domain);
+		finish(t);
+		return;
+	default:
+		fail_all(t, false, "451 4.4.3 cannot resolve the MX of %s", t->domain);
+		finish(t);
+		return;
+	}
+	t->host = 0;
+	resolve_host(t);
+}
+
+/* ---- interface ---- */
+
+struct mta *
+mta_new(struct event_base *base, struct resolver *res, const struct mta_options *opt)
+{
+	struct mta *m = xcalloc(1, sizeof(*m));
+
+	m->base = base;
+	m->res = res;
+	m->opt = *opt;
+	m->helo = xstrdup(opt->helo);
+	m->opt.helo = m->helo;
+	if (opt->relayhost) {
+		m->relayhost = *opt->relayhost;
+		m->has_relayhost = true;
+	}
+	m->opt.relayhost = NULL;
+	m->ntls_required = opt->ntls_required;
+	m->tls_required = xcalloc(m->ntls_required + 1, sizeof(char *));
+	for (size_t i = 0; i < m->ntls_required; i++)
+		m->tls_required[i] = xstrdup(opt->tls_required[i]);
+	m->opt.tls_required = NULL;
+	m->ssl = SSL_CTX_new(TLS_client_method());
+	if (m->ssl != NULL) {
+		/* Opportunistic TLS (RFC 7435): encrypt whenever possible,
+		 * authenticate nothing, never fall below TLS 1.2. */
+		SSL_CTX_set_min_proto_version(m->ssl, TLS1_2_VERSION);
+		SSL_CTX_set_verify(m->ssl, SSL_VERIFY_NONE, NULL);
+	}
+	return m;
+}
+
+void
+mta_free(struct mta *m)
+{
+	if (m == NULL)
+		return;
+	while (m->txs != NULL)
+		tx_free(m->txs);
+	for (size_t i = 0; i < m->ntls_required; i++)
+		free(m->tls_required[i]);
+	free(m->tls_required);
+	SSL_CTX_free(m->ssl);
+	free(m->helo);
+	free(m);
+}
+
+void
+mta_send(struct mta *m, const char *id, const char *sender, const char *domain,
+    const char *const *rcpts, const size_t *idx, size_t n, const char *data, size_t len,
+    mta_done_cb *cb, void *arg)
+{
+	struct mta_tx *t = xcalloc(1, sizeof(*t));
+
+	t->m = m;
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	t->sender = xstrdup(sender);
+	t->domain = xstrdup(domain);
+	t->n = n;
+	t->rcpts = xcalloc(n, sizeof(char *));
+	t->idx = xcalloc(n, sizeof(size_t));
+	t->res = xcalloc(n, sizeof(*t->res));
+	t->accepted = xcalloc(n, sizeof(bool));
+	t->final = xcalloc(n, sizeof(bool));
+	t->order = xcalloc(n, sizeof(size_t));
+	for (size_t i = 0; i < n; i++) {
+		t->rcpts[i] = xstrdup(rcpts[i]);
+		t->idx[i] = idx[i];
+		t->res[i].rcpt = idx[i];
+	}
+	t->data = xmalloc(len + 1);
+	memcpy(t->data, data, len);
+	t->len = len;
+	t->cb = cb;
+	t->arg = arg;
+	t->timer = evtimer_new(m->base, on_timeout, t);
+	t->next = m->txs;
+	if (t->next)
+		t->next->prev = t;
+	m->txs = t;
+	t->stage = ST_RESOLVE;
+	if (m->has_relayhost) {
+		snprintf(t->hosts[0].name, sizeof(t->hosts[0].name), "%.*s",
+		    (int)sizeof(t->hosts[0].name) - 1, m->relayhost.host);
+		t->nhosts = 1;
+		t->host = 0;
+		/* connecting may fail at once: never call back from here */
+		t->addr = (size_t)-1;
+		resolve_host(t);
+		return;
+	}
+	t->q[0] = dns_query(m->res, domain, DNS_TYPE_MX, (m->opt.timeout ? m->opt.timeout : 30) * 1000,
+	    on_mx, t);
+}
+
+unsigned
+mta_active(const struct mta *m, const char *domain)
+{
+	unsigned n = 0;
+
+	for (const struct mta_tx *t = m->txs; t; t = t->next)
+		if (domain == NULL || strcasecmp(t->domain, domain) == 0)
+			n++;
+	return n;
+}

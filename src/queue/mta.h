@@ -1,0 +1,74 @@
+/*
+ * Remote delivery: the SMTP client side (RFC 5321), OpenSMTPD's "mta".
+ * One call delivers one message to the recipients of one domain: MX
+ * lookup (fallback A/AAAA, RFC 5321 5.1), hosts by preference with
+ * random order among equals, opportunistic STARTTLS (RFC 3207),
+ * PIPELINING, SIZE, 8BITMIME/SMTPUTF8, dot-stuffing, per-recipient
+ * results, a timeout on every step. Runs on the event loop.
+ */
+#ifndef POSTERN_QUEUE_MTA_H
+#define POSTERN_QUEUE_MTA_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dns/resolver.h"
+#include "lib/value.h"
+
+#define MTA_REPLY_MAX 512
+
+struct mta_options {
+	const char *helo;		/* our hostname */
+	unsigned port;			/* outbound_port */
+	const struct hostport *relayhost;	/* NULL: MX delivery */
+	const char *const *tls_required;	/* domains that need TLS (may be NULL) */
+	size_t ntls_required;
+	unsigned timeout;		/* seconds per step */
+	/* DKIM signing: a newly allocated "DKIM-Signature: ...\r\n" for the
+	 * message, or NULL to send it unsigned. */
+	char *(*sign)(void *arg, const char *data, size_t len);
+	void *sign_arg;
+};
+
+struct mta_rcpt_result {
+	size_t rcpt;			/* index in the message */
+	bool ok;
+	bool permanent;			/* 5xx: bounce */
+	char reply[MTA_REPLY_MAX];	/* the server's reply or our reason */
+};
+
+struct mta_summary {
+	char relay[320];		/* "host[ip]:port" that took the message */
+	char tls[32];			/* "TLSv1.3" or "none" */
+};
+
+typedef void mta_done_cb(void *arg, const char *id, const struct mta_rcpt_result *res, size_t n,
+    const struct mta_summary *sum);
+
+struct mta;
+
+struct mta *mta_new(struct event_base *base, struct resolver *res, const struct mta_options *opt);
+void mta_free(struct mta *m);
+
+/*
+ * Sends one message (data, rcpts and sender are copied) from sender to
+ * rcpts (all of domain). cb runs once on the loop, never before mta_send
+ * returns.
+ */
+void mta_send(struct mta *m, const char *id, const char *sender, const char *domain,
+    const char *const *rcpts, const size_t *idx, size_t n, const char *data, size_t len,
+    mta_done_cb *cb, void *arg);
+
+/* Transactions in flight, in total and for one domain. */
+unsigned mta_active(const struct mta *m, const char *domain);
+
+/*
+ * Pure reply parsing (fuzzed): one line of a reply into its code, its
+ * continuation flag and its text. Returns 0, or -1 when the line is not
+ * "DDD[ -]text".
+ */
+int mta_parse_reply_line(const char *buf, size_t len, int *code, bool *more,
+    const char **text, size_t *textlen);
+
+#endif

@@ -1,0 +1,655 @@
+/*
+ * Scheduler. Invariants:
+ *  - a message is in the list from scheduler_add/recover until its queue
+ *    file is removed;
+ *  - a recipient is handed to at most one agent at a time (inflight);
+ *  - the queue file goes only after every recipient is final, and a
+ *    bounce it causes is durable first (group sync) so a crash between
+ *    the two cannot lose the bounce.
+ */
+#include "scheduler.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/xmalloc.h"
+#include "monitor/log.h"
+#include "queue/deliver.h"
+#include "queue/dsn.h"
+
+struct srcpt {
+	char *addr;
+	char *mailbox;		/* Maildirs of a local recipient */
+	char *domain;		/* lower case, for remote grouping */
+	bool remote;
+	enum rcpt_status status;
+	unsigned attempts;
+	time_t next;
+	char *reason;
+	bool inflight;
+};
+
+struct smsg {
+	struct smsg *next, *prev;
+	struct scheduler *sc;
+	char id[SPOOL_ID_LEN + 1];
+	time_t arrival;
+	char *from;
+	struct srcpt *r;
+	size_t n;
+	bool held;
+	bool dirty;		/* state changed since the last save */
+	bool finishing;		/* bounce being made durable */
+	unsigned inflight;
+	struct event *timer;
+};
+
+struct scheduler {
+	struct event_base *base;
+	struct scheduler_options opt;
+	char *data_dir, *hostname;
+	struct groupsync *gs;
+	struct mta *mta;
+	struct deliver *deliver;
+	struct smsg *msgs;
+	unsigned count;
+	unsigned remote_active;
+};
+
+static void dispatch(struct smsg *m);
+
+static struct smsg *
+find(struct scheduler *sc, const char *id)
+{
+	for (struct smsg *m = sc->msgs; m; m = m->next)
+		if (strcmp(m->id, id) == 0)
+			return m;
+	return NULL;
+}
+
+static void
+msg_free(struct smsg *m)
+{
+	struct scheduler *sc = m->sc;
+
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		sc->msgs = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	sc->count--;
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->r[i].addr);
+		free(m->r[i].mailbox);
+		free(m->r[i].domain);
+		free(m->r[i].reason);
+	}
+	free(m->r);
+	free(m->from);
+	if (m->timer)
+		event_free(m->timer);
+	free(m);
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	dispatch(arg);
+}
+
+static struct smsg *
+msg_new(struct scheduler *sc, const struct spool_envelope *env, bool held)
+{
+	struct smsg *m = xcalloc(1, sizeof(*m));
+
+	m->sc = sc;
+	snprintf(m->id, sizeof(m->id), "%s", env->id);
+	m->arrival = env->time;
+	m->from = xstrdup(env->from ? env->from : "");
+	m->held = held;
+	m->n = env->nrcpts;
+	m->r = xcalloc(m->n ? m->n : 1, sizeof(*m->r));
+	for (size_t i = 0; i < m->n; i++) {
+		const struct spool_rcpt *src = &env->rcpts[i];
+		const char *at = strrchr(src->addr, '@');
+		struct srcpt *r = &m->r[i];
+		r->addr = xstrdup(src->addr);
+		r->mailbox = xstrdup(src->mailbox ? src->mailbox : SPOOL_REMOTE);
+		r->domain = xstrdup(at ? at + 1 : "");
+		for (char *p = r->domain; *p; p++)
+			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+		r->remote = strcmp(src->mailbox, SPOOL_REMOTE) == 0;
+		r->status = src->status;
+		r->attempts = src->attempts;
+		r->next = src->next_attempt;
+		r->reason = src->reason ? xstrdup(src->reason) : NULL;
+	}
+	m->timer = evtimer_new(sc->base, on_timer, m);
+	m->next = sc->msgs;
+	if (m->next)
+		m->next->prev = m;
+	sc->msgs = m;
+	sc->count++;
+	return m;
+}
+
+static void
+save_state(struct smsg *m)
+{
+	struct spool_envelope env;
+	struct spool_rcpt *rs = xcalloc(m->n ? m->n : 1, sizeof(*rs));
+
+	memset(&env, 0, sizeof(env));
+	snprintf(env.id, sizeof(env.id), "%s", m->id);
+	for (size_t i = 0; i < m->n; i++) {
+		rs[i].addr = m->r[i].addr;
+		rs[i].status = m->r[i].status;
+		rs[i].attempts = m->r[i].attempts;
+		rs[i].next_attempt = m->r[i].next;
+		rs[i].reason = m->r[i].reason;
+	}
+	env.rcpts = rs;
+	env.nrcpts = m->n;
+	if (spool_save_state(m->sc->data_dir, &env, m->held) == -1)
+		log_event("error", "id=%s reason=\"cannot save delivery state: %s\"", m->id,
+		    strerror(errno));
+	else
+		m->dirty = false;
+	free(rs);
+}
+
+static unsigned
+backoff(const struct scheduler *sc, unsigned attempts)
+{
+	unsigned long d = sc->opt.retry_initial ? sc->opt.retry_initial : 300;
+
+	for (unsigned i = 1; i < attempts && d < sc->opt.retry_max; i++)
+		d *= 2;
+	if (sc->opt.retry_max && d > sc->opt.retry_max)
+		d = sc->opt.retry_max;
+	return (unsigned)d;
+}
+
+static void
+set_reason(struct srcpt *r, const char *reason)
+{
+	free(r->reason);
+	r->reason = xstrdup(reason ? reason : "");
+}
+
+/* ---- bounces ---- */
+
+struct bounce_commit {
+	struct smsg *m;
+	char id[SPOOL_ID_LEN + 1];
+	struct spool_envelope env;	/* of the bounce, for scheduler_add */
+};
+
+static void finish_remove(struct smsg *m);
+
+static void
+on_bounce_synced(void *arg, int status)
+{
+	struct bounce_commit *bc = arg;
+	struct smsg *m = bc->m;
+
+	if (status != 0) {
+		/* The bounce may not be on disk: keep the original, and try
+		 * the whole thing again later. */
+		log_event("error", "id=%s reason=\"bounce not durable: %s\"", m->id, strerror(status));
+		spool_remove(m->sc->data_dir, bc->id);
+		m->finishing = false;
+		event_add(m->timer, &(struct timeval){ 60, 0 });
+	} else {
+		log_event("bounce_queued", "id=%s bounce_id=%s to=%s", m->id, bc->id, bc->env.from);
+		scheduler_add(m->sc, &bc->env);
+		finish_remove(m);
+	}
+	spool_envelope_clear(&bc->env);
+	free(bc);
+}
+
+/* Queues an RFC 3464 report for the bounced recipients to the sender. */
+static bool
+queue_bounce(struct smsg *m)
+{
+	struct scheduler *sc = m->sc;
+	struct spool_msg orig;
+	struct spool_envelope benv;
+	struct spool_writer *w;
+	struct bounce_commit *bc;
+	size_t *idx = xcalloc(m->n ? m->n : 1, sizeof(size_t)), nidx = 0;
+	char *text, *mailbox;
+	struct spool_rcpt rcpt;
+
+	for (size_t i = 0; i < m->n; i++)
+		if (m->r[i].status == RCPT_BOUNCED)
+			idx[nidx++] = i;
+	if (spool_load(sc->data_dir, m->id, &orig) != 0) {
+		free(idx);
+		return false;
+	}
+	/* reasons as the scheduler knows them */
+	for (size_t i = 0; i < m->n && i < orig.env.nrcpts; i++) {
+		free(orig.env.rcpts[i].reason);
+		orig.env.rcpts[i].reason = m->r[i].reason ? xstrdup(m->r[i].reason) : NULL;
+	}
+	text = dsn_build(DSN_FAILED, sc->hostname, &orig.env, idx, nidx, orig.data, orig.datalen,
+	    time(NULL));
+	free(idx);
+
+	memset(&benv, 0, sizeof(benv));
+	spool_new_id(benv.id);
+	benv.time = time(NULL);
+	benv.from = "";
+	benv.client = "127.0.0.1";
+	benv.helo = (char *)sc->hostname;
+	memset(&rcpt, 0, sizeof(rcpt));
+	rcpt.addr = m->from;
+	/* our own users get it in their Maildir, others by SMTP */
+	mailbox = sc->opt.route ? sc->opt.route(sc->opt.route_arg, m->from) : NULL;
+	rcpt.mailbox = mailbox ? mailbox : (char *)SPOOL_REMOTE;
+	benv.rcpts = &rcpt;
+	benv.nrcpts = 1;
+	w = spool_create(sc->data_dir, &benv);
+	if (w == NULL || spool_write(w, text, strlen(text)) == -1) {
+		log_event("error", "id=%s reason=\"cannot queue bounce: %s\"", m->id, strerror(errno));
+		spool_abort(w);
+		free(text);
+		free(mailbox);
+		spool_msg_clear(&orig);
+		return false;
+	}
+	if (spool_finish(w, NULL) == -1) {
+		log_event("error", "id=%s reason=\"cannot queue bounce: %s\"", m->id, strerror(errno));
+		free(text);
+		free(mailbox);
+		spool_msg_clear(&orig);
+		return false;
+	}
+	free(text);
+	spool_msg_clear(&orig);
+	bc = xcalloc(1, sizeof(*bc));
+	bc->m = m;
+	snprintf(bc->id, sizeof(bc->id), "%s", benv.id);
+	memcpy(bc->env.id, benv.id, sizeof(bc->env.id));
+	bc->env.time = benv.time;
+	bc->env.from = xstrdup("");
+	bc->env.client = xstrdup("127.0.0.1");
+	bc->env.helo = xstrdup(sc->hostname);
+	bc->env.rcpts = xcalloc(1, sizeof(struct spool_rcpt));
+	bc->env.rcpts[0].addr = xstrdup(m->from);
+	bc->env.rcpts[0].mailbox = xstrdup(rcpt.mailbox);
+	bc->env.nrcpts = 1;
+	free(mailbox);
+	m->finishing = true;
+	groupsync_request(sc->gs, on_bounce_synced, bc);
+	return true;
+}
+
+static void
+finish_remove(struct smsg *m)
+{
+	if (spool_remove(m->sc->data_dir, m->id) == -1 && errno != ENOENT)
+		log_event("error", "id=%s reason=\"cannot remove queue file: %s\"", m->id,
+		    strerror(errno));
+	log_event("removed", "id=%s", m->id);
+	msg_free(m);
+}
+
+/* Called after every result: finish, save or schedule the next try. */
+static void
+settle(struct smsg *m)
+{
+	time_t next = 0, now = time(NULL);
+	bool pending = false, bounced = false;
+
+	if (m->inflight > 0 || m->finishing)
+		return;
+	for (size_t i = 0; i < m->n; i++) {
+		if (m->r[i].status == RCPT_PENDING) {
+			pending = true;
+			if (next == 0 || m->r[i].next < next)
+				next = m->r[i].next;
+		} else if (m->r[i].status == RCPT_BOUNCED)
+			bounced = true;
+	}
+	if (!pending) {
+		/* RFC 5321 6.1: never a bounce to the null sender */
+		if (bounced && m->from[0] != '\0' && queue_bounce(m))
+			return;
+		finish_remove(m);
+		return;
+	}
+	if (m->dirty)
+		save_state(m);
+	if (m->held)
+		return;
+	{
+		time_t expiry = m->arrival + (time_t)m->sc->opt.queue_lifetime;
+		if (expiry < next)
+			next = expiry;
+		struct timeval tv = { next > now ? next - now : 0, 0 };
+		event_add(m->timer, &tv);
+	}
+}
+
+/* ---- results ---- */
+
+static void
+record(struct smsg *m, size_t i, bool ok, bool permanent, const char *reason,
+    const char *relay, const char *tls)
+{
+	struct srcpt *r = &m->r[i];
+	char q1[LOG_VALUE_MAX], q2[LOG_VALUE_MAX], q3[LOG_VALUE_MAX];
+	time_t now = time(NULL);
+
+	r->attempts++;
+	m->dirty = true;
+	if (ok && !r->remote) {
+		r->status = RCPT_DELIVERED;
+		log_event("delivered", "id=%s rcpt=%s from=%s relay=local mailbox=%s", m->id,
+		    log_quote(q1, sizeof(q1), r->addr, strlen(r->addr)),
+		    log_quote(q2, sizeof(q2), m->from, strlen(m->from)),
+		    log_quote(q3, sizeof(q3), r->mailbox, strlen(r->mailbox)));
+		return;
+	}
+	if (ok) {
+		r->status = RCPT_DELIVERED;
+		log_event("delivered", "id=%s rcpt=%s from=%s relay=%s tls=%s reply=%s", m->id,
+		    log_quote(q1, sizeof(q1), r->addr, strlen(r->addr)),
+		    log_quote(q2, sizeof(q2), m->from, strlen(m->from)), relay, tls,
+		    log_quote(q3, sizeof(q3), reason ? reason : "", reason ? strlen(reason) : 0));
+		return;
+	}
+	set_reason(r, reason);
+	if (permanent || now >= m->arrival + (time_t)m->sc->opt.queue_lifetime) {
+		r->status = RCPT_BOUNCED;
+		if (!permanent) {
+			char *why = xasprintf("queue lifetime expired; last error: %s", reason ? reason : "");
+			set_reason(r, why);
+			free(why);
+		}
+		log_event("bounced", "id=%s rcpt=%s from=%s relay=%s reason=%s", m->id,
+		    log_quote(q1, sizeof(q1), r->addr, strlen(r->addr)),
+		    log_quote(q2, sizeof(q2), m->from, strlen(m->from)), relay,
+		    log_quote(q3, sizeof(q3), r->reason, strlen(r->reason)));
+		return;
+	}
+	r->next = now + backoff(m->sc, r->attempts);
+	{
+		char when[32];
+		struct tm tm;
+		gmtime_r(&r->next, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		log_event("deferred", "id=%s rcpt=%s from=%s relay=%s reason=%s attempt=%u next=%s",
+		    m->id, log_quote(q1, sizeof(q1), r->addr, strlen(r->addr)),
+		    log_quote(q2, sizeof(q2), m->from, strlen(m->from)), relay,
+		    log_quote(q3, sizeof(q3), reason ? reason : "", reason ? strlen(reason) : 0),
+		    r->attempts, when);
+	}
+}
+
+static void
+on_local_done(void *arg, const char *id, const struct local_result *res, size_t n)
+{
+	struct scheduler *sc = arg;
+	struct smsg *m = find(sc, id);
+
+	if (m == NULL)
+		return;		/* deleted by the operator meanwhile */
+	for (size_t k = 0; k < n; k++) {
+		size_t i = res[k].rcpt;
+		if (i >= m->n || !m->r[i].inflight)
+			continue;
+		m->r[i].inflight = false;
+		m->inflight--;
+		record(m, i, res[k].ok, res[k].permanent, res[k].ok ? "maildir" : res[k].reason,
+		    "local", "none");
+	}
+	settle(m);
+}
+
+static void
+on_remote_done(void *arg, const char *id, const struct mta_rcpt_result *res, size_t n,
+    const struct mta_summary *sum)
+{
+	struct scheduler *sc = arg;
+	struct smsg *m = find(sc, id);
+
+	sc->remote_active--;
+	if (m != NULL) {
+		for (size_t k = 0; k < n; k++) {
+			size_t i = res[k].rcpt;
+			if (i >= m->n || !m->r[i].inflight)
+				continue;
+			m->r[i].inflight = false;
+			m->inflight--;
+			record(m, i, res[k].ok, res[k].permanent, res[k].reply,
+			    sum->relay[0] ? sum->relay : "none", sum->tls[0] ? sum->tls : "none");
+		}
+		settle(m);
+	}
+	/* a slot is free: messages waiting for one get their turn */
+	for (struct smsg *w = sc->msgs; w && sc->remote_active < sc->opt.concurrency; w = w->next)
+		if (!w->held && !w->finishing && !evtimer_pending(w->timer, NULL))
+			dispatch(w);
+}
+
+/* ---- dispatch ---- */
+
+static void
+send_remote(struct smsg *m, const char *domain, time_t now)
+{
+	struct scheduler *sc = m->sc;
+	struct spool_msg msg;
+	const char **rcpts = xcalloc(m->n, sizeof(char *));
+	size_t *idx = xcalloc(m->n, sizeof(size_t)), k = 0;
+
+	for (size_t i = 0; i < m->n; i++) {
+		struct srcpt *r = &m->r[i];
+		if (r->remote && r->status == RCPT_PENDING && !r->inflight && r->next <= now &&
+		    strcmp(r->domain, domain) == 0) {
+			rcpts[k] = r->addr;
+			idx[k++] = i;
+		}
+	}
+	if (k > 0 && spool_load(sc->data_dir, m->id, &msg) == 0) {
+		for (size_t i = 0; i < k; i++)
+			m->r[idx[i]].inflight = true;
+		m->inflight += (unsigned)k;
+		sc->remote_active++;
+		mta_send(sc->mta, m->id, m->from, domain, rcpts, idx, k, msg.data, msg.datalen,
+		    on_remote_done, sc);
+		spool_msg_clear(&msg);
+	}
+	free(rcpts);
+	free(idx);
+}
+
+static void
+dispatch(struct smsg *m)
+{
+	struct scheduler *sc = m->sc;
+	time_t now = time(NULL);
+	size_t *local = xcalloc(m->n ? m->n : 1, sizeof(size_t)), nlocal = 0;
+
+	if (m->held || m->finishing) {
+		free(local);
+		return;
+	}
+	for (size_t i = 0; i < m->n; i++) {
+		struct srcpt *r = &m->r[i];
+		if (r->status != RCPT_PENDING || r->inflight)
+			continue;
+		/* queue_lifetime reached without a try left: bounce */
+		if (now >= m->arrival + (time_t)sc->opt.queue_lifetime && r->attempts > 0) {
+			record(m, i, false, false, r->reason ? r->reason : "not delivered", "none", "none");
+			continue;
+		}
+		if (r->next > now)
+			continue;
+		if (!r->remote) {
+			local[nlocal++] = i;
+			r->inflight = true;
+			m->inflight++;
+		}
+	}
+	if (nlocal > 0)
+		deliver_enqueue(sc->deliver, m->id, local, nlocal);
+	free(local);
+	/* remote recipients, one transaction per domain */
+	for (size_t i = 0; i < m->n; i++) {
+		struct srcpt *r = &m->r[i];
+		if (!r->remote || r->status != RCPT_PENDING || r->inflight || r->next > now)
+			continue;
+		if (sc->mta == NULL) {
+			record(m, i, false, false, "remote delivery is not available", "none", "none");
+			continue;
+		}
+		if (sc->remote_active >= sc->opt.concurrency ||
+		    mta_active(sc->mta, r->domain) >= sc->opt.domain_concurrency)
+			continue;	/* on_remote_done gives it a turn */
+		send_remote(m, r->domain, now);
+	}
+	settle(m);
+}
+
+/* ---- interface ---- */
+
+struct scheduler *
+scheduler_new(struct event_base *base, const struct scheduler_options *opt,
+    struct groupsync *gs, struct mta *mta)
+{
+	struct scheduler *sc = xcalloc(1, sizeof(*sc));
+
+	sc->base = base;
+	sc->opt = *opt;
+	sc->data_dir = xstrdup(opt->data_dir);
+	sc->hostname = xstrdup(opt->hostname);
+	sc->opt.data_dir = sc->data_dir;
+	sc->opt.hostname = sc->hostname;
+	if (sc->opt.concurrency == 0)
+		sc->opt.concurrency = 100;
+	if (sc->opt.domain_concurrency == 0)
+		sc->opt.domain_concurrency = 10;
+	if (sc->opt.retry_max == 0)
+		sc->opt.retry_max = 3600;
+	sc->gs = gs;
+	sc->mta = mta;
+	sc->deliver = deliver_start(base, sc->data_dir, gs, on_local_done, sc);
+	if (sc->deliver == NULL) {
+		free(sc->data_dir);
+		free(sc->hostname);
+		free(sc);
+		return NULL;
+	}
+	return sc;
+}
+
+void
+scheduler_free(struct scheduler *sc)
+{
+	if (sc == NULL)
+		return;
+	deliver_stop(sc->deliver);
+	while (sc->msgs != NULL) {
+		if (sc->msgs->dirty)
+			save_state(sc->msgs);
+		msg_free(sc->msgs);
+	}
+	free(sc->data_dir);
+	free(sc->hostname);
+	free(sc);
+}
+
+void
+scheduler_add(struct scheduler *sc, const struct spool_envelope *env)
+{
+	dispatch(msg_new(sc, env, false));
+}
+
+static void
+recovered(const char *id, void *arg)
+{
+	struct scheduler *sc = arg;
+	struct spool_msg msg;
+
+	if (find(sc, id) != NULL || spool_load(sc->data_dir, id, &msg) != 0)
+		return;
+	dispatch(msg_new(sc, &msg.env, msg.held));
+	spool_msg_clear(&msg);
+}
+
+int
+scheduler_recover(struct scheduler *sc)
+{
+	return spool_recover(sc->data_dir, recovered, sc);
+}
+
+void
+scheduler_flush(struct scheduler *sc)
+{
+	for (struct smsg *m = sc->msgs, *next; m; m = next) {
+		next = m->next;
+		if (m->held)
+			continue;
+		for (size_t i = 0; i < m->n; i++)
+			if (m->r[i].status == RCPT_PENDING)
+				m->r[i].next = 0;
+		evtimer_del(m->timer);
+		dispatch(m);
+	}
+}
+
+int
+scheduler_hold(struct scheduler *sc, const char *id, bool hold)
+{
+	struct smsg *m = find(sc, id);
+
+	if (m == NULL)
+		return -1;
+	m->held = hold;
+	save_state(m);
+	log_event(hold ? "held" : "released", "id=%s", id);
+	if (hold)
+		evtimer_del(m->timer);
+	else {
+		for (size_t i = 0; i < m->n; i++)
+			if (m->r[i].status == RCPT_PENDING)
+				m->r[i].next = 0;
+		dispatch(m);
+	}
+	return 0;
+}
+
+int
+scheduler_delete(struct scheduler *sc, const char *id)
+{
+	struct smsg *m = find(sc, id);
+
+	if (m == NULL)
+		return -1;
+	if (m->inflight > 0 || m->finishing) {
+		/* results will arrive for it: let them find nothing */
+		m->held = true;
+	}
+	spool_remove(sc->data_dir, id);
+	log_event("deleted", "id=%s", id);
+	if (m->inflight == 0 && !m->finishing)
+		msg_free(m);
+	return 0;
+}
+
+unsigned
+scheduler_count(const struct scheduler *sc)
+{
+	return sc->count;
+}

@@ -1,0 +1,56 @@
+/*
+ * The queue scheduler: the one owner of queued messages once they are
+ * acknowledged. It hands local recipients to the local delivery thread
+ * and remote ones to the SMTP client (per destination domain, with
+ * concurrency limits), records every result, retries with backoff until
+ * queue_lifetime, sends RFC 3464 bounces, and removes a queue file only
+ * when every recipient is delivered or bounced. State that must survive
+ * a restart (which recipients are done, attempts, hold) is written to the
+ * message's .state file; the rest is rebuilt from the queue at start.
+ */
+#ifndef POSTERN_QUEUE_SCHEDULER_H
+#define POSTERN_QUEUE_SCHEDULER_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+
+#include "lib/groupsync.h"
+#include "queue/mta.h"
+#include "queue/spool.h"
+
+struct scheduler_options {
+	const char *data_dir;
+	const char *hostname;
+	unsigned queue_lifetime;	/* seconds, then bounce */
+	unsigned retry_initial;		/* first retry delay, doubling */
+	unsigned retry_max;		/* cap of the delay */
+	unsigned domain_concurrency;	/* transactions per destination */
+	unsigned concurrency;		/* remote transactions in all */
+	/* Where a bounce to addr goes: a newly allocated Maildir list
+	 * ("DOMAIN/LOCAL,...") when addr is ours, NULL when remote. */
+	char *(*route)(void *arg, const char *addr);
+	void *route_arg;
+};
+
+struct scheduler;
+
+/* mta may be NULL (no remote delivery). Starts the local delivery thread. */
+struct scheduler *scheduler_new(struct event_base *base, const struct scheduler_options *opt,
+    struct groupsync *gs, struct mta *mta);
+/* Stops the local thread (recording its last results). NULL is a no-op. */
+void scheduler_free(struct scheduler *sc);
+
+/* A message just acknowledged: schedule all its recipients. */
+void scheduler_add(struct scheduler *sc, const struct spool_envelope *env);
+/* Loads every message of the queue (start-up). Returns how many, or -1. */
+int scheduler_recover(struct scheduler *sc);
+
+/* Operator actions (postern queue). Return 0, or -1 when id is unknown. */
+void scheduler_flush(struct scheduler *sc);
+int scheduler_hold(struct scheduler *sc, const char *id, bool hold);
+int scheduler_delete(struct scheduler *sc, const char *id);
+
+/* Messages in the queue. */
+unsigned scheduler_count(const struct scheduler *sc);
+
+#endif
