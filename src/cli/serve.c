@@ -25,6 +25,7 @@
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
 #include "policy/local.h"
+#include "queue/control.h"
 #include "queue/mta.h"
 #include "queue/scheduler.h"
 #include "queue/spool.h"
@@ -206,6 +207,7 @@ cli_serve(int argc, char **argv)
 	struct event *sigs[4];
 	static const int signums[4] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	char *err = NULL, path[4096];
+	struct control *control = NULL;
 	int n, rc = 1;
 
 	config_path = cli_config_path(&argc, argv);
@@ -255,6 +257,10 @@ cli_serve(int argc, char **argv)
 		goto out;
 	}
 	n = scheduler_recover(srv.sched);
+	snprintf(path, sizeof(path), "%s/control", srv.cfg->data_dir);
+	if ((control = control_start(srv.base, path, srv.sched)) == NULL)
+		log_event("warning", "reason=\"no control socket %s: %s (postern queue flush|hold|release need it)\"",
+		    path, strerror(errno));
 	if (n == -1) {
 		log_event("error", "reason=\"cannot read queue: %s\"", strerror(errno));
 		goto out;
@@ -273,6 +279,7 @@ cli_serve(int argc, char **argv)
 out:
 	/* Deliveries first: they may still wait on a sync. Then the syncs,
 	 * whose last callbacks answer sessions still committing. */
+	control_free(control);
 	scheduler_free(srv.sched);
 	groupsync_free(srv.gs);
 	session_abandon_all(&srv);

@@ -29,6 +29,7 @@
 #include "dns/answer.h"
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
+#include "queue/reply.h"
 
 #define MX_MAX 10
 #define ADDRS_MAX 16
@@ -101,25 +102,6 @@ struct mta_tx {
 static void next_address(struct mta_tx *t);
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
-
-int
-mta_parse_reply_line(const char *buf, size_t len, int *code, bool *more, const char **text,
-    size_t *textlen)
-{
-	if (len < 3 || !isdigit((unsigned char)buf[0]) || !isdigit((unsigned char)buf[1]) ||
-	    !isdigit((unsigned char)buf[2]) || buf[0] < '2' || buf[0] > '5')
-		return -1;
-	if (len > 3 && buf[3] != ' ' && buf[3] != '-')
-		return -1;
-	*code = (buf[0] - '0') * 100 + (buf[1] - '0') * 10 + (buf[2] - '0');
-	*more = len > 3 && buf[3] == '-';
-	*text = len > 4 ? buf + 4 : buf + len;
-	*textlen = len > 4 ? len - 4 : 0;
-	for (size_t i = 0; i < *textlen; i++)
-		if ((unsigned char)(*text)[i] < 0x20 && (*text)[i] != '\t')
-			return -1;
-	return 0;
-}
 
 /* ---- life cycle ---- */
 
@@ -587,7 +569,7 @@ on_read(struct bufferevent *bev, void *arg)
 			}
 			return;
 		}
-		if (mta_parse_reply_line(line, len, &code, &more, &text, &textlen) == -1 ||
+		if (reply_parse_line(line, len, &code, &more, &text, &textlen) == -1 ||
 		    (t->lines > 0 && code != t->code) || ++t->lines > REPLY_LINES_MAX) {
 			free(line);
 			fail_all(t, false, "451 4.4.2 malformed reply from server");

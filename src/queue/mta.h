@@ -63,12 +63,4 @@ void mta_send(struct mta *m, const char *id, const char *sender, const char *dom
 /* Transactions in flight, in total and for one domain. */
 unsigned mta_active(const struct mta *m, const char *domain);
 
-/*
- * Pure reply parsing (fuzzed): one line of a reply into its code, its
- * continuation flag and its text. Returns 0, or -1 when the line is not
- * "DDD[ -]text".
- */
-int mta_parse_reply_line(const char *buf, size_t len, int *code, bool *more,
-    const char **text, size_t *textlen);
-
 #endif
