@@ -251,8 +251,9 @@ cli_serve(int argc, char **argv)
 		log_event("error", "reason=\"%s\"", err);
 		goto out;
 	}
+	srv.lockout = lockout_new();
 	if ((srv.gs = groupsync_new(srv.base, srv.cfg->data_dir)) == NULL ||
-	    start_queue(&srv) == -1) {
+	    (srv.verifier = verifier_new(srv.base)) == NULL || start_queue(&srv) == -1) {
 		log_event("error", "reason=\"cannot start worker threads: %s\"", strerror(errno));
 		goto out;
 	}
@@ -283,6 +284,8 @@ out:
 	scheduler_free(srv.sched);
 	groupsync_free(srv.gs);
 	session_abandon_all(&srv);
+	verifier_free(srv.verifier);
+	lockout_free(srv.lockout);
 	mta_free(srv.mta);
 	health_free(srv.health);
 	free(srv.spamhaus);

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 
 #include "auth/userdb.h"
+#include "auth/verify.h"
+#include "policy/lockout.h"
 #include "lib/config.h"
 #include "lib/groupsync.h"
 #include "policy/spamhaus.h"
@@ -33,6 +35,8 @@ struct server {
 	struct groupsync *gs;		/* owned */
 	struct scheduler *sched;	/* owned: the queue after the 250 */
 	struct mta *mta;		/* owned: remote delivery */
+	struct verifier *verifier;	/* owned: password checks off the loop */
+	struct lockout *lockout;	/* owned: AUTH failures per client IP */
 	struct resolver *resolver;	/* owned */
 	struct dnsbl_health *health;	/* owned; NULL when dnsbl is off */
 	struct spamhaus *spamhaus;	/* owned; NULL when dnsbl is off */

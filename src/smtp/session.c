@@ -13,6 +13,7 @@
 #include "session.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -35,6 +36,7 @@
 #include "smtp/parse.h"
 #include "smtp/tls.h"
 #include "scan/scan.h"
+#include "auth/sasl.h"
 
 enum session_state {
 	S_HANDSHAKE,	/* implicit TLS: handshake before the banner */
@@ -44,6 +46,8 @@ enum session_state {
 	S_RCPT,		/* at least one RCPT accepted */
 	S_DATA,		/* reading DATA content */
 	S_BDAT,		/* reading a BDAT chunk */
+	S_AUTH,		/* AUTH exchange: the next line is a SASL response */
+	S_AUTH_WAIT,	/* password being checked off the loop */
 	S_SCAN,		/* content analysis waiting for its lookups */
 	S_COMMIT,	/* message written, waiting for the group sync */
 	S_TLS,		/* STARTTLS handshake */
@@ -91,6 +95,9 @@ struct session {
 	struct client_checks *checks;	/* Spamhaus lookups, NULL when off */
 	bool dnsbl_exempt;		/* allow_networks / trusted_networks */
 	bool waiting_dns;		/* a RCPT waits for lookups in flight */
+	enum sasl_mech auth_mech;	/* AUTH in progress */
+	char auth_user[SASL_FIELD_MAX];	/* LOGIN: the user name given */
+	struct verify_req *auth_req;	/* password check in flight */
 	struct event *close_timer;	/* waits for the last reply to flush */
 	unsigned close_polls;
 };
@@ -233,6 +240,10 @@ cmd_helo(struct session *s, const struct smtp_cmd *cmd)
 	reply(s, "250-SIZE %llu", (unsigned long long)cfg->max_message_size);
 	if (s->srv->ssl_ctx != NULL && !s->tls)
 		reply(s, "250-STARTTLS");
+	/* RFC 4954 and SPEC 6.1: AUTH only on the submission ports, and
+	 * only once the session is encrypted. */
+	if (s->role != ROLE_MX && s->tls && s->user == NULL)
+		reply(s, "250-AUTH PLAIN LOGIN");
 	reply(s, "250-ENHANCEDSTATUSCODES");
 	reply(s, "250-8BITMIME");
 	reply(s, "250-SMTPUTF8");
@@ -247,6 +258,30 @@ space_ok(struct session *s)
 	if (statvfs(s->srv->cfg->data_dir, &sv) == -1)
 		return true;	/* cannot tell: the write will fail loudly */
 	return (uint64_t)sv.f_bavail * sv.f_frsize >= s->srv->cfg->min_free_space;
+}
+
+/* SPEC 6.1: an authenticated user sends as the account or one of its
+ * aliases (an alias whose expansion includes the account's mailbox). */
+static bool
+sender_owned(struct session *s, const struct mailaddr *from)
+{
+	char *mailboxes = NULL, own[ADDR_PATH_MAX + 1];
+	const char *at = strrchr(s->user, '@');
+	bool ok = false;
+
+	if (from->null)
+		return true;	/* vacation notices and the like */
+	if (at == NULL)
+		return false;
+	snprintf(own, sizeof(own), "%s/%.*s", at + 1, (int)(at - s->user), s->user);
+	if (local_resolve(s->srv->cfg, s->srv->users, from, &mailboxes) == LOCAL_OK) {
+		char *save = NULL;
+		for (char *mb = strtok_r(mailboxes, ",", &save); mb; mb = strtok_r(NULL, ",", &save))
+			if (strcasecmp(mb, own) == 0)
+				ok = true;
+	}
+	free(mailboxes);
+	return ok;
 }
 
 static void
@@ -302,6 +337,17 @@ cmd_mail(struct session *s, const struct smtp_cmd *cmd)
 		reply(s, "452 4.3.1 Insufficient system storage");
 		free(tx);
 		log_reject(s, "disk_full", "mail", NULL, "452 4.3.1");
+		return;
+	}
+	if (s->user != NULL && !sender_owned(s, &tx->from)) {
+		char text[ADDR_PATH_MAX + 80], f[ADDR_PATH_MAX + 1];
+		addr_format(&tx->from, f, sizeof(f));
+		snprintf(text, sizeof(text), "553 5.7.1 <%s>: Sender address not owned by user %s",
+		    f, s->user);
+		reply(s, "%s", text);
+		free(tx);
+		log_reject(s, "sender_not_owned", "mail", NULL, text);
+		count_error(s);
 		return;
 	}
 	tx->params = p;
@@ -622,6 +668,21 @@ scan_decide(struct session *s)
 
 	free(tx->msgbuf);
 	tx->msgbuf = NULL;
+	if (s->user != NULL && scan_verdict(tx->scan) != VERDICT_INBOX) {
+		/* SPEC 6.4: outgoing mail has no Junk folder, and spam from an
+		 * account means a stolen password. */
+		symbols_text(sc, syms, sizeof(syms));
+		snprintf(text, sizeof(text),
+		    "550 5.7.1 Message refused: it looks like spam (score %.1f)", sc->total);
+		reply(s, "%s", text);
+		log_event("reject", "reason=outbound_spam stage=data client=%s user=%s score=%.1f symbols=%s",
+		    s->ip, s->user, sc->total, syms);
+		log_event("alert", "kind=outbound_spam user=%s client=%s score=%.1f reason=\"authenticated account sent content scored as spam: compromised password?\"",
+		    s->user, s->ip, sc->total);
+		tx_reset(s);
+		bufferevent_enable(s->bev, EV_READ);
+		return;
+	}
 	if (scan_verdict(tx->scan) != VERDICT_REJECT) {
 		commit(s);
 		return;
@@ -892,12 +953,145 @@ cmd_starttls(struct session *s, const struct smtp_cmd *cmd)
 }
 
 static void
+auth_done(void *arg, bool ok)
+{
+	struct session *s = arg;
+	char u[LOG_VALUE_MAX];
+	time_t until;
+
+	s->auth_req = NULL;
+	s->state = S_READY;
+	if (ok) {
+		char *lower = xstrdup(s->auth_user);
+		for (char *p = lower; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		s->user = lower;
+		reply(s, "235 2.7.0 Authentication successful");
+		log_event("auth", "client=%s user=%s mech=%s", s->ip, q(u, s->user),
+		    s->auth_mech == SASL_PLAIN ? "PLAIN" : "LOGIN");
+	} else {
+		/* fail2ban-friendly: always client= and user= */
+		log_event("auth_failed", "client=%s user=%s mech=%s", s->ip, q(u, s->auth_user),
+		    s->auth_mech == SASL_PLAIN ? "PLAIN" : "LOGIN");
+		if (lockout_fail(s->srv->lockout, s->ip, &s->srv->cfg->auth_max_failures,
+		    s->srv->cfg->auth_lockout, time(NULL), &until))
+			log_event("auth_lockout", "client=%s failures=%u window=%us until=%lld",
+			    s->ip, s->srv->cfg->auth_max_failures.count,
+			    s->srv->cfg->auth_max_failures.seconds, (long long)until);
+		reply(s, "535 5.7.8 Authentication credentials invalid");
+		count_error(s);
+	}
+	explicit_bzero(s->auth_user, sizeof(s->auth_user));
+	if (s->state == S_READY) {
+		bufferevent_enable(s->bev, EV_READ);
+		session_process(s);
+	}
+}
+
+/* User and password known: check them off the loop. */
+static void
+auth_check(struct session *s, const char *user, const char *pass)
+{
+	char lower[SASL_FIELD_MAX];
+	size_t i;
+
+	for (i = 0; user[i] && i + 1 < sizeof(lower); i++)
+		lower[i] = (char)tolower((unsigned char)user[i]);
+	lower[i] = '\0';
+	snprintf(s->auth_user, sizeof(s->auth_user), "%s", lower);
+	userdb_refresh(s->srv->users, &(char *){ NULL });
+	s->auth_req = verifier_check(s->srv->verifier, userdb_hash(s->srv->users, lower), pass,
+	    auth_done, s);
+	if (s->auth_req == NULL) {
+		s->state = S_READY;
+		reply(s, "454 4.7.0 Temporary authentication failure, try again later");
+		return;
+	}
+	s->state = S_AUTH_WAIT;
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+/* A SASL response line (S_AUTH). */
+static void
+auth_response(struct session *s, const char *line, size_t len)
+{
+	char user[SASL_FIELD_MAX], pass[SASL_FIELD_MAX];
+
+	if (len == 1 && line[0] == '*') {
+		s->state = S_READY;
+		reply(s, "501 5.7.0 Authentication cancelled");
+		return;
+	}
+	if (s->auth_mech == SASL_PLAIN) {
+		if (sasl_plain_decode(line, len, user, sizeof(user), pass, sizeof(pass)) == -1)
+			goto bad;
+		auth_check(s, user, pass);
+	} else if (s->auth_user[0] == '\0') {
+		if (sasl_login_decode(line, len, s->auth_user, sizeof(s->auth_user)) == -1)
+			goto bad;
+		reply(s, "334 UGFzc3dvcmQ6");	/* "Password:" */
+	} else {
+		if (sasl_login_decode(line, len, pass, sizeof(pass)) == -1)
+			goto bad;
+		snprintf(user, sizeof(user), "%s", s->auth_user);
+		auth_check(s, user, pass);
+	}
+	explicit_bzero(pass, sizeof(pass));
+	return;
+bad:
+	explicit_bzero(pass, sizeof(pass));
+	s->state = S_READY;
+	reply(s, "501 5.5.2 Cannot decode the SASL response");
+	count_error(s);
+}
+
+static void
 cmd_auth(struct session *s, const struct smtp_cmd *cmd)
 {
-	/* SASL arrives with the submission work (SPEC 6.1); until then no
-	 * session can authenticate, so nothing can relay. */
-	reply(s, "502 5.5.1 AUTH not available");
-	count_error(s);
+	const char *sp = memchr(cmd->arg, ' ', cmd->arglen);
+	size_t ml = sp ? (size_t)(sp - cmd->arg) : cmd->arglen;
+	time_t until;
+
+	if (s->role == ROLE_MX) {
+		/* SPEC 2: the inbound MX port has no AUTH at all */
+		reply(s, "503 5.5.1 AUTH not available on this port; use submission (587/465)");
+		count_error(s);
+		return;
+	}
+	if (!s->tls) {
+		reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+		count_error(s);
+		return;
+	}
+	if (s->user != NULL) {
+		reply(s, "503 5.5.1 Already authenticated");
+		count_error(s);
+		return;
+	}
+	if (lockout_locked(s->srv->lockout, s->ip, time(NULL), &until)) {
+		reply(s, "454 4.7.0 Too many failed authentications from your address; try later");
+		log_event("reject", "reason=auth_lockout stage=auth client=%s until=%lld", s->ip,
+		    (long long)until);
+		return;
+	}
+	s->auth_mech = sasl_mech_lookup(cmd->arg, ml);
+	s->auth_user[0] = '\0';
+	if (s->auth_mech == SASL_NONE) {
+		reply(s, "504 5.5.4 Unrecognized authentication type");
+		count_error(s);
+		return;
+	}
+	s->state = S_AUTH;
+	if (sp != NULL) {
+		/* initial response (RFC 4954 4) */
+		const char *ir = sp + 1;
+		size_t il = cmd->arglen - ml - 1;
+		if (il == 1 && ir[0] == '=')
+			il = 0;
+		auth_response(s, ir, il);
+		return;
+	}
+	reply(s, s->auth_mech == SASL_PLAIN ? "334 " : "334 VXNlcm5hbWU6");	/* "Username:" */
 }
 
 struct command {
@@ -1025,6 +1219,7 @@ session_process(struct session *s)
 		size_t len;
 
 		if (s->state == S_CLOSING || s->state == S_COMMIT || s->state == S_SCAN ||
+		    s->state == S_AUTH_WAIT ||
 		    s->state == S_TLS || s->state == S_HANDSHAKE || s->waiting_dns)
 			return;
 		in = bufferevent_get_input(s->bev);
@@ -1082,7 +1277,11 @@ session_process(struct session *s)
 			count_error(s);
 			continue;
 		}
-		dispatch(s, line, len - 1);
+		if (s->state == S_AUTH)
+			auth_response(s, line, len - 1);
+		else
+			dispatch(s, line, len - 1);
+		explicit_bzero(line, len);
 	}
 }
 
@@ -1190,6 +1389,7 @@ session_free(struct session *s)
 	log_event("disconnect", "client=%s messages=%u errors=%u", s->ip, s->messages, s->errors);
 	tx_free(s);
 	checks_free(s->checks);
+	verifier_cancel(s->auth_req);
 	if (s->close_timer)
 		event_free(s->close_timer);
 	if (s->bev)
