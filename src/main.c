@@ -22,6 +22,7 @@ usage(FILE *f)
 	    "  alias add ALIAS TARGET | alias del ALIAS | alias list\n"
 	    "  queue list|flush|delete ID|hold ID|release ID\n"
 	    "  scan [--json] MESSAGE.eml|DIR|-   content analysis: items, hits, score, verdict\n"
+	    "  relaytest HOST:PORT [--to ADDR]   open-relay test battery against any server\n"
 	    "  --version                         print the version\n"
 	    "  help                              this text\n",
 	    POSTERN_VERSION, DEFAULT_CONFIG);
@@ -40,6 +41,7 @@ main(int argc, char **argv)
 		{ "alias", cli_alias },
 		{ "queue", cli_queue },
 		{ "scan", cli_scan },
+		{ "relaytest", cli_relaytest },
 	};
 
 	if (argc < 2) {

@@ -34,6 +34,7 @@
 #include "smtp/tls.h"
 #include "dns/health.h"
 #include "dns/resolver.h"
+#include "policy/selftest.h"
 #include "policy/spamhaus.h"
 
 static const char *config_path;
@@ -99,6 +100,51 @@ finish(struct server *srv)
 }
 
 static void
+on_selftest(void *arg, unsigned attempts, unsigned relayed, const char *error)
+{
+	struct server *srv = arg;
+
+	if (relayed > 0) {
+		/* SPEC 6.3: refuse to serve as an open relay */
+		log_event("alert", "kind=open_relay attempts=%u relayed=%u reason=\"the relay self-test was accepted for relay: stopping\"",
+		    attempts, relayed);
+		srv->exit_status = 1;
+		server_shutdown(srv, finish);
+		return;
+	}
+	if (error != NULL)
+		log_event("warning", "reason=\"relay self-test could not run: %s\"", error);
+	log_event("relaytest", "attempts=%u relayed=0 result=%s", attempts, error ? "incomplete" : "ok");
+}
+
+/* The battery against every listener of ours (after start and reload). */
+static void
+start_selftest(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	struct selftest_target t[SELFTEST_TARGETS_MAX];
+	size_t n = 0;
+
+	selftest_free(srv->selftest);
+	srv->selftest = NULL;
+	selftest_make_helo(srv->selftest_helo, sizeof(srv->selftest_helo));
+	if (cfg->listen_smtp) {
+		t[n].addr = *cfg->listen_smtp;
+		t[n++].implicit_tls = false;
+	}
+	if (srv->ssl_ctx && cfg->listen_submission) {
+		t[n].addr = *cfg->listen_submission;
+		t[n++].implicit_tls = false;
+	}
+	if (srv->ssl_ctx && cfg->listen_submissions) {
+		t[n].addr = *cfg->listen_submissions;
+		t[n++].implicit_tls = true;
+	}
+	if (n > 0)
+		srv->selftest = selftest_start(srv->base, t, n, srv->selftest_helo, on_selftest, srv);
+}
+
+static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *srv = arg;
@@ -111,7 +157,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		server_shutdown(srv, finish);
 		break;
 	case SIGHUP:
-		server_reload(srv, config_path);
+		if (server_reload(srv, config_path) == 0)
+			start_selftest(srv);
 		break;
 	case SIGUSR1:
 		if (log_reopen() == -1)
@@ -273,13 +320,15 @@ cli_serve(int argc, char **argv)
 		evsignal_add(sigs[i], NULL);
 	}
 	log_event("ready", "hostname=%s domains=%zu", srv.cfg->hostname, srv.cfg->ndomains);
+	start_selftest(&srv);
 	event_base_dispatch(srv.base);
 	for (int i = 0; i < 4; i++)
 		event_free(sigs[i]);
-	rc = 0;
+	rc = srv.exit_status;
 out:
 	/* Deliveries first: they may still wait on a sync. Then the syncs,
 	 * whose last callbacks answer sessions still committing. */
+	selftest_free(srv.selftest);
 	control_free(control);
 	scheduler_free(srv.sched);
 	groupsync_free(srv.gs);

@@ -37,6 +37,9 @@ struct server {
 	struct mta *mta;		/* owned: remote delivery */
 	struct verifier *verifier;	/* owned: password checks off the loop */
 	struct lockout *lockout;	/* owned: AUTH failures per client IP */
+	struct selftest *selftest;	/* owned: relay self-test in flight */
+	char selftest_helo[128];	/* its secret EHLO name */
+	int exit_status;		/* what serve returns */
 	struct resolver *resolver;	/* owned */
 	struct dnsbl_health *health;	/* owned; NULL when dnsbl is off */
 	struct spamhaus *spamhaus;	/* owned; NULL when dnsbl is off */

@@ -95,6 +95,7 @@ struct session {
 	struct client_checks *checks;	/* Spamhaus lookups, NULL when off */
 	bool dnsbl_exempt;		/* allow_networks / trusted_networks */
 	bool waiting_dns;		/* a RCPT waits for lookups in flight */
+	bool selftest;			/* the relay self-test's own session */
 	enum sasl_mech auth_mech;	/* AUTH in progress */
 	char auth_user[SASL_FIELD_MAX];	/* LOGIN: the user name given */
 	struct verify_req *auth_req;	/* password check in flight */
@@ -175,6 +176,8 @@ log_reject(struct session *s, const char *reason, const char *stage,
 {
 	char h[LOG_VALUE_MAX], f[LOG_VALUE_MAX], r[LOG_VALUE_MAX], t[LOG_VALUE_MAX];
 
+	if (s->selftest)
+		return;	/* the relay self-test's refusals are its success */
 	log_event("reject", "reason=%s stage=%s client=%s helo=%s from=%s rcpt=%s reply=%s",
 	    reason, stage, s->ip, q(h, s->helo),
 	    q(f, s->tx ? s->tx->from_str : ""), q(r, rcpt), q(t, text));
@@ -226,6 +229,9 @@ cmd_helo(struct session *s, const struct smtp_cmd *cmd)
 	}
 	memcpy(s->helo, cmd->arg, cmd->arglen);
 	s->helo[cmd->arglen] = '\0';
+	/* the relay self-test is never trusted, whatever trusted_networks */
+	if (s->srv->selftest_helo[0] && strcmp(s->helo, s->srv->selftest_helo) == 0)
+		s->selftest = true;
 	if (s->checks)
 		checks_helo(s->checks, s->helo);
 	tx_free(s);
@@ -367,6 +373,8 @@ relay_allowed(const struct session *s)
 
 	if (s->user != NULL)
 		return true;
+	if (s->selftest)
+		return false;
 	return cidr_list_match(cfg->trusted_networks, cfg->ntrusted_networks,
 	    (const struct sockaddr *)&s->ss);
 }
