@@ -220,6 +220,17 @@ route_local(void *arg, const char *addr)
 	return mailboxes;
 }
 
+static void
+account_released(void *arg, const char *user)
+{
+	struct server *srv = arg;
+
+	if (ratelimit_held(srv->ratelimit, user)) {
+		ratelimit_unhold(srv->ratelimit, user);
+		log_event("released", "user=%s reason=\"account released with one of its messages\"", user);
+	}
+}
+
 static int
 start_queue(struct server *srv)
 {
@@ -240,6 +251,7 @@ start_queue(struct server *srv)
 		.retry_max = cfg->retry_max,
 		.route = route_local,
 		.route_arg = srv,
+		.released = account_released,
 	};
 
 	srv->mta = mta_new(srv->base, srv->resolver, &mo);
@@ -299,6 +311,7 @@ cli_serve(int argc, char **argv)
 		goto out;
 	}
 	srv.lockout = lockout_new();
+	srv.ratelimit = ratelimit_new();
 	if ((srv.gs = groupsync_new(srv.base, srv.cfg->data_dir)) == NULL ||
 	    (srv.verifier = verifier_new(srv.base)) == NULL || start_queue(&srv) == -1) {
 		log_event("error", "reason=\"cannot start worker threads: %s\"", strerror(errno));
@@ -335,6 +348,7 @@ out:
 	session_abandon_all(&srv);
 	verifier_free(srv.verifier);
 	lockout_free(srv.lockout);
+	ratelimit_free(srv.ratelimit);
 	mta_free(srv.mta);
 	health_free(srv.health);
 	free(srv.spamhaus);

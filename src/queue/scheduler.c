@@ -41,6 +41,7 @@ struct smsg {
 	char id[SPOOL_ID_LEN + 1];
 	time_t arrival;
 	char *from;
+	char *user;		/* authenticated sender, or NULL */
 	struct srcpt *r;
 	size_t n;
 	bool held;
@@ -93,6 +94,7 @@ msg_free(struct smsg *m)
 	}
 	free(m->r);
 	free(m->from);
+	free(m->user);
 	if (m->timer)
 		event_free(m->timer);
 	free(m);
@@ -113,6 +115,7 @@ msg_new(struct scheduler *sc, const struct spool_envelope *env, bool held)
 	snprintf(m->id, sizeof(m->id), "%s", env->id);
 	m->arrival = env->time;
 	m->from = xstrdup(env->from ? env->from : "");
+	m->user = env->user ? xstrdup(env->user) : NULL;
 	m->held = held;
 	m->n = env->nrcpts;
 	m->r = xcalloc(m->n ? m->n : 1, sizeof(*m->r));
@@ -209,7 +212,7 @@ on_bounce_synced(void *arg, int status)
 		event_add(m->timer, &(struct timeval){ 60, 0 });
 	} else {
 		log_event("bounce_queued", "id=%s bounce_id=%s to=%s", m->id, bc->id, bc->env.from);
-		scheduler_add(m->sc, &bc->env);
+		scheduler_add(m->sc, &bc->env, false);
 		finish_remove(m);
 	}
 	spool_envelope_clear(&bc->env);
@@ -571,9 +574,17 @@ scheduler_free(struct scheduler *sc)
 }
 
 void
-scheduler_add(struct scheduler *sc, const struct spool_envelope *env)
+scheduler_add(struct scheduler *sc, const struct spool_envelope *env, bool held)
 {
-	dispatch(msg_new(sc, env, false));
+	struct smsg *m = msg_new(sc, env, held);
+
+	if (held) {
+		log_event("held", "id=%s user=%s reason=\"account on hold\"", m->id,
+		    m->user ? m->user : "-");
+		save_state(m);
+		return;
+	}
+	dispatch(m);
 }
 
 static void
@@ -622,6 +633,8 @@ scheduler_hold(struct scheduler *sc, const char *id, bool hold)
 	if (hold)
 		evtimer_del(m->timer);
 	else {
+		if (m->user && sc->opt.released)
+			sc->opt.released(sc->opt.route_arg, m->user);
 		for (size_t i = 0; i < m->n; i++)
 			if (m->r[i].status == RCPT_PENDING)
 				m->r[i].next = 0;

@@ -30,6 +30,8 @@ struct scheduler_options {
 	 * ("DOMAIN/LOCAL,...") when addr is ours, NULL when remote. */
 	char *(*route)(void *arg, const char *addr);
 	void *route_arg;
+	/* A held message of account user was released by the operator. */
+	void (*released)(void *arg, const char *user);
 };
 
 struct scheduler;
@@ -40,8 +42,9 @@ struct scheduler *scheduler_new(struct event_base *base, const struct scheduler_
 /* Stops the local thread (recording its last results). NULL is a no-op. */
 void scheduler_free(struct scheduler *sc);
 
-/* A message just acknowledged: schedule all its recipients. */
-void scheduler_add(struct scheduler *sc, const struct spool_envelope *env);
+/* A message just acknowledged: schedule all its recipients, or keep it
+ * on hold (an account that tripped a compromised-account signal). */
+void scheduler_add(struct scheduler *sc, const struct spool_envelope *env, bool held);
 /* Loads every message of the queue (start-up). Returns how many, or -1. */
 int scheduler_recover(struct scheduler *sc);
 

@@ -13,6 +13,7 @@
 #include "auth/userdb.h"
 #include "auth/verify.h"
 #include "policy/lockout.h"
+#include "policy/ratelimit.h"
 #include "lib/config.h"
 #include "lib/groupsync.h"
 #include "policy/spamhaus.h"
@@ -37,6 +38,7 @@ struct server {
 	struct mta *mta;		/* owned: remote delivery */
 	struct verifier *verifier;	/* owned: password checks off the loop */
 	struct lockout *lockout;	/* owned: AUTH failures per client IP */
+	struct ratelimit *ratelimit;	/* owned: per-account limits and holds */
 	struct selftest *selftest;	/* owned: relay self-test in flight */
 	char selftest_helo[128];	/* its secret EHLO name */
 	int exit_status;		/* what serve returns */

@@ -266,6 +266,22 @@ space_ok(struct session *s)
 	return (uint64_t)sv.f_bavail * sv.f_frsize >= s->srv->cfg->min_free_space;
 }
 
+/* SPEC 6.4: over a per-account limit, 450 and the account held: a
+ * stolen password shows first as a burst of mail. */
+static void
+rate_exceeded(struct session *s, const char *what, const struct rate *r)
+{
+	reply(s, "450 4.7.1 Too many %s from %s (limit %u per %us); try later", what, s->user,
+	    r->count, r->seconds);
+	log_event("ratelimit", "user=%s client=%s kind=%s limit=%u window=%us", s->user, s->ip,
+	    what, r->count, r->seconds);
+	if (!ratelimit_held(s->srv->ratelimit, s->user)) {
+		ratelimit_hold(s->srv->ratelimit, s->user);
+		log_event("alert", "kind=ratelimit user=%s client=%s reason=\"account over its %s limit: new mail held until released (postern queue release)\"",
+		    s->user, s->ip, what);
+	}
+}
+
 /* SPEC 6.1: an authenticated user sends as the account or one of its
  * aliases (an alias whose expansion includes the account's mailbox). */
 static bool
@@ -343,6 +359,12 @@ cmd_mail(struct session *s, const struct smtp_cmd *cmd)
 		reply(s, "452 4.3.1 Insufficient system storage");
 		free(tx);
 		log_reject(s, "disk_full", "mail", NULL, "452 4.3.1");
+		return;
+	}
+	if (s->user != NULL && !ratelimit_take(s->srv->ratelimit, s->user, "messages",
+	    &cfg->user_max_messages, 1, time(NULL))) {
+		free(tx);
+		rate_exceeded(s, "messages", &cfg->user_max_messages);
 		return;
 	}
 	if (s->user != NULL && !sender_owned(s, &tx->from)) {
@@ -429,6 +451,11 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 			count_error(s);
 			return;
 		}
+	}
+	if (s->user != NULL && !ratelimit_take(s->srv->ratelimit, s->user, "recipients",
+	    &cfg->user_max_recipients, 1, time(NULL))) {
+		rate_exceeded(s, "recipients", &cfg->user_max_recipients);
+		return;
 	}
 	if (tx->nrcpts >= cfg->max_recipients) {
 		reply(s, "452 4.5.3 Too many recipients");
@@ -620,7 +647,9 @@ commit_done(void *arg, int status)
 			env.from = tx->from_str;
 			env.rcpts = tx->rcpts;
 			env.nrcpts = tx->nrcpts;
-			scheduler_add(s->srv->sched, &env);
+			env.user = s->user;
+			scheduler_add(s->srv->sched, &env,
+			    s->user != NULL && ratelimit_held(s->srv->ratelimit, s->user));
 		}
 	}
 	tx_free(s);
@@ -685,8 +714,9 @@ scan_decide(struct session *s)
 		reply(s, "%s", text);
 		log_event("reject", "reason=outbound_spam stage=data client=%s user=%s score=%.1f symbols=%s",
 		    s->ip, s->user, sc->total, syms);
-		log_event("alert", "kind=outbound_spam user=%s client=%s score=%.1f reason=\"authenticated account sent content scored as spam: compromised password?\"",
+		log_event("alert", "kind=outbound_spam user=%s client=%s score=%.1f reason=\"authenticated account sent content scored as spam: compromised password? new mail held until released\"",
 		    s->user, s->ip, sc->total);
+		ratelimit_hold(s->srv->ratelimit, s->user);
 		tx_reset(s);
 		bufferevent_enable(s->bev, EV_READ);
 		return;
