@@ -23,6 +23,7 @@ usage(FILE *f)
 	    "  queue list|flush|delete ID|hold ID|release ID\n"
 	    "  scan [--json] MESSAGE.eml|DIR|-   content analysis: items, hits, score, verdict\n"
 	    "  relaytest HOST:PORT [--to ADDR]   open-relay test battery against any server\n"
+	    "  sendmail [-t] [-i] [-f FROM] RCPT...  submit from scripts (POSTERN_SENDMAIL_CONF)\n"
 	    "  --version                         print the version\n"
 	    "  help                              this text\n",
 	    POSTERN_VERSION, DEFAULT_CONFIG);
@@ -42,8 +43,16 @@ main(int argc, char **argv)
 		{ "queue", cli_queue },
 		{ "scan", cli_scan },
 		{ "relaytest", cli_relaytest },
+		{ "sendmail", cli_sendmail },
 	};
 
+	{
+		/* invoked through a link named "sendmail" (SPEC 1) */
+		const char *base = strrchr(argv[0], '/');
+		base = base ? base + 1 : argv[0];
+		if (strcmp(base, "sendmail") == 0)
+			return cli_sendmail(argc, argv);
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -229,8 +229,8 @@ keygen(const struct config *cfg, const char *selector, const char *alg, const ch
 		goto out;
 	if (cfg->dkim_selector != NULL && strcmp(cfg->dkim_selector, selector) == 0 &&
 	    cfg->dkim_key != NULL)
-		printf("; %s already names this key: once the records are published, reload "
-		    "postern (SIGHUP)\n", cfg->path);
+		printf("; %s already has dkim_selector = %s and dkim_key = %s: once the records "
+		    "are published, reload postern (SIGHUP)\n", cfg->path, selector, abspath);
 	else
 		printf("; then set in %s: dkim_selector = %s and dkim_key = %s, and reload "
 		    "postern (SIGHUP)\n", cfg->path, selector, abspath);

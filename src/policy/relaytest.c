@@ -19,148 +19,16 @@
 #include <unistd.h>
 
 #include "lib/xmalloc.h"
-
-struct conn {
-	int fd;
-	SSL_CTX *ctx;
-	SSL *ssl;
-	char buf[8192];
-	size_t len;
-	unsigned timeout;
-};
+#include "smtp/syncclient.h"
 
 static int
-conn_write(struct conn *c, const char *s)
+conn_open(struct sync_conn *c, const struct relaytest_options *opt, char *err, size_t errlen)
 {
-	size_t n = strlen(s);
-
-	if (c->ssl)
-		return SSL_write(c->ssl, s, (int)n) == (int)n ? 0 : -1;
-	while (n > 0) {
-		ssize_t w = write(c->fd, s, n);
-		if (w <= 0)
-			return -1;
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Reads one whole reply; returns its code (0 on error), text in out. */
-static int
-conn_reply(struct conn *c, char *out, size_t outlen)
-{
-	out[0] = '\0';
-	for (int guard = 0; guard < 200; guard++) {
-		char *nl = memchr(c->buf, '\n', c->len);
-		if (nl != NULL) {
-			size_t l = (size_t)(nl - c->buf) + 1;
-			int code = 0;
-			bool last = l >= 4 && c->buf[3] != '-';
-			if (l >= 4)
-				code = atoi(c->buf);
-			if (last || out[0] == '\0') {
-				size_t k = l;
-				while (k > 0 && (c->buf[k - 1] == '\n' || c->buf[k - 1] == '\r'))
-					k--;
-				snprintf(out, outlen, "%.*s", (int)k, c->buf);
-			}
-			memmove(c->buf, c->buf + l, c->len - l);
-			c->len -= l;
-			if (last)
-				return code;
-			continue;
-		}
-		if (c->len == sizeof(c->buf))
-			return 0;
-		{
-			ssize_t r = c->ssl ? SSL_read(c->ssl, c->buf + c->len, (int)(sizeof(c->buf) - c->len)) :
-			    read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-			if (r <= 0)
-				return 0;
-			c->len += (size_t)r;
-		}
-	}
-	return 0;
-}
-
-static int
-cmd(struct conn *c, const char *line, char *out, size_t outlen)
-{
-	char tmp[1200];
-
-	snprintf(tmp, sizeof(tmp), "%s\r\n", line);
-	if (conn_write(c, tmp) == -1)
-		return 0;
-	return conn_reply(c, out, outlen);
-}
-
-static int
-start_tls(struct conn *c)
-{
-	if (c->ctx == NULL) {
-		c->ctx = SSL_CTX_new(TLS_client_method());
-		if (c->ctx == NULL)
-			return -1;
-		SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
-	}
-	c->ssl = SSL_new(c->ctx);
-	SSL_set_fd(c->ssl, c->fd);
-	c->len = 0;
-	return SSL_connect(c->ssl) == 1 ? 0 : -1;
-}
-
-static void
-conn_close(struct conn *c)
-{
-	if (c->ssl) {
-		SSL_shutdown(c->ssl);
-		SSL_free(c->ssl);
-		c->ssl = NULL;
-	}
-	if (c->fd != -1)
-		close(c->fd);
-	c->fd = -1;
-	c->len = 0;
-}
-
-static int
-conn_open(struct conn *c, const struct relaytest_options *opt, char *err, size_t errlen)
-{
-	struct addrinfo hints = { 0 }, *res = NULL;
-	char port[8];
-	struct timeval tv = { opt->timeout ? opt->timeout : 20, 0 };
-	int rc;
-
-	snprintf(port, sizeof(port), "%u", opt->port);
-	hints.ai_socktype = SOCK_STREAM;
-	if ((rc = getaddrinfo(opt->host, port, &hints, &res)) != 0) {
-		snprintf(err, errlen, "cannot resolve %s: %s", opt->host, gai_strerror(rc));
+	if (sync_open(c, opt->host, opt->port, opt->source, opt->timeout ? opt->timeout : 20,
+	    err, errlen) == -1)
 		return -1;
-	}
-	c->fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd == -1) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		freeaddrinfo(res);
-		return -1;
-	}
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (opt->source != NULL && res->ai_family == AF_INET) {
-		struct sockaddr_in src = { .sin_family = AF_INET };
-		if (inet_pton(AF_INET, opt->source, &src.sin_addr) == 1)
-			(void)bind(c->fd, (struct sockaddr *)&src, sizeof(src));
-	}
-	if (connect(c->fd, res->ai_addr, res->ai_addrlen) == -1) {
-		snprintf(err, errlen, "cannot connect to %s:%u: %s", opt->host, opt->port, strerror(errno));
-		freeaddrinfo(res);
-		conn_close(c);
-		return -1;
-	}
-	freeaddrinfo(res);
-	if (opt->implicit_tls && start_tls(c) == -1) {
-		snprintf(err, errlen, "TLS handshake with %s:%u failed", opt->host, opt->port);
-		conn_close(c);
+	if (opt->implicit_tls && sync_tls(c, err, errlen) == -1) {
+		sync_close(c);
 		return -1;
 	}
 	return 0;
@@ -183,7 +51,7 @@ struct attempt {
 
 /* One attempt in a fresh session; returns 1 relayed, 0 refused, -1 error. */
 static int
-try_one(const struct relaytest_options *opt, const struct attempt *a, struct conn *c,
+try_one(const struct relaytest_options *opt, const struct attempt *a, struct sync_conn *c,
     char *why, size_t whylen)
 {
 	char r[600], line[1100];
@@ -191,41 +59,41 @@ try_one(const struct relaytest_options *opt, const struct attempt *a, struct con
 
 	if (conn_open(c, opt, why, whylen) == -1)
 		return -1;
-	if (conn_reply(c, r, sizeof(r)) / 100 != 2) {
+	if (sync_reply(c, r, sizeof(r)) / 100 != 2) {
 		snprintf(why, whylen, "no greeting (%s)", r);
-		conn_close(c);
+		sync_close(c);
 		return -1;
 	}
 	snprintf(line, sizeof(line), "EHLO %s", opt->helo);
-	if (cmd(c, line, r, sizeof(r)) / 100 != 2) {
+	if (sync_cmd(c, line, r, sizeof(r)) / 100 != 2) {
 		snprintf(why, whylen, "EHLO refused: %s", r);
-		conn_close(c);
+		sync_close(c);
 		return -1;
 	}
 	snprintf(line, sizeof(line), "MAIL FROM:%s", a->mail);
-	code = cmd(c, line, r, sizeof(r));
+	code = sync_cmd(c, line, r, sizeof(r));
 	if (code == 530 && c->ssl == NULL) {
 		/* the server wants TLS first: an unauthenticated client can
 		 * do that too, so test after STARTTLS as well */
-		if (cmd(c, "STARTTLS", r, sizeof(r)) == 220 && start_tls(c) == 0) {
+		if (sync_cmd(c, "STARTTLS", r, sizeof(r)) == 220 && sync_tls(c, why, whylen) == 0) {
 			snprintf(line, sizeof(line), "EHLO %s", opt->helo);
-			cmd(c, line, r, sizeof(r));
+			sync_cmd(c, line, r, sizeof(r));
 			snprintf(line, sizeof(line), "MAIL FROM:%s", a->mail);
-			code = cmd(c, line, r, sizeof(r));
+			code = sync_cmd(c, line, r, sizeof(r));
 		}
 	}
 	if (code / 100 != 2) {
 		snprintf(why, whylen, "MAIL: %s", r);
-		cmd(c, "QUIT", r, sizeof(r));
-		conn_close(c);
+		sync_cmd(c, "QUIT", r, sizeof(r));
+		sync_close(c);
 		return 0;
 	}
 	snprintf(line, sizeof(line), "RCPT TO:%s", a->rcpt);
-	code = cmd(c, line, r, sizeof(r));
+	code = sync_cmd(c, line, r, sizeof(r));
 	snprintf(why, whylen, "%s", r[0] ? r : "(no reply)");
-	cmd(c, "RSET", r, sizeof(r));
-	cmd(c, "QUIT", r, sizeof(r));
-	conn_close(c);
+	sync_cmd(c, "RSET", r, sizeof(r));
+	sync_cmd(c, "QUIT", r, sizeof(r));
+	sync_close(c);
 	if (code == 0)
 		return -1;
 	return code / 100 == 2 ? 1 : 0;
@@ -234,7 +102,7 @@ try_one(const struct relaytest_options *opt, const struct attempt *a, struct con
 int
 relaytest_run(const struct relaytest_options *opt, struct relaytest_result *res)
 {
-	struct conn c = { .fd = -1 };
+	struct sync_conn c = { .fd = -1 };
 	char r[600], name[256] = "", user[128], rdom[256], ip[64] = "127.0.0.1", why[700];
 	const char *at = strrchr(opt->to, '@');
 	struct attempt *list = xcalloc(64, sizeof(*list));
@@ -254,12 +122,11 @@ relaytest_run(const struct relaytest_options *opt, struct relaytest_result *res)
 
 	/* the server's names: banner, then EHLO */
 	if (conn_open(&c, opt, res->error, sizeof(res->error)) == -1 ||
-	    conn_reply(&c, r, sizeof(r)) / 100 != 2) {
+	    sync_reply(&c, r, sizeof(r)) / 100 != 2) {
 		if (res->error[0] == '\0')
 			snprintf(res->error, sizeof(res->error), "no SMTP greeting from %s:%u", opt->host, opt->port);
 		res->could_not_run = true;
-		conn_close(&c);
-		SSL_CTX_free(c.ctx);
+		sync_free(&c);
 		free(list);
 		return 2;
 	}
@@ -270,8 +137,8 @@ relaytest_run(const struct relaytest_options *opt, struct relaytest_result *res)
 		else
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof(ip));
 	}
-	cmd(&c, "QUIT", r, sizeof(r));
-	conn_close(&c);
+	sync_cmd(&c, "QUIT", r, sizeof(r));
+	sync_close(&c);
 	if (name[0] == '\0' || strchr(name, '.') == NULL)
 		snprintf(name, sizeof(name), "%s", opt->host);
 
@@ -326,7 +193,7 @@ relaytest_run(const struct relaytest_options *opt, struct relaytest_result *res)
 			    rc == 1 ? "RELAYED" : rc == 0 ? "refused" : "error", list[i].mail,
 			    list[i].rcpt, why);
 	}
-	SSL_CTX_free(c.ctx);
+	sync_free(&c);
 	free(list);
 	if (opt->out)
 		fprintf(opt->out, "%u attempts against %s:%u (%s), %u relayed\n", res->attempts,
