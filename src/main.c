@@ -24,6 +24,7 @@ usage(FILE *f)
 	    "  scan [--json] MESSAGE.eml|DIR|-   content analysis: items, hits, score, verdict\n"
 	    "  relaytest HOST:PORT [--to ADDR]   open-relay test battery against any server\n"
 	    "  sendmail [-t] [-i] [-f FROM] RCPT...  submit from scripts (POSTERN_SENDMAIL_CONF)\n"
+	    "  firewall -c FILE                  nftables rules: only postern may send to port 25\n"
 	    "  --version                         print the version\n"
 	    "  help                              this text\n",
 	    POSTERN_VERSION, DEFAULT_CONFIG);
@@ -44,6 +45,7 @@ main(int argc, char **argv)
 		{ "scan", cli_scan },
 		{ "relaytest", cli_relaytest },
 		{ "sendmail", cli_sendmail },
+		{ "firewall", cli_firewall },
 	};
 
 	{

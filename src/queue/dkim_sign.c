@@ -34,9 +34,9 @@
 enum sign_alg { SIGN_RSA_SHA256, SIGN_ED25519_SHA256 };
 
 struct dkim_signer {
-	EVP_PKEY *pkey;				/* owned */
-	enum sign_alg alg;
-	char selector[DKIM_SIGN_SELECTOR_MAX + 1];	/* lower case */
+	EVP_PKEY *pkey;				/* owned: the private key */
+	enum sign_alg alg;			/* a=, from the key's type */
+	char selector[DKIM_SIGN_SELECTOR_MAX + 1];	/* s=, lower case */
 };
 
 /* Signed when present, in this order (RFC 6376 5.4.1's list, trimmed to
@@ -49,8 +49,8 @@ static const char *const signed_fields[] = {
 /* ---- small helpers ---- */
 
 struct dbuf {
-	char *p;
-	size_t n, cap;
+	char *p;		/* owned, NUL-terminated once written to */
+	size_t n, cap;		/* bytes used, bytes allocated */
 };
 
 static void
@@ -351,8 +351,8 @@ header_block(const char *msg, size_t len, struct dbuf *hdr, size_t *body)
 }
 
 struct field {
-	const char *name, *value;
-	size_t nlen, vlen;
+	const char *name, *value;	/* into the header block copy */
+	size_t nlen, vlen;		/* name without WSP; value with its CRLFs */
 };
 
 /* The fields of a header block (no empty line in it). */
@@ -452,7 +452,7 @@ body_hash(const char *msg, size_t len, size_t body)
 /* ---- the folded signature field ---- */
 
 struct fold {
-	struct dbuf b;
+	struct dbuf b;		/* the field so far */
 	size_t col;		/* characters on the current line */
 };
 

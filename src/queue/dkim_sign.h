@@ -13,7 +13,7 @@
 
 #include "lib/config.h"
 
-#define DKIM_SIGN_SELECTOR_MAX 63		/* one DNS label */
+#define DKIM_SIGN_SELECTOR_MAX 63		/* the verifier's s= limit */
 #define DKIM_SIGN_DOMAIN_MAX 254		/* a domain name and its NUL */
 #define DKIM_SIGN_RSA_BITS_MIN 1024		/* RFC 8301 3.2: verifiers refuse less */
 #define DKIM_SIGN_RSA_BITS_MAX 8192		/* the largest signature verifiers take */
