@@ -25,6 +25,8 @@ usage(FILE *f)
 	    "  relaytest HOST:PORT [--to ADDR]   open-relay test battery against any server\n"
 	    "  sendmail [-t] [-i] [-f FROM] RCPT...  submit from scripts (POSTERN_SENDMAIL_CONF)\n"
 	    "  firewall -c FILE                  nftables rules: only postern may send to port 25\n"
+	    "  dkim keygen [--selector S] [--algorithm rsa|ed25519] [--bits N] [--force]\n"
+	    "  dkim record [--selector S]        DNS TXT records of the DKIM key\n"
 	    "  --version                         print the version\n"
 	    "  help                              this text\n",
 	    POSTERN_VERSION, DEFAULT_CONFIG);
@@ -46,6 +48,7 @@ main(int argc, char **argv)
 		{ "relaytest", cli_relaytest },
 		{ "sendmail", cli_sendmail },
 		{ "firewall", cli_firewall },
+		{ "dkim", cli_dkim },
 	};
 
 	{

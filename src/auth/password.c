@@ -46,8 +46,15 @@ password_weakness(const char *address, const char *password)
 	char local[65];
 	const char *dict[2];
 
-	if (plen < PASSWORD_MIN_LEN)
-		return "too short: at least 12 characters";
+	{
+		/* characters, not octets: "Päß" is three */
+		size_t chars = 0;
+		for (size_t i = 0; i < plen; i++)
+			if (((unsigned char)password[i] & 0xc0) != 0x80)
+				chars++;
+		if (chars < PASSWORD_MIN_LEN)
+			return "too short: at least 12 characters";
+	}
 	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
 		if (strcasecmp(password, common[i]) == 0)
 			return "too common: it is on the list of the most used passwords";

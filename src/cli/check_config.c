@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "smtp/tls.h"
+#include "queue/dkim_sign.h"
 
 int
 cli_check_config(int argc, char **argv)
@@ -33,6 +34,16 @@ cli_check_config(int argc, char **argv)
 			rc = 1;
 		}
 		SSL_CTX_free(ctx);
+	}
+	if (cfg.dkim_key != NULL) {
+		struct dkim_signer *s = dkim_signer_load(cfg.dkim_selector, cfg.dkim_key, &err);
+		if (s == NULL) {
+			fprintf(stderr, "%s: %s\n", path, err);
+			free(err);
+			err = NULL;
+			rc = 1;
+		}
+		dkim_signer_free(s);
 	}
 	if (rc == 0)
 		printf("%s: ok\n", path);

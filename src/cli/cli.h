@@ -19,6 +19,7 @@ int cli_scan(int argc, char **argv);
 int cli_relaytest(int argc, char **argv);
 int cli_sendmail(int argc, char **argv);
 int cli_firewall(int argc, char **argv);
+int cli_dkim(int argc, char **argv);
 
 /*
  * Shared option handling: removes "-c FILE" / "--config FILE" /

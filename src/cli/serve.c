@@ -26,6 +26,7 @@
 #include "monitor/log.h"
 #include "policy/local.h"
 #include "queue/control.h"
+#include "queue/dkim_sign.h"
 #include "queue/mta.h"
 #include "queue/scheduler.h"
 #include "queue/spool.h"
@@ -231,6 +232,16 @@ account_released(void *arg, const char *user)
 	}
 }
 
+/* mta_options.sign (SPEC 6.7): srv->dkim is read at each transaction, so
+ * a key replaced by SIGHUP applies to the next one. */
+static char *
+dkim_hook(void *arg, const char *data, size_t len)
+{
+	struct server *srv = arg;
+
+	return dkim_sign_local(srv->dkim, srv->cfg, data, len);
+}
+
 static int
 start_queue(struct server *srv)
 {
@@ -242,6 +253,8 @@ start_queue(struct server *srv)
 		.tls_required = (const char *const *)cfg->tls_required_domains,
 		.ntls_required = cfg->ntls_required_domains,
 		.timeout = cfg->outbound_timeout,
+		.sign = dkim_hook,
+		.sign_arg = srv,
 	};
 	struct scheduler_options so = {
 		.data_dir = cfg->data_dir,
@@ -292,6 +305,12 @@ cli_serve(int argc, char **argv)
 	log_event("start", "version=%s config=%s pid=%ld", POSTERN_VERSION, config_path, (long)getpid());
 	if (srv.cfg->tls_cert != NULL &&
 	    (srv.ssl_ctx = tls_server_ctx(srv.cfg->tls_cert, srv.cfg->tls_key, &err)) == NULL) {
+		log_event("error", "reason=\"%s\"", err);
+		goto out;
+	}
+	/* before dropping privileges: the key may be readable by root only */
+	if (srv.cfg->dkim_key != NULL &&
+	    (srv.dkim = dkim_signer_load(srv.cfg->dkim_selector, srv.cfg->dkim_key, &err)) == NULL) {
 		log_event("error", "reason=\"%s\"", err);
 		goto out;
 	}
@@ -350,6 +369,7 @@ out:
 	lockout_free(srv.lockout);
 	ratelimit_free(srv.ratelimit);
 	mta_free(srv.mta);
+	dkim_signer_free(srv.dkim);
 	health_free(srv.health);
 	free(srv.spamhaus);
 	resolver_free(srv.resolver);

@@ -536,6 +536,8 @@ config_parse(const char *buf, size_t len, const char *file, const char *basedir,
 		cfg->min_free_space = cfg->max_message_size + cfg->max_message_size / 2;
 	if (cfg->alert_address == NULL && cfg->ndomains > 0)
 		cfg->alert_address = xasprintf("postmaster@%s", cfg->domains[0]);
+	if ((cfg->dkim_selector == NULL) != (cfg->dkim_key == NULL))
+		config_diag_add(diag, file, 0, "dkim_selector and dkim_key go together");
 	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
 		config_diag_add(diag, file, 0, "tls_cert and tls_key go together");
 	if (cfg->score_reject < cfg->score_junk)

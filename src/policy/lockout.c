@@ -10,12 +10,12 @@
 
 #include "lib/xmalloc.h"
 
-#define TIMES_MAX 64
+#define TIMES_MAX 1024	/* failures remembered per address at most */
 
 struct entry {
 	char ip[46];
-	time_t times[TIMES_MAX];	/* ring of failure times */
-	unsigned n, head;
+	time_t *times;			/* ring of failure times */
+	unsigned cap, n, head;
 	time_t until;			/* locked out until */
 	time_t last;
 };
@@ -39,6 +39,8 @@ lockout_free(struct lockout *l)
 {
 	if (l == NULL)
 		return;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->e[i].times);
 	free(l->e);
 	free(l);
 }
@@ -59,6 +61,7 @@ find(struct lockout *l, const char *ip, bool create, time_t now)
 		for (size_t i = 0; i < l->n; i++)
 			if (oldest == NULL || l->e[i].last < oldest->last)
 				oldest = &l->e[i];
+	free(oldest->times);
 	memset(oldest, 0, sizeof(*oldest));
 	strncpy(oldest->ip, ip, sizeof(oldest->ip) - 1);
 	oldest->last = now;
@@ -83,15 +86,24 @@ lockout_fail(struct lockout *l, const char *ip, const struct rate *max, unsigned
 	struct entry *e = find(l, ip, true, now);
 	unsigned cap = max->count < TIMES_MAX ? max->count : TIMES_MAX, recent = 0;
 
+	if (cap == 0)
+		return false;
+	if (e->cap != cap) {
+		/* the limit changed (reload): start the window afresh */
+		free(e->times);
+		e->times = xcalloc(cap, sizeof(time_t));
+		e->cap = cap;
+		e->n = e->head = 0;
+	}
 	e->last = now;
 	e->times[e->head] = now;
-	e->head = (e->head + 1) % TIMES_MAX;
-	if (e->n < TIMES_MAX)
+	e->head = (e->head + 1) % e->cap;
+	if (e->n < e->cap)
 		e->n++;
 	for (unsigned i = 0; i < e->n; i++)
 		if (e->times[i] > now - (time_t)max->seconds)
 			recent++;
-	if (cap > 0 && recent >= cap && e->until <= now) {
+	if (recent >= cap && e->until <= now) {
 		e->until = now + lockout_secs;
 		*until = e->until;
 		return true;

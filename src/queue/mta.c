@@ -374,6 +374,14 @@ start_tls(struct mta_tx *t)
 
 	if (ssl == NULL)
 		return;
+	/* Whatever came in plain text after the 220 is not the server's TLS
+	 * and must not be read as replies (RFC 3207 5, the client side of
+	 * CVE-2011-0411): drop it; the handshake then fails or succeeds on
+	 * its own. */
+	{
+		struct evbuffer *in = bufferevent_get_input(t->bev);
+		evbuffer_drain(in, evbuffer_get_length(in));
+	}
 	/* SNI: the MX host name, unless it is an address */
 	if (sni[0] && !isdigit((unsigned char)sni[0]) && strchr(sni, ':') == NULL)
 		SSL_set_tlsext_host_name(ssl, sni);
@@ -587,9 +595,15 @@ on_read(struct bufferevent *bev, void *arg)
 			continue;
 		t->lines = 0;
 		arm_timer(t);
-		on_reply(t);
-		if (t->stage == ST_DONE)
-			return;
+		{
+			/* on_reply may free t (the reply to QUIT finishes the
+			 * transaction) or move it to another connection or to
+			 * TLS: then this buffer is no longer ours to read. */
+			bool quitting = t->stage == ST_QUIT;
+			on_reply(t);
+			if (quitting || t->stage == ST_DONE || t->bev != bev)
+				return;
+		}
 	}
 broken:
 	if (t->data_started || t->stage == ST_QUIT) {

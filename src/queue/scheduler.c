@@ -183,8 +183,11 @@ backoff(const struct scheduler *sc, unsigned attempts)
 static void
 set_reason(struct srcpt *r, const char *reason)
 {
+	/* reason may be r->reason itself: copy before freeing */
+	char *copy = xstrdup(reason ? reason : "");
+
 	free(r->reason);
-	r->reason = xstrdup(reason ? reason : "");
+	r->reason = copy;
 }
 
 /* ---- bounces ---- */
@@ -211,7 +214,8 @@ on_bounce_synced(void *arg, int status)
 		m->finishing = false;
 		event_add(m->timer, &(struct timeval){ 60, 0 });
 	} else {
-		log_event("bounce_queued", "id=%s bounce_id=%s to=%s", m->id, bc->id, bc->env.from);
+		log_event("bounce_queued", "id=%s bounce_id=%s to=%s", m->id, bc->id,
+		    bc->env.rcpts[0].addr);
 		scheduler_add(m->sc, &bc->env, false);
 		finish_remove(m);
 	}
@@ -352,7 +356,11 @@ record(struct smsg *m, size_t i, bool ok, bool permanent, const char *reason,
 {
 	struct srcpt *r = &m->r[i];
 	char q1[LOG_VALUE_MAX], q2[LOG_VALUE_MAX], q3[LOG_VALUE_MAX];
+	char *why0 = xstrdup(reason ? reason : "");
 	time_t now = time(NULL);
+
+	/* reason may point into r (dispatch passes r->reason): work on a copy */
+	reason = why0;
 
 	r->attempts++;
 	m->dirty = true;
@@ -362,6 +370,7 @@ record(struct smsg *m, size_t i, bool ok, bool permanent, const char *reason,
 		    log_quote(q1, sizeof(q1), r->addr, strlen(r->addr)),
 		    log_quote(q2, sizeof(q2), m->from, strlen(m->from)),
 		    log_quote(q3, sizeof(q3), r->mailbox, strlen(r->mailbox)));
+		free(why0);
 		return;
 	}
 	if (ok) {
@@ -370,6 +379,7 @@ record(struct smsg *m, size_t i, bool ok, bool permanent, const char *reason,
 		    log_quote(q1, sizeof(q1), r->addr, strlen(r->addr)),
 		    log_quote(q2, sizeof(q2), m->from, strlen(m->from)), relay, tls,
 		    log_quote(q3, sizeof(q3), reason ? reason : "", reason ? strlen(reason) : 0));
+		free(why0);
 		return;
 	}
 	set_reason(r, reason);
@@ -384,6 +394,7 @@ record(struct smsg *m, size_t i, bool ok, bool permanent, const char *reason,
 		    log_quote(q1, sizeof(q1), r->addr, strlen(r->addr)),
 		    log_quote(q2, sizeof(q2), m->from, strlen(m->from)), relay,
 		    log_quote(q3, sizeof(q3), r->reason, strlen(r->reason)));
+		free(why0);
 		return;
 	}
 	r->next = now + backoff(m->sc, r->attempts);
@@ -398,6 +409,7 @@ record(struct smsg *m, size_t i, bool ok, bool permanent, const char *reason,
 		    log_quote(q3, sizeof(q3), reason ? reason : "", reason ? strlen(reason) : 0),
 		    r->attempts, when);
 	}
+	free(why0);
 }
 
 static void

@@ -18,6 +18,7 @@
 #include "monitor/log.h"
 #include "smtp/session.h"
 #include "smtp/tls.h"
+#include "queue/dkim_sign.h"
 
 #define SHUTDOWN_GRACE 10	/* seconds for sessions to finish */
 
@@ -204,6 +205,7 @@ server_reload(struct server *srv, const char *config_path)
 	struct config *cfg = xcalloc(1, sizeof(*cfg));
 	struct config_diag diag = { 0 };
 	SSL_CTX *ctx = NULL;
+	struct dkim_signer *dkim = NULL;
 	char *err = NULL;
 
 	if (config_load(config_path, cfg, &diag) > 0) {
@@ -217,6 +219,15 @@ server_reload(struct server *srv, const char *config_path)
 	if (cfg->tls_cert && (ctx = tls_server_ctx(cfg->tls_cert, cfg->tls_key, &err)) == NULL) {
 		log_event("error", "reason=\"reload refused: %s\"", err);
 		free(err);
+		config_clear(cfg);
+		free(cfg);
+		return -1;
+	}
+	if (cfg->dkim_key != NULL &&
+	    (dkim = dkim_signer_load(cfg->dkim_selector, cfg->dkim_key, &err)) == NULL) {
+		log_event("error", "reason=\"reload refused: %s\"", err);
+		free(err);
+		SSL_CTX_free(ctx);
 		config_clear(cfg);
 		free(cfg);
 		return -1;
@@ -237,6 +248,8 @@ server_reload(struct server *srv, const char *config_path)
 	config_clear(srv->cfg);
 	free(srv->cfg);
 	srv->cfg = cfg;
+	dkim_signer_free(srv->dkim);
+	srv->dkim = dkim;
 	if (ctx != NULL) {
 		SSL_CTX_free(srv->ssl_ctx);
 		srv->ssl_ctx = ctx;

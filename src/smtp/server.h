@@ -27,6 +27,7 @@ enum listener_role {
 };
 
 struct session;
+struct dkim_signer;
 
 struct server {
 	struct event_base *base;
@@ -36,6 +37,7 @@ struct server {
 	struct groupsync *gs;		/* owned */
 	struct scheduler *sched;	/* owned: the queue after the 250 */
 	struct mta *mta;		/* owned: remote delivery */
+	struct dkim_signer *dkim;	/* owned; NULL: not signing (no dkim_key) */
 	struct verifier *verifier;	/* owned: password checks off the loop */
 	struct lockout *lockout;	/* owned: AUTH failures per client IP */
 	struct ratelimit *ratelimit;	/* owned: per-account limits and holds */

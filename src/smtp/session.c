@@ -36,6 +36,7 @@
 #include "smtp/parse.h"
 #include "smtp/tls.h"
 #include "scan/scan.h"
+#include "scan/mime.h"
 #include "auth/sasl.h"
 
 enum session_state {
@@ -695,6 +696,32 @@ commit(struct session *s)
 	groupsync_request(s->srv->gs, commit_done, s);
 }
 
+/* The first From: header's address as a path "<addr>"; false if none. */
+static bool
+header_from_path(const char *msg, size_t len, char *out, size_t outlen)
+{
+	size_t hend = mime_header_end(msg, len), n;
+	const char *v, *start, *end, *lt;
+	char buf[1024];
+	size_t vl;
+
+	if (!mime_header_find(msg, hend, "From", &v, &vl))
+		return false;
+	n = mime_unfold(v, vl, buf, sizeof(buf) - 1);
+	buf[n] = '\0';
+	if ((lt = strchr(buf, '<')) != NULL && strchr(lt, '>') != NULL) {
+		start = lt + 1;
+		end = strchr(lt, '>');
+	} else {
+		start = buf;
+		while (*start == ' ' || *start == '\t')
+			start++;
+		end = start + strcspn(start, " \t(,");
+	}
+	snprintf(out, outlen, "<%.*s>", (int)(end - start), start);
+	return end > start;
+}
+
 /* SPEC 5.4: reject at end of DATA (never a bounce), else commit. */
 static void
 scan_decide(struct session *s)
@@ -702,6 +729,24 @@ scan_decide(struct session *s)
 	struct transaction *tx = s->tx;
 	const struct score *sc = scan_score(tx->scan);
 	char text[256], syms[1024];
+
+	if (s->user != NULL && tx->msgbuf != NULL) {
+		/* SPEC 6.1: the From: header belongs to the account too */
+		char path[ADDR_PATH_MAX + 4];
+		struct mailaddr from;
+		if (header_from_path(tx->msgbuf, strlen(tx->msgbuf), path, sizeof(path)) &&
+		    (addr_parse_path(path, strlen(path), false, true, &from) != ADDR_OK ||
+		    !sender_owned(s, &from))) {
+			char t2[ADDR_PATH_MAX + 120];
+			snprintf(t2, sizeof(t2), "553 5.7.1 From: header %s not owned by user %s",
+			    path, s->user);
+			reply(s, "%s", t2);
+			log_reject(s, "from_not_owned", "data", NULL, t2);
+			tx_reset(s);
+			bufferevent_enable(s->bev, EV_READ);
+			return;
+		}
+	}
 
 	free(tx->msgbuf);
 	tx->msgbuf = NULL;
