@@ -27,6 +27,7 @@ usage(FILE *f)
 	    "  firewall -c FILE                  nftables rules: only postern may send to port 25\n"
 	    "  dkim keygen [--selector S] [--algorithm rsa|ed25519] [--bits N] [--force]\n"
 	    "  dkim record [--selector S]        DNS TXT records of the DKIM key\n"
+	    "  stats [--since DURATION] [--json] counters: accepted, rejected, delivered, ...\n"
 	    "  --version                         print the version\n"
 	    "  help                              this text\n",
 	    POSTERN_VERSION, DEFAULT_CONFIG);
@@ -49,6 +50,7 @@ main(int argc, char **argv)
 		{ "sendmail", cli_sendmail },
 		{ "firewall", cli_firewall },
 		{ "dkim", cli_dkim },
+		{ "stats", cli_stats },
 	};
 
 	{

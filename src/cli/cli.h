@@ -20,6 +20,7 @@ int cli_relaytest(int argc, char **argv);
 int cli_sendmail(int argc, char **argv);
 int cli_firewall(int argc, char **argv);
 int cli_dkim(int argc, char **argv);
+int cli_stats(int argc, char **argv);
 
 /*
  * Shared option handling: removes "-c FILE" / "--config FILE" /

@@ -25,7 +25,12 @@
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
 #include "policy/local.h"
+#include "monitor/alert.h"
+#include "monitor/metrics.h"
+#include "monitor/stats.h"
+#include "policy/bounceratio.h"
 #include "queue/control.h"
+#include "queue/inject.h"
 #include "queue/dkim_sign.h"
 #include "queue/mta.h"
 #include "queue/scheduler.h"
@@ -221,6 +226,83 @@ route_local(void *arg, const char *addr)
 	return mailboxes;
 }
 
+/* Alert mails are queued from a loop event, never from inside the code
+ * that logged the alert (it may be the scheduler itself). */
+struct alert_mail {
+	struct alert_mail *next;
+	char *subject, *body;
+};
+
+static void
+send_alerts(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct alert_mail *list = srv->alert_mails;
+
+	srv->alert_mails = NULL;
+	while (list != NULL) {
+		struct alert_mail *next = list->next;
+		const struct config *cfg = srv->cfg;
+		char date[64], *text, *mailbox;
+		time_t now = time(NULL);
+		struct tm tm;
+
+		localtime_r(&now, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+		text = xasprintf("From: postern <MAILER-DAEMON@%s>\nTo: <%s>\nSubject: %s\nDate: %s\n"
+		    "Message-ID: <alert.%lld.%p@%s>\nAuto-Submitted: auto-generated\n"
+		    "Content-Type: text/plain; charset=utf-8\n\n%s", cfg->hostname, cfg->alert_address,
+		    list->subject, date, (long long)now, (void *)list, cfg->hostname, list->body);
+		mailbox = route_local(srv, cfg->alert_address);
+		if (inject_message(srv->sched, srv->gs, cfg->data_dir, cfg->hostname,
+		    cfg->alert_address, mailbox ? mailbox : SPOOL_REMOTE, text) == -1)
+			log_event("error", "reason=\"cannot queue the alert mail: %s\"", strerror(errno));
+		free(mailbox);
+		free(text);
+		free(list->subject);
+		free(list->body);
+		free(list);
+		list = next;
+	}
+}
+
+static void
+queue_alert(void *arg, const char *subject, const char *body)
+{
+	struct server *srv = arg;
+	struct alert_mail *a = xcalloc(1, sizeof(*a));
+
+	a->subject = xstrdup(subject);
+	a->body = xstrdup(body);
+	a->next = srv->alert_mails;
+	srv->alert_mails = a;
+	event_active(srv->alert_ev, EV_TIMEOUT, 0);
+}
+
+/* scheduler_options.outcome: the bounce ratio, per account and global. */
+static void
+on_outcome(void *arg, const char *user, bool delivered)
+{
+	struct server *srv = arg;
+	const struct config *cfg = srv->cfg;
+	time_t now = time(NULL);
+	double r;
+
+	if (bounceratio_record(srv->bounces, "", !delivered, now, cfg->alert_window,
+	    cfg->alert_min_messages, cfg->alert_bounce_ratio, &r))
+		log_event("alert", "kind=bounce_ratio account=global ratio=%.2f limit=%.2f window=%us",
+		    r, cfg->alert_bounce_ratio, cfg->alert_window);
+	if (user != NULL && bounceratio_record(srv->bounces, user, !delivered, now,
+	    cfg->alert_window, cfg->alert_min_messages, cfg->alert_bounce_ratio, &r)) {
+		log_event("alert", "kind=bounce_ratio user=%s ratio=%.2f limit=%.2f window=%us",
+		    user, r, cfg->alert_bounce_ratio, cfg->alert_window);
+		if (!ratelimit_held(srv->ratelimit, user)) {
+			ratelimit_hold(srv->ratelimit, user);
+			log_event("account_held", "user=%s reason=bounce_ratio", user);
+		}
+	}
+}
+
 static void
 account_released(void *arg, const char *user)
 {
@@ -265,6 +347,7 @@ start_queue(struct server *srv)
 		.route = route_local,
 		.route_arg = srv,
 		.released = account_released,
+		.outcome = on_outcome,
 	};
 
 	srv->mta = mta_new(srv->base, srv->resolver, &mo);
@@ -325,6 +408,20 @@ cli_serve(int argc, char **argv)
 	}
 	if (server_listen(&srv) == -1 || drop_privileges(srv.cfg) == -1)
 		goto out;
+	/* statistics and alerts observe the log from here on */
+	if ((srv.stats = stats_open(srv.cfg->data_dir, &err)) == NULL) {
+		log_event("error", "reason=\"%s\"", err);
+		goto out;
+	}
+	log_add_observer(stats_observe, srv.stats);
+	srv.alert_ev = event_new(srv.base, -1, 0, send_alerts, &srv);
+	srv.alerts = alerts_new(srv.cfg->alert_window, queue_alert, &srv);
+	srv.bounces = bounceratio_new();
+	if (srv.cfg->metrics_listen != NULL &&
+	    (srv.metrics = metrics_start(srv.cfg->metrics_listen, srv.stats, &err)) == NULL) {
+		log_event("error", "reason=\"%s\"", err);
+		goto out;
+	}
 	if (start_dns(&srv, &err) == -1) {
 		log_event("error", "reason=\"%s\"", err);
 		goto out;
@@ -347,6 +444,8 @@ cli_serve(int argc, char **argv)
 	}
 	if (n > 0)
 		log_event("recovered", "messages=%d", n);
+	/* alert mails need the scheduler */
+	log_add_observer(alerts_observe, srv.alerts);
 	for (int i = 0; i < 4; i++) {
 		sigs[i] = evsignal_new(srv.base, signums[i], on_signal, &srv);
 		evsignal_add(sigs[i], NULL);
@@ -362,10 +461,24 @@ out:
 	 * whose last callbacks answer sessions still committing. */
 	selftest_free(srv.selftest);
 	control_free(control);
+	metrics_stop(srv.metrics);
 	scheduler_free(srv.sched);
 	groupsync_free(srv.gs);
 	session_abandon_all(&srv);
 	verifier_free(srv.verifier);
+	log_clear_observers();
+	stats_close(srv.stats);
+	alerts_free(srv.alerts);
+	bounceratio_free(srv.bounces);
+	if (srv.alert_ev)
+		event_free(srv.alert_ev);
+	while (srv.alert_mails) {
+		struct alert_mail *next = srv.alert_mails->next;
+		free(srv.alert_mails->subject);
+		free(srv.alert_mails->body);
+		free(srv.alert_mails);
+		srv.alert_mails = next;
+	}
 	lockout_free(srv.lockout);
 	ratelimit_free(srv.ratelimit);
 	mta_free(srv.mta);

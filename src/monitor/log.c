@@ -23,6 +23,71 @@ static int log_fd = -1;
 static char *log_path;
 static bool log_to_stderr = true;
 
+#define OBSERVERS_MAX 4
+struct observer {
+	log_observer *fn;
+	void *arg;
+};
+static struct observer observers[OBSERVERS_MAX];
+static size_t nobservers;
+
+void
+log_add_observer(log_observer *fn, void *arg)
+{
+	pthread_mutex_lock(&log_lock);
+	if (nobservers < OBSERVERS_MAX) {
+		observers[nobservers].fn = fn;
+		observers[nobservers].arg = arg;
+		nobservers++;
+	}
+	pthread_mutex_unlock(&log_lock);
+}
+
+void
+log_clear_observers(void)
+{
+	pthread_mutex_lock(&log_lock);
+	nobservers = 0;
+	pthread_mutex_unlock(&log_lock);
+}
+
+bool
+logfmt_get(const char *f, size_t len, const char *key, char *out, size_t outlen)
+{
+	size_t kl = strlen(key), i = 0;
+
+	if (outlen == 0)
+		return false;
+	while (i < len) {
+		size_t ks = i, o = 0;
+		bool match;
+		while (i < len && f[i] != '=' && f[i] != ' ')
+			i++;
+		match = i - ks == kl && memcmp(f + ks, key, kl) == 0 && i < len && f[i] == '=';
+		if (i < len && f[i] == '=')
+			i++;
+		if (i < len && f[i] == '"') {
+			for (i++; i < len && f[i] != '"'; i++) {
+				if (f[i] == '\\' && i + 1 < len)
+					i++;
+				if (match && o + 1 < outlen)
+					out[o++] = f[i];
+			}
+			i++;
+		} else
+			for (; i < len && f[i] != ' '; i++)
+				if (match && o + 1 < outlen)
+					out[o++] = f[i];
+		if (match) {
+			out[o] = '\0';
+			return true;
+		}
+		while (i < len && f[i] == ' ')
+			i++;
+	}
+	return false;
+}
+
 int
 log_open(const char *path)
 {
@@ -128,7 +193,20 @@ log_event(const char *event, const char *fmt, ...)
 		write_all(log_fd, line, n);
 	if (log_to_stderr)
 		write_all(STDERR_FILENO, line, n);
-	pthread_mutex_unlock(&log_lock);
+	{
+		size_t nobs = nobservers;
+		struct observer obs[OBSERVERS_MAX];
+		memcpy(obs, observers, sizeof(obs));
+		pthread_mutex_unlock(&log_lock);
+		if (nobs > 0) {
+			/* the fields part, without the final newline */
+			char *fields = strstr(line, " event=");
+			line[n - 1] = '\0';
+			fields = fields ? strchr(fields + 1, ' ') : NULL;
+			for (size_t k = 0; k < nobs; k++)
+				obs[k].fn(obs[k].arg, event, fields ? fields + 1 : "");
+		}
+	}
 }
 
 const char *

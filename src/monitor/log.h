@@ -18,11 +18,25 @@ void log_close(void);
 void log_set_stderr(bool on);
 
 /*
- * Logs one event. fmt is a sequence of "key=%s" style pairs separated by
- * spaces, e.g. log_event("connect", "client=%s port=%d", ip, port): each
- * value is quoted by log_value() rules automatically only when passed via
- * the %V directive... so instead callers pass already-safe values or use
- * log_kv below. Values produced with log_quote() are always safe.
+ * Observers see every event after it is written: statistics and alerts
+ * count where the log records (STYLE 10). fields is the "key=value ..."
+ * part. Observers run on the thread that logged and must not log events
+ * they observe themselves.
+ */
+typedef void log_observer(void *arg, const char *event, const char *fields);
+void log_add_observer(log_observer *fn, void *arg);
+void log_clear_observers(void);
+
+/*
+ * Finds key in a logfmt fields string and copies its (unquoted) value
+ * into out. Returns false when absent. Pure and bounded.
+ */
+bool logfmt_get(const char *fields, size_t len, const char *key, char *out, size_t outlen);
+
+/*
+ * Logs one event: fmt is "key=value" pairs separated by spaces, e.g.
+ * log_event("connect", "client=%s port=%d", ip, port). Values that come
+ * from peers must go through log_quote() first.
  */
 void log_event(const char *event, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

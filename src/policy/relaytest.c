@@ -137,6 +137,15 @@ relaytest_run(const struct relaytest_options *opt, struct relaytest_result *res)
 		else
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof(ip));
 	}
+	{
+		/* the EHLO reply names the server too; and the self-test's
+		 * EHLO marks even this probe as its own */
+		char ehlo[300], er[600];
+		snprintf(ehlo, sizeof(ehlo), "EHLO %s", opt->helo);
+		if (sync_cmd(&c, ehlo, er, sizeof(er)) / 100 == 2 && (name[0] == '\0' ||
+		    strchr(name, '.') == NULL))
+			first_word(er, name, sizeof(name));
+	}
 	sync_cmd(&c, "QUIT", r, sizeof(r));
 	sync_close(&c);
 	if (name[0] == '\0' || strchr(name, '.') == NULL)

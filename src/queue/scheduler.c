@@ -375,10 +375,13 @@ record(struct smsg *m, size_t i, bool ok, bool permanent, const char *reason,
 	}
 	if (ok) {
 		r->status = RCPT_DELIVERED;
-		log_event("delivered", "id=%s rcpt=%s from=%s relay=%s tls=%s reply=%s", m->id,
+		log_event("delivered", "id=%s rcpt=%s from=%s relay=%s tls=%s reply=%s%s%s", m->id,
 		    log_quote(q1, sizeof(q1), r->addr, strlen(r->addr)),
 		    log_quote(q2, sizeof(q2), m->from, strlen(m->from)), relay, tls,
-		    log_quote(q3, sizeof(q3), reason ? reason : "", reason ? strlen(reason) : 0));
+		    log_quote(q3, sizeof(q3), reason ? reason : "", reason ? strlen(reason) : 0),
+		    m->user ? " user=" : "", m->user ? m->user : "");
+		if (m->sc->opt.outcome)
+			m->sc->opt.outcome(m->sc->opt.route_arg, m->user, true);
 		free(why0);
 		return;
 	}
@@ -390,10 +393,13 @@ record(struct smsg *m, size_t i, bool ok, bool permanent, const char *reason,
 			set_reason(r, why);
 			free(why);
 		}
-		log_event("bounced", "id=%s rcpt=%s from=%s relay=%s reason=%s", m->id,
+		log_event("bounced", "id=%s rcpt=%s from=%s relay=%s reason=%s%s%s", m->id,
 		    log_quote(q1, sizeof(q1), r->addr, strlen(r->addr)),
-		    log_quote(q2, sizeof(q2), m->from, strlen(m->from)), relay,
-		    log_quote(q3, sizeof(q3), r->reason, strlen(r->reason)));
+		    log_quote(q2, sizeof(q2), m->from, strlen(m->from)), r->remote ? relay : "local",
+		    log_quote(q3, sizeof(q3), r->reason, strlen(r->reason)),
+		    m->user ? " user=" : "", m->user ? m->user : "");
+		if (r->remote && m->sc->opt.outcome)
+			m->sc->opt.outcome(m->sc->opt.route_arg, m->user, false);
 		free(why0);
 		return;
 	}
@@ -405,7 +411,7 @@ record(struct smsg *m, size_t i, bool ok, bool permanent, const char *reason,
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		log_event("deferred", "id=%s rcpt=%s from=%s relay=%s reason=%s attempt=%u next=%s",
 		    m->id, log_quote(q1, sizeof(q1), r->addr, strlen(r->addr)),
-		    log_quote(q2, sizeof(q2), m->from, strlen(m->from)), relay,
+		    log_quote(q2, sizeof(q2), m->from, strlen(m->from)), r->remote ? relay : "local",
 		    log_quote(q3, sizeof(q3), reason ? reason : "", reason ? strlen(reason) : 0),
 		    r->attempts, when);
 	}

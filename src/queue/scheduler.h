@@ -32,6 +32,9 @@ struct scheduler_options {
 	void *route_arg;
 	/* A held message of account user was released by the operator. */
 	void (*released)(void *arg, const char *user);
+	/* The final result of a remote recipient (user NULL: no account),
+	 * for the bounce-ratio watch. */
+	void (*outcome)(void *arg, const char *user, bool delivered);
 };
 
 struct scheduler;

@@ -42,6 +42,12 @@ struct server {
 	struct lockout *lockout;	/* owned: AUTH failures per client IP */
 	struct ratelimit *ratelimit;	/* owned: per-account limits and holds */
 	struct selftest *selftest;	/* owned: relay self-test in flight */
+	struct stats *stats;		/* owned: counters (SQLite) */
+	struct metrics *metrics;	/* owned: /metrics, NULL when off */
+	struct alerts *alerts;		/* owned: alert mails */
+	struct bounceratio *bounces;	/* owned: bounce ratio watch */
+	struct event *alert_ev;		/* sends queued alert mails */
+	struct alert_mail *alert_mails;	/* waiting for alert_ev */
 	char selftest_helo[128];	/* its secret EHLO name */
 	int exit_status;		/* what serve returns */
 	struct resolver *resolver;	/* owned */

@@ -1469,7 +1469,8 @@ session_free(struct session *s)
 {
 	struct server *srv = s->srv;
 
-	log_event("disconnect", "client=%s messages=%u errors=%u", s->ip, s->messages, s->errors);
+	log_event("disconnect", "client=%s messages=%u errors=%u%s", s->ip, s->messages, s->errors,
+	    s->selftest ? " selftest=1" : "");
 	tx_free(s);
 	checks_free(s->checks);
 	verifier_cancel(s->auth_req);

@@ -1,0 +1,112 @@
+/*
+ * Alert de-duplication and wording. The subject of an alert is its kind
+ * and what it is about (user=, zone=, client=); the body says what it
+ * means and what to do, for an administrator reading it on a phone.
+ */
+#include "alert.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/xmalloc.h"
+#include "monitor/log.h"
+
+#define ALERTS_TRACKED_MAX 256
+
+struct seen {
+	char key[192];
+	time_t at;
+};
+
+struct alerts {
+	unsigned window;
+	alert_send *send;
+	void *arg;
+	struct seen seen[ALERTS_TRACKED_MAX];
+	size_t n;
+};
+
+struct alerts *
+alerts_new(unsigned window, alert_send *send, void *arg)
+{
+	struct alerts *a = xcalloc(1, sizeof(*a));
+
+	a->window = window ? window : 3600;
+	a->send = send;
+	a->arg = arg;
+	return a;
+}
+
+void
+alerts_free(struct alerts *a)
+{
+	free(a);
+}
+
+static const char *
+advice(const char *kind)
+{
+	if (strcmp(kind, "dnsbl") == 0)
+		return "The blocklist answers errors or nothing: incoming mail is NOT being checked\n"
+		    "against it. Usual cause: queries go through a public resolver (Spamhaus answers\n"
+		    "127.255.255.254) or the zone name is wrong. Use a local recursive resolver (leave\n"
+		    "dns_servers empty or point it at your own unbound) or set spamhaus_dqs_key.";
+	if (strcmp(kind, "ratelimit") == 0)
+		return "An account sent more than its limit. New mail from it is held. Check the\n"
+		    "account (a stolen password shows first as a burst of mail), change its password\n"
+		    "if in doubt, then release legitimate mail with: postern queue release ID";
+	if (strcmp(kind, "outbound_spam") == 0)
+		return "An authenticated account sent mail that scores as spam: a stolen password or a\n"
+		    "hacked script is likely. New mail from it is held. Change the password, then\n"
+		    "release legitimate mail with: postern queue release ID";
+	if (strcmp(kind, "bounce_ratio") == 0)
+		return "Too much of the mail sent recently bounced. Sending to many unknown addresses\n"
+		    "is what spammers do, and receivers notice: the server's IP is at risk of being\n"
+		    "blocklisted. Find who sends (postern stats), stop it, then release held mail.";
+	if (strcmp(kind, "open_relay") == 0)
+		return "The server accepted mail for relay from an unauthenticated client and stopped\n"
+		    "itself. Check trusted_networks and the configuration before starting it again.";
+	return "See the log for details (event=alert).";
+}
+
+void
+alerts_observe(void *arg, const char *event, const char *fields)
+{
+	struct alerts *a = arg;
+	char kind[64] = "alert", about[128] = "", key[192], subject[256], *body;
+	size_t len = strlen(fields), slot = 0;
+	time_t now = time(NULL);
+	static const char *const subjects[] = { "user", "zone", "client", "account" };
+
+	if (strcmp(event, "alert") != 0)
+		return;
+	logfmt_get(fields, len, "kind", kind, sizeof(kind));
+	for (size_t i = 0; i < sizeof(subjects) / sizeof(subjects[0]) && about[0] == '\0'; i++)
+		logfmt_get(fields, len, subjects[i], about, sizeof(about));
+	snprintf(key, sizeof(key), "%s/%s", kind, about);
+	/* once per kind and subject per window */
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->seen[i].key, key) == 0) {
+			if (now - a->seen[i].at < (time_t)a->window)
+				return;
+			slot = i;
+			goto record;
+		}
+	if (a->n < ALERTS_TRACKED_MAX)
+		slot = a->n++;
+	else
+		for (size_t i = 0; i < a->n; i++)
+			if (a->seen[i].at < a->seen[slot].at)
+				slot = i;
+record:
+	snprintf(a->seen[slot].key, sizeof(a->seen[slot].key), "%s", key);
+	a->seen[slot].at = now;
+	snprintf(subject, sizeof(subject), "[postern alert] %s%s%s", kind, about[0] ? ": " : "", about);
+	body = xasprintf("postern raised an alert.\n\n  kind: %s\n  %s\n\n%s\n\n"
+	    "Further alerts of this kind about %s are not mailed for %u seconds;\n"
+	    "the log keeps every one (grep 'event=alert').\n",
+	    kind, fields, advice(kind), about[0] ? about : "this", a->window);
+	a->send(a->arg, subject, body);
+	free(body);
+}

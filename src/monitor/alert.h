@@ -1,0 +1,21 @@
+/*
+ * Alerts (SPEC 7.2): every `event=alert` is also mailed to alert_address,
+ * at most once per kind and subject (account, zone, ...) per alert_window,
+ * so a storm gives one message, not thousands.
+ */
+#ifndef POSTERN_MONITOR_ALERT_H
+#define POSTERN_MONITOR_ALERT_H
+
+#include <time.h>
+
+/* Sends one alert message (subject line and body text). */
+typedef void alert_send(void *arg, const char *subject, const char *body);
+
+struct alerts;
+
+struct alerts *alerts_new(unsigned window, alert_send *send, void *arg);
+void alerts_free(struct alerts *a);
+/* The log observer (log_add_observer(alerts_observe, a)). */
+void alerts_observe(void *arg, const char *event, const char *fields);
+
+#endif
