@@ -67,9 +67,16 @@ asan:
 
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Isrc -g -O1 -pthread \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_LIBSRCS) $(wildcard src/*/*.h)
+# The library sources are compiled once for all targets (fuzzer-no-link).
+comma := ,
+FUZZ_OBJ_CFLAGS := $(subst -fsanitize=fuzzer$(comma),-fsanitize=fuzzer-no-link$(comma),$(FUZZ_CFLAGS))
+FUZZ_OBJS := $(FUZZ_LIBSRCS:src/%.c=$(BUILD)/fuzz/obj/%.o)
+$(BUILD)/fuzz/obj/%.o: src/%.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIBSRCS) -lidn2 -lpsl
+	clang $(FUZZ_OBJ_CFLAGS) -c -o $@ $<
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_OBJS) -lidn2 -lpsl
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -78,7 +85,7 @@ fuzz: deps fuzz-build
 	@/usr/bin/python3 tests/run_all.py --fuzz-only --fuzz-seconds $${FUZZ_SECONDS:-300}
 
 bench: deps all
-	@rc=0; bench/inbound.sh || rc=1; bench/scan.sh || rc=1; exit $$rc
+	@rc=0; bench/inbound.sh || rc=1; bench/outbound.sh || rc=1; bench/scan.sh || rc=1; exit $$rc
 
 format:
 	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/fuzz/*.c

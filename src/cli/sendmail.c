@@ -76,10 +76,11 @@ read_conf(const char *path, struct sm_conf *c)
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *k = line, *v, *e;
 		n++;
-		if ((e = strchr(line, '#')) != NULL)
-			*e = '\0';
 		while (*k == ' ' || *k == '\t')
 			k++;
+		/* comments are whole lines: a password may contain '#' */
+		if (*k == '#')
+			continue;
 		e = k + strlen(k);
 		while (e > k && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
 			*--e = '\0';

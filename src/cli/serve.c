@@ -105,11 +105,19 @@ finish(struct server *srv)
 	event_base_loopexit(srv->base, NULL);
 }
 
+static void start_selftest(struct server *srv);
+
 static void
 on_selftest(void *arg, unsigned attempts, unsigned relayed, const char *error)
 {
 	struct server *srv = arg;
 
+	srv->selftest_running = false;
+	if (relayed == 0 && srv->selftest_again) {
+		/* a reload came during the run: test the new configuration */
+		srv->selftest_again = false;
+		start_selftest(srv);
+	}
 	if (relayed > 0) {
 		/* SPEC 6.3: refuse to serve as an open relay */
 		log_event("alert", "kind=open_relay attempts=%u relayed=%u reason=\"the relay self-test was accepted for relay: stopping\"",
@@ -131,7 +139,13 @@ start_selftest(struct server *srv)
 	struct selftest_target t[SELFTEST_TARGETS_MAX];
 	size_t n = 0;
 
-	selftest_free(srv->selftest);
+	/* never wait for a running battery from the loop: it needs the loop
+	 * to answer it; run again once it reports */
+	if (srv->selftest_running) {
+		srv->selftest_again = true;
+		return;
+	}
+	selftest_free(srv->selftest);	/* finished: joins at once */
 	srv->selftest = NULL;
 	selftest_make_helo(srv->selftest_helo, sizeof(srv->selftest_helo));
 	if (cfg->listen_smtp) {
@@ -146,8 +160,10 @@ start_selftest(struct server *srv)
 		t[n].addr = *cfg->listen_submissions;
 		t[n++].implicit_tls = true;
 	}
-	if (n > 0)
+	if (n > 0) {
 		srv->selftest = selftest_start(srv->base, t, n, srv->selftest_helo, on_selftest, srv);
+		srv->selftest_running = srv->selftest != NULL;
+	}
 }
 
 static void
@@ -459,12 +475,13 @@ cli_serve(int argc, char **argv)
 out:
 	/* Deliveries first: they may still wait on a sync. Then the syncs,
 	 * whose last callbacks answer sessions still committing. */
-	selftest_free(srv.selftest);
 	control_free(control);
 	metrics_stop(srv.metrics);
 	scheduler_free(srv.sched);
 	groupsync_free(srv.gs);
 	session_abandon_all(&srv);
+	/* its sessions are closed now: the battery fails fast and ends */
+	selftest_free(srv.selftest);
 	verifier_free(srv.verifier);
 	log_clear_observers();
 	stats_close(srv.stats);

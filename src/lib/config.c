@@ -66,6 +66,7 @@ static const struct key keys[] = {
 	{ "smtp_timeout", K_DURATION, OFF(smtp_timeout), 0 },
 	{ "user_max_messages", K_RATE, OFF(user_max_messages), 0 },
 	{ "user_max_recipients", K_RATE, OFF(user_max_recipients), 0 },
+	{ "user_max_failed_recipients", K_RATE, OFF(user_max_failed_recipients), 0 },
 	{ "auth_max_failures", K_RATE, OFF(auth_max_failures), 0 },
 	{ "auth_lockout", K_DURATION, OFF(auth_lockout), 0 },
 	{ "outbound_port", K_PORT, OFF(outbound_port), 0 },
@@ -155,6 +156,7 @@ set_defaults(struct config *cfg)
 	cfg->smtp_timeout = 300;
 	cfg->user_max_messages = (struct rate){ 200, 3600 };
 	cfg->user_max_recipients = (struct rate){ 1000, 3600 };
+	cfg->user_max_failed_recipients = (struct rate){ 50, 3600 };
 	cfg->auth_max_failures = (struct rate){ 5, 600 };
 	cfg->auth_lockout = 900;
 	cfg->outbound_port = 25;

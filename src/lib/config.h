@@ -61,6 +61,7 @@ struct config {
 	unsigned max_recipients;	/* per message */
 	unsigned smtp_timeout;		/* idle timeout of a session */
 	struct rate user_max_messages, user_max_recipients, auth_max_failures;
+	struct rate user_max_failed_recipients;	/* unknown users, remote 5xx */
 	unsigned auth_lockout;
 	unsigned outbound_port;
 	struct hostport *relayhost;

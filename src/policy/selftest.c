@@ -62,7 +62,7 @@ run(void *arg)
 		/* from a loopback address of its own, so the self-test does not
 		 * take a slot of 127.0.0.1's max_connections_per_ip */
 		if (strncmp(host, "127.", 4) == 0)
-			opt.source = "127.0.0.253";
+			opt.source = SELFTEST_SOURCE;
 		opt.timeout = 20;
 		if (relaytest_run(&opt, &res) == 2 && st->error[0] == '\0')
 			snprintf(st->error, sizeof(st->error), "%s:%u: %s", host, opt.port, res.error);

@@ -14,6 +14,8 @@
 #include "lib/value.h"
 
 #define SELFTEST_TARGETS_MAX 3
+/* The loopback address the battery connects from (to loopback listeners). */
+#define SELFTEST_SOURCE "127.0.0.253"
 
 struct selftest_target {
 	struct hostport addr;	/* a listener; 0.0.0.0 and :: are tried on loopback */

@@ -18,6 +18,7 @@
 #include "monitor/log.h"
 #include "smtp/session.h"
 #include "smtp/tls.h"
+#include "policy/selftest.h"
 #include "queue/dkim_sign.h"
 
 #define SHUTDOWN_GRACE 10	/* seconds for sessions to finish */
@@ -53,7 +54,13 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		refuse(fd, ip, "shutting_down", "421 4.3.2 Service shutting down");
 		return;
 	}
-	if (srv->nsessions >= srv->cfg->max_connections) {
+	/* the relay self-test's own connections take no client's slot */
+	if (srv->selftest_running && strcmp(ip, SELFTEST_SOURCE) == 0) {
+		evutil_make_socket_nonblocking(fd);
+		session_start(srv, fd, sa, (socklen_t)salen, role);
+		return;
+	}
+	if (srv->nsessions - srv->nselftest >= srv->cfg->max_connections) {
 		refuse(fd, ip, "too_many_connections",
 		    "421 4.7.0 Too many connections, try again later");
 		return;

@@ -49,6 +49,8 @@ struct server {
 	struct event *alert_ev;		/* sends queued alert mails */
 	struct alert_mail *alert_mails;	/* waiting for alert_ev */
 	char selftest_helo[128];	/* its secret EHLO name */
+	bool selftest_running;		/* its connections are exempt from limits */
+	bool selftest_again;		/* reloaded during a run: run again */
 	int exit_status;		/* what serve returns */
 	struct resolver *resolver;	/* owned */
 	struct dnsbl_health *health;	/* owned; NULL when dnsbl is off */
@@ -58,6 +60,7 @@ struct server {
 	size_t nlisteners;
 	struct session *sessions;	/* all live sessions (list) */
 	unsigned nsessions;
+	unsigned nselftest;		/* of which the relay self-test's */
 	bool stopping;			/* SIGTERM received */
 	struct event *ev_stop_timer;
 };

@@ -35,6 +35,7 @@
 #include "smtp/data.h"
 #include "smtp/parse.h"
 #include "smtp/tls.h"
+#include "policy/selftest.h"
 #include "scan/scan.h"
 #include "scan/mime.h"
 #include "auth/sasl.h"
@@ -97,6 +98,7 @@ struct session {
 	bool dnsbl_exempt;		/* allow_networks / trusted_networks */
 	bool waiting_dns;		/* a RCPT waits for lookups in flight */
 	bool selftest;			/* the relay self-test's own session */
+	bool selftest_conn;		/* from its source address: not counted */
 	enum sasl_mech auth_mech;	/* AUTH in progress */
 	char auth_user[SASL_FIELD_MAX];	/* LOGIN: the user name given */
 	struct verify_req *auth_req;	/* password check in flight */
@@ -489,6 +491,15 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 		    "550 5.1.1 <%s>: Recipient address rejected: User unknown", addr);
 		reply(s, "%s", text);
 		log_reject(s, "unknown_user", "rcpt", addr, text);
+		/* SPEC 6.4: many unknown recipients from one account is a
+		 * compromised-account signal (harvested address lists) */
+		if (s->user != NULL && !ratelimit_take(s->srv->ratelimit, s->user, "failed_recipients",
+		    &cfg->user_max_failed_recipients, 1, time(NULL)) &&
+		    !ratelimit_held(s->srv->ratelimit, s->user)) {
+			ratelimit_hold(s->srv->ratelimit, s->user);
+			log_event("alert", "kind=failed_recipients user=%s client=%s reason=\"account sends to many unknown recipients: new mail held until released\"",
+			    s->user, s->ip);
+		}
 		count_error(s);
 		return;
 	case LOCAL_LOOP:
@@ -1485,6 +1496,8 @@ session_free(struct session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	srv->nsessions--;
+	if (s->selftest_conn)
+		srv->nselftest--;
 	free(s->user);
 	free(s);
 	if (srv->stopping && srv->nsessions == 0 && srv->ev_stop_timer)
@@ -1578,6 +1591,10 @@ session_start(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 		s->next->prev = s;
 	srv->sessions = s;
 	srv->nsessions++;
+	if (srv->selftest_running && strcmp(s->ip, SELFTEST_SOURCE) == 0) {
+		s->selftest_conn = true;
+		srv->nselftest++;
+	}
 	bufferevent_setcb(s->bev, on_read, NULL, on_event, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_HIGH);
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
@@ -1585,7 +1602,9 @@ session_start(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	log_event("connect", "client=%s port=%u listener=%s", s->ip, s->port, role_name(role));
 	/* Authenticated sessions get no IP check (SPEC 4): only the MX role
 	 * is looked up. Exempt networks are looked up for the score only. */
-	if (srv->spamhaus != NULL && role == ROLE_MX) {
+	/* nor do the self-test's sessions need blocklist lookups */
+	if (srv->spamhaus != NULL && role == ROLE_MX &&
+	    !(srv->selftest_running && strcmp(s->ip, SELFTEST_SOURCE) == 0)) {
 		const struct config *cfg = srv->cfg;
 		s->dnsbl_exempt = cidr_list_match(cfg->allow_networks, cfg->nallow_networks, sa) ||
 		    cidr_list_match(cfg->trusted_networks, cfg->ntrusted_networks, sa);

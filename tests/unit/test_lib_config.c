@@ -186,7 +186,8 @@ static const struct value_case value_cases[] = {
 	{ "hostname = mx.example.org", T_STR, F(hostname), 0, 0, "mx.example.org", 0 },
 	{ "hostname = mx.example.org.", T_STR, F(hostname), 0, 0, "mx.example.org", 0 },
 	{ "user = postern", T_STR, F(user), 0, 0, "postern", 0 },
-	{ "dkim_selector = s2024", T_STR, F(dkim_selector), 0, 0, "s2024", 0 },
+	/* dkim_selector and dkim_key go together */
+	{ "dkim_key = k.key\ndkim_selector = s2024", T_STR, F(dkim_selector), 0, 0, "s2024", 0 },
 	{ "alert_address = ops@example.org", T_STR, F(alert_address), 0, 0,
 	    "ops@example.org", 0 },
 	{ "spamhaus_dqs_key = abc123def", T_STR, F(spamhaus_dqs_key), 0, 0, "abc123def", 0 },
@@ -205,7 +206,7 @@ static const struct value_case value_cases[] = {
 	    BASEDIR "/cert.pem", 0 },
 	{ "tls_cert = cert.pem\ntls_key = /k/key.pem", T_STR, F(tls_key), 0, 0,
 	    "/k/key.pem", 0 },
-	{ "dkim_key = dkim/private.key", T_STR, F(dkim_key), 0, 0,
+	{ "dkim_selector = s\ndkim_key = dkim/private.key", T_STR, F(dkim_key), 0, 0,
 	    BASEDIR "/dkim/private.key", 0 },
 	/* syntax variants */
 	{ "max_connections=7", T_UINT, F(max_connections), 7, 0, NULL, 0 },
