@@ -4,13 +4,17 @@
 Subcommands:
   wait-port HOST PORT TIMEOUT
       exit 0 once HOST:PORT accepts a TCP connection, 1 after TIMEOUT s.
-  dns-check PORT NAME TIMEOUT
-      send one A query for NAME to 127.0.0.1:PORT, print the rcode/answers.
-  load --root-pid PID --maildir DIR [--maildir DIR] --count N
-       --send-timeout S --deliver-timeout S -- smtp-source ARGS...
+  dns-check PORT NAME TIMEOUT [A|PTR] [HOST]
+      send one A (or PTR) query for NAME to HOST (default 127.0.0.1):PORT,
+      print the rcode/answers.
+  load --root-pid PID (--maildir DIR [--maildir DIR] | --sink-counter FILE)
+       --count N --send-timeout S --deliver-timeout S -- smtp-source ARGS...
       run smtp-source (wall time = accepted), poll the Maildir new/
-      directories until N files are there (delivered), and sample the
+      directories until N files are there, or the output of `smtp-sink -c`
+      until its message counter has grown by N (delivered), and sample the
       memory of PID and all its descendants meanwhile.  Prints key=value.
+  sink-count FILE
+      print the message counter of `smtp-sink -c` (its last "mesg=N").
   idle --host H --port P --count N --pid PID --timeout S
       VmRSS of PID (and descendants) before and after opening N idle SMTP
       sessions that read the banner and hold.  Prints key=value.
@@ -150,19 +154,37 @@ def cmd_wait_port(a):
     return 1
 
 
+def _wire_name(data, p):
+    """Decode the (possibly compressed) name at data[p:]; bounded."""
+    labels, hops = [], 0
+    while hops < 64:
+        n = data[p]
+        if n & 0xC0 == 0xC0:
+            p = ((n & 0x3F) << 8) | data[p + 1]
+            hops += 1
+            continue
+        if n == 0:
+            break
+        labels.append(data[p + 1:p + 1 + n].decode("ascii", "replace"))
+        p += n + 1
+        hops += 1
+    return ".".join(labels) + "."
+
+
 def cmd_dns_check(a):
     qid = os.getpid() & 0xFFFF
+    qtype = {"A": 1, "PTR": 12}[a.type.upper()]
     q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
     for label in a.name.rstrip(".").split("."):
         q += bytes([len(label)]) + label.encode()
-    q += b"\0" + struct.pack(">HH", 1, 1)
+    q += b"\0" + struct.pack(">HH", qtype, 1)
     deadline = time.monotonic() + a.timeout
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(0.5)
     try:
         while time.monotonic() < deadline:
             try:
-                s.sendto(q, ("127.0.0.1", a.port))
+                s.sendto(q, (a.host, a.port))
                 data = s.recv(4096)
             except OSError:
                 time.sleep(0.2)
@@ -185,6 +207,8 @@ def cmd_dns_check(a):
                 p += 10
                 if typ == 1 and rdlen == 4:
                     addrs.append(socket.inet_ntoa(data[p:p + 4]))
+                elif typ == 12 and qtype == 12:
+                    addrs.append(_wire_name(data, p))
                 p += rdlen
             print(f"rcode={rcode} answers={','.join(addrs) or '-'}")
             return 0
@@ -204,11 +228,59 @@ def _count_files(dirs):
     return n
 
 
+class SinkCounter:
+    """The message counter of `smtp-sink -c`, whose stdout (redirected to
+    FILE) is a stream of "sess=N quit=N mesg=N\\r" updates: read what was
+    appended since the last call, keep the last mesg= value."""
+
+    def __init__(self, path):
+        self.path, self.off, self.value, self.tail = path, 0, 0, b""
+
+    def __call__(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.off)
+                chunk = f.read(1 << 22)
+        except OSError:
+            return self.value
+        self.off += len(chunk)
+        buf = self.tail + chunk
+        # only complete updates (each ends with CR or LF)
+        cut = max(buf.rfind(b"\r"), buf.rfind(b"\n"))
+        if cut < 0:
+            self.tail = buf[-4096:]
+            return self.value
+        done, self.tail = buf[:cut], buf[cut + 1:]
+        i = done.rfind(b"mesg=")
+        if i >= 0:
+            digits = b""
+            for ch in done[i + 5:i + 25]:
+                if not 48 <= ch <= 57:
+                    break
+                digits += bytes([ch])
+            if digits:
+                self.value = int(digits)
+        return self.value
+
+
+def cmd_sink_count(a):
+    print(SinkCounter(a.file)())
+    return 0
+
+
 def cmd_load(a):
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
+    if bool(a.maildir) == bool(a.sink_counter):
+        print("load: give --maildir or --sink-counter (not both)", file=sys.stderr)
+        return 2
+    if a.sink_counter:
+        count = SinkCounter(a.sink_counter)
+    else:
+        def count():
+            return _count_files(a.maildir)
     sampler = Sampler(a.root_pid, a.interval)
     sampler.start()
-    before = _count_files(a.maildir)
+    before = count()
     t0 = time.monotonic()
     log = open(a.log, "wb") if a.log else subprocess.DEVNULL
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -232,7 +304,7 @@ def cmd_load(a):
                 t_accept = now - t0
                 deliver_deadline = now + a.deliver_timeout
         if t_deliver is None:
-            delivered = _count_files(a.maildir)
+            delivered = count()
             if delivered >= target:
                 t_deliver = time.monotonic() - t0
             elif delivered != last_count:
@@ -251,7 +323,7 @@ def cmd_load(a):
     if rc == 0 and t_deliver is not None:
         time.sleep(min(1.0, a.poll * 5))
     sampler.stop()
-    delivered = _count_files(a.maildir) - before
+    delivered = count() - before
     if log is not subprocess.DEVNULL:
         log.close()
     print(f"smtp_source_rc={rc}")
@@ -372,11 +444,18 @@ def main():
     d.add_argument("port", type=int)
     d.add_argument("name")
     d.add_argument("timeout", type=float)
+    d.add_argument("type", nargs="?", default="A", choices=["A", "PTR", "a", "ptr"])
+    d.add_argument("host", nargs="?", default="127.0.0.1")
     d.set_defaults(fn=cmd_dns_check)
+
+    c = sub.add_parser("sink-count")
+    c.add_argument("file")
+    c.set_defaults(fn=cmd_sink_count)
 
     l = sub.add_parser("load")
     l.add_argument("--root-pid", type=int, required=True)
-    l.add_argument("--maildir", action="append", required=True)
+    l.add_argument("--maildir", action="append")
+    l.add_argument("--sink-counter")
     l.add_argument("--count", type=int, required=True)
     l.add_argument("--send-timeout", type=float, required=True)
     l.add_argument("--deliver-timeout", type=float, required=True)

@@ -12,9 +12,18 @@
 #   BENCH_KEEP=1    keep the delivered mail and queues after the run
 #   BENCH_SKIP_POSTFIX=1 / BENCH_SKIP_POSTERN=1  run one side only
 #   POSTERN_BIN     server binary                    (default build/postern)
+# Spamhaus-checks comparison (issue 3), after the main runs:
+#   BENCH_SKIP_DNSBL=1     skip it
+#   BENCH_DNSBL_MESSAGES   messages per run (default 5000, at most BENCH_MESSAGES)
+#   BENCH_DNSBL_ROUNDS     rounds of (postern on, postern off, Postfix with
+#                          RBL checks), order alternating; the figures are
+#                          medians over the rounds (default 3)
+#   BENCH_DNS53_ADDR       loopback address on which the private unbound also
+#                          answers on port 53, for Postfix's libc resolver
+#                          (default 127.0.26.53)
 #
 # Only loopback addresses are used.  Every wait is bounded in time.
-# Exit status: 0 when both servers delivered every message, 1 otherwise.
+# Exit status: 0 when every server run delivered every message, 1 otherwise.
 
 set -u
 umask 022
@@ -33,6 +42,10 @@ DIR=${BENCH_DIR:-/tmp/postern-bench}
 PF_PORT=${BENCH_POSTFIX_PORT:-2626}
 PN_PORT=${BENCH_POSTERN_PORT:-2627}
 DNS_PORT=${BENCH_DNS_PORT:-2653}
+SKIP_DNSBL=${BENCH_SKIP_DNSBL:-0}
+DNSBL_MESSAGES=${BENCH_DNSBL_MESSAGES:-5000}
+DNSBL_ROUNDS=${BENCH_DNSBL_ROUNDS:-3}
+DNS53_ADDR=${BENCH_DNS53_ADDR:-127.0.26.53}
 POSTERN=${POSTERN_BIN:-$ROOT/build/postern}
 case "$POSTERN" in /*) ;; *) POSTERN="$ROOT/$POSTERN" ;; esac
 
@@ -56,18 +69,37 @@ case "$SIZE_RAW" in
 *[kK]) SIZE=$(( SIZE * 1024 )) ;;
 *[mM]) SIZE=$(( SIZE * 1024 * 1024 )) ;;
 esac
-for v in MESSAGES SESSIONS SIZE IDLE PF_PORT PN_PORT DNS_PORT; do
+for v in MESSAGES SESSIONS SIZE IDLE PF_PORT PN_PORT DNS_PORT DNSBL_MESSAGES DNSBL_ROUNDS; do
 	case "${!v}" in '' | *[!0-9]*) die "$v must be a number (got '${!v}')" ;; esac
 done
 [ "$MESSAGES" -ge 1 ] && [ "$SESSIONS" -ge 1 ] || die "BENCH_MESSAGES and BENCH_SESSIONS must be >= 1"
+if [ -z "${BENCH_DNSBL_MESSAGES:-}" ] && [ "$MESSAGES" -lt "$DNSBL_MESSAGES" ]; then
+	DNSBL_MESSAGES=$MESSAGES
+fi
+if [ "$SKIP_DNSBL" != 1 ]; then
+	[ "$DNSBL_MESSAGES" -ge 1 ] && [ "$DNSBL_ROUNDS" -ge 1 ] ||
+		die "BENCH_DNSBL_MESSAGES and BENCH_DNSBL_ROUNDS must be >= 1 (or set BENCH_SKIP_DNSBL=1)"
+	case "$DNS53_ADDR" in
+	127.*.*.*) ;;
+	*) die "BENCH_DNS53_ADDR must be a 127.x.y.z loopback address (got '$DNS53_ADDR')" ;;
+	esac
+	[ "$DNS53_ADDR" != 127.0.0.53 ] || die "BENCH_DNS53_ADDR: 127.0.0.53 is systemd-resolved's, pick another"
+fi
 # time bounds: smtp-source must sustain >= 10 msg/s, delivery >= 20 msg/s more
-SEND_TIMEOUT=$(( 120 + MESSAGES / 10 ))
-DELIVER_TIMEOUT=$(( 60 + MESSAGES / 20 ))
+send_timeout() { echo $(( 120 + $1 / 10 )); }
+deliver_timeout() { echo $(( 60 + $1 / 20 )); }
 
 [ "$(id -u)" = 0 ] || die "must run as root (Postfix's master and the virtual delivery agent need it)"
 for f in "$PY" "$SMTP_SOURCE" /usr/sbin/postfix /usr/sbin/postmap /usr/sbin/unbound; do
 	[ -x "$f" ] || die "$f missing: run scripts/deps (make deps)"
 done
+if [ "$SKIP_DNSBL" != 1 ]; then
+	# Postfix's smtpd resolves through libc, which reads /etc/resolv.conf
+	# (port 53 only; RES_OPTIONS/LOCALDOMAIN cannot name a server): its
+	# instance runs in a private mount namespace with our own resolv.conf
+	command -v unshare >/dev/null 2>&1 && unshare -m --propagation private true 2>/dev/null ||
+		die "'unshare -m' does not work here; needed for the Postfix RBL run (or set BENCH_SKIP_DNSBL=1)"
+fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # the scratch directory is wiped: refuse anything that is not ours
@@ -89,9 +121,11 @@ stale_stop() { # PIDFILE
 	fi
 }
 if [ -e "$DIR/.postern-bench" ]; then
-	if [ -e "$DIR/postfix/queue/pid/master.pid" ]; then
-		/usr/sbin/postfix -c "$DIR/postfix/etc" stop >/dev/null 2>&1 && sleep 3
-	fi
+	for d in "$DIR/postfix" "$DIR/postfix-rbl"; do
+		if [ -e "$d/queue/pid/master.pid" ]; then
+			/usr/sbin/postfix -c "$d/etc" stop >/dev/null 2>&1 && sleep 3
+		fi
+	done
 	stale_stop "$DIR/postern/serve.pid"
 	stale_stop "$DIR/dns/unbound.pid"
 fi
@@ -101,12 +135,17 @@ for p in "$PF_PORT" "$PN_PORT" "$DNS_PORT"; do
 		die "127.0.0.1:$p is already in use (set BENCH_*_PORT)"
 	fi
 done
+if [ "$SKIP_DNSBL" != 1 ] && "$PY" "$LIB" wait-port "$DNS53_ADDR" 53 0.3; then
+	die "$DNS53_ADDR:53 is already in use (set BENCH_DNS53_ADDR to another 127.x address)"
+fi
 
 # ------------------------------------------------------------ cleanup
 UNBOUND_PID=""
 POSTERN_PID=""
 PF_STARTED=0
-PFDIR="$DIR/postfix"
+PF_MAIN_DIR="$DIR/postfix"
+PF_RBL_DIR="$DIR/postfix-rbl"
+PFDIR=$PF_MAIN_DIR # the instance started or about to be
 PNDIR="$DIR/postern"
 
 kill_wait() { # PID SECONDS: SIGTERM, wait, then SIGKILL; returns exit status if our child
@@ -152,7 +191,9 @@ cleanup() {
 	[ -n "$UNBOUND_PID" ] && kill_wait "$UNBOUND_PID" 5
 	UNBOUND_PID=""
 	if [ "${BENCH_KEEP:-0}" != 1 ] && [ -d "$DIR" ]; then
-		rm -rf "$PFDIR/mail" "$PFDIR/queue" "$PNDIR/var/mail" "$PNDIR/var/queue" 2>/dev/null
+		rm -rf "$PF_MAIN_DIR/mail" "$PF_MAIN_DIR/queue" "$PF_RBL_DIR/mail" "$PF_RBL_DIR/queue" \
+			"$PNDIR/var/mail" "$PNDIR/var/queue" \
+			"$DIR/postern-dnsbl/var/mail" "$DIR/postern-dnsbl/var/queue" 2>/dev/null
 	fi
 }
 trap cleanup EXIT
@@ -164,17 +205,27 @@ chmod 755 "$DIR"
 touch "$DIR/.postern-bench"
 
 say "$MESSAGES messages of $SIZE octets over $SESSIONS parallel sessions per server; scratch dir $DIR"
+if [ "$SKIP_DNSBL" != 1 ]; then
+	say "then the Spamhaus-checks comparison: $DNSBL_ROUNDS round(s) of $DNSBL_MESSAGES messages per server and mode (BENCH_SKIP_DNSBL=1 skips it)"
+fi
 LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
 
 # ------------------------------------------------------------ DNS
 # postern looks up every client IP, HELO, sender domain and PTR in the
 # Spamhaus zones.  This machine has no network, and a real deployment would
 # resolve them remotely, so a private unbound on loopback answers instead:
-# the Spamhaus test points are listed, everything else is NXDOMAIN, and it
-# never queries any other server.
+# the Spamhaus test points are listed, 127.0.0.1 has a forward-confirmed
+# PTR (client.bench.test, the HELO name smtp-source sends), everything else
+# is NXDOMAIN, and it never queries any other server.  For the Postfix RBL
+# run it also listens on $DNS53_ADDR:53, the only port libc's resolver knows.
+DNS_IFACES="    interface: 127.0.0.1@$DNS_PORT"
+if [ "$SKIP_DNSBL" != 1 ]; then
+	DNS_IFACES="$DNS_IFACES
+    interface: $DNS53_ADDR@53"
+fi
 cat >"$DIR/dns/unbound.conf" <<EOF
 server:
-    interface: 127.0.0.1
+$DNS_IFACES
     port: $DNS_PORT
     do-ip6: no
     do-daemonize: no
@@ -191,6 +242,9 @@ server:
     do-not-query-address: ::/0
     do-not-query-localhost: yes
     local-zone: "." static
+    local-zone: "127.in-addr.arpa." static
+    local-data: "1.0.0.127.in-addr.arpa. 300 IN PTR client.bench.test."
+    local-data: "client.bench.test. 300 IN A 127.0.0.1"
     local-data: "2.0.0.127.zen.spamhaus.org. 300 IN A 127.0.0.2"
     local-data: "2.0.0.127.zen.spamhaus.org. 300 IN A 127.0.0.4"
     local-data: "2.0.0.127.zen.spamhaus.org. 300 IN A 127.0.0.10"
@@ -204,7 +258,7 @@ EOF
 UNBOUND_PID=$!
 dns_ok=0
 for _ in 1 2 3 4 5 6 7 8 9 10; do
-	if "$PY" "$LIB" dns-check "$DNS_PORT" 2.0.0.127.zen.spamhaus.org 1 2>/dev/null | grep -q 'answers=127.0.0.2'; then
+	if "$PY" "$LIB" dns-check "$DNS_PORT" 2.0.0.127.zen.spamhaus.org 1 2>/dev/null | grep -Eq 'answers=(.*,)?127\.0\.0\.2(,|$)'; then
 		dns_ok=1
 		break
 	fi
@@ -212,6 +266,12 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do
 	sleep 0.5
 done
 [ "$dns_ok" = 1 ] || die "local unbound on 127.0.0.1:$DNS_PORT did not answer (see $DIR/dns/)"
+"$PY" "$LIB" dns-check "$DNS_PORT" 1.0.0.127.in-addr.arpa 5 PTR 2>/dev/null | grep -q 'answers=client.bench.test.' ||
+	die "local unbound on 127.0.0.1:$DNS_PORT does not answer the PTR of 127.0.0.1 (see $DIR/dns/)"
+if [ "$SKIP_DNSBL" != 1 ]; then
+	"$PY" "$LIB" dns-check 53 2.0.0.127.zen.spamhaus.org 5 A "$DNS53_ADDR" 2>/dev/null | grep -Eq 'answers=(.*,)?127\.0\.0\.2(,|$)' ||
+		die "local unbound does not answer on $DNS53_ADDR:53 (see $DIR/dns/; BENCH_DNS53_ADDR picks another address)"
+fi
 
 dns_queries() { # total queries the local unbound has answered so far
 	timeout 10 /usr/sbin/unbound-control -c "$DIR/dns/unbound.conf" stats_noreset 2>/dev/null |
@@ -219,19 +279,30 @@ dns_queries() { # total queries the local unbound has answered so far
 }
 
 # ------------------------------------------------------------ results
+rate() { # SECONDS [COUNT] -> msgs/s
+	if [ -n "${1:-}" ]; then awk -v n="${2:-$MESSAGES}" -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "-" }'; else echo "-"; fi
+}
+median() { # "N N N..." -> median, or - when empty
+	[ -n "${1// /}" ] || { echo "-"; return; }
+	# shellcheck disable=SC2086 # split the list on purpose
+	printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END {
+		if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 declare -A R
 R[pf_version]=$(/usr/sbin/postconf -d -h mail_version 2>/dev/null)
 R[pn_version]=""
 
-run_load() { # PREFIX ROOT_PID PORT MAILDIR...
-	local prefix=$1 rootpid=$2 port=$3
-	shift 3
+run_load() { # PREFIX COUNT ROOT_PID PORT MAILDIR...
+	local prefix=$1 count=$2 rootpid=$3 port=$4
+	shift 4
 	local args=() d out
 	for d in "$@"; do args+=(--maildir "$d"); done
-	out=$("$PY" "$LIB" load --root-pid "$rootpid" "${args[@]}" --count "$MESSAGES" \
-		--send-timeout "$SEND_TIMEOUT" --deliver-timeout "$DELIVER_TIMEOUT" \
+	R[${prefix}_count]=$count
+	out=$("$PY" "$LIB" load --root-pid "$rootpid" "${args[@]}" --count "$count" \
+		--send-timeout "$(send_timeout "$count")" --deliver-timeout "$(deliver_timeout "$count")" \
 		--log "$DIR/$prefix-smtp-source.log" -- \
-		"$SMTP_SOURCE" -s "$SESSIONS" -m "$MESSAGES" -l "$SIZE" -M client.bench.test \
+		"$SMTP_SOURCE" -s "$SESSIONS" -m "$count" -l "$SIZE" -M client.bench.test \
 		-S "postern bench" -f sender@bench.test -t user@bench.test "127.0.0.1:$port")
 	echo "$out" >"$DIR/$prefix-load.txt"
 	local k v
@@ -242,33 +313,34 @@ run_load() { # PREFIX ROOT_PID PORT MAILDIR...
 
 check_load() { # PREFIX NAME
 	local p=$1 name=$2
-	local rc=${R[${p}_smtp_source_rc]:-none} dl=${R[${p}_delivered]:-0}
+	local rc=${R[${p}_smtp_source_rc]:-none} dl=${R[${p}_delivered]:-0} n=${R[${p}_count]:-0}
 	if [ "$rc" != 0 ]; then
 		loud "$name: smtp-source failed (status $rc); its output:" \
 			"$(tail -n 5 "$DIR/$p-smtp-source.log" 2>/dev/null)"
 	fi
-	if [ "$dl" != "$MESSAGES" ]; then
-		loud "$name: $dl messages delivered, $MESSAGES sent: the counts differ"
+	if [ "$dl" != "$n" ]; then
+		loud "$name: $dl messages delivered, $n sent: the counts differ"
 	fi
 	if [ -z "${R[${p}_deliver_seconds]:-}" ] && [ "$rc" = 0 ]; then
-		loud "$name: stopped waiting for delivery (${R[${p}_deliver_wait_end]:-?}) with $dl of $MESSAGES in the Maildir"
+		loud "$name: stopped waiting for delivery (${R[${p}_deliver_wait_end]:-?}) with $dl of $n in the Maildir"
 	fi
 }
 
 # ------------------------------------------------------------ Postfix
-postfix_bench() {
-	mkdir -p "$PFDIR/etc" "$PFDIR/queue" "$PFDIR/data" "$PFDIR/mail"
-	chown postfix "$PFDIR/data"
-	chown 65534:65534 "$PFDIR/mail" # virtual delivery runs as nobody
-	cat >"$PFDIR/etc/main.cf" <<EOF
+postfix_setup() { # DIR MYNETWORKS [EXTRA main.cf LINES]
+	local d=$1 mynet=$2 extra=${3:-}
+	mkdir -p "$d/etc" "$d/queue" "$d/data" "$d/mail"
+	chown postfix "$d/data"
+	chown 65534:65534 "$d/mail" # virtual delivery runs as nobody
+	cat >"$d/etc/main.cf" <<EOF
 # private Postfix instance for bench/inbound.sh; Postfix defaults otherwise
 # (fsync on, in_flow_delay, queue manager concurrency).
 compatibility_level = 3.6
-config_directory = $PFDIR/etc
-queue_directory = $PFDIR/queue
-data_directory = $PFDIR/data
+config_directory = $d/etc
+queue_directory = $d/queue
+data_directory = $d/data
 meta_directory = /etc/postfix
-maillog_file = $PFDIR/maillog
+maillog_file = $d/maillog
 maillog_file_prefixes = $DIR
 myhostname = bench.local
 mydomain = bench.local
@@ -276,24 +348,25 @@ myorigin = bench.local
 mydestination =
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
+mynetworks = $mynet
 alias_maps =
 alias_database =
 local_recipient_maps =
 virtual_mailbox_domains = bench.test
-virtual_mailbox_base = $PFDIR/mail
-virtual_mailbox_maps = hash:$PFDIR/etc/vmailbox
+virtual_mailbox_base = $d/mail
+virtual_mailbox_maps = hash:$d/etc/vmailbox
 virtual_uid_maps = static:65534
 virtual_gid_maps = static:65534
-# no DNS at all (this machine has no resolver it may use)
+# no DNS in the SMTP client (this machine has no resolver it may use)
 smtp_host_lookup = native
 smtp_dns_support_level = disabled
 disable_dns_lookups = yes
 default_process_limit = 100
 smtpd_client_connection_count_limit = 2000
 biff = no
+$extra
 EOF
-	cat >"$PFDIR/etc/master.cf" <<EOF
+	cat >"$d/etc/master.cf" <<EOF
 127.0.0.1:$PF_PORT inet n - n - - smtpd
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
@@ -314,14 +387,30 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
-	echo "user@bench.test bench.test/user/" >"$PFDIR/etc/vmailbox"
-	/usr/sbin/postmap -c "$PFDIR/etc" "hash:$PFDIR/etc/vmailbox" ||
+	echo "user@bench.test bench.test/user/" >"$d/etc/vmailbox"
+	/usr/sbin/postmap -c "$d/etc" "hash:$d/etc/vmailbox" ||
 		{ loud "Postfix: postmap failed"; return 1; }
-	if ! /usr/sbin/postfix -c "$PFDIR/etc" check >"$PFDIR/check.log" 2>&1; then
-		loud "Postfix: 'postfix check' failed:" "$(cat "$PFDIR/check.log" "$PFDIR/maillog" 2>/dev/null | tail -n 5)"
+	if ! /usr/sbin/postfix -c "$d/etc" check >"$d/check.log" 2>&1; then
+		loud "Postfix: 'postfix check' failed:" "$(cat "$d/check.log" "$d/maillog" 2>/dev/null | tail -n 5)"
 		return 1
 	fi
-	if ! /usr/sbin/postfix -c "$PFDIR/etc" start >"$PFDIR/start.log" 2>&1; then
+}
+
+postfix_start() { # DIR [RESOLV_DIR]: with RESOLV_DIR, in a private mount
+	# namespace where /etc/resolv.conf and /etc/hosts are RESOLV_DIR's
+	PFDIR=$1
+	local ns=${2:-}
+	if [ -n "$ns" ]; then
+		# master and every child it forks stay in the namespace; the
+		# queue, pid file and sockets are the same files seen from outside
+		if ! unshare -m --propagation private -- /bin/sh -c \
+			'mount --bind "$1/resolv.conf" /etc/resolv.conf && mount --bind "$1/hosts" /etc/hosts &&
+			 exec /usr/sbin/postfix -c "$2/etc" start' sh "$ns" "$PFDIR" >"$PFDIR/start.log" 2>&1; then
+			loud "Postfix: 'postfix start' in a private mount namespace failed:" \
+				"$(cat "$PFDIR/start.log" "$PFDIR/maillog" 2>/dev/null | tail -n 5)"
+			return 1
+		fi
+	elif ! /usr/sbin/postfix -c "$PFDIR/etc" start >"$PFDIR/start.log" 2>&1; then
 		loud "Postfix: 'postfix start' failed:" "$(cat "$PFDIR/start.log" "$PFDIR/maillog" 2>/dev/null | tail -n 5)"
 		return 1
 	fi
@@ -330,11 +419,16 @@ EOF
 		loud "Postfix: nothing listens on 127.0.0.1:$PF_PORT after 30 s"
 		return 1
 	fi
+	[ -n "$(postfix_master_pid)" ] || { loud "Postfix: no master.pid"; return 1; }
+}
+
+postfix_bench() {
+	postfix_setup "$PF_MAIN_DIR" 127.0.0.0/8 || return 1
+	postfix_start "$PF_MAIN_DIR" || return 1
 	local mpid
 	mpid=$(postfix_master_pid)
-	[ -n "$mpid" ] || { loud "Postfix: no master.pid"; return 1; }
 	say "Postfix ${R[pf_version]}: master pid $mpid, 127.0.0.1:$PF_PORT, Maildir $PFDIR/mail/bench.test/user/new"
-	run_load pf "$mpid" "$PF_PORT" "$PFDIR/mail/bench.test/user/new"
+	run_load pf "$MESSAGES" "$mpid" "$PF_PORT" "$PFDIR/mail/bench.test/user/new"
 	postfix_stop
 	check_load pf Postfix
 }
@@ -343,8 +437,16 @@ EOF
 PN_CONF="$PNDIR/postern.conf"
 PN_MAILDIR="$PNDIR/var/mail/bench.test/user"
 
-postern_start() { # LOGSUFFIX
-	"$POSTERN" serve -c "$PN_CONF" >"$PNDIR/stderr-$1.log" 2>&1 &
+relaytests() { # EVENT_LOG: how many relay self-tests it records
+	local n
+	n=$(grep -c 'event=relaytest' "$1" 2>/dev/null)
+	echo "${n:-0}"
+}
+
+postern_start() { # LOGSUFFIX [CONF [EVENT_LOG]]
+	local evlog=${3:-$PNDIR/var/postern.log} n0 i=0
+	n0=$(relaytests "$evlog")
+	"$POSTERN" serve -c "${2:-$PN_CONF}" >"$PNDIR/stderr-$1.log" 2>&1 &
 	POSTERN_PID=$!
 	echo "$POSTERN_PID" >"$PNDIR/serve.pid"
 	if ! "$PY" "$LIB" wait-port 127.0.0.1 "$PN_PORT" 30; then
@@ -355,8 +457,15 @@ postern_start() { # LOGSUFFIX
 		return 1
 	fi
 	# the start-up relay self-test and DNS test-point checks run now: let
-	# them finish so they are not part of the measurement
-	sleep 2
+	# them finish (event=relaytest in the log, at most 60 s) so they are
+	# not part of the measurement
+	sleep 1
+	while [ "$(relaytests "$evlog")" -le "$n0" ] && [ $i -lt 600 ] &&
+		kill -0 "$POSTERN_PID" 2>/dev/null; do
+		sleep 0.1
+		i=$(( i + 1 ))
+	done
+	[ $i -lt 600 ] || say "postern: no event=relaytest in $evlog after 60 s; measuring anyway"
 	if ! kill -0 "$POSTERN_PID" 2>/dev/null; then
 		loud "postern exited right after start; stderr:" "$(tail -n 10 "$PNDIR/stderr-$1.log")"
 		POSTERN_PID=""
@@ -374,7 +483,40 @@ postern_stop() { # NAME
 	fi
 }
 
-postern_bench() {
+postern_config() { # FILE DATA_DIR [EXTRA LINES]
+	mkdir -p "$2"
+	cat >"$1" <<EOF
+# postern configuration for bench/inbound.sh: all checks on (DNSBL, DBL,
+# content scan), DNS answered by the private unbound on 127.0.0.1:$DNS_PORT.
+hostname = bench.local
+domains = bench.test
+data_dir = $2
+listen_smtp = 127.0.0.1:$PN_PORT
+listen_submission = off
+listen_submissions = off
+dns_servers = 127.0.0.1:$DNS_PORT
+max_connections = $(( IDLE + SESSIONS + 1000 ))
+max_connections_per_ip = $(( IDLE + SESSIONS + 1000 ))
+${3:-}
+EOF
+	local out
+	if ! out=$(timeout 60 "$POSTERN" check-config -c "$1" 2>&1); then
+		loud "postern: check-config $1 failed:" "$out"
+		return 1
+	fi
+}
+
+postern_account() { # CONF: the one mailbox, user@bench.test
+	local out pw
+	pw="Bench-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')-Zq9"
+	if ! out=$(printf '%s\n' "$pw" | timeout 60 "$POSTERN" user add user@bench.test -c "$1" --password-stdin 2>&1); then
+		loud "postern: 'user add user@bench.test' failed:" "$out"
+		return 1
+	fi
+}
+
+postern_version() {
+	[ -z "${R[pn_version]}" ] || return 0
 	if [ ! -x "$POSTERN" ]; then
 		loud "postern: $POSTERN does not exist (did 'make' succeed?)"
 		return 1
@@ -385,36 +527,18 @@ postern_bench() {
 		return 1
 	fi
 	R[pn_version]=$(printf '%s' "$v" | head -n 1)
-	mkdir -p "$PNDIR/var"
-	cat >"$PN_CONF" <<EOF
-# postern configuration for bench/inbound.sh: all checks on (DNSBL, DBL,
-# content scan), DNS answered by the private unbound on 127.0.0.1:$DNS_PORT.
-hostname = bench.local
-domains = bench.test
-data_dir = $PNDIR/var
-listen_smtp = 127.0.0.1:$PN_PORT
-listen_submission = off
-listen_submissions = off
-dns_servers = 127.0.0.1:$DNS_PORT
-max_connections = $(( IDLE + SESSIONS + 1000 ))
-max_connections_per_ip = $(( IDLE + SESSIONS + 1000 ))
-EOF
+}
+
+postern_bench() {
+	postern_version || return 1
+	postern_config "$PN_CONF" "$PNDIR/var" || return 1
+	postern_account "$PN_CONF" || return 1
 	local out
-	if ! out=$(timeout 60 "$POSTERN" check-config -c "$PN_CONF" 2>&1); then
-		loud "postern: check-config failed:" "$out"
-		return 1
-	fi
-	local pw
-	pw="Bench-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')-Zq9"
-	if ! out=$(printf '%s\n' "$pw" | timeout 60 "$POSTERN" user add user@bench.test -c "$PN_CONF" --password-stdin 2>&1); then
-		loud "postern: 'user add user@bench.test' failed:" "$out"
-		return 1
-	fi
 	postern_start load || return 1
 	say "${R[pn_version]}: pid $POSTERN_PID, 127.0.0.1:$PN_PORT, Maildir $PN_MAILDIR/new"
 	local q0 q1
 	q0=$(dns_queries)
-	run_load pn "$POSTERN_PID" "$PN_PORT" "$PN_MAILDIR/new" "$PN_MAILDIR/.Junk/new"
+	run_load pn "$MESSAGES" "$POSTERN_PID" "$PN_PORT" "$PN_MAILDIR/new" "$PN_MAILDIR/.Junk/new"
 	q1=$(dns_queries)
 	[ -n "$q0" ] && [ -n "$q1" ] && R[pn_dns_queries]=$(( q1 - q0 ))
 	postern_stop load
@@ -446,13 +570,106 @@ EOF
 	fi
 }
 
+# ------------------------------------------------------------ Spamhaus checks
+# Issue 3: what the Spamhaus checks cost.  postern with its default
+# checks (zen for the client IP; DBL for HELO, MAIL FROM domain and the
+# forward-confirmed PTR name) against postern with `dnsbl = no`, and
+# against Postfix with the equivalent reject_rbl_client / reject_rhsbl_*
+# restrictions, every lookup answered by the same private unbound.  Each
+# mode gets DNSBL_ROUNDS runs of DNSBL_MESSAGES messages on a freshly
+# started server, the order of the modes alternating between rounds; the
+# figures are medians over the rounds, which a burst of other activity on
+# the machine during one run does not move much.
+PN_DNSBL_DIR="$DIR/postern-dnsbl"
+PN_DNSBL_MAILDIR="$PN_DNSBL_DIR/var/mail/bench.test/user"
+PF_RBL_RESTRICTIONS="permit_mynetworks, reject_unauth_destination, reject_rbl_client zen.spamhaus.org, reject_rhsbl_helo dbl.spamhaus.org, reject_rhsbl_sender dbl.spamhaus.org, reject_rhsbl_reverse_client dbl.spamhaus.org"
+
+clear_maildirs() { # DIR...: the delivered files of the previous run
+	local d
+	for d in "$@"; do
+		[ -d "$d" ] && find "$d" -mindepth 1 -maxdepth 1 -type f -delete 2>/dev/null
+	done
+	return 0
+}
+
+dnsbl_run() { # MODE ROUND: one measured run; MODE is on, off or rbl
+	local mode=$1 round=$2 p="dnsbl-$1-$2" q0 q1 rootpid
+	R[${p}_count]=$DNSBL_MESSAGES
+	case "$mode" in
+	on | off)
+		clear_maildirs "$PN_DNSBL_MAILDIR/new" "$PN_DNSBL_MAILDIR/.Junk/new"
+		postern_start "$p" "$PN_DNSBL_DIR/postern-$mode.conf" "$PN_DNSBL_DIR/var/postern.log" || return 1
+		rootpid=$POSTERN_PID
+		q0=$(dns_queries)
+		run_load "$p" "$DNSBL_MESSAGES" "$rootpid" "$PN_PORT" "$PN_DNSBL_MAILDIR/new" "$PN_DNSBL_MAILDIR/.Junk/new"
+		q1=$(dns_queries)
+		postern_stop "$p"
+		check_load "$p" "postern (checks $mode, round $round)"
+		R[${p}_junk]=$(find "$PN_DNSBL_MAILDIR/.Junk/new" -maxdepth 1 -type f 2>/dev/null | wc -l)
+		;;
+	rbl)
+		clear_maildirs "$PF_RBL_DIR/mail/bench.test/user/new"
+		postfix_start "$PF_RBL_DIR" "$DIR/dns/postfix-ns" || return 1
+		rootpid=$(postfix_master_pid)
+		q0=$(dns_queries)
+		run_load "$p" "$DNSBL_MESSAGES" "$rootpid" "$PF_PORT" "$PF_RBL_DIR/mail/bench.test/user/new"
+		q1=$(dns_queries)
+		postfix_stop
+		check_load "$p" "Postfix with RBL checks (round $round)"
+		;;
+	esac
+	[ -n "$q0" ] && [ -n "$q1" ] && R[${p}_dns_queries]=$(( q1 - q0 ))
+	# totals per mode
+	local a=${R[${p}_accept_seconds]:-} d=${R[${p}_deliver_seconds]:-}
+	R[dnsbl_${mode}_runs]=$(( ${R[dnsbl_${mode}_runs]:-0} + 1 ))
+	R[dnsbl_${mode}_sent]=$(( ${R[dnsbl_${mode}_sent]:-0} + DNSBL_MESSAGES ))
+	R[dnsbl_${mode}_delivered]=$(( ${R[dnsbl_${mode}_delivered]:-0} + ${R[${p}_delivered]:-0} ))
+	R[dnsbl_${mode}_queries]=$(( ${R[dnsbl_${mode}_queries]:-0} + ${R[${p}_dns_queries]:-0} ))
+	R[dnsbl_${mode}_junk]=$(( ${R[dnsbl_${mode}_junk]:-0} + ${R[${p}_junk]:-0} ))
+	if [ -n "$a" ] && [ -n "$d" ] && [ "${R[${p}_smtp_source_rc]:-}" = 0 ]; then
+		R[dnsbl_${mode}_accept_list]="${R[dnsbl_${mode}_accept_list]:-}${R[dnsbl_${mode}_accept_list]:+ }$(rate "$a" "$DNSBL_MESSAGES")"
+		R[dnsbl_${mode}_deliver_list]="${R[dnsbl_${mode}_deliver_list]:-}${R[dnsbl_${mode}_deliver_list]:+ }$(rate "$d" "$DNSBL_MESSAGES")"
+	else
+		R[dnsbl_${mode}_bad]=1
+	fi
+}
+
+dnsbl_bench() {
+	local ns="$DIR/dns/postfix-ns" r mode order
+	# Postfix's view of /etc: a resolv.conf naming only our unbound, and an
+	# /etc/hosts without 127.0.0.1, so that smtpd's client name lookup asks
+	# DNS (PTR, then the forward A) just as postern does
+	mkdir -p "$ns"
+	printf 'nameserver %s\noptions timeout:2 attempts:2\n' "$DNS53_ADDR" >"$ns/resolv.conf"
+	printf '# private /etc/hosts of the bench Postfix instance: empty on purpose\n' >"$ns/hosts"
+	postfix_setup "$PF_RBL_DIR" "" "smtpd_recipient_restrictions = $PF_RBL_RESTRICTIONS" || return 1
+	postern_version || return 1
+	postern_config "$PN_DNSBL_DIR/postern-on.conf" "$PN_DNSBL_DIR/var" \
+		"# issue 3 run: Spamhaus checks on (the default)" || return 1
+	postern_config "$PN_DNSBL_DIR/postern-off.conf" "$PN_DNSBL_DIR/var" "dnsbl = no" || return 1
+	postern_account "$PN_DNSBL_DIR/postern-on.conf" || return 1
+	for r in $(seq 1 "$DNSBL_ROUNDS"); do
+		if [ $(( r % 2 )) = 1 ]; then order="on off rbl"; else order="rbl off on"; fi
+		say "Spamhaus checks, round $r/$DNSBL_ROUNDS: $order ($DNSBL_MESSAGES messages each)"
+		for mode in $order; do
+			dnsbl_run "$mode" "$r"
+		done
+	done
+	# the first connection's client name as Postfix saw it
+	R[dnsbl_pf_client]=$(grep -m 1 -o 'connect from [^ ]*' "$PF_RBL_DIR/maillog" 2>/dev/null | sed 's/connect from //')
+	if [ "${R[dnsbl_rbl_queries]:-0}" = 0 ]; then
+		loud "Postfix with RBL checks made no DNS queries: its restrictions did not run (see $PF_RBL_DIR/maillog)"
+	fi
+	if [ "${R[dnsbl_on_queries]:-0}" = 0 ]; then
+		loud "postern with checks on made no DNS queries at all"
+	fi
+}
+
 if [ "${BENCH_SKIP_POSTFIX:-0}" != 1 ]; then postfix_bench; fi
 if [ "${BENCH_SKIP_POSTERN:-0}" != 1 ]; then postern_bench; fi
+if [ "$SKIP_DNSBL" != 1 ]; then dnsbl_bench; fi
 
 # ------------------------------------------------------------ report
-rate() { # SECONDS -> msgs/s
-	if [ -n "${1:-}" ]; then awk -v n="$MESSAGES" -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "-" }'; else echo "-"; fi
-}
 mib() { # KiB -> MiB
 	if [ -n "${1:-}" ] && [ "${1:-0}" != 0 ]; then awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; else echo "-"; fi
 }
@@ -460,6 +677,8 @@ ratio() { # postern postfix
 	awk -v a="${1:--}" -v b="${2:--}" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2fx", a / b }'
 }
 
+echo
+if [ "${BENCH_SKIP_POSTFIX:-0}" != 1 ] || [ "${BENCH_SKIP_POSTERN:-0}" != 1 ]; then
 pf_acc=$(rate "${R[pf_accept_seconds]:-}")
 pn_acc=$(rate "${R[pn_accept_seconds]:-}")
 pf_del=$(rate "${R[pf_deliver_seconds]:-}")
@@ -471,7 +690,6 @@ pn_pss=$(mib "${R[pn_peak_pss_kib]:-}")
 [ "${R[pf_delivered]:-}" = "$MESSAGES" ] || pf_del="${pf_del}!"
 [ "${R[pn_delivered]:-}" = "$MESSAGES" ] || pn_del="${pn_del}!"
 
-echo
 echo "Inbound SMTP: $MESSAGES messages, $SIZE-octet payload, $SESSIONS parallel sessions,"
 echo "one message per connection (smtp-source), 127.0.0.1, $(nproc) cores;"
 echo "1-minute load average at start $LOAD_START, at end $(cut -d' ' -f1 /proc/loadavg)" \
@@ -521,6 +739,76 @@ if [ -n "${R[idle_kib_per_session]:-}" ]; then
 elif [ "${BENCH_SKIP_POSTERN:-0}" != 1 ] && [ "$IDLE" -gt 0 ]; then
 	echo
 	echo "postern idle sessions: not measured"
+fi
+fi
+
+if [ "$SKIP_DNSBL" != 1 ]; then
+	dn=$DNSBL_MESSAGES
+	dacc() { # MODE: median accepted msgs/s over the rounds (- if a run failed)
+		if [ -n "${R[dnsbl_$1_bad]:-}" ]; then echo "-"; else median "${R[dnsbl_$1_accept_list]:-}"; fi
+	}
+	ddel() {
+		if [ -n "${R[dnsbl_$1_bad]:-}" ]; then echo "-"; else median "${R[dnsbl_$1_deliver_list]:-}"; fi
+	}
+	dqpm() {
+		if [ -n "${R[dnsbl_$1_sent]:-}" ]; then
+			awk -v q="${R[dnsbl_$1_queries]:-0}" -v n="${R[dnsbl_$1_sent]}" 'BEGIN { printf "%.2f", q / n }'
+		else echo "-"; fi
+	}
+	on_acc=$(dacc on); off_acc=$(dacc off); rbl_acc=$(dacc rbl)
+	on_del=$(ddel on); off_del=$(ddel off); rbl_del=$(ddel rbl)
+	echo
+	echo "Spamhaus checks (issue 3): $DNSBL_ROUNDS round(s) of $dn messages per mode" \
+		"(BENCH_DNSBL_MESSAGES, BENCH_DNSBL_ROUNDS;"
+	if [ "$dn" -lt "$MESSAGES" ]; then
+		echo "fewer than the $MESSAGES above, to keep the run short), same load otherwise;"
+	else
+		echo "same load otherwise);"
+	fi
+	echo "each run on a freshly started server, mode order alternating between rounds;"
+	echo "rates are medians over the rounds (each round's figure in the row below)."
+	echo
+	printf '%-30s %13s %13s %13s\n' "" "postern off" "postern on" "Postfix RBL"
+	printf '%-30s %13s %13s %13s\n' "accepted msgs/s (higher=better)" "$off_acc" "$on_acc" "$rbl_acc"
+	printf '%-30s %13s %13s %13s\n' "  each round" "${R[dnsbl_off_accept_list]:--}" "${R[dnsbl_on_accept_list]:--}" "${R[dnsbl_rbl_accept_list]:--}"
+	printf '%-30s %13s %13s %13s\n' "delivered msgs/s" "$off_del" "$on_del" "$rbl_del"
+	printf '%-30s %13s %13s %13s\n' "  each round" "${R[dnsbl_off_deliver_list]:--}" "${R[dnsbl_on_deliver_list]:--}" "${R[dnsbl_rbl_deliver_list]:--}"
+	printf '%-30s %13s %13s %13s\n' "messages delivered" "${R[dnsbl_off_delivered]:--}/${R[dnsbl_off_sent]:--}" \
+		"${R[dnsbl_on_delivered]:--}/${R[dnsbl_on_sent]:--}" "${R[dnsbl_rbl_delivered]:--}/${R[dnsbl_rbl_sent]:--}"
+	printf '%-30s %13s %13s %13s\n' "DNS queries to unbound per msg" "$(dqpm off)" "$(dqpm on)" "$(dqpm rbl)"
+	echo
+	cost=$(awk -v on="$on_acc" -v off="$off_acc" 'BEGIN { if (on == "-" || off == "-" || off + 0 == 0) print "-"; else printf "%.1f", (1 - on / off) * 100 }')
+	if [ "$cost" = - ]; then verdict="not measured"
+	elif awk -v c="$cost" 'BEGIN { exit !(c < 10) }'; then verdict="OK, target < 10%"
+	else verdict="OVER the 10% target"; fi
+	echo "postern: cost of the Spamhaus checks on accepted msgs/s = 1 - on/off = $cost% ($verdict)"
+	pr=$(ratio "$on_acc" "$rbl_acc")
+	if [ "$pr" = - ]; then verdict="not measured"
+	elif awk -v r="${pr%x}" 'BEGIN { exit !(r >= 1.5) }'; then verdict="OK, target >= 1.5x"
+	else verdict="BELOW the 1.5x target"; fi
+	echo "postern (checks on) / Postfix (RBL checks), accepted msgs/s = $pr ($verdict);" \
+		"delivered: $(ratio "$on_del" "$rbl_del")"
+	echo
+	echo "postern on:  default settings (zen for the client IP; DBL for the HELO name,"
+	echo "             the MAIL FROM domain and the forward-confirmed PTR name, plus"
+	echo "             their registered domains), dns_servers = 127.0.0.1:$DNS_PORT."
+	echo "postern off: the same with dnsbl = no."
+	echo "Postfix RBL: the Postfix above with mynetworks empty (so that permit_mynetworks"
+	echo "             does not skip the checks for 127.0.0.1) and"
+	echo "             smtpd_recipient_restrictions = $PF_RBL_RESTRICTIONS"
+	echo "             resolving with libc through the same unbound, which also listens on"
+	echo "             $DNS53_ADDR:53: Postfix runs in a private mount namespace (unshare -m)"
+	echo "             whose /etc/resolv.conf names only that address and whose /etc/hosts"
+	echo "             is empty, so its client-name lookup goes to DNS as postern's does"
+	echo "             (client name seen: ${R[dnsbl_pf_client]:-?})."
+	echo "Every message comes from 127.0.0.1 with the same HELO and sender, so repeated"
+	echo "lookups are cached: postern's in-process cache (libunbound) answers almost all"
+	echo "of them; Postfix's smtpd caches RBL results per process (up to 100 sessions)"
+	echo "but resolves the client name (PTR, then A) with libc for every connection."
+	echo "With varied real clients both would wait for more resolver round trips."
+	if [ "${R[dnsbl_on_junk]:-0}" != 0 ] || [ "${R[dnsbl_off_junk]:-0}" != 0 ]; then
+		echo "postern filed ${R[dnsbl_on_junk]:-0} (on) and ${R[dnsbl_off_junk]:-0} (off) messages in .Junk/ (counted as delivered)."
+	fi
 fi
 echo
 if [ "$FAILED" != 0 ]; then
