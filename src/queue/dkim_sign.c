@@ -24,6 +24,7 @@
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
 #include "scan/dkim.h"
+#include "scan/dkim_internal.h"
 #include "scan/mime.h"
 #include "scan/scan.h"
 
@@ -100,35 +101,15 @@ ssl_reason(void)
 	return buf;
 }
 
-/*
- * A domain name or selector as the verifier takes them (scan/dkim.c):
- * dot-separated labels of letters, digits, '-' and '_', 1..63 each.
- * Copied lower-cased into out.
- */
+/* A domain or selector, an absolute name ("x.example.") allowed. */
 static bool
 dns_name(const char *v, char *out, size_t outlen)
 {
-	size_t len = strlen(v), lab = 0;
+	size_t len = strlen(v);
 
 	if (len > 0 && v[len - 1] == '.')
-		len--;			/* an absolute name */
-	if (len == 0 || len >= outlen)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)v[i];
-		if (ch == '.') {
-			if (lab == 0)
-				return false;
-			lab = 0;
-		} else if (isalnum(ch) || ch == '-' || ch == '_') {
-			if (++lab > 63)
-				return false;
-		} else
-			return false;
-		out[i] = (char)tolower(ch);
-	}
-	out[len] = '\0';
-	return lab > 0;
+		len--;
+	return dkim_copy_name(v, len, out, outlen);
 }
 
 /* ---- the key ---- */

@@ -452,8 +452,8 @@ parse_u64(const char *v, size_t len, size_t maxdigits, uint64_t *out)
 
 /* A domain name or selector: dot-separated labels of letters, digits,
  * '-' and '_', 1..63 each. Copied lower-cased into out. */
-static bool
-copy_name(const char *v, size_t len, char *out, size_t outlen)
+bool
+dkim_copy_name(const char *v, size_t len, char *out, size_t outlen)
 {
 	size_t lab = 0;
 
@@ -553,11 +553,11 @@ sig_tag(void *arg, const char *tag, size_t tlen, const char *val, size_t vlen)
 		}
 	} else if (tag_is(tag, tlen, "d")) {
 		p->seen |= SEEN_D;
-		if (!copy_name(val, vlen, s->d, sizeof(s->d)))
+		if (!dkim_copy_name(val, vlen, s->d, sizeof(s->d)))
 			err = "bad d= value";
 	} else if (tag_is(tag, tlen, "s")) {
 		p->seen |= SEEN_S;
-		if (!copy_name(val, vlen, s->s, sizeof(s->s)))
+		if (!dkim_copy_name(val, vlen, s->s, sizeof(s->s)))
 			err = "bad s= value";
 	} else if (tag_is(tag, tlen, "h")) {
 		p->seen |= SEEN_H;
@@ -565,7 +565,7 @@ sig_tag(void *arg, const char *tag, size_t tlen, const char *val, size_t vlen)
 		s->hlen = vlen;
 	} else if (tag_is(tag, tlen, "i")) {
 		const char *at = memchr(val, '@', vlen);
-		if (at == NULL || !copy_name(at + 1, vlen - (size_t)(at + 1 - val), s->idomain,
+		if (at == NULL || !dkim_copy_name(at + 1, vlen - (size_t)(at + 1 - val), s->idomain,
 		    sizeof(s->idomain)))
 			err = "bad i= value";
 	} else if (tag_is(tag, tlen, "l")) {

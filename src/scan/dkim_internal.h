@@ -6,6 +6,7 @@
 #ifndef POSTERN_SCAN_DKIM_INTERNAL_H
 #define POSTERN_SCAN_DKIM_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -24,5 +25,12 @@ size_t dkim_verify_with_key(const char *msg, size_t len, size_t idx, const char 
 /* Decodes base64, skipping white space (FWS inside b=, bh=, p=).
  * Returns the decoded length, or -1 when malformed or over outlen. */
 long dkim_base64_decode(const char *in, size_t len, unsigned char *out, size_t outlen);
+
+/*
+ * A domain or selector as DKIM takes them: dot-separated labels of
+ * letters, digits, '-' and '_', 1..63 each; copied lower-cased into out.
+ * Shared by the verifier and the signer (queue/dkim_sign.c).
+ */
+bool dkim_copy_name(const char *v, size_t len, char *out, size_t outlen);
 
 #endif
