@@ -43,6 +43,8 @@
 #include "policy/selftest.h"
 #include "policy/spamhaus.h"
 
+#define QUEUE_WATCH_INTERVAL 300	/* seconds between looks at the queue */
+
 static const char *config_path;
 static uid_t chown_uid;
 static gid_t chown_gid;
@@ -295,6 +297,22 @@ queue_alert(void *arg, const char *subject, const char *body)
 	event_active(srv->alert_ev, EV_TIMEOUT, 0);
 }
 
+/* SPEC 7.2: a queue that grows while nothing is delivered means the
+ * delivery side is stuck (disk, DNS, network) or something floods it. */
+static void
+watch_queue(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	unsigned count = scheduler_count(srv->sched);
+	unsigned long delivered = scheduler_delivered(srv->sched);
+
+	if (count > srv->watch_count && delivered == srv->watch_delivered && count >= 10)
+		log_event("alert", "kind=queue_stuck account=queue messages=%u before=%u reason=\"the queue grows and nothing was delivered for %us\"",
+		    count, srv->watch_count, QUEUE_WATCH_INTERVAL);
+	srv->watch_count = count;
+	srv->watch_delivered = delivered;
+}
+
 /* scheduler_options.outcome: the bounce ratio, per account and global. */
 static void
 on_outcome(void *arg, const char *user, bool delivered)
@@ -462,6 +480,8 @@ cli_serve(int argc, char **argv)
 		log_event("recovered", "messages=%d", n);
 	/* alert mails need the scheduler */
 	log_add_observer(alerts_observe, srv.alerts);
+	srv.queue_watch = event_new(srv.base, -1, EV_PERSIST, watch_queue, &srv);
+	event_add(srv.queue_watch, &(struct timeval){ QUEUE_WATCH_INTERVAL, 0 });
 	for (int i = 0; i < 4; i++) {
 		sigs[i] = evsignal_new(srv.base, signums[i], on_signal, &srv);
 		evsignal_add(sigs[i], NULL);
@@ -489,6 +509,8 @@ out:
 	bounceratio_free(srv.bounces);
 	if (srv.alert_ev)
 		event_free(srv.alert_ev);
+	if (srv.queue_watch)
+		event_free(srv.queue_watch);
 	while (srv.alert_mails) {
 		struct alert_mail *next = srv.alert_mails->next;
 		free(srv.alert_mails->subject);

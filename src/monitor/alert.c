@@ -64,6 +64,12 @@ advice(const char *kind)
 		return "Too much of the mail sent recently bounced. Sending to many unknown addresses\n"
 		    "is what spammers do, and receivers notice: the server's IP is at risk of being\n"
 		    "blocklisted. Find who sends (postern stats), stop it, then release held mail.";
+	if (strcmp(kind, "queue_stuck") == 0)
+		return "Messages pile up in the queue and none was delivered recently. Check the\n"
+		    "log for event=deferred reasons (DNS, network, disk space), and postern queue list.";
+	if (strcmp(kind, "failed_recipients") == 0)
+		return "An account sends to many addresses that do not exist: typical of a harvested\n"
+		    "list sent from a stolen account. Its new mail is held; check and release.";
 	if (strcmp(kind, "open_relay") == 0)
 		return "The server accepted mail for relay from an unauthenticated client and stopped\n"
 		    "itself. Check trusted_networks and the configuration before starting it again.";

@@ -61,6 +61,7 @@ struct scheduler {
 	struct smsg *msgs;
 	unsigned count;
 	unsigned remote_active;
+	unsigned long delivered;
 };
 
 static void dispatch(struct smsg *m);
@@ -364,6 +365,8 @@ record(struct smsg *m, size_t i, bool ok, bool permanent, const char *reason,
 
 	r->attempts++;
 	m->dirty = true;
+	if (ok)
+		m->sc->delivered++;
 	if (ok && !r->remote) {
 		r->status = RCPT_DELIVERED;
 		log_event("delivered", "id=%s rcpt=%s from=%s relay=local mailbox=%s", m->id,
@@ -683,4 +686,10 @@ unsigned
 scheduler_count(const struct scheduler *sc)
 {
 	return sc->count;
+}
+
+unsigned long
+scheduler_delivered(const struct scheduler *sc)
+{
+	return sc->delivered;
 }

@@ -58,5 +58,7 @@ int scheduler_delete(struct scheduler *sc, const char *id);
 
 /* Messages in the queue. */
 unsigned scheduler_count(const struct scheduler *sc);
+/* Recipients delivered since start (the queue-growth watch). */
+unsigned long scheduler_delivered(const struct scheduler *sc);
 
 #endif

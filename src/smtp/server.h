@@ -47,6 +47,9 @@ struct server {
 	struct alerts *alerts;		/* owned: alert mails */
 	struct bounceratio *bounces;	/* owned: bounce ratio watch */
 	struct event *alert_ev;		/* sends queued alert mails */
+	struct event *queue_watch;	/* queue growing without deliveries */
+	unsigned watch_count;		/* queue size at the last look */
+	unsigned long watch_delivered;	/* deliveries at the last look */
 	struct alert_mail *alert_mails;	/* waiting for alert_ev */
 	char selftest_helo[128];	/* its secret EHLO name */
 	bool selftest_running;		/* its connections are exempt from limits */
