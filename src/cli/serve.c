@@ -181,8 +181,10 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		server_shutdown(srv, finish);
 		break;
 	case SIGHUP:
-		if (server_reload(srv, config_path) == 0)
+		if (server_reload(srv, config_path) == 0) {
+			alerts_set_window(srv->alerts, srv->cfg->alert_window);
 			start_selftest(srv);
+		}
 		break;
 	case SIGUSR1:
 		if (log_reopen() == -1)
@@ -272,6 +274,15 @@ send_alerts(evutil_socket_t fd, short what, void *arg)
 		    "Content-Type: text/plain; charset=utf-8\n\n%s", cfg->hostname, cfg->alert_address,
 		    list->subject, date, (long long)now, (void *)list, cfg->hostname, list->body);
 		mailbox = route_local(srv, cfg->alert_address);
+		if (mailbox == NULL) {
+			const char *at = strrchr(cfg->alert_address, '@');
+			if (at && config_is_local_domain(cfg, at + 1, strlen(at + 1))) {
+				/* ours but no such mailbox: an alarm must not vanish */
+				log_event("warning", "reason=\"alert_address %s has no mailbox: alert delivered to postmaster@%s\"",
+				    cfg->alert_address, cfg->domains[0]);
+				mailbox = xasprintf("%s/postmaster", cfg->domains[0]);
+			}
+		}
 		if (inject_message(srv->sched, srv->gs, cfg->data_dir, cfg->hostname,
 		    cfg->alert_address, mailbox ? mailbox : SPOOL_REMOTE, text) == -1)
 			log_event("error", "reason=\"cannot queue the alert mail: %s\"", strerror(errno));
@@ -322,12 +333,15 @@ on_outcome(void *arg, const char *user, bool delivered)
 	time_t now = time(NULL);
 	double r;
 
+	/* checked as each result arrives, but only a bounce trips it: the
+	 * delivery of mail an administrator just released must not hold
+	 * the account again */
 	if (bounceratio_record(srv->bounces, "", !delivered, now, cfg->alert_window,
-	    cfg->alert_min_messages, cfg->alert_bounce_ratio, &r))
+	    cfg->alert_min_messages, cfg->alert_bounce_ratio, &r) && !delivered)
 		log_event("alert", "kind=bounce_ratio account=global ratio=%.2f limit=%.2f window=%us",
 		    r, cfg->alert_bounce_ratio, cfg->alert_window);
 	if (user != NULL && bounceratio_record(srv->bounces, user, !delivered, now,
-	    cfg->alert_window, cfg->alert_min_messages, cfg->alert_bounce_ratio, &r)) {
+	    cfg->alert_window, cfg->alert_min_messages, cfg->alert_bounce_ratio, &r) && !delivered) {
 		log_event("alert", "kind=bounce_ratio user=%s ratio=%.2f limit=%.2f window=%us",
 		    user, r, cfg->alert_bounce_ratio, cfg->alert_window);
 		if (!ratelimit_held(srv->ratelimit, user)) {

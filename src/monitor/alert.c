@@ -44,6 +44,12 @@ alerts_free(struct alerts *a)
 	free(a);
 }
 
+void
+alerts_set_window(struct alerts *a, unsigned window)
+{
+	a->window = window ? window : 3600;
+}
+
 static const char *
 advice(const char *kind)
 {

@@ -15,6 +15,8 @@ struct alerts;
 
 struct alerts *alerts_new(unsigned window, alert_send *send, void *arg);
 void alerts_free(struct alerts *a);
+/* A new alert_window (reload). */
+void alerts_set_window(struct alerts *a, unsigned window);
 /* The log observer (log_add_observer(alerts_observe, a)). */
 void alerts_observe(void *arg, const char *event, const char *fields);
 

@@ -241,8 +241,9 @@ server_reload(struct server *srv, const char *config_path)
 	}
 	if (!hostport_eq(cfg->listen_smtp, srv->cfg->listen_smtp) ||
 	    !hostport_eq(cfg->listen_submission, srv->cfg->listen_submission) ||
-	    !hostport_eq(cfg->listen_submissions, srv->cfg->listen_submissions))
-		log_event("warning", "reason=\"listener addresses changed: take effect at restart\"");
+	    !hostport_eq(cfg->listen_submissions, srv->cfg->listen_submissions) ||
+	    !hostport_eq(cfg->metrics_listen, srv->cfg->metrics_listen))
+		log_event("warning", "reason=\"listener addresses (or metrics_listen) changed: take effect at restart\"");
 	keep_str(&cfg->data_dir, srv->cfg->data_dir, "data_dir");
 	keep_str(&cfg->log_file, srv->cfg->log_file, "log_file");
 	if (userdb_refresh(srv->users, &err) == -1) {
