@@ -166,6 +166,17 @@ health_error(struct dnsbl_health *h, enum dnsbl_kind kind, const char *query,
 	set_status(z, ZONE_ERROR, code);
 }
 
+bool
+health_dns_down(const struct dnsbl_health *h)
+{
+	for (int k = 0; k < 2; k++) {
+		enum zone_status s = h->zones[k].state.status;
+		if (s != ZONE_TIMEOUT && s != ZONE_FAILURE)
+			return false;
+	}
+	return true;
+}
+
 const struct zone_health *
 health_zone(const struct dnsbl_health *h, enum dnsbl_kind kind)
 {

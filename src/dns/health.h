@@ -9,6 +9,7 @@
 #define POSTERN_DNS_HEALTH_H
 
 #include <event2/event.h>
+#include <stdbool.h>
 #include <time.h>
 
 #include "dns/dnsbl.h"
@@ -47,6 +48,15 @@ void health_error(struct dnsbl_health *h, enum dnsbl_kind kind, const char *quer
     const char *code);
 
 const struct zone_health *health_zone(const struct dnsbl_health *h, enum dnsbl_kind kind);
+
+/*
+ * True while the last test-point check of both zones got no answer at
+ * all (timeout or SERVFAIL): the resolver is unreachable. Lookups are
+ * then skipped instead of each message waiting dnsbl_timeout for
+ * nothing; the dnsbl alert has already said that protection is off,
+ * and the next successful check turns them back on.
+ */
+bool health_dns_down(const struct dnsbl_health *h);
 const char *health_status_name(enum zone_status s);
 
 #endif

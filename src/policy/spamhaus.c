@@ -164,7 +164,7 @@ check_domain(struct client_checks *c, enum check_target t, const char *name)
 	size_t len = strlen(name);
 
 	cancel_target(c, t);
-	if (len == 0 || len >= sizeof(lower))
+	if (len == 0 || len >= sizeof(lower) || (c->sh->health && health_dns_down(c->sh->health)))
 		return;
 	for (size_t i = 0; i <= len; i++)
 		lower[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
@@ -235,12 +235,16 @@ checks_new(const struct spamhaus *sh, const char *ip, bool check_ip, checks_read
 	char qname[DNSBL_NAME_MAX + 80];
 
 	c->sh = sh;
+	/* answers arrive through the event loop only: arming the callback
+	 * first is safe, and later lookups (HELO, sender) need it */
+	c->cb = cb;
+	c->arg = arg;
 	snprintf(c->ip, sizeof(c->ip), "%s", ip);
 	if (inet_pton(AF_INET, ip, c->ipbin) == 1)
 		c->family = AF_INET;
 	else if (inet_pton(AF_INET6, ip, c->ipbin) == 1)
 		c->family = AF_INET6;
-	if (c->family == 0)
+	if (c->family == 0 || (sh->health && health_dns_down(sh->health)))
 		return c;
 	if (check_ip && dnsbl_ip_name_str(ip, sh->ip_zone, qname, sizeof(qname)) == 0)
 		start_lookup(c, CHECK_IP, 0, ip, qname);
@@ -248,10 +252,6 @@ checks_new(const struct spamhaus *sh, const char *ip, bool check_ip, checks_read
 		c->pending++;
 		c->ptr_q = dns_query(sh->res, qname, DNS_TYPE_PTR, sh->timeout_ms, on_ptr_answer, c);
 	}
-	/* Callbacks are armed only now: none can run before we return, as
-	 * answers arrive through the event loop. */
-	c->cb = cb;
-	c->arg = arg;
 	return c;
 }
 

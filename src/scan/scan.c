@@ -493,7 +493,7 @@ scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb
 	s->in.cfg = NULL;
 	s->in.own = NULL;
 	s->in.nown = 0;
-	if (in->sh != NULL) {
+	if (in->sh != NULL && !(in->sh->health && health_dns_down(in->sh->health))) {
 		start_lookups(s);
 		start_auth(s);
 	}

@@ -239,3 +239,31 @@ def test_dns_that_never_answers_does_not_stall_others(tmp_path):
     finally:
         s.teardown()
         hole.close()
+
+
+def test_unreachable_resolver_stops_the_waiting(tmp_path):
+    # Once the test points got no answer at all, lookups are skipped (the
+    # dnsbl alert already said protection is off) instead of every message
+    # waiting dnsbl_timeout.
+    hole = BlackholeDNS()
+    s = Server(tmp_path, config={"dns_servers": hole.address, "dnsbl_timeout": "1s"})
+    s.start()
+    try:
+        wait_until(lambda: len([e for e in s.events("dnsbl_health")
+                                if e.get("status") == "timeout"]) >= 2, 10,
+                   what="both zones reported timeout")
+        assert [e for e in s.events("alert") if e.get("kind") == "dnsbl"]
+        c = s.client(source="127.0.0.42", timeout=5)
+        c.expect("EHLO client.test", 250)
+        c.expect("MAIL FROM:<alice@remote.test>", 250)
+        t0 = time.monotonic()
+        c.expect("RCPT TO:<%s>" % RCPT, 250)
+        c.expect("DATA", 354)
+        c.send("Subject: fast\r\n\r\nbreaker-token\r\n.\r\n")
+        assert c.reply().code == 250
+        assert time.monotonic() - t0 < 0.9  # no lookup waited its 1 s
+        c.cmd("QUIT")
+        s.wait_for_mail("bob", token="breaker-token")
+    finally:
+        s.teardown()
+        hole.close()
