@@ -256,14 +256,14 @@ def test_unreachable_resolver_stops_the_waiting(tmp_path):
         c = s.client(source="127.0.0.42", timeout=5)
         c.expect("EHLO client.test", 250)
         c.expect("MAIL FROM:<alice@remote.test>", 250)
-        t0 = time.monotonic()
         c.expect("RCPT TO:<%s>" % RCPT, 250)
         c.expect("DATA", 354)
         c.send("Subject: fast\r\n\r\nbreaker-token\r\n.\r\n")
         assert c.reply().code == 250
-        assert time.monotonic() - t0 < 0.9  # no lookup waited its 1 s
         c.cmd("QUIT")
         s.wait_for_mail("bob", token="breaker-token")
+        # no lookup was started for this client, so none timed out
+        assert not [e for e in s.events("dnsbl_timeout") if e.get("client") == "127.0.0.42"]
     finally:
         s.teardown()
         hole.close()
