@@ -407,6 +407,9 @@ record(struct smsg *m, size_t i, bool ok, bool permanent, const char *reason,
 		return;
 	}
 	r->next = now + backoff(m->sc, r->attempts);
+	/* on disk before the line that says so: a crash right after the
+	 * deferral keeps the attempt count and the reason */
+	save_state(m);
 	{
 		char when[32];
 		struct tm tm;
