@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int
@@ -44,6 +45,29 @@ dns_name_from_wire(const char *buf, size_t len, char *out, size_t outlen)
 		return -1;	/* the root is no host name */
 	out[o] = '\0';
 	return 0;
+}
+
+char *
+dns_txt_join(const char *buf, size_t len, size_t *outlen)
+{
+	char *out = malloc(len + 1);
+	size_t o = 0;
+
+	if (out == NULL)
+		abort();
+	for (size_t i = 0; i < len;) {
+		size_t n = (unsigned char)buf[i++];
+		if (n > len - i) {
+			free(out);
+			return NULL;
+		}
+		memcpy(out + o, buf + i, n);
+		o += n;
+		i += n;
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return out;
 }
 
 int

@@ -18,6 +18,13 @@
  */
 int dns_name_from_wire(const char *buf, size_t len, char *out, size_t outlen);
 
+/*
+ * Joins the character-strings of one TXT rdata (<len><bytes>...) into a
+ * new NUL-terminated string (length in *outlen). NULL when a string runs
+ * past len. The caller frees it.
+ */
+char *dns_txt_join(const char *buf, size_t len, size_t *outlen);
+
 /* The reverse-lookup name of an IP text ("4.3.2.1.in-addr.arpa"). */
 int dns_reverse_name(const char *ip, char *out, size_t outlen);
 

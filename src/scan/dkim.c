@@ -1086,26 +1086,11 @@ on_key(void *arg, const struct dns_answer *ans)
 	l->status = ans->status;
 	if (ans->status == DNS_OK) {
 		for (size_t i = 0; i < ans->count && l->nrecs < DKIM_KEYS_MAX; i++) {
-			const char *d = ans->data[i];
-			size_t len = (size_t)ans->len[i], o = 0;
-			char *txt = xmalloc(len + 1);
-			bool ok = true;
-			/* TXT rdata: <len><bytes> character-strings, joined */
-			for (size_t k = 0; k < len;) {
-				size_t sl = (unsigned char)d[k++];
-				if (sl > len - k) {
-					ok = false;
-					break;
-				}
-				memcpy(txt + o, d + k, sl);
-				o += sl;
-				k += sl;
-			}
-			if (!ok) {
-				free(txt);
+			size_t o;
+			char *txt = dns_txt_join(ans->data[i], (size_t)ans->len[i], &o);
+
+			if (txt == NULL)
 				continue;
-			}
-			txt[o] = '\0';
 			l->recs[l->nrecs] = txt;
 			l->lens[l->nrecs++] = o;
 		}

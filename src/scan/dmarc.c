@@ -323,21 +323,10 @@ on_record(void *arg, const struct dns_answer *ans)
 		return;
 	}
 	for (size_t i = 0; ans->status == DNS_OK && i < ans->count; i++) {
-		const char *d = ans->data[i];
-		size_t len = (size_t)ans->len[i], o = 0;
-		char *txt = xmalloc(len + 1);
-		bool ok = true;
-		for (size_t k = 0; k < len;) {
-			size_t sl = (unsigned char)d[k++];
-			if (sl > len - k) {
-				ok = false;
-				break;
-			}
-			memcpy(txt + o, d + k, sl);
-			o += sl;
-			k += sl;
-		}
-		txt[o] = '\0';
+		size_t o = 0;
+		char *txt = dns_txt_join(ans->data[i], (size_t)ans->len[i], &o);
+		bool ok = txt != NULL;
+
 		if (ok && is_dmarc_record(txt, o)) {
 			nfound++;
 			free(found);

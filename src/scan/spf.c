@@ -892,25 +892,13 @@ frame_done(struct spf_check *c, enum spf_result r)
 static char *
 txt_join(const char *data, size_t len)
 {
-	char *out = xmalloc(len + 1);
-	size_t o = 0;
+	size_t o;
+	char *out = dns_txt_join(data, len, &o);
 
-	for (size_t i = 0; i < len;) {
-		size_t n = (unsigned char)data[i++];
-		if (n > len - i) {
-			free(out);
-			return NULL;
-		}
-		memcpy(out + o, data + i, n);
-		o += n;
-		i += n;
-	}
-	out[o] = '\0';
 	/* A NUL inside makes no SPF record; is_spf_record and the parser
 	 * see the bytes before it and the rest fails the syntax. */
-	if (memchr(out, '\0', o) != NULL) {
+	if (out != NULL && memchr(out, '\0', o) != NULL)
 		out[0] = '\0';
-	}
 	return out;
 }
 
