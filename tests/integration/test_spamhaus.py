@@ -267,3 +267,47 @@ def test_unreachable_resolver_stops_the_waiting(tmp_path):
     finally:
         s.teardown()
         hole.close()
+
+
+def test_submission_pbl_client_and_phishing_url(tmp_path, unbound):
+    """SPEC 4 and 6.1: a PBL-listed client (a user at home) submits after
+    AUTH with no IP lookup; an authenticated message with a DBL-listed
+    phishing URL is refused and raises the outbound_spam alert."""
+    import base64
+    from conftest import PASSWORD, SMTPClient, free_port
+    sub_port = free_port()
+    s = Server(tmp_path, tls=True, config={"dns_servers": unbound.address,
+                                           "dnsbl_timeout": "3s",
+                                           "listen_submission": "127.0.0.1:%d" % sub_port})
+    s.start()
+    try:
+        def session():
+            c = SMTPClient(sub_port, source="127.0.0.10")  # PBL-listed in the zone
+            assert c.reply().code == 220
+            c.ehlo()
+            c.starttls()
+            c.ehlo()
+            r = c.cmd("AUTH PLAIN " + base64.b64encode(
+                ("\0bob@example.test\0" + PASSWORD).encode()).decode())
+            assert r.code == 235, r
+            c.expect("MAIL FROM:<bob@example.test>", 250)
+            c.expect("RCPT TO:<bob@example.test>", 250)
+            c.expect("DATA", 354)
+            return c
+        head = ("From: bob@example.test\r\nTo: bob@example.test\r\nSubject: %s\r\n"
+                "Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <%s@example.test>\r\n\r\n")
+        c = session()
+        c.send(head % ("home", "pbl-1") + "from home pbl-token\r\n.\r\n")
+        assert c.reply().code == 250
+        c.cmd("QUIT")
+        s.wait_for_mail("bob", token="pbl-token")
+        assert not [e for e in s.events("reject") if e.get("client") == "127.0.0.10"]
+        c = session()
+        c.send(head % ("login", "phish-1") + "verify at http://secure.phish.test/login\r\n.\r\n")
+        r = c.reply()
+        assert r.code == 550 and r.enhanced == "5.7.1", r
+        c.cmd("QUIT")
+        wait_until(lambda: [e for e in s.events("alert") if e.get("kind") == "outbound_spam"], 5,
+                   what="outbound_spam alert")
+    finally:
+        s.teardown()
