@@ -1011,6 +1011,19 @@ mech_outcome(struct spf_check *c, int matched, enum spf_result err)
 	step(c);
 }
 
+/* A mechanism's lookup without data: a void lookup (4.6.4: the third is a
+ * permerror) or, when the DNS failed, a temperror. */
+static void
+no_answer(struct spf_check *c, enum dns_status st)
+{
+	if (st != DNS_NXDOMAIN && st != DNS_NODATA)
+		mech_outcome(c, -1, SPF_TEMPERROR);
+	else if (void_lookup(c))
+		mech_outcome(c, -1, SPF_PERMERROR);
+	else
+		mech_outcome(c, 0, 0);
+}
+
 static void
 on_a(void *arg, const struct dns_answer *ans)
 {
@@ -1021,15 +1034,8 @@ on_a(void *arg, const struct dns_answer *ans)
 	case DNS_OK:
 		mech_outcome(c, addr_answer_match(c, ans, c->cur->cidr4, c->cur->cidr6), 0);
 		return;
-	case DNS_NXDOMAIN:
-	case DNS_NODATA:
-		if (void_lookup(c))
-			mech_outcome(c, -1, SPF_PERMERROR);
-		else
-			mech_outcome(c, 0, 0);
-		return;
 	default:
-		mech_outcome(c, -1, SPF_TEMPERROR);
+		no_answer(c, ans->status);
 		return;
 	}
 }
@@ -1050,15 +1056,8 @@ on_exists(void *arg, const struct dns_answer *ans)
 		mech_outcome(c, any, 0);
 		return;
 	}
-	case DNS_NXDOMAIN:
-	case DNS_NODATA:
-		if (void_lookup(c))
-			mech_outcome(c, -1, SPF_PERMERROR);
-		else
-			mech_outcome(c, 0, 0);
-		return;
 	default:
-		mech_outcome(c, -1, SPF_TEMPERROR);
+		no_answer(c, ans->status);
 		return;
 	}
 }
@@ -1132,15 +1131,8 @@ on_mx(void *arg, const struct dns_answer *ans)
 	switch (ans->status) {
 	case DNS_OK:
 		break;
-	case DNS_NXDOMAIN:
-	case DNS_NODATA:
-		if (void_lookup(c))
-			mech_outcome(c, -1, SPF_PERMERROR);
-		else
-			mech_outcome(c, 0, 0);
-		return;
 	default:
-		mech_outcome(c, -1, SPF_TEMPERROR);
+		no_answer(c, ans->status);
 		return;
 	}
 	/* 4.6.4: more than 10 MX names is a permerror */
