@@ -399,6 +399,22 @@ start_queue(struct server *srv)
 	};
 
 	srv->mta = mta_new(srv->base, srv->resolver, &mo);
+	if (cfg->lmtp_socket != NULL || cfg->lmtp_host != NULL) {
+		struct mta_options lo = {
+			.helo = cfg->hostname,
+			.relayhost = cfg->lmtp_host,
+			.unix_path = cfg->lmtp_socket,
+			.timeout = cfg->outbound_timeout,
+			.lmtp = true,
+		};
+		srv->lmtp = mta_new(srv->base, srv->resolver, &lo);
+		so.lmtp = srv->lmtp;
+		if (cfg->lmtp_socket)
+			log_event("local_delivery", "via=lmtp socket=%s", cfg->lmtp_socket);
+		else
+			log_event("local_delivery", "via=lmtp host=%s port=%u", cfg->lmtp_host->host,
+			    cfg->lmtp_host->port);
+	}
 	srv->sched = scheduler_new(srv->base, &so, srv->gs, srv->mta);
 	return srv->sched == NULL ? -1 : 0;
 }
@@ -535,6 +551,7 @@ out:
 	lockout_free(srv.lockout);
 	ratelimit_free(srv.ratelimit);
 	mta_free(srv.mta);
+	mta_free(srv.lmtp);
 	dkim_signer_free(srv.dkim);
 	health_free(srv.health);
 	free(srv.spamhaus);

@@ -22,7 +22,7 @@
 enum key_type {
 	K_STRING, K_PATH, K_DOMAINS, K_HOSTPORT_OPT, K_HOSTPORT_LIST,
 	K_CIDR_LIST, K_DURATION, K_SIZE, K_UINT, K_RATE, K_NUMBER, K_PORT,
-	K_ZONE, K_BOOL,
+	K_ZONE, K_BOOL, K_DELIVERY,
 };
 
 struct key {
@@ -71,6 +71,7 @@ static const struct key keys[] = {
 	{ "auth_lockout", K_DURATION, OFF(auth_lockout), 0 },
 	{ "outbound_port", K_PORT, OFF(outbound_port), 0 },
 	{ "relayhost", K_HOSTPORT_OPT, OFF(relayhost), 0 },
+	{ "local_delivery", K_DELIVERY, 0, 0 },
 	{ "queue_lifetime", K_DURATION, OFF(queue_lifetime), 0 },
 	{ "retry_initial", K_DURATION, OFF(retry_initial), 0 },
 	{ "retry_max", K_DURATION, OFF(retry_max), 0 },
@@ -294,6 +295,49 @@ is_off(const char *v, size_t len)
 	    (len == 2 && strncasecmp(v, "no", 2) == 0);
 }
 
+/* local_delivery = maildir | lmtp:unix:PATH | lmtp:HOST:PORT */
+static const char *
+apply_delivery(const char *v, size_t vlen, const char *basedir, struct config *cfg)
+{
+	struct hostport hp;
+	char *path;
+
+	if (vlen == 7 && strncasecmp(v, "maildir", 7) == 0) {
+		free(cfg->lmtp_socket);
+		free(cfg->lmtp_host);
+		cfg->lmtp_socket = NULL;
+		cfg->lmtp_host = NULL;
+		return NULL;
+	}
+	if (vlen < 5 || strncasecmp(v, "lmtp:", 5) != 0)
+		return "expected maildir, lmtp:unix:PATH or lmtp:HOST:PORT";
+	v += 5;
+	vlen -= 5;
+	if (vlen >= 5 && strncasecmp(v, "unix:", 5) == 0) {
+		if (vlen == 5)
+			return "empty LMTP socket path";
+		path = resolve_path(basedir, v + 5, vlen - 5);
+		/* sockaddr_un.sun_path is 108 bytes with its NUL */
+		if (strlen(path) >= 108) {
+			free(path);
+			return "LMTP socket path longer than 107 bytes";
+		}
+		free(cfg->lmtp_socket);
+		free(cfg->lmtp_host);
+		cfg->lmtp_socket = path;
+		cfg->lmtp_host = NULL;
+		return NULL;
+	}
+	if (value_hostport(v, vlen, &hp) == -1)
+		return "expected lmtp:unix:PATH or lmtp:HOST:PORT";
+	free(cfg->lmtp_socket);
+	cfg->lmtp_socket = NULL;
+	if (cfg->lmtp_host == NULL)
+		cfg->lmtp_host = xmalloc(sizeof(hp));
+	*cfg->lmtp_host = hp;
+	return NULL;
+}
+
 static const char *
 apply_key(const struct key *k, const char *v, size_t vlen, const char *basedir,
     struct config *cfg)
@@ -403,6 +447,8 @@ apply_key(const struct key *k, const char *v, size_t vlen, const char *basedir,
 		if (value_bool(v, vlen, field) == -1)
 			return "expected yes or no";
 		return NULL;
+	case K_DELIVERY:
+		return apply_delivery(v, vlen, basedir, cfg);
 	}
 	return "internal: unknown key type";
 }
@@ -651,6 +697,8 @@ config_clear(struct config *cfg)
 		free(cfg->scores[i].symbol);
 	free(cfg->scores);
 	free(cfg->relayhost);
+	free(cfg->lmtp_socket);
+	free(cfg->lmtp_host);
 	free_domains(cfg->tls_required_domains, cfg->ntls_required_domains);
 	free(cfg->dkim_selector);
 	free(cfg->dkim_key);

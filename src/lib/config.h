@@ -65,6 +65,10 @@ struct config {
 	unsigned auth_lockout;
 	unsigned outbound_port;
 	struct hostport *relayhost;
+	/* local_delivery: both NULL for Maildir delivery, else LMTP to the
+	 * socket (absolute path) or to the host. */
+	char *lmtp_socket;
+	struct hostport *lmtp_host;
 	unsigned queue_lifetime;
 	unsigned retry_initial, retry_max;	/* remote retry backoff */
 	unsigned outbound_timeout;		/* per SMTP client step */

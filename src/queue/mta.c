@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "dns/answer.h"
 #include "lib/xmalloc.h"
@@ -55,6 +56,7 @@ struct mta {
 	char **tls_required;
 	size_t ntls_required;
 	char *helo;
+	char *unix_path;	/* LMTP socket, or NULL */
 	SSL_CTX *ssl;
 	struct mta_tx *txs;
 };
@@ -397,6 +399,18 @@ start_tls(struct mta_tx *t)
 	bufferevent_enable(b, EV_READ | EV_WRITE);
 }
 
+/* LMTP: the recipient whose reply to the data comes next. */
+static size_t
+next_lmtp_reply(const struct mta_tx *t)
+{
+	for (size_t k = 0; k < t->rcpt_sent; k++) {
+		size_t i = t->order[k];
+		if (t->accepted[i] && !t->final[i])
+			return i;
+	}
+	return t->n;
+}
+
 /* A complete reply arrived: move the dialog on. */
 static void
 on_reply(struct mta_tx *t)
@@ -412,11 +426,17 @@ on_reply(struct mta_tx *t)
 			next_address(t);
 			return;
 		}
-		send_line(t, "EHLO %s", t->m->helo);
+		send_line(t, "%s %s", t->m->opt.lmtp ? "LHLO" : "EHLO", t->m->helo);
 		t->stage = ST_EHLO;
 		t->pipelining = t->starttls = t->size = t->eightbit = t->smtputf8 = false;
 		return;
 	case ST_EHLO:
+		if (code / 100 != 2 && t->m->opt.lmtp) {
+			/* LMTP has no HELO to fall back to (RFC 2033 4.1) */
+			fail_all(t, false, "%s (LHLO)", reply);
+			next_address(t);
+			return;
+		}
 		if (code / 100 != 2) {
 			send_line(t, "HELO %s", t->m->helo);
 			t->stage = ST_HELO;
@@ -429,7 +449,8 @@ on_reply(struct mta_tx *t)
 			next_address(t);
 			return;
 		}
-		if (!t->tls && t->starttls && t->m->ssl && !t->no_tls) {
+		/* LMTP goes to a local agent: no TLS to negotiate */
+		if (!t->tls && t->starttls && t->m->ssl && !t->no_tls && !t->m->opt.lmtp) {
 			send_line(t, "STARTTLS");
 			t->stage = ST_STARTTLS;
 			return;
@@ -539,9 +560,18 @@ on_reply(struct mta_tx *t)
 		return;
 	}
 	case ST_BODY:
-		for (size_t k = 0; k < t->n; k++)
-			if (t->accepted[k])
-				set_result(t, k, code / 100 == 2, code / 100 == 5, reply);
+		if (t->m->opt.lmtp) {
+			/* RFC 2033 4.2: one reply per accepted recipient, in
+			 * RCPT order; the transaction ends with the last one */
+			size_t i = next_lmtp_reply(t);
+			if (i < t->n)
+				set_result(t, i, code / 100 == 2, code / 100 == 5, reply);
+			if (next_lmtp_reply(t) < t->n)
+				return;
+		} else
+			for (size_t k = 0; k < t->n; k++)
+				if (t->accepted[k])
+					set_result(t, k, code / 100 == 2, code / 100 == 5, reply);
 		send_line(t, "QUIT");
 		t->stage = ST_QUIT;
 		return;
@@ -681,15 +711,21 @@ connect_addr(struct mta_tx *t)
 	char ip[INET6_ADDRSTRLEN] = "?";
 	unsigned port = t->m->has_relayhost ? t->m->relayhost.port : t->m->opt.port;
 	struct timeval tv = { 30, 0 };
+	socklen_t sslen = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+	    ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_un);
 
-	if (ss->ss_family == AF_INET) {
+	if (ss->ss_family == AF_UNIX) {
+		snprintf(t->sum.relay, sizeof(t->sum.relay), "unix:%.300s", t->m->unix_path);
+	} else if (ss->ss_family == AF_INET) {
 		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
 		inet_ntop(AF_INET, &((struct sockaddr_in *)ss)->sin_addr, ip, sizeof(ip));
 	} else {
 		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof(ip));
 	}
-	snprintf(t->sum.relay, sizeof(t->sum.relay), "%s[%s]:%u", t->hosts[t->host].name, ip, port);
+	if (ss->ss_family != AF_UNIX)
+		snprintf(t->sum.relay, sizeof(t->sum.relay), "%s[%s]:%u", t->hosts[t->host].name,
+		    ip, port);
 	snprintf(t->sum.tls, sizeof(t->sum.tls), "none");
 	t->tls = false;
 	t->data_started = false;
@@ -701,8 +737,7 @@ connect_addr(struct mta_tx *t)
 	if (t->m->opt.timeout && t->m->opt.timeout < 30)
 		tv.tv_sec = t->m->opt.timeout;
 	evtimer_add(t->timer, &tv);
-	if (bufferevent_socket_connect(t->bev, (struct sockaddr *)ss,
-	    ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) == -1) {
+	if (bufferevent_socket_connect(t->bev, (struct sockaddr *)ss, (int)sslen) == -1) {
 		fail_all(t, false, "451 4.4.1 cannot connect to %s", t->sum.relay);
 		close_conn(t);
 		next_address(t);
@@ -874,6 +909,11 @@ mta_new(struct event_base *base, struct resolver *res, const struct mta_options 
 		m->has_relayhost = true;
 	}
 	m->opt.relayhost = NULL;
+	if (opt->unix_path) {
+		m->unix_path = xstrdup(opt->unix_path);
+		m->opt.lmtp = true;
+	}
+	m->opt.unix_path = NULL;
 	m->ntls_required = opt->ntls_required;
 	m->tls_required = xcalloc(m->ntls_required + 1, sizeof(char *));
 	for (size_t i = 0; i < m->ntls_required; i++)
@@ -901,6 +941,7 @@ mta_free(struct mta *m)
 	free(m->tls_required);
 	SSL_CTX_free(m->ssl);
 	free(m->helo);
+	free(m->unix_path);
 	free(m);
 }
 
@@ -938,6 +979,20 @@ mta_send(struct mta *m, const char *id, const char *sender, const char *domain,
 		t->next->prev = t;
 	m->txs = t;
 	t->stage = ST_RESOLVE;
+	if (m->unix_path) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&t->addrs[0];
+		memset(&t->addrs[0], 0, sizeof(t->addrs[0]));
+		sun->sun_family = AF_UNIX;
+		snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", m->unix_path);
+		snprintf(t->hosts[0].name, sizeof(t->hosts[0].name), "localhost");
+		t->nhosts = 1;
+		t->host = 0;
+		t->naddrs = 1;
+		/* a failure to connect finishes from the loop (finish_later) */
+		t->addr = (size_t)-1;
+		next_address(t);
+		return;
+	}
 	if (m->has_relayhost) {
 		snprintf(t->hosts[0].name, sizeof(t->hosts[0].name), "%.*s",
 		    (int)sizeof(t->hosts[0].name) - 1, m->relayhost.host);

@@ -5,6 +5,10 @@
  * random order among equals, opportunistic STARTTLS (RFC 3207),
  * PIPELINING, SIZE, 8BITMIME/SMTPUTF8, dot-stuffing, per-recipient
  * results, a timeout on every step. Runs on the event loop.
+ *
+ * The same client speaks LMTP (RFC 2033) to a local delivery agent such
+ * as Dovecot: LHLO, no STARTTLS, one reply per accepted recipient after
+ * the data, over TCP (relayhost) or a unix socket (unix_path).
  */
 #ifndef POSTERN_QUEUE_MTA_H
 #define POSTERN_QUEUE_MTA_H
@@ -29,6 +33,8 @@ struct mta_options {
 	 * message, or NULL to send it unsigned. */
 	char *(*sign)(void *arg, const char *data, size_t len);
 	void *sign_arg;
+	bool lmtp;			/* LMTP to relayhost or unix_path */
+	const char *unix_path;		/* LMTP over this unix socket */
 };
 
 struct mta_rcpt_result {

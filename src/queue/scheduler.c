@@ -61,10 +61,26 @@ struct scheduler {
 	struct smsg *msgs;
 	unsigned count;
 	unsigned remote_active;
+	unsigned lmtp_active;
 	unsigned long delivered;
 };
 
 static void dispatch(struct smsg *m);
+
+/* A delivery slot is free: messages waiting for one get their turn. */
+static void
+give_turns(struct scheduler *sc)
+{
+	/* dispatch may finish and free w (never another message) */
+	for (struct smsg *w = sc->msgs, *next; w; w = next) {
+		next = w->next;
+		if (sc->remote_active >= sc->opt.concurrency &&
+		    (sc->opt.lmtp == NULL || sc->lmtp_active >= sc->opt.lmtp_concurrency))
+			break;
+		if (!w->held && !w->finishing && !evtimer_pending(w->timer, NULL))
+			dispatch(w);
+	}
+}
 
 static struct smsg *
 find(struct scheduler *sc, const char *id)
@@ -368,11 +384,18 @@ record(struct smsg *m, size_t i, bool ok, bool permanent, const char *reason,
 	if (ok)
 		m->sc->delivered++;
 	if (ok && !r->remote) {
+		char q4[LOG_VALUE_MAX];
 		r->status = RCPT_DELIVERED;
-		log_event("delivered", "id=%s rcpt=%s from=%s relay=local mailbox=%s", m->id,
+		/* relay=local either way (the statistics' local/remote split);
+		 * an LMTP delivery names the agent and its reply */
+		log_event("delivered", "id=%s rcpt=%s from=%s relay=local mailbox=%s%s%s%s%s", m->id,
 		    log_quote(q1, sizeof(q1), r->addr, strlen(r->addr)),
 		    log_quote(q2, sizeof(q2), m->from, strlen(m->from)),
-		    log_quote(q3, sizeof(q3), r->mailbox, strlen(r->mailbox)));
+		    log_quote(q3, sizeof(q3), r->mailbox, strlen(r->mailbox)),
+		    strcmp(relay, "local") != 0 ? " lmtp=" : "",
+		    strcmp(relay, "local") != 0 ? relay : "",
+		    strcmp(relay, "local") != 0 ? " reply=" : "",
+		    strcmp(relay, "local") != 0 ? log_quote(q4, sizeof(q4), reason, strlen(reason)) : "");
 		free(why0);
 		return;
 	}
@@ -464,10 +487,43 @@ on_remote_done(void *arg, const char *id, const struct mta_rcpt_result *res, siz
 		}
 		settle(m);
 	}
-	/* a slot is free: messages waiting for one get their turn */
-	for (struct smsg *w = sc->msgs; w && sc->remote_active < sc->opt.concurrency; w = w->next)
-		if (!w->held && !w->finishing && !evtimer_pending(w->timer, NULL))
-			dispatch(w);
+	give_turns(sc);
+}
+
+/*
+ * LMTP results come per mailbox: a recipient whose alias expands to
+ * several mailboxes is delivered when every one took it, deferred when
+ * one failed for now (a retry may duplicate into the others, never
+ * lose), bounced when the failures are all permanent.
+ */
+static void
+on_lmtp_done(void *arg, const char *id, const struct mta_rcpt_result *res, size_t n,
+    const struct mta_summary *sum)
+{
+	struct scheduler *sc = arg;
+	struct smsg *m = find(sc, id);
+
+	sc->lmtp_active--;
+	if (m != NULL) {
+		for (size_t k = 0; k < n; k++) {
+			size_t i = res[k].rcpt;
+			const struct mta_rcpt_result *worst = &res[k];
+			if (i >= m->n || !m->r[i].inflight)
+				continue;
+			for (size_t j = k + 1; j < n; j++) {
+				if (res[j].rcpt != i || res[j].ok)
+					continue;
+				if (worst->ok || (worst->permanent && !res[j].permanent))
+					worst = &res[j];
+			}
+			m->r[i].inflight = false;
+			m->inflight--;
+			record(m, i, worst->ok, worst->permanent, worst->reply,
+			    sum->relay[0] ? sum->relay : "lmtp", "none");
+		}
+		settle(m);
+	}
+	give_turns(sc);
 }
 
 /* ---- dispatch ---- */
@@ -501,6 +557,71 @@ send_remote(struct smsg *m, const char *domain, time_t now)
 	free(idx);
 }
 
+/*
+ * Local recipients idx[0..n) to the LMTP agent: one RCPT per mailbox of
+ * each ("DOMAIN/LOCAL" -> LOCAL@DOMAIN), and for a message filed in a
+ * folder LOCAL+FOLDER@DOMAIN, which Dovecot saves into that folder with
+ * lmtp_save_to_detail_mailbox (contrib/dovecot/lmtp.conf). The agent
+ * adds Return-Path and Delivered-To itself; postern's scan headers go
+ * first, as in a Maildir delivery.
+ */
+static void
+send_lmtp(struct smsg *m, const size_t *idx, size_t n)
+{
+	struct scheduler *sc = m->sc;
+	struct spool_msg msg;
+	char **rcpts = NULL;
+	size_t *ridx = NULL, k = 0, cap = 0;
+
+	if (spool_load(sc->data_dir, m->id, &msg) != 0) {
+		for (size_t j = 0; j < n; j++)
+			record(m, idx[j], false, false, "cannot read the queue file", "local", "none");
+		return;
+	}
+	for (size_t j = 0; j < n; j++) {
+		char *mbs = xstrdup(m->r[idx[j]].mailbox), *save = NULL, *mb;
+		for (mb = strtok_r(mbs, ",", &save); mb; mb = strtok_r(NULL, ",", &save)) {
+			char *slash = strchr(mb, '/');
+			if (slash == NULL)
+				continue;
+			*slash = '\0';
+			if (k == cap) {
+				cap = cap ? cap * 2 : 8;
+				rcpts = xrealloc(rcpts, cap * sizeof(*rcpts));
+				ridx = xrealloc(ridx, cap * sizeof(*ridx));
+			}
+			rcpts[k] = xasprintf("%s%s%s@%s", slash + 1, msg.folder ? "+" : "",
+			    msg.folder ? msg.folder : "", mb);
+			ridx[k++] = idx[j];
+		}
+		free(mbs);
+		m->r[idx[j]].inflight = true;
+		m->inflight++;
+	}
+	if (k == 0) {
+		for (size_t j = 0; j < n; j++) {
+			m->r[idx[j]].inflight = false;
+			m->inflight--;
+			record(m, idx[j], false, false, "no mailbox for the recipient", "local", "none");
+		}
+	} else {
+		size_t hlen = msg.headers ? strlen(msg.headers) : 0;
+		char *data = xmalloc(hlen + msg.datalen + 1);
+		if (hlen)
+			memcpy(data, msg.headers, hlen);
+		memcpy(data + hlen, msg.data, msg.datalen);
+		sc->lmtp_active++;
+		mta_send(sc->opt.lmtp, m->id, m->from, "localhost", (const char *const *)rcpts, ridx,
+		    k, data, hlen + msg.datalen, on_lmtp_done, sc);
+		free(data);
+	}
+	for (size_t j = 0; j < k; j++)
+		free(rcpts[j]);
+	free(rcpts);
+	free(ridx);
+	spool_msg_clear(&msg);
+}
+
 static void
 dispatch(struct smsg *m)
 {
@@ -523,14 +644,18 @@ dispatch(struct smsg *m)
 		}
 		if (r->next > now)
 			continue;
-		if (!r->remote) {
+		if (!r->remote && sc->opt.lmtp != NULL)
+			local[nlocal++] = i;	/* send_lmtp marks them */
+		else if (!r->remote) {
 			local[nlocal++] = i;
 			r->inflight = true;
 			m->inflight++;
 		}
 	}
-	if (nlocal > 0)
+	if (nlocal > 0 && sc->opt.lmtp == NULL)
 		deliver_enqueue(sc->deliver, m->id, local, nlocal);
+	else if (nlocal > 0 && sc->lmtp_active < sc->opt.lmtp_concurrency)
+		send_lmtp(m, local, nlocal);	/* else on_lmtp_done gives it a turn */
 	free(local);
 	/* remote recipients, one transaction per domain */
 	for (size_t i = 0; i < m->n; i++) {
@@ -569,6 +694,8 @@ scheduler_new(struct event_base *base, const struct scheduler_options *opt,
 		sc->opt.domain_concurrency = 10;
 	if (sc->opt.retry_max == 0)
 		sc->opt.retry_max = 3600;
+	if (sc->opt.lmtp_concurrency == 0)
+		sc->opt.lmtp_concurrency = 10;
 	sc->gs = gs;
 	sc->mta = mta;
 	sc->deliver = deliver_start(base, sc->data_dir, gs, on_local_done, sc);

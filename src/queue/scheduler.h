@@ -35,6 +35,10 @@ struct scheduler_options {
 	/* The final result of a remote recipient (user NULL: no account),
 	 * for the bounce-ratio watch. */
 	void (*outcome)(void *arg, const char *user, bool delivered);
+	/* Local delivery by LMTP (local_delivery = lmtp:...) instead of the
+	 * Maildir thread: an SMTP client in LMTP mode, borrowed. */
+	struct mta *lmtp;
+	unsigned lmtp_concurrency;	/* LMTP transactions at once */
 };
 
 struct scheduler;

@@ -244,6 +244,10 @@ server_reload(struct server *srv, const char *config_path)
 	    !hostport_eq(cfg->listen_submissions, srv->cfg->listen_submissions) ||
 	    !hostport_eq(cfg->metrics_listen, srv->cfg->metrics_listen))
 		log_event("warning", "reason=\"listener addresses (or metrics_listen) changed: take effect at restart\"");
+	if (!hostport_eq(cfg->lmtp_host, srv->cfg->lmtp_host) ||
+	    (cfg->lmtp_socket == NULL) != (srv->cfg->lmtp_socket == NULL) ||
+	    (cfg->lmtp_socket && strcmp(cfg->lmtp_socket, srv->cfg->lmtp_socket) != 0))
+		log_event("warning", "reason=\"local_delivery changed: takes effect at restart\"");
 	keep_str(&cfg->data_dir, srv->cfg->data_dir, "data_dir");
 	keep_str(&cfg->log_file, srv->cfg->log_file, "log_file");
 	if (userdb_refresh(srv->users, &err) == -1) {

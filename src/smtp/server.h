@@ -37,6 +37,7 @@ struct server {
 	struct groupsync *gs;		/* owned */
 	struct scheduler *sched;	/* owned: the queue after the 250 */
 	struct mta *mta;		/* owned: remote delivery */
+	struct mta *lmtp;		/* owned: local delivery by LMTP, or NULL */
 	struct dkim_signer *dkim;	/* owned; NULL: not signing (no dkim_key) */
 	struct verifier *verifier;	/* owned: password checks off the loop */
 	struct lockout *lockout;	/* owned: AUTH failures per client IP */

@@ -27,6 +27,14 @@ starttls_broken=True (220, then garbage in answer to the ClientHello) or
 "inject" (garbage in the same write as the 220), pipelining, eightbitmime,
 size / max_size (a MAIL SIZE= above it gets 552).
 
+LMTP (RFC 2033): `SMTPSink(ip, port, lmtp=True)` or
+`SMTPSink(None, None, lmtp=True, unix_path=PATH)` (a unix socket) answers
+LHLO (EHLO and HELO get 500, as in Dovecot) and, after the final dot, one
+reply per accepted recipient: `sink.lmtp_replies["bob+junk@example.test"]
+= "452 4.2.2 mailbox full"`, else the "eom" rule, else 250. Each LMTP
+transaction records `lmtp_results` [(rcpt, reply)] and `delivered`
+(recipients answered 2xx); it counts as accepted when one of them was.
+
 Each Transaction records mail_from, mail_params, rcpts, rejected, raw_data
 (as received, dot-stuffed), data (un-stuffed), the replies, tls and
 tls_version, the EHLO name and whether the client pipelined; each Session
@@ -37,6 +45,7 @@ Every socket operation has a timeout; `stop()` closes the listener and every
 open connection and joins the threads (bounded).
 """
 
+import os
 import select
 import socket
 import ssl
@@ -69,6 +78,8 @@ class Transaction:
         self.pipelined = False          # commands arrived before our replies
         self.t_mail = time.monotonic()  # when MAIL arrived
         self.t_done = None              # when the final reply was sent
+        self.lmtp_results = []          # LMTP: (rcpt, reply) after the data
+        self.delivered = []             # LMTP: recipients answered 2xx
 
     def __repr__(self):
         return ("Transaction(#%d from=%r rcpts=%r rejected=%r tls=%r accepted=%r size=%s)"
@@ -183,10 +194,14 @@ def unstuff(raw):
 class SMTPSink:
     def __init__(self, ip, port, hostname=None, starttls=False, cert=None, key=None,
                  pipelining=True, eightbitmime=True, size=True, max_size=50 * 1024 * 1024,
-                 timeout=10.0, pipelining_wait=0.3, starttls_broken=False):
+                 timeout=10.0, pipelining_wait=0.3, starttls_broken=False, lmtp=False,
+                 unix_path=None):
+        self.lmtp = lmtp
+        self.unix_path = unix_path
+        self.lmtp_replies = {}          # LMTP: lower-case rcpt -> reply after the data
         self.ip = ip
         self.port = port
-        self.hostname = hostname or ("sink-%s.test" % ip.replace(".", "-"))
+        self.hostname = hostname or ("sink-%s.test" % (ip or "unix").replace(".", "-"))
         self.starttls = starttls
         self.pipelining = pipelining
         self.eightbitmime = eightbitmime
@@ -256,9 +271,13 @@ class SMTPSink:
 
     # -- life cycle -------------------------------------------------------
     def start(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((self.ip, self.port))
+        if self.unix_path:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(str(self.unix_path))
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((self.ip, self.port))
         s.listen(32)
         s.settimeout(0.2)
         self.listener = s
@@ -283,6 +302,11 @@ class SMTPSink:
                 pass
             try:
                 c.close()
+            except OSError:
+                pass
+        if self.unix_path:
+            try:
+                os.unlink(str(self.unix_path))
             except OSError:
                 pass
         deadline = time.monotonic() + timeout
@@ -332,8 +356,9 @@ class SMTPSink:
         r = pred()
         if r:
             return r
-        raise AssertionError("sink %s:%d: timed out after %.1fs waiting for %s; sessions=%r "
-                             "transactions=%r errors=%r" % (self.ip, self.port, timeout, what,
+        raise AssertionError("sink %s:%s: timed out after %.1fs waiting for %s; sessions=%r "
+                             "transactions=%r errors=%r" % (self.ip or self.unix_path, self.port,
+                                                            timeout, what,
                                                             self.sessions, self.transactions,
                                                             self.errors))
 
@@ -413,9 +438,15 @@ class SMTPSink:
             session.commands.append(text)
             verb = text.split(" ", 1)[0].upper()
             arg = text[len(verb):].strip()
-            if verb in ("EHLO", "HELO"):
+            if self.lmtp and verb in ("EHLO", "HELO"):
+                self._reply(conn, "500 5.5.1 LMTP: use LHLO")
+                continue
+            if not self.lmtp and verb == "LHLO":
+                self._reply(conn, "500 5.5.2 unknown command")
+                continue
+            if verb in ("EHLO", "HELO", "LHLO"):
                 session.ehlo_name = arg
-                session.esmtp = verb == "EHLO"
+                session.esmtp = verb in ("EHLO", "LHLO")
                 tx = None
                 r = self._rule("ehlo", self.tx_count + 1)
                 if r:
@@ -539,6 +570,21 @@ class SMTPSink:
                 raw = conn.read_data()
                 tx.raw_data = raw
                 tx.data = unstuff(raw)
+                if self.lmtp:
+                    self._pause("eom")
+                    # RFC 2033 4.2: one reply per accepted recipient
+                    for rcpt in tx.rcpts:
+                        r = (self.lmtp_replies.get(rcpt.lower()) or self._rule("eom", tx.number)
+                             or "250 2.0.0 <%s> saved" % rcpt)
+                        tx.lmtp_results.append((rcpt, r))
+                        if r[:1] == "2":
+                            tx.delivered.append(rcpt)
+                        self._reply(conn, r)
+                    tx.reply = tx.lmtp_results[-1][1]
+                    tx.accepted = bool(tx.delivered)
+                    tx.t_done = time.monotonic()
+                    tx = None
+                    continue
                 r = self._rule("eom", tx.number) or "250 2.0.0 ok queued as S%d" % tx.number
                 self._pause("eom")
                 tx.reply = r
