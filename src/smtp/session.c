@@ -272,10 +272,17 @@ space_ok(struct session *s)
 /* SPEC 6.4: over a per-account limit, 450 and the account held: a
  * stolen password shows first as a burst of mail. */
 static void
-rate_exceeded(struct session *s, const char *what, const struct rate *r)
+rate_exceeded(struct session *s, const char *what, const struct rate *r, const char *stage,
+    const char *rcpt)
 {
-	reply(s, "450 4.7.1 Too many %s from %s (limit %u per %us); try later", what, s->user,
-	    r->count, r->seconds);
+	char text[512];
+
+	snprintf(text, sizeof(text), "450 4.7.1 Too many %s from %s (limit %u per %us); try later",
+	    what, s->user, r->count, r->seconds);
+	reply(s, "%s", text);
+	/* a refusal like any other (rejected{ratelimit}), and the account's
+	 * own event for the compromised-account watch */
+	log_reject(s, "ratelimit", stage, rcpt, text);
 	log_event("ratelimit", "user=%s client=%s kind=%s limit=%u window=%us", s->user, s->ip,
 	    what, r->count, r->seconds);
 	if (!ratelimit_held(s->srv->ratelimit, s->user)) {
@@ -367,7 +374,7 @@ cmd_mail(struct session *s, const struct smtp_cmd *cmd)
 	if (s->user != NULL && !ratelimit_take(s->srv->ratelimit, s->user, "messages",
 	    &cfg->user_max_messages, 1, time(NULL))) {
 		free(tx);
-		rate_exceeded(s, "messages", &cfg->user_max_messages);
+		rate_exceeded(s, "messages", &cfg->user_max_messages, "mail", NULL);
 		return;
 	}
 	if (s->user != NULL && !sender_owned(s, &tx->from)) {
@@ -457,7 +464,7 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	}
 	if (s->user != NULL && !ratelimit_take(s->srv->ratelimit, s->user, "recipients",
 	    &cfg->user_max_recipients, 1, time(NULL))) {
-		rate_exceeded(s, "recipients", &cfg->user_max_recipients);
+		rate_exceeded(s, "recipients", &cfg->user_max_recipients, "rcpt", addr);
 		return;
 	}
 	if (tx->nrcpts >= cfg->max_recipients) {

@@ -33,9 +33,10 @@ from pathlib import Path
 import pytest
 
 from conftest import (DOMAIN, PASSWORD, REPO, SLOW, Server, free_port,
-                      insecure_tls_context, make_cert, wait_until)
+                      insecure_tls_context, make_cert, queue_id, wait_until)
 
 CONTRIB_CONF = REPO / "contrib" / "dovecot" / "dovecot.conf"
+CONTRIB_LMTP = REPO / "contrib" / "dovecot" / "lmtp.conf"
 ACCOUNT = "bob@" + DOMAIN
 # The system user postern drops to in this test (stands for `postern`).
 MAIL_USER = "nobody"
@@ -62,7 +63,7 @@ def dovecot_unavailable():
     return None
 
 
-def render_config(template, subs, extra):
+def render_config(template, subs, extra, source=CONTRIB_CONF):
     """contrib/dovecot/dovecot.conf with each `old` replaced by `new`.
 
     Every `old` (a regular expression; `new` may use its groups) must occur
@@ -75,7 +76,7 @@ def render_config(template, subs, extra):
         old, new, want = sub if len(sub) == 3 else sub + (1,)
         n = len(re.findall(old, text, flags=re.M))
         assert n == want, "pattern %r occurs %d times in %s, expected %d" % (
-            old, n, CONTRIB_CONF, want)
+            old, n, source, want)
         text = re.sub(old, lambda m, new=new: m.expand(new), text, flags=re.M)
     return text + "\n## --- test overrides ---\n" + "\n".join(extra) + "\n"
 
@@ -91,7 +92,7 @@ class RemoteIMAP4(imaplib.IMAP4):
 class Dovecot:
     """One `dovecot -F` master process with its own base_dir and log."""
 
-    def __init__(self, directory, data_dir, cert, key):
+    def __init__(self, directory, data_dir, cert, key, lmtp=False):
         self.dir = Path(directory)
         self.conf = self.dir / "dovecot.conf"
         self.base_dir = self.dir / "run"
@@ -128,6 +129,19 @@ class Dovecot:
             "auth_debug = yes",
             "mail_debug = yes",
         ]
+        if lmtp:
+            # contrib/dovecot/lmtp.conf where dovecot.conf's !include is
+            user = pwd.getpwuid(self.uid).pw_name
+            lsubs = [
+                (r"/var/lib/postern/sieve/", str(Path(data_dir) / "sieve") + "/", 2),
+                (r"^(\s*)user = postern$", r"\g<1>user = %s" % user),
+                (r"^(\s*)group = postern$", r"\g<1>group = %s" % group),
+                (r"postmaster@example\.org", "postmaster@" + DOMAIN),
+            ]
+            self.lmtp_socket = self.base_dir / "lmtp"
+            lmtp_text = render_config(CONTRIB_LMTP.read_text(), lsubs, [], CONTRIB_LMTP)
+            lmtp_text = lmtp_text.split("\n## --- test overrides ---")[0]
+            subs.append((r"^#!include lmtp\.conf$", lmtp_text.replace("\\", "\\\\")))
         text = render_config(CONTRIB_CONF.read_text(), subs, extra)
         # Nothing of the production paths is left outside comments.
         settings = [l for l in text.splitlines() if not l.lstrip().startswith("#")]
@@ -384,3 +398,97 @@ def _check_imap(srv, dove, t_clean, t_junk, t_late):
     assert not wrong, "files not owned by %d:%d: %r" % (dove.uid, dove.gid, wrong)
     # Dovecot indexed the mailbox in place (proof that it used this Maildir).
     assert any(p.name.startswith("dovecot") for p in home.iterdir()), list(home.iterdir())
+
+
+SIEVE_SCRIPT = """require ["fileinto", "mailbox"];
+# the user's own rule: list mail into a folder of its own
+if header :contains "List-Id" "lists.sender.test" {
+  fileinto :create "Lists";
+  stop;
+}
+"""
+
+
+def list_message(t):
+    return ("From: List <list@sender.test>\r\n"
+            "To: <bob@example.test>\r\n"
+            "List-Id: <news.lists.sender.test>\r\n"
+            "Subject: list %s\r\n"
+            "Date: Sat, 28 Nov 2026 00:00:00 +0000\r\n"
+            "Message-ID: <%s@sender.test>\r\n"
+            "\r\n"
+            "hello %s\r\n" % (t, t, t)).encode()
+
+
+def test_dovecot_lmtp_delivery_with_sieve(dovecot_env):
+    """local_delivery = lmtp: Dovecot's LMTP (contrib/dovecot/lmtp.conf)
+    stores postern's INBOX/Junk decision and runs the user's Sieve script."""
+    srv, top = dovecot_env
+    cert, key = make_cert(top)
+    dove = Dovecot(top / "dovecot", srv.data_dir, cert, key, lmtp=True)
+    dove.check_config()
+    # bob's Sieve script, where lmtp.conf looks for it, owned like the data
+    sieve_dir = srv.data_dir / "sieve" / DOMAIN / "bob"
+    sieve_dir.mkdir(parents=True)
+    (sieve_dir / "active.sieve").write_text(SIEVE_SCRIPT)
+    for p in (srv.data_dir / "sieve", sieve_dir.parent, sieve_dir, sieve_dir / "active.sieve"):
+        os.chown(p, dove.uid, dove.gid)
+    try:
+        dove.start()
+        srv.stop()
+        srv.write_config(local_delivery="lmtp:unix:%s" % dove.lmtp_socket)
+        srv.start()
+        try:
+            _check_lmtp(srv, dove)
+        except AssertionError as e:
+            raise AssertionError("%s\n%s" % (e, dove.log_text())) from None
+        except (imaplib.IMAP4.error, OSError, pytest.fail.Exception) as e:
+            raise AssertionError("IMAP error %r\n%s" % (e, dove.log_text())) from None
+    finally:
+        rc = dove.stop()
+    assert rc == 0, "dovecot exited %r at SIGTERM\n%s" % (rc, dove.log_text())
+    bad = [l for l in dove.log.read_text(errors="replace").splitlines()
+           if re.search(r"\b(Error|Fatal|Panic):", l)]
+    assert not bad, "errors in Dovecot's log:\n%s" % "\n".join(bad)
+
+
+def _check_lmtp(srv, dove):
+    t_clean, t_junk, t_list = token(), token(), token()
+    for body in (clean_message(t_clean), junk_message(t_junk), list_message(t_list)):
+        qid = queue_id(deliver(srv, body))
+        ev = srv.wait_for_log("delivered", id=qid, timeout=20)[0]
+        # delivered by Dovecot, which answered for this recipient
+        assert ev["relay"] == "local" and ev["lmtp"] == "unix:%s" % dove.lmtp_socket, ev
+        assert ev["reply"].startswith("250 2.0.0"), ev
+    assert "lmtp(bob@example.test)" in dove.log.read_text(errors="replace")
+
+    imap = dove.imap()
+    try:
+        typ, _ = imap.login(ACCOUNT, PASSWORD)
+        assert typ == "OK"
+        assert select_count(imap, "INBOX") == 1
+        raw = fetch(imap, find_subject(imap, "clean " + t_clean)[0])
+        assert re.search(rb"^X-Spam-Status: No\b", raw, re.M), raw[:800]
+        # Dovecot adds the envelope headers a delivery agent adds
+        assert raw.startswith(b"Return-Path: <alice@sender.test>"), raw[:300]
+        assert re.search(rb"^Delivered-To: bob@example\.test", raw, re.M), raw[:600]
+
+        assert select_count(imap, "Junk") == 1
+        raw = fetch(imap, find_subject(imap, "junk " + t_junk)[0])
+        assert re.search(rb"^X-Spam-Status: Yes\b", raw, re.M), raw[:800]
+
+        # the user's Sieve rule ran
+        assert select_count(imap, "Lists") == 1
+        assert len(find_subject(imap, "list " + t_list)) == 1
+        imap.logout()
+    finally:
+        try:
+            imap.shutdown()
+        except OSError:
+            pass
+    # and the files are where SPEC 6.7 says, owned by postern's user
+    home = srv.maildir("bob")
+    assert len(list((home / "new").iterdir())) + len(list((home / "cur").iterdir())) == 1
+    assert list((home / ".Junk").rglob("*")), "no .Junk Maildir"
+    wrong = [str(p) for p in [home] + list(home.rglob("*")) if p.lstat().st_uid != dove.uid]
+    assert not wrong, wrong

@@ -848,6 +848,11 @@ def test_ratelimit_450_counted_and_one_alert(make_server):
     assert st["ratelimited_by_account"] == {BOB: refusals}, st
     assert st["sent_by_account"] == {BOB: 2}, st
     assert st["accepted"] == 2, st
+    # each 450 is also a refusal like any other, at the stage it happened
+    rej = srv.events("reject", reason="ratelimit")
+    assert len(rej) == refusals, rej
+    assert st["rejected"] == refusals, st
+    assert st["rejected_by"] == {"reason=ratelimit,stage=mail": refusals}, st["rejected_by"]
     assert st["alerts"].get("ratelimit") == len(srv.events("alert", kind="ratelimit")), st
     wait_metrics_agree(srv)
 
