@@ -639,6 +639,78 @@ test_config_score_symbols(void **state)
 	config_diag_clear(&diag);
 }
 
+/* local_delivery: maildir, or LMTP over a unix socket (path resolved
+ * against the config's directory) or TCP; the last line wins. */
+static void
+test_config_local_delivery(void **state)
+{
+	static const struct {
+		const char *value;
+		const char *socket;	/* expected lmtp_socket, NULL: none */
+		const char *host;	/* expected lmtp_host->host, NULL: none */
+		unsigned port;
+		bool ok;
+	} cases[] = {
+		{ "maildir", NULL, NULL, 0, true },
+		{ "MAILDIR", NULL, NULL, 0, true },
+		{ "lmtp:unix:/run/dovecot/lmtp", "/run/dovecot/lmtp", NULL, 0, true },
+		{ "lmtp:unix:run/lmtp", BASEDIR "/run/lmtp", NULL, 0, true },
+		{ "lmtp:127.0.0.1:24", NULL, "127.0.0.1", 24, true },
+		{ "LMTP:[::1]:2424", NULL, "::1", 2424, true },
+		{ "lmtp:", NULL, NULL, 0, false },
+		{ "lmtp:unix:", NULL, NULL, 0, false },
+		{ "lmtp:127.0.0.1", NULL, NULL, 0, false },
+		{ "lmtp:127.0.0.1:0", NULL, NULL, 0, false },
+		{ "smtp:127.0.0.1:25", NULL, NULL, 0, false },
+		{ "", NULL, NULL, 0, false },
+		{ "lmtp:unix:/0123456789012345678901234567890123456789012345678901234567890123456789"
+		  "0123456789012345678901234567890123456789", NULL, NULL, 0, false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config cfg;
+		struct config_diag diag;
+		char text[512];
+		size_t n;
+
+		snprintf(text, sizeof(text), "domains = example.org\nlocal_delivery = %s\n",
+		    cases[i].value);
+		n = parse(text, &cfg, &diag);
+		if (!cases[i].ok) {
+			assert_int_equal(n, 1);
+			assert_non_null(strstr(diag.msgs[0], "test.conf:2:"));
+			assert_non_null(strstr(diag.msgs[0], "local_delivery"));
+		} else {
+			print_diag(&diag);
+			assert_int_equal(n, 0);
+			if (cases[i].socket)
+				assert_string_equal(cfg.lmtp_socket, cases[i].socket);
+			else
+				assert_null(cfg.lmtp_socket);
+			if (cases[i].host) {
+				assert_non_null(cfg.lmtp_host);
+				assert_string_equal(cfg.lmtp_host->host, cases[i].host);
+				assert_int_equal(cfg.lmtp_host->port, cases[i].port);
+			} else
+				assert_null(cfg.lmtp_host);
+		}
+		config_clear(&cfg);
+		config_diag_clear(&diag);
+	}
+	{
+		/* the last setting wins, and maildir switches LMTP off again */
+		struct config cfg;
+		struct config_diag diag;
+		assert_int_equal(parse("domains = example.org\nlocal_delivery = lmtp:unix:/a\n"
+		    "local_delivery = lmtp:127.0.0.1:24\nlocal_delivery = maildir\n", &cfg, &diag), 0);
+		assert_null(cfg.lmtp_socket);
+		assert_null(cfg.lmtp_host);
+		config_clear(&cfg);
+		config_diag_clear(&diag);
+	}
+}
+
 int
 main(void)
 {
@@ -651,6 +723,7 @@ main(void)
 		cmocka_unit_test(test_config_many_errors),
 		cmocka_unit_test(test_config_no_basedir),
 		cmocka_unit_test(test_config_score_symbols),
+		cmocka_unit_test(test_config_local_delivery),
 	};
 
 	return cmocka_run_group_tests_name("lib_config", tests, NULL, NULL);
