@@ -28,6 +28,8 @@ usage(FILE *f)
 	    "  dkim keygen [--selector S] [--algorithm rsa|ed25519] [--bits N] [--force]\n"
 	    "  dkim record [--selector S]        DNS TXT records of the DKIM key\n"
 	    "  stats [--since DURATION] [--json] counters: accepted, rejected, delivered, ...\n"
+	    "  learn spam|ham [--user ACCOUNT] [FILE|-]  a message moved into / out of Junk\n"
+	    "  learn list [--user ACCOUNT]       what was learned\n"
 	    "  --version                         print the version\n"
 	    "  help                              this text\n",
 	    POSTERN_VERSION, DEFAULT_CONFIG);
@@ -51,6 +53,7 @@ main(int argc, char **argv)
 		{ "firewall", cli_firewall },
 		{ "dkim", cli_dkim },
 		{ "stats", cli_stats },
+		{ "learn", cli_learn },
 	};
 
 	{

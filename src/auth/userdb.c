@@ -58,31 +58,6 @@ cmp_alias(const void *a, const void *b)
 	return c ? c : strcmp(((const struct alias *)a)->target, ((const struct alias *)b)->target);
 }
 
-static char *
-slurp(const char *path, struct stat *st)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char *buf;
-	size_t got = 0;
-
-	if (fd == -1)
-		return NULL;
-	if (fstat(fd, st) == -1) {
-		close(fd);
-		return NULL;
-	}
-	buf = xmalloc((size_t)st->st_size + 1);
-	while (got < (size_t)st->st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st->st_size - got);
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	buf[got] = '\0';
-	close(fd);
-	return buf;
-}
-
 static void
 free_lists(struct account *acc, size_t nacc, struct alias *al, size_t nal)
 {
@@ -177,8 +152,8 @@ static int
 load(struct userdb *db, char **err)
 {
 	struct stat ust = { 0 }, ast = { 0 };
-	char *ubuf = slurp(db->users_path, &ust);
-	char *abuf = slurp(db->aliases_path, &ast);
+	char *ubuf = durable_slurp(db->users_path, &ust);
+	char *abuf = durable_slurp(db->aliases_path, &ast);
 	struct account *acc = NULL;
 	struct alias *al = NULL;
 	size_t nacc = 0, nal = 0;
@@ -369,66 +344,6 @@ userdb_normalize(const char *addr, char *out, size_t outlen, const char **why)
 	return 0;
 }
 
-/* Run as root against a server that dropped privileges (`user =`), the
- * files must stay readable by that user: they take the owner of their
- * directory. */
-static void
-give_to_dir_owner(const char *path)
-{
-	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
-	struct stat st;
-
-	if (slash)
-		*slash = '\0';
-	if (geteuid() == 0 && stat(slash ? dir : ".", &st) == 0 && st.st_uid != 0)
-		(void)!chown(path, st.st_uid, st.st_gid);
-	free(dir);
-}
-
-/* Runs fn on the current contents of path under an exclusive lock, then
- * replaces the file with what fn produced. */
-static int
-edit_file(const char *path, int (*fn)(char *old, FILE *out, void *arg, char **err),
-    void *arg, char **err)
-{
-	char *lockpath = xasprintf("%s.lock", path), *old, *newbuf = NULL;
-	size_t newlen = 0;
-	struct stat st;
-	FILE *out;
-	int lfd, rc = -1;
-
-	lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	free(lockpath);
-	if (lfd == -1 || flock(lfd, LOCK_EX) == -1) {
-		*err = xasprintf("cannot lock %s: %s", path, strerror(errno));
-		if (lfd != -1)
-			close(lfd);
-		return -1;
-	}
-	old = slurp(path, &st);
-	if (old == NULL && errno != ENOENT) {
-		*err = xasprintf("cannot read %s: %s", path, strerror(errno));
-		goto out;
-	}
-	out = open_memstream(&newbuf, &newlen);
-	if (fn(old ? old : (char *)"", out, arg, err) == -1) {
-		fclose(out);
-		goto out;
-	}
-	fclose(out);
-	if (durable_write_file(path, newbuf, newlen, 0640) == -1) {
-		*err = xasprintf("cannot write %s: %s", path, strerror(errno));
-		goto out;
-	}
-	give_to_dir_owner(path);
-	rc = 0;
-out:
-	free(old);
-	free(newbuf);
-	close(lfd);
-	return rc;
-}
-
 struct user_edit {
 	const char *addr;
 	const char *hash;	/* NULL: delete */
@@ -523,7 +438,7 @@ user_edit(const char *data_dir, const char *addr, const char *password, int mode
 	e.hash = hash;
 	e.mode = mode;
 	path = xasprintf("%s/users", data_dir);
-	rc = edit_file(path, users_editor, &e, err);
+	rc = durable_edit_file(path, 0640, users_editor, &e, err);
 	free(path);
 	free(hash);
 	return rc;
@@ -610,7 +525,7 @@ userdb_add_alias(const char *data_dir, const char *alias, const char *target, ch
 	e.alias = a;
 	e.target = t;
 	path = xasprintf("%s/aliases", data_dir);
-	rc = edit_file(path, aliases_editor, &e, err);
+	rc = durable_edit_file(path, 0640, aliases_editor, &e, err);
 	free(path);
 	return rc;
 }
@@ -630,7 +545,7 @@ userdb_del_alias(const char *data_dir, const char *alias, char **err)
 	e.alias = a;
 	e.target = NULL;
 	path = xasprintf("%s/aliases", data_dir);
-	rc = edit_file(path, aliases_editor, &e, err);
+	rc = durable_edit_file(path, 0640, aliases_editor, &e, err);
 	free(path);
 	return rc;
 }

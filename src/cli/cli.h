@@ -21,6 +21,7 @@ int cli_sendmail(int argc, char **argv);
 int cli_firewall(int argc, char **argv);
 int cli_dkim(int argc, char **argv);
 int cli_stats(int argc, char **argv);
+int cli_learn(int argc, char **argv);
 
 /*
  * Shared option handling: removes "-c FILE" / "--config FILE" /

@@ -24,6 +24,7 @@
 #include "lib/groupsync.h"
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
+#include "policy/learn.h"
 #include "policy/local.h"
 #include "monitor/alert.h"
 #include "monitor/metrics.h"
@@ -461,6 +462,7 @@ cli_serve(int argc, char **argv)
 		log_event("error", "reason=\"%s\"", err);
 		goto out;
 	}
+	srv.learned = learned_new(srv.cfg->data_dir);
 	if ((srv.users = userdb_open(srv.cfg->data_dir, &err)) == NULL) {
 		log_event("error", "reason=\"%s\"", err);
 		goto out;
@@ -561,6 +563,7 @@ out:
 	if (srv.ev_stop_timer)
 		event_free(srv.ev_stop_timer);
 	userdb_free(srv.users);
+	learned_free(srv.learned);
 	SSL_CTX_free(srv.ssl_ctx);
 	if (srv.base)
 		event_base_free(srv.base);

@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "xmalloc.h"
 
 int
 durable_write_all(int fd, const void *data, size_t len)
@@ -104,4 +107,94 @@ durable_mkdirs(const char *path, mode_t mode)
 			buf[i] = '/';
 	}
 	return 0;
+}
+
+char *
+durable_slurp(const char *path, struct stat *st)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *buf;
+	size_t got = 0;
+
+	if (fd == -1)
+		return NULL;
+	if (fstat(fd, st) == -1) {
+		close(fd);
+		return NULL;
+	}
+	buf = xmalloc((size_t)st->st_size + 1);
+	while (got < (size_t)st->st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st->st_size - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	close(fd);
+	return buf;
+}
+
+/* Run as root against a server that dropped privileges (`user =`), the
+ * files must stay usable by that user: they take the owner of their
+ * directory. */
+static void
+give_to_dir_owner(const char *path)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	struct stat st;
+
+	if (slash)
+		*slash = '\0';
+	if (geteuid() == 0 && stat(slash ? dir : ".", &st) == 0 && st.st_uid != 0)
+		(void)!chown(path, st.st_uid, st.st_gid);
+	free(dir);
+}
+
+int
+durable_edit_file(const char *path, mode_t mode,
+    int (*fn)(char *old, FILE *out, void *arg, char **err), void *arg, char **err)
+{
+	char *lockpath = xasprintf("%s.lock", path), *old, *newbuf = NULL;
+	size_t newlen = 0;
+	struct stat st;
+	FILE *out;
+	int lfd, rc = -1;
+
+	lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lfd != -1)
+		give_to_dir_owner(lockpath);
+	free(lockpath);
+	if (lfd == -1 || flock(lfd, LOCK_EX) == -1) {
+		*err = xasprintf("cannot lock %s: %s", path, strerror(errno));
+		if (lfd != -1)
+			close(lfd);
+		return -1;
+	}
+	errno = 0;
+	old = durable_slurp(path, &st);
+	if (old == NULL && errno != ENOENT) {
+		*err = xasprintf("cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	out = open_memstream(&newbuf, &newlen);
+	if (out == NULL) {
+		*err = xasprintf("cannot edit %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fn(old ? old : (char *)"", out, arg, err) == -1) {
+		fclose(out);
+		goto out;
+	}
+	fclose(out);
+	if (durable_write_file(path, newbuf, newlen, mode) == -1) {
+		*err = xasprintf("cannot write %s: %s", path, strerror(errno));
+		goto out;
+	}
+	give_to_dir_owner(path);
+	rc = 0;
+out:
+	free(old);
+	free(newbuf);
+	close(lfd);
+	return rc;
 }

@@ -216,6 +216,23 @@ aligned(const char *from, const char *from_org, const char *domain, bool strict)
 	return strcmp(org, from_org) == 0;
 }
 
+bool
+dmarc_identifier_aligned(const char *from_domain, enum spf_result spf,
+    const char *spf_domain, const struct dkim_sig_result *sigs, size_t nsigs)
+{
+	char from[DNS_NAME_TEXT_MAX], org[DNS_NAME_TEXT_MAX];
+
+	if (!normalize(from_domain, from, sizeof(from)))
+		return false;
+	org_domain(from, org, sizeof(org));
+	if (spf == SPF_PASS && aligned(from, org, spf_domain, false))
+		return true;
+	for (size_t i = 0; i < nsigs; i++)
+		if (sigs[i].result == DKIM_PASS && aligned(from, org, sigs[i].domain, false))
+			return true;
+	return false;
+}
+
 /* ---- the check ---- */
 
 struct dmarc_check {

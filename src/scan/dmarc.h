@@ -31,6 +31,12 @@ struct dmarc_check *dmarc_check_start(struct resolver *res, const char *from_dom
     size_t nsigs, unsigned timeout_ms, dmarc_cb *cb, void *arg);
 void dmarc_check_free(struct dmarc_check *c);
 
+/* Pure: true when SPF passed for, or a DKIM signature passed with d=, a
+ * domain of from_domain's organization (DMARC's relaxed alignment, RFC
+ * 7489 3.1), whether or not the domain publishes a DMARC record. */
+bool dmarc_identifier_aligned(const char *from_domain, enum spf_result spf,
+    const char *spf_domain, const struct dkim_sig_result *sigs, size_t nsigs);
+
 /* Pure: parses a DMARC record; returns 0 with policy, adkim/aspf strict
  * flags and pct, or -1 when it is not a valid "v=DMARC1" record. */
 int dmarc_parse_record(const char *buf, size_t len, enum dmarc_policy *p,

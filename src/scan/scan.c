@@ -46,6 +46,7 @@ struct scan {
 	struct dmarc_check *dmarc;
 	bool spf_pending, dkim_pending;
 	struct scan_auth auth;
+	char from_addr[SCAN_ADDR_MAX];	/* first From: address, "" if none */
 	struct score score;
 	enum verdict verdict;
 };
@@ -90,37 +91,80 @@ on_part(void *arg, const struct mime_part *p)
 	free(text);
 }
 
-bool
-scan_address_domain(const char *value, size_t len, char *out, size_t outlen)
+/*
+ * The first address of a header value ("Name <addr>, ..." or bare
+ * addr-specs), unfolded into v: *local is its local part (not empty) and
+ * the domain starts after *at and ends before the return value. NULL when
+ * there is none.
+ */
+static const char *
+first_address(const char *value, size_t len, char *v, size_t vcap, const char **local,
+    const char **at)
 {
-	char v[1024];
-	size_t n = mime_unfold(value, len, v, sizeof(v) - 1);
-	const char *at = NULL, *end;
+	size_t n = mime_unfold(value, len, v, vcap - 1);
+	const char *end, *start;
 	char *lt;
 
 	v[n] = '\0';
-	/* "Name <addr>, ...": the first address in angle brackets (a quoted
-	 * display name may hold commas, never '<') */
+	/* a quoted display name may hold commas, never '<' */
 	if ((lt = strchr(v, '<')) != NULL) {
 		char *gt = strchr(lt, '>');
 		if (gt == NULL)
-			return false;
+			return NULL;
 		*gt = '\0';
-		at = strrchr(lt, '@');
+		start = lt + 1;
 	} else {
 		/* bare addr-specs: the first one, without a comment */
 		char *cut = strpbrk(v, ",(");
 		if (cut)
 			*cut = '\0';
-		at = strrchr(v, '@');
+		start = v;
 	}
-	if (at == NULL || at == v)
-		return false;
-	end = at + 1;
+	while (*start == ' ' || *start == '\t')
+		start++;
+	*at = strrchr(start, '@');
+	if (*at == NULL || *at == start)
+		return NULL;
+	*local = start;
+	end = *at + 1;
 	while (*end && !isspace((unsigned char)*end) && *end != '>' && *end != ',' && *end != ';')
 		end++;
-	return url_normalize_host(at + 1, (size_t)(end - at - 1), out, outlen) == URL_ITEM_HOST &&
+	return end;
+}
+
+bool
+scan_address_domain(const char *value, size_t len, char *out, size_t outlen)
+{
+	char v[1024];
+	const char *local, *at, *end = first_address(value, len, v, sizeof(v), &local, &at);
+
+	return end != NULL &&
+	    url_normalize_host(at + 1, (size_t)(end - at - 1), out, outlen) == URL_ITEM_HOST &&
 	    strchr(out, '.') != NULL;
+}
+
+bool
+scan_address_spec(const char *value, size_t len, char *out, size_t outlen)
+{
+	char v[1024], dom[URL_HOST_MAX];
+	const char *local, *at, *end = first_address(value, len, v, sizeof(v), &local, &at);
+	size_t ll;
+
+	if (end == NULL ||
+	    url_normalize_host(at + 1, (size_t)(end - at - 1), dom, sizeof(dom)) != URL_ITEM_HOST ||
+	    strchr(dom, '.') == NULL)
+		return false;
+	ll = (size_t)(at - local);
+	if (ll + 1 + strlen(dom) + 1 > outlen)
+		return false;
+	for (size_t i = 0; i < ll; i++) {
+		unsigned char c = (unsigned char)local[i];
+		if (c <= ' ' || c == '<' || c == '>' || c == 0x7f)
+			return false;
+		out[i] = (char)tolower(c);
+	}
+	snprintf(out + ll, outlen - ll, "@%s", dom);
+	return true;
 }
 
 static void
@@ -152,6 +196,8 @@ scan_header_block(struct scan *s, const char *hdrs, size_t hlen)
 			msgid = true;
 		else if (nl == 4 && strncasecmp(name, "From", 4) == 0) {
 			nfrom++;
+			if (nfrom == 1)
+				scan_address_spec(value, vl, s->from_addr, sizeof(s->from_addr));
 			if (scan_address_domain(value, vl, dom, sizeof(dom))) {
 				from_ok = true;
 				add_from_domain(s, dom);
@@ -452,6 +498,18 @@ finish(struct scan *s)
 		score_add(&s->score, SYM_HELO_DBL_ABUSED, NULL);
 	if (s->in.rdns_abused)
 		score_add(&s->score, SYM_RDNS_DBL_ABUSED, NULL);
+	if (s->in.learned != NULL && s->from_addr[0] != '\0') {
+		/* A spam opinion needs no proof (forging a spammer's From:
+		 * only files one's own mail as junk); a ham opinion counts only
+		 * when the From: domain is authenticated, or every spammer
+		 * would write From: a trusted correspondent. */
+		enum learn_opinion o = s->in.learned(s->in.learned_arg, s->from_addr);
+		if (o == LEARN_SPAM)
+			score_add(&s->score, SYM_LEARNED_SPAM, s->from_addr);
+		else if (o == LEARN_HAM && dmarc_identifier_aligned(s->auth.header_from, s->auth.spf,
+		    s->auth.spf_domain, s->auth.dkim, s->auth.ndkim))
+			score_add(&s->score, SYM_LEARNED_HAM, s->from_addr);
+	}
 	s->verdict = score_verdict(&s->score, s->junk, s->reject);
 	s->finished = true;
 	if (s->started && s->cb)

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "lib/config.h"
+#include "policy/learn.h"
 #include "policy/spamhaus.h"
 #include "scan/dkim.h"
 #include "scan/dmarc.h"
@@ -22,6 +23,7 @@
 #include "scan/urls.h"
 
 #define SCAN_TEXT_MAX (8 * 1024 * 1024)	/* decoded text examined */
+#define SCAN_ADDR_MAX 320		/* local@domain */
 
 struct scan_input {
 	const struct config *cfg;	/* weights, thresholds, trusted networks:
@@ -38,6 +40,10 @@ struct scan_input {
 	size_t nown;
 	unsigned max_lookups;		/* per message */
 	bool defanged;			/* read hxxp:// and [.] forms */
+	/* What the recipients taught about the From: address (policy/learn.h),
+	 * asked once the scan is finished; NULL: nothing learned applies. */
+	enum learn_opinion (*learned)(void *arg, const char *from_addr);
+	void *learned_arg;
 };
 
 /* What a lookup was for: decides the symbol a listing maps to. */
@@ -107,5 +113,8 @@ char *scan_headers(const struct scan *s);
 /* Extracts the domain of the first address in a header value (From:,
  * Reply-To:) into out; returns false when none parses. */
 bool scan_address_domain(const char *value, size_t len, char *out, size_t outlen);
+/* The same address whole, "local@domain" lower-cased with the domain
+ * normalized as scan_address_domain does; false when none parses. */
+bool scan_address_spec(const char *value, size_t len, char *out, size_t outlen);
 
 #endif

@@ -33,6 +33,11 @@ static const struct { const char *name; double weight; } table[SYM_COUNT] = {
 	[SYM_MULTIPLE_FROM] = { "MULTIPLE_FROM", 1.0 },
 	[SYM_MISSING_SUBJECT] = { "MISSING_SUBJECT", 0.5 },
 	[SYM_MIME_MALFORMED] = { "MIME_MALFORMED", 0.5 },
+	/* A sender the recipient moved to Junk goes there again on its own
+	 * (6.0 > score_junk); one moved out of Junk, when the From: domain
+	 * is authenticated, gets back under score_junk from up to 8.9. */
+	[SYM_LEARNED_SPAM] = { "LEARNED_SPAM", 6.0 },
+	[SYM_LEARNED_HAM] = { "LEARNED_HAM", -4.0 },
 };
 
 const char *

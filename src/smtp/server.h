@@ -33,6 +33,7 @@ struct server {
 	struct event_base *base;
 	struct config *cfg;		/* owned; replaced on reload */
 	struct userdb *users;		/* owned */
+	struct learned *learned;	/* owned: what users taught by Junk moves */
 	SSL_CTX *ssl_ctx;		/* owned; NULL without a certificate */
 	struct groupsync *gs;		/* owned */
 	struct scheduler *sched;	/* owned: the queue after the 250 */

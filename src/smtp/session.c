@@ -29,6 +29,7 @@
 
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
+#include "policy/learn.h"
 #include "policy/local.h"
 #include "queue/spool.h"
 #include "smtp/address.h"
@@ -810,6 +811,41 @@ on_scan_done(void *arg, struct scan *sc)
 		session_process(s);
 }
 
+/*
+ * What the message's local recipients taught about its From: address:
+ * spam when some moved the sender's mail to Junk and none out of it, ham
+ * the other way round, nothing when they disagree (one message, one
+ * folder for all of them).
+ */
+static enum learn_opinion
+recipients_opinion(void *arg, const char *from_addr)
+{
+	struct session *s = arg;
+	struct transaction *tx = s->tx;
+	bool spam = false, ham = false;
+
+	for (size_t i = 0; tx != NULL && i < tx->nrcpts; i++) {
+		char *mbs, *save = NULL, *mb;
+		if (tx->rcpts[i].mailbox == NULL || strcmp(tx->rcpts[i].mailbox, SPOOL_REMOTE) == 0)
+			continue;
+		mbs = xstrdup(tx->rcpts[i].mailbox);
+		for (mb = strtok_r(mbs, ",", &save); mb; mb = strtok_r(NULL, ",", &save)) {
+			char *slash = strchr(mb, '/'), account[ADDR_PATH_MAX + 2];
+			if (slash == NULL)
+				continue;
+			*slash = '\0';
+			snprintf(account, sizeof(account), "%s@%s", slash + 1, mb);
+			switch (learned_get(s->srv->learned, account, from_addr)) {
+			case LEARN_SPAM: spam = true; break;
+			case LEARN_HAM: ham = true; break;
+			case LEARN_NONE: break;
+			}
+		}
+		free(mbs);
+	}
+	return spam && !ham ? LEARN_SPAM : ham && !spam ? LEARN_HAM : LEARN_NONE;
+}
+
 /* Content analysis before the 250 (SPEC 5.4). The message is read back
  * from the queue file (page cache) rather than kept in memory during
  * DATA, so a slow client's message costs no memory until now. */
@@ -839,6 +875,17 @@ scan_begin(struct session *s)
 	in.rdns_abused = s->checks && checks_abused(s->checks, CHECK_RDNS);
 	in.max_lookups = srv->cfg->scan_max_lookups;
 	in.defanged = srv->cfg->scan_defanged;
+	if (s->user == NULL && srv->learned != NULL) {
+		/* inbound mail only: outgoing mail has no Junk folder */
+		char *err = NULL;
+		if (learned_refresh(srv->learned, &err) == -1) {
+			char t[LOG_VALUE_MAX];
+			log_event("error", "reason=%s", q(t, err));
+			free(err);
+		}
+		in.learned = recipients_opinion;
+		in.learned_arg = s;
+	}
 	tx->scan = scan_start(&in, tx->msgbuf, (size_t)n, on_scan_done, s);
 	if (!scan_finished(tx->scan)) {
 		s->state = S_SCAN;

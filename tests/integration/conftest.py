@@ -108,7 +108,8 @@ class FakeDNS:
     TCP), the forwarder of every test server (`dns_servers`), so no test
     waits on real-world DNS. It answers the Spamhaus test points as listed
     (2.0.0.127.<ip zone> -> 127.0.0.2/4/10, dbltest.com.<dbl zone> ->
-    127.0.1.2), the records in `self.records`, and NXDOMAIN for the rest.
+    127.0.1.2), the records in `self.records` ((name, 1): addresses,
+    (name, 16): TXT strings), and NXDOMAIN for the rest.
     """
 
     def __init__(self):
@@ -164,7 +165,15 @@ class FakeDNS:
         rd = flags & 0x0100
         answers = b""
         count = 0
-        if addrs:
+        if addrs and qtype == 16:
+            # TXT: each record one string (split in 255-octet pieces)
+            for t in addrs:
+                raw = t.encode()
+                rdata = b"".join(bytes([len(raw[i:i + 255])]) + raw[i:i + 255]
+                                 for i in range(0, max(len(raw), 1), 255))
+                answers += b"\xc0\x0c" + struct.pack("!HHIH", 16, 1, 60, len(rdata)) + rdata
+                count += 1
+        elif addrs:
             for a in addrs:
                 answers += b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + socket.inet_aton(a)
                 count += 1
