@@ -17,6 +17,7 @@
 #include "policy/spamhaus.h"
 #include "scan/dkim.h"
 #include "scan/dmarc.h"
+#include "scan/hdraddr.h"
 #include "scan/received.h"
 #include "scan/spf.h"
 #include "scan/score.h"
@@ -109,12 +110,5 @@ const char *const *scan_from_domains(const struct scan *s, size_t *n);
  * a new string the caller frees.
  */
 char *scan_headers(const struct scan *s);
-
-/* Extracts the domain of the first address in a header value (From:,
- * Reply-To:) into out; returns false when none parses. */
-bool scan_address_domain(const char *value, size_t len, char *out, size_t outlen);
-/* The same address whole, "local@domain" lower-cased with the domain
- * normalized as scan_address_domain does; false when none parses. */
-bool scan_address_spec(const char *value, size_t len, char *out, size_t outlen);
 
 #endif
