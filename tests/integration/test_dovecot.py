@@ -27,16 +27,18 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import (DOMAIN, PASSWORD, REPO, SLOW, Server, free_port,
+from conftest import (DOMAIN, PASSWORD, POSTERN_BIN, REPO, SLOW, Server, free_port,
                       insecure_tls_context, make_cert, queue_id, wait_until)
 
 CONTRIB_CONF = REPO / "contrib" / "dovecot" / "dovecot.conf"
 CONTRIB_LMTP = REPO / "contrib" / "dovecot" / "lmtp.conf"
+CONTRIB_LEARN = REPO / "contrib" / "dovecot" / "learn.conf"
 ACCOUNT = "bob@" + DOMAIN
 # The system user postern drops to in this test (stands for `postern`).
 MAIL_USER = "nobody"
@@ -92,7 +94,7 @@ class RemoteIMAP4(imaplib.IMAP4):
 class Dovecot:
     """One `dovecot -F` master process with its own base_dir and log."""
 
-    def __init__(self, directory, data_dir, cert, key, lmtp=False):
+    def __init__(self, directory, data_dir, cert, key, lmtp=False, learn_conf=None):
         self.dir = Path(directory)
         self.conf = self.dir / "dovecot.conf"
         self.base_dir = self.dir / "run"
@@ -142,12 +144,44 @@ class Dovecot:
             lmtp_text = render_config(CONTRIB_LMTP.read_text(), lsubs, [], CONTRIB_LMTP)
             lmtp_text = lmtp_text.split("\n## --- test overrides ---")[0]
             subs.append((r"^#!include lmtp\.conf$", lmtp_text.replace("\\", "\\\\")))
+        self.compile = []
+        if learn_conf:
+            # contrib/dovecot/learn.conf with its scripts installed under
+            # the test directory, compiled as the install steps say
+            sieve_dir, pipe_dir = self.dir / "sieve", self.dir / "sieve-pipe"
+            sieve_dir.mkdir(parents=True, exist_ok=True)
+            pipe_dir.mkdir(parents=True, exist_ok=True)
+            for name in ("learn-spam.sieve", "learn-ham.sieve"):
+                shutil.copy(REPO / "contrib" / "dovecot" / name, sieve_dir / name)
+                self.compile.append(sieve_dir / name)
+            script = (REPO / "contrib" / "dovecot" / "postern-learn").read_text()
+            n = script.count("/usr/local/bin/postern") + script.count("/etc/postern/postern.conf")
+            assert n == 2, script
+            script = script.replace("/usr/local/bin/postern", str(POSTERN_BIN)).replace(
+                "/etc/postern/postern.conf", str(learn_conf))
+            (pipe_dir / "postern-learn").write_text(script)
+            os.chmod(pipe_dir / "postern-learn", 0o755)
+            for p in (self.dir, sieve_dir, pipe_dir):
+                os.chmod(p, 0o755)
+            learn_subs = [
+                (r"^(\s*sieve_pipe_bin_dir = )/etc/dovecot/sieve-pipe$", r"\g<1>%s" % pipe_dir),
+                (r"^(\s*imapsieve_mailbox\d_before = file:)/etc/dovecot/sieve/",
+                 r"\g<1>%s/" % sieve_dir, 2),
+            ]
+            learn_text = render_config(CONTRIB_LEARN.read_text(), learn_subs, [], CONTRIB_LEARN)
+            learn_text = learn_text.split("\n## --- test overrides ---")[0]
+            subs.append((r"^#!include learn\.conf$", learn_text.replace("\\", "\\\\")))
         text = render_config(CONTRIB_CONF.read_text(), subs, extra)
         # Nothing of the production paths is left outside comments.
         settings = [l for l in text.splitlines() if not l.lstrip().startswith("#")]
         left = [l for l in settings if "/var/lib/postern" in l or "/etc/postern" in l]
         assert not left, "untemplated production paths: %r" % left
         self.conf.write_text(text)
+        # compiled with the configuration that enables their extensions
+        for script in self.compile:
+            r = subprocess.run(["sievec", "-c", str(self.conf), str(script)],
+                               capture_output=True, text=True, timeout=30)
+            assert r.returncode == 0, r.stderr
 
     def log_text(self):
         out = []
@@ -492,3 +526,81 @@ def _check_lmtp(srv, dove):
     assert list((home / ".Junk").rglob("*")), "no .Junk Maildir"
     wrong = [str(p) for p in [home] + list(home.rglob("*")) if p.lstat().st_uid != dove.uid]
     assert not wrong, wrong
+
+
+def learned_lines(srv):
+    try:
+        return (srv.data_dir / "learned").read_text().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def test_dovecot_junk_moves_teach_postern(dovecot_env):
+    """contrib/dovecot/learn.conf: moving a message into Junk runs
+    `postern learn spam` (IMAPSieve), the sender's next message goes to
+    Junk on its own; moving one out of Junk runs `postern learn ham`;
+    deleting from Junk (to Trash) teaches nothing."""
+    srv, top = dovecot_env
+    cert, key = make_cert(top)
+    dove = Dovecot(top / "dovecot", srv.data_dir, cert, key, learn_conf=srv.conf)
+    dove.check_config()
+    t1 = token()
+    deliver(srv, clean_message(t1))
+    srv.wait_for_mail("bob", token=t1)
+    try:
+        dove.start()
+        try:
+            _check_learning(srv, dove, t1)
+        except AssertionError as e:
+            raise AssertionError("%s\n%s" % (e, dove.log_text())) from None
+        except (imaplib.IMAP4.error, OSError, pytest.fail.Exception) as e:
+            raise AssertionError("IMAP error %r\n%s" % (e, dove.log_text())) from None
+    finally:
+        rc = dove.stop()
+    assert rc == 0, "dovecot exited %r at SIGTERM\n%s" % (rc, dove.log_text())
+    bad = [l for l in dove.log.read_text(errors="replace").splitlines()
+           if re.search(r"\b(Error|Fatal|Panic):", l)]
+    assert not bad, "errors in Dovecot's log:\n%s" % "\n".join(bad)
+
+
+def _move(imap, folder, subject, dest):
+    select_count(imap, folder)
+    uids = find_subject(imap, subject)
+    assert len(uids) == 1, (folder, subject, uids)
+    typ, data = imap.uid("MOVE", uids[0], dest)
+    assert typ == "OK", (typ, data)
+
+
+def _check_learning(srv, dove, t1):
+    imap = dove.imap()
+    try:
+        typ, _ = imap.login(ACCOUNT, PASSWORD)
+        assert typ == "OK"
+        # bob moves alice's message into Junk: spam
+        _move(imap, "INBOX", "clean " + t1, "Junk")
+        wait_until(lambda: any(re.match(r"^bob@example\.test alice@sender\.test spam \d+$", l)
+                               for l in learned_lines(srv)),
+                   15 * SLOW, what="postern learn spam run by IMAPSieve")
+        # alice's next message, clean as the first: Junk by itself
+        t2 = token()
+        qid = queue_id(deliver(srv, clean_message(t2)))
+        ev = srv.wait_for_log("accepted", id=qid)[0]
+        assert ev["verdict"] == "junk" and "LEARNED_SPAM" in ev["symbols"], ev
+        srv.wait_for_mail("bob", token=t2, folder=".Junk")
+        # bob moves it back out of Junk: ham, replacing the spam opinion
+        _move(imap, "Junk", "clean " + t2, "INBOX")
+        wait_until(lambda: [l.split()[2] for l in learned_lines(srv)] == ["ham"],
+                   15 * SLOW, what="postern learn ham run by IMAPSieve")
+        # deleting junk (Junk -> Trash) teaches nothing
+        _move(imap, "Junk", "clean " + t1, "Trash")
+        time.sleep(1.0)
+        assert [l.split()[2] for l in learned_lines(srv)] == ["ham"], learned_lines(srv)
+        imap.logout()
+    finally:
+        try:
+            imap.shutdown()
+        except OSError:
+            pass
+    # written as postern's user, like everything under data_dir
+    st = (srv.data_dir / "learned").stat()
+    assert (st.st_uid, st.st_gid) == (dove.uid, dove.gid)
