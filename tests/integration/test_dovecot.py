@@ -131,6 +131,10 @@ class Dovecot:
             "auth_debug = yes",
             "mail_debug = yes",
         ]
+        if "asan" in str(POSTERN_BIN):
+            # postern-learn runs under imap's address-space limit (256M by
+            # default), too small for an ASan binary's shadow memory
+            extra.append("default_vsz_limit = 0")
         if lmtp:
             # contrib/dovecot/lmtp.conf where dovecot.conf's !include is
             user = pwd.getpwuid(self.uid).pw_name
