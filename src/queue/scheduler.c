@@ -467,62 +467,59 @@ on_local_done(void *arg, const char *id, const struct local_result *res, size_t 
 	settle(m);
 }
 
+/*
+ * The results of an SMTP or LMTP transaction. A recipient may come more
+ * than once (LMTP answers per mailbox, and an alias may expand to
+ * several): its worst result counts. Delivered when every mailbox took
+ * it, deferred when one failed for now (a retry may duplicate into the
+ * others, never lose), bounced when the failures are all permanent.
+ */
+static void
+record_transaction(struct scheduler *sc, const char *id, const struct mta_rcpt_result *res,
+    size_t n, const struct mta_summary *sum)
+{
+	struct smsg *m = find(sc, id);
+
+	if (m == NULL)
+		return;		/* deleted by the operator meanwhile */
+	for (size_t k = 0; k < n; k++) {
+		size_t i = res[k].rcpt;
+		const struct mta_rcpt_result *worst = &res[k];
+		if (i >= m->n || !m->r[i].inflight)
+			continue;
+		for (size_t j = k + 1; j < n; j++) {
+			if (res[j].rcpt != i || res[j].ok)
+				continue;
+			if (worst->ok || (worst->permanent && !res[j].permanent))
+				worst = &res[j];
+		}
+		m->r[i].inflight = false;
+		m->inflight--;
+		record(m, i, worst->ok, worst->permanent, worst->reply,
+		    sum->relay[0] ? sum->relay : "none", sum->tls[0] ? sum->tls : "none");
+	}
+	settle(m);
+}
+
 static void
 on_remote_done(void *arg, const char *id, const struct mta_rcpt_result *res, size_t n,
     const struct mta_summary *sum)
 {
 	struct scheduler *sc = arg;
-	struct smsg *m = find(sc, id);
 
 	sc->remote_active--;
-	if (m != NULL) {
-		for (size_t k = 0; k < n; k++) {
-			size_t i = res[k].rcpt;
-			if (i >= m->n || !m->r[i].inflight)
-				continue;
-			m->r[i].inflight = false;
-			m->inflight--;
-			record(m, i, res[k].ok, res[k].permanent, res[k].reply,
-			    sum->relay[0] ? sum->relay : "none", sum->tls[0] ? sum->tls : "none");
-		}
-		settle(m);
-	}
+	record_transaction(sc, id, res, n, sum);
 	give_turns(sc);
 }
 
-/*
- * LMTP results come per mailbox: a recipient whose alias expands to
- * several mailboxes is delivered when every one took it, deferred when
- * one failed for now (a retry may duplicate into the others, never
- * lose), bounced when the failures are all permanent.
- */
 static void
 on_lmtp_done(void *arg, const char *id, const struct mta_rcpt_result *res, size_t n,
     const struct mta_summary *sum)
 {
 	struct scheduler *sc = arg;
-	struct smsg *m = find(sc, id);
 
 	sc->lmtp_active--;
-	if (m != NULL) {
-		for (size_t k = 0; k < n; k++) {
-			size_t i = res[k].rcpt;
-			const struct mta_rcpt_result *worst = &res[k];
-			if (i >= m->n || !m->r[i].inflight)
-				continue;
-			for (size_t j = k + 1; j < n; j++) {
-				if (res[j].rcpt != i || res[j].ok)
-					continue;
-				if (worst->ok || (worst->permanent && !res[j].permanent))
-					worst = &res[j];
-			}
-			m->r[i].inflight = false;
-			m->inflight--;
-			record(m, i, worst->ok, worst->permanent, worst->reply,
-			    sum->relay[0] ? sum->relay : "lmtp", "none");
-		}
-		settle(m);
-	}
+	record_transaction(sc, id, res, n, sum);
 	give_turns(sc);
 }
 

@@ -17,6 +17,7 @@ not installed, not root (its master must start as root), or the system
 users it needs are missing.
 """
 
+import contextlib
 import grp
 import imaplib
 import os
@@ -243,6 +244,40 @@ class Dovecot:
             self.proc.wait(10)
             return None
 
+    def run_checks(self, fn, *args):
+        """Starts Dovecot, runs fn(*args) with Dovecot's log attached to
+        any failure, and stops it: it must exit cleanly, no error logged."""
+        try:
+            self.start()
+            try:
+                fn(*args)
+            except AssertionError as e:
+                raise AssertionError("%s\n%s" % (e, self.log_text())) from None
+            except (imaplib.IMAP4.error, OSError, pytest.fail.Exception) as e:
+                raise AssertionError("IMAP error %r\n%s" % (e, self.log_text())) from None
+        finally:
+            rc = self.stop()
+        assert rc == 0, "dovecot exited %r at SIGTERM\n%s" % (rc, self.log_text())
+        bad = [l for l in self.log.read_text(errors="replace").splitlines()
+               if re.search(r"\b(Error|Fatal|Panic):", l)]
+        assert not bad, "errors in Dovecot's log:\n%s" % "\n".join(bad)
+
+    @contextlib.contextmanager
+    def mailbox(self, user=ACCOUNT, password=PASSWORD):
+        """An IMAP session logged in (after STARTTLS), logged out and
+        closed at the end."""
+        imap = self.imap()
+        try:
+            typ, _ = imap.login(user, password)
+            assert typ == "OK"
+            yield imap
+            imap.logout()
+        finally:
+            try:
+                imap.shutdown()
+            except OSError:
+                pass
+
     def imap(self):
         c = imaplib.IMAP4("127.0.0.1", self.port, timeout=30 * SLOW)
         c.starttls(ssl_context=insecure_tls_context())
@@ -342,20 +377,7 @@ def test_dovecot_reads_postern_maildirs(dovecot_env):
     cert, key = make_cert(top)
     dove = Dovecot(top / "dovecot", srv.data_dir, cert, key)
     dove.check_config()
-    try:
-        dove.start()
-        try:
-            _check_imap(srv, dove, t_clean, t_junk, t_late)
-        except AssertionError as e:
-            raise AssertionError("%s\n%s" % (e, dove.log_text())) from None
-        except (imaplib.IMAP4.error, OSError, pytest.fail.Exception) as e:
-            raise AssertionError("IMAP error %r\n%s" % (e, dove.log_text())) from None
-    finally:
-        rc = dove.stop()
-    assert rc == 0, "dovecot exited %r at SIGTERM\n%s" % (rc, dove.log_text())
-    bad = [l for l in dove.log.read_text(errors="replace").splitlines()
-           if re.search(r"\b(Error|Fatal|Panic):", l)]
-    assert not bad, "errors in Dovecot's log:\n%s" % "\n".join(bad)
+    dove.run_checks(_check_imap, srv, dove, t_clean, t_junk, t_late)
 
 
 def _check_imap(srv, dove, t_clean, t_junk, t_late):
@@ -371,13 +393,9 @@ def _check_imap(srv, dove, t_clean, t_junk, t_late):
     finally:
         plain.shutdown()
 
-    imap = dove.imap()
-    try:
-        # The password postern hashed ({ARGON2ID}) opens the mailbox;
-        # the login is case-insensitive like postern's.
-        typ, _ = imap.login(ACCOUNT.upper(), PASSWORD)
-        assert typ == "OK"
-
+    # The password postern hashed ({ARGON2ID}) opens the mailbox; the
+    # login is case-insensitive like postern's.
+    with dove.mailbox(ACCOUNT.upper()) as imap:
         # Junk is listed, with its special-use flag.
         typ, boxes = imap.list()
         assert typ == "OK", boxes
@@ -409,12 +427,6 @@ def _check_imap(srv, dove, t_clean, t_junk, t_late):
         srv.wait_for_mail("bob", token=t_late)
         assert select_count(imap, "INBOX") == 2
         assert len(find_subject(imap, "clean " + t_late)) == 1
-        imap.logout()
-    finally:
-        try:
-            imap.shutdown()
-        except OSError:
-            pass
 
     # A wrong password and an unknown account are refused (last: Dovecot
     # delays further logins from an address after failures).
@@ -471,23 +483,13 @@ def test_dovecot_lmtp_delivery_with_sieve(dovecot_env):
     (sieve_dir / "active.sieve").write_text(SIEVE_SCRIPT)
     for p in (srv.data_dir / "sieve", sieve_dir.parent, sieve_dir, sieve_dir / "active.sieve"):
         os.chown(p, dove.uid, dove.gid)
-    try:
-        dove.start()
+
+    def check():
         srv.stop()
         srv.write_config(local_delivery="lmtp:unix:%s" % dove.lmtp_socket)
         srv.start()
-        try:
-            _check_lmtp(srv, dove)
-        except AssertionError as e:
-            raise AssertionError("%s\n%s" % (e, dove.log_text())) from None
-        except (imaplib.IMAP4.error, OSError, pytest.fail.Exception) as e:
-            raise AssertionError("IMAP error %r\n%s" % (e, dove.log_text())) from None
-    finally:
-        rc = dove.stop()
-    assert rc == 0, "dovecot exited %r at SIGTERM\n%s" % (rc, dove.log_text())
-    bad = [l for l in dove.log.read_text(errors="replace").splitlines()
-           if re.search(r"\b(Error|Fatal|Panic):", l)]
-    assert not bad, "errors in Dovecot's log:\n%s" % "\n".join(bad)
+        _check_lmtp(srv, dove)
+    dove.run_checks(check)
 
 
 def _check_lmtp(srv, dove):
@@ -500,10 +502,7 @@ def _check_lmtp(srv, dove):
         assert ev["reply"].startswith("250 2.0.0"), ev
     assert "lmtp(bob@example.test)" in dove.log.read_text(errors="replace")
 
-    imap = dove.imap()
-    try:
-        typ, _ = imap.login(ACCOUNT, PASSWORD)
-        assert typ == "OK"
+    with dove.mailbox() as imap:
         assert select_count(imap, "INBOX") == 1
         raw = fetch(imap, find_subject(imap, "clean " + t_clean)[0])
         assert re.search(rb"^X-Spam-Status: No\b", raw, re.M), raw[:800]
@@ -518,12 +517,6 @@ def _check_lmtp(srv, dove):
         # the user's Sieve rule ran
         assert select_count(imap, "Lists") == 1
         assert len(find_subject(imap, "list " + t_list)) == 1
-        imap.logout()
-    finally:
-        try:
-            imap.shutdown()
-        except OSError:
-            pass
     # and the files are where SPEC 6.7 says, owned by postern's user
     home = srv.maildir("bob")
     assert len(list((home / "new").iterdir())) + len(list((home / "cur").iterdir())) == 1
@@ -551,20 +544,7 @@ def test_dovecot_junk_moves_teach_postern(dovecot_env):
     t1 = token()
     deliver(srv, clean_message(t1))
     srv.wait_for_mail("bob", token=t1)
-    try:
-        dove.start()
-        try:
-            _check_learning(srv, dove, t1)
-        except AssertionError as e:
-            raise AssertionError("%s\n%s" % (e, dove.log_text())) from None
-        except (imaplib.IMAP4.error, OSError, pytest.fail.Exception) as e:
-            raise AssertionError("IMAP error %r\n%s" % (e, dove.log_text())) from None
-    finally:
-        rc = dove.stop()
-    assert rc == 0, "dovecot exited %r at SIGTERM\n%s" % (rc, dove.log_text())
-    bad = [l for l in dove.log.read_text(errors="replace").splitlines()
-           if re.search(r"\b(Error|Fatal|Panic):", l)]
-    assert not bad, "errors in Dovecot's log:\n%s" % "\n".join(bad)
+    dove.run_checks(_check_learning, srv, dove, t1)
 
 
 def _move(imap, folder, subject, dest):
@@ -576,10 +556,7 @@ def _move(imap, folder, subject, dest):
 
 
 def _check_learning(srv, dove, t1):
-    imap = dove.imap()
-    try:
-        typ, _ = imap.login(ACCOUNT, PASSWORD)
-        assert typ == "OK"
+    with dove.mailbox() as imap:
         # bob moves alice's message into Junk: spam
         _move(imap, "INBOX", "clean " + t1, "Junk")
         wait_until(lambda: any(re.match(r"^bob@example\.test alice@sender\.test spam \d+$", l)
@@ -599,12 +576,6 @@ def _check_learning(srv, dove, t1):
         _move(imap, "Junk", "clean " + t1, "Trash")
         time.sleep(1.0)
         assert [l.split()[2] for l in learned_lines(srv)] == ["ham"], learned_lines(srv)
-        imap.logout()
-    finally:
-        try:
-            imap.shutdown()
-        except OSError:
-            pass
     # written as postern's user, like everything under data_dir
     st = (srv.data_dir / "learned").stat()
     assert (st.st_uid, st.st_gid) == (dove.uid, dove.gid)

@@ -167,3 +167,26 @@ def test_learned_file_damage_is_survived(srv):
     # the next learn keeps the good lines
     learn(srv, "spam", message(token(), "other@promo.test"), user=BOB)
     assert "bulk@promo.test" in path.read_text()
+
+
+def test_dmarc_record_asked_with_spf_not_after(srv):
+    """The DMARC record lookups start with SPF and DKIM, not after them
+    (prefetch into the resolver's cache); each name reaches the DNS server
+    once: the evaluation after SPF and DKIM is answered from the cache."""
+    dns = fake_dns()
+    org = "p%s.test" % token()                  # names no other test asked for
+    dns.records[("sub." + org, 16)] = ["v=spf1 ip4:127.0.0.0/8 -all"]
+    sender = "news@sub." + org
+    t = token()
+    q = send(srv, sender, [BOB], message(t, sender))
+    assert "spf=pass" in srv.wait_for_mail("bob", token=t)[0].read_text()
+    accepted(srv, q)
+    names = [(n, typ) for n, typ in list(dns.queries)]
+    spf_q = ("sub." + org, 16)
+    dmarc_from = ("_dmarc.sub." + org, 16)
+    dmarc_org = ("_dmarc." + org, 16)
+    assert spf_q in names and dmarc_from in names and dmarc_org in names, names[-20:]
+    first_spf_answer_needed = names.index(spf_q)
+    assert names.index(dmarc_from) < first_spf_answer_needed, names[-20:]
+    assert names.index(dmarc_org) < first_spf_answer_needed, names[-20:]
+    assert names.count(dmarc_from) == 1 and names.count(dmarc_org) == 1, names[-20:]

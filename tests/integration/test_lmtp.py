@@ -165,3 +165,28 @@ def test_local_delivery_bad_values(make_server, value):
     r = srv.cli("check-config", check=False)
     assert r.returncode == 1, (value, r.stdout, r.stderr)
     assert "local_delivery" in r.stderr, r.stderr
+
+
+def test_local_delivery_change_needs_restart(lmtp_env, tmp_path):
+    srv, sink, sock = lmtp_env
+    other = tmp_path / "other.sock"
+    srv.write_config(local_delivery="lmtp:unix:%s" % other)
+    srv.reload()
+    w = srv.wait_for_log("warning")
+    assert any("local_delivery changed" in e.get("reason", "") for e in w), w
+    # still delivered where it was: a reload never strands queued mail
+    t = token()
+    qid = send(srv, ["bob@example.test"], simple_message(t))
+    tx = sink.wait_for_transactions(1, timeout=10)[0]
+    assert t.encode() in tx.data
+    srv.wait_for_log("delivered", id=qid)
+    # after a restart, the new agent
+    sink2 = SMTPSink(None, None, lmtp=True, unix_path=other).start()
+    try:
+        srv.stop()
+        srv.start()
+        t2 = token()
+        send(srv, ["bob@example.test"], simple_message(t2))
+        assert t2.encode() in sink2.wait_for_transactions(1, timeout=10)[0].data
+    finally:
+        sink2.stop()
