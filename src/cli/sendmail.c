@@ -161,16 +161,23 @@ header_addresses(const char *v, size_t len, char **rcpts, size_t *n)
 	free(s);
 }
 
+/* Every exit of cli_sendmail goes through its cleanup. */
+#define FAILGOTO(...)                                                     \
+	do {                                                              \
+		rc = fail(__VA_ARGS__);                                   \
+		goto out;                                                 \
+	} while (0)
+
 int
 cli_sendmail(int argc, char **argv)
 {
 	const char *conf_path = getenv("POSTERN_SENDMAIL_CONF");
-	struct sm_conf conf;
+	struct sm_conf conf = { 0 };
 	bool opt_t = false, opt_i = false;
 	const char *from = NULL, *fullname = NULL;
 	char **rcpts = xcalloc(RCPTS_MAX, sizeof(char *));
 	size_t nrcpts = 0, len = 0, cap = 65536;
-	char *msg, *out = NULL, r[600], line[1200], err[600];
+	char *msg = NULL, *out = NULL, r[600], line[1200], err[600];
 	size_t outlen = 0;
 	FILE *o;
 	struct sync_conn c = { .fd = -1 };
@@ -197,14 +204,14 @@ cli_sendmail(int argc, char **argv)
 		    strncmp(a, "-R", 2) == 0 || strncmp(a, "-V", 2) == 0)
 			;	/* accepted for compatibility, nothing to do */
 		else
-			return fail(EX_USAGE_, "unsupported option %s (supported: -t -i -oi -f -F)", a);
+			FAILGOTO(EX_USAGE_, "unsupported option %s (supported: -t -i -oi -f -F)", a);
 	}
 	for (; i < argc && nrcpts < RCPTS_MAX; i++)
 		rcpts[nrcpts++] = xstrdup(argv[i]);
 	if ((rc = read_conf(conf_path ? conf_path : "/etc/postern/sendmail.conf", &conf)) != 0)
-		return rc;
+		goto out;
 	if (!conf.tls && !is_loopback(conf.server.host))
-		return fail(EX_CONFIG_, "tls = no is only allowed for a server on loopback");
+		FAILGOTO(EX_CONFIG_, "tls = no is only allowed for a server on loopback");
 	if (from == NULL || *from == '\0')
 		from = conf.user;
 
@@ -215,7 +222,7 @@ cli_sendmail(int argc, char **argv)
 		if (!opt_i && (strcmp(line, ".\n") == 0 || strcmp(line, ".\r\n") == 0))
 			break;
 		if (len + l + 2 > MESSAGE_MAX)
-			return fail(EX_DATAERR_, "message larger than %u octets", MESSAGE_MAX);
+			FAILGOTO(EX_DATAERR_, "message larger than %u octets", MESSAGE_MAX);
 		if (len + l + 2 > cap) {
 			cap *= 2;
 			msg = xrealloc(msg, cap);
@@ -224,7 +231,7 @@ cli_sendmail(int argc, char **argv)
 		len += l;
 	}
 	if (ferror(stdin))
-		return fail(EX_IOERR_, "cannot read the message: %s", strerror(errno));
+		FAILGOTO(EX_IOERR_, "cannot read the message: %s", strerror(errno));
 
 	/* headers: -t recipients, Bcc removed, missing From/Date/Message-ID added */
 	{
@@ -300,37 +307,29 @@ cli_sendmail(int argc, char **argv)
 		fclose(o);
 	}
 	free(msg);
+	msg = NULL;
 	if (nrcpts == 0)
-		return fail(EX_USAGE_, "no recipients (give them as arguments or use -t)");
+		FAILGOTO(EX_USAGE_, "no recipients (give them as arguments or use -t)");
 
 	/* submission */
 	c.verify = conf.tls;
 	snprintf(c.tls_name, sizeof(c.tls_name), "%s", conf.server.host);
 	if (sync_open(&c, conf.server.host, conf.server.port, NULL, 60, err, sizeof(err)) == -1)
-		return fail(EX_TEMPFAIL_, "%s", err);
-	if (conf.tls && conf.server.port == 465 && sync_tls(&c, err, sizeof(err)) == -1) {
-		sync_free(&c);
-		return fail(EX_TEMPFAIL_, "%s", err);
-	}
-	if (sync_reply(&c, r, sizeof(r)) / 100 != 2) {
-		sync_free(&c);
-		return fail(EX_TEMPFAIL_, "no greeting from %s:%u: %s", conf.server.host,
+		FAILGOTO(EX_TEMPFAIL_, "%s", err);
+	if (conf.tls && conf.server.port == 465 && sync_tls(&c, err, sizeof(err)) == -1)
+		FAILGOTO(EX_TEMPFAIL_, "%s", err);
+	if (sync_reply(&c, r, sizeof(r)) / 100 != 2)
+		FAILGOTO(EX_TEMPFAIL_, "no greeting from %s:%u: %s", conf.server.host,
 		    conf.server.port, r);
-	}
 	snprintf(line, sizeof(line), "EHLO %s", "localhost");
-	if (sync_cmd(&c, line, r, sizeof(r)) / 100 != 2) {
-		sync_free(&c);
-		return fail(EX_PROTOCOL_, "EHLO refused: %s", r);
-	}
+	if (sync_cmd(&c, line, r, sizeof(r)) / 100 != 2)
+		FAILGOTO(EX_PROTOCOL_, "EHLO refused: %s", r);
 	if (conf.tls && c.ssl == NULL) {
-		if (sync_cmd(&c, "STARTTLS", r, sizeof(r)) != 220) {
-			sync_free(&c);
-			return fail(EX_TEMPFAIL_, "the server does not offer STARTTLS (%s); refusing to send the password in clear", r);
-		}
-		if (sync_tls(&c, err, sizeof(err)) == -1) {
-			sync_free(&c);
-			return fail(EX_TEMPFAIL_, "%s", err);
-		}
+		if (sync_cmd(&c, "STARTTLS", r, sizeof(r)) != 220)
+			FAILGOTO(EX_TEMPFAIL_, "the server does not offer STARTTLS (%s); "
+			    "refusing to send the password in clear", r);
+		if (sync_tls(&c, err, sizeof(err)) == -1)
+			FAILGOTO(EX_TEMPFAIL_, "%s", err);
 		sync_cmd(&c, line, r, sizeof(r));
 	}
 	{
@@ -359,17 +358,13 @@ cli_sendmail(int argc, char **argv)
 		code = sync_cmd(&c, authline, r, sizeof(r));
 		explicit_bzero(raw, sizeof(raw));
 		explicit_bzero(authline, sizeof(authline));
-		if (code != 235) {
-			sync_free(&c);
-			return fail(code / 100 == 4 ? EX_TEMPFAIL_ : EX_NOPERM_,
+		if (code != 235)
+			FAILGOTO(code / 100 == 4 ? EX_TEMPFAIL_ : EX_NOPERM_,
 			    "authentication as %s refused: %s", conf.user, r);
-		}
 	}
 	snprintf(line, sizeof(line), "MAIL FROM:<%s>", from);
-	if ((rc = sync_cmd(&c, line, r, sizeof(r))) / 100 != 2) {
-		sync_free(&c);
-		return fail(rc / 100 == 4 ? EX_TEMPFAIL_ : EX_NOPERM_, "sender <%s> refused: %s", from, r);
-	}
+	if ((rc = sync_cmd(&c, line, r, sizeof(r))) / 100 != 2)
+		FAILGOTO(rc / 100 == 4 ? EX_TEMPFAIL_ : EX_NOPERM_, "sender <%s> refused: %s", from, r);
 	{
 		size_t ok = 0;
 		int worst = EX_OK_;
@@ -384,27 +379,26 @@ cli_sendmail(int argc, char **argv)
 			}
 		}
 		if (ok == 0) {
-			sync_free(&c);
-			return worst;
+			rc = worst;
+			goto out;
 		}
-		if (sync_cmd(&c, "DATA", r, sizeof(r)) != 354) {
-			sync_free(&c);
-			return fail(EX_PROTOCOL_, "DATA refused: %s", r);
-		}
+		if (sync_cmd(&c, "DATA", r, sizeof(r)) != 354)
+			FAILGOTO(EX_PROTOCOL_, "DATA refused: %s", r);
 		if (sync_write(&c, out, outlen) == -1 || sync_cmd(&c, ".", r, sizeof(r)) / 100 != 2) {
 			int code = atoi(r);
-			sync_free(&c);
-			free(out);
-			return fail(code / 100 == 5 ? EX_UNAVAILABLE_ : EX_TEMPFAIL_, "message refused: %s",
+			FAILGOTO(code / 100 == 5 ? EX_UNAVAILABLE_ : EX_TEMPFAIL_, "message refused: %s",
 			    r[0] ? r : "connection lost");
 		}
 		sync_cmd(&c, "QUIT", r, sizeof(r));
-		sync_free(&c);
-		free(out);
-		for (size_t k = 0; k < nrcpts; k++)
-			free(rcpts[k]);
-		free(rcpts);
-		explicit_bzero(conf.password, sizeof(conf.password));
-		return worst;
+		rc = worst;
 	}
+out:
+	sync_free(&c);
+	free(msg);
+	free(out);
+	for (size_t k = 0; k < nrcpts; k++)
+		free(rcpts[k]);
+	free(rcpts);
+	explicit_bzero(conf.password, sizeof(conf.password));
+	return rc;
 }
