@@ -529,9 +529,10 @@ out:
 	 * whose last callbacks answer sessions still committing. */
 	control_free(control);
 	metrics_stop(srv.metrics);
-	scheduler_free(srv.sched);
+	scheduler_stop(srv.sched);
 	groupsync_free(srv.gs);
 	session_abandon_all(&srv);
+	scheduler_free(srv.sched);
 	/* its sessions are closed now: the battery fails fast and ends */
 	selftest_free(srv.selftest);
 	verifier_free(srv.verifier);

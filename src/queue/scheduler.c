@@ -63,6 +63,7 @@ struct scheduler {
 	unsigned remote_active;
 	unsigned lmtp_active;
 	unsigned long delivered;
+	bool stopped;		/* scheduler_stop: nothing is dispatched any more */
 };
 
 static void dispatch(struct smsg *m);
@@ -626,7 +627,7 @@ dispatch(struct smsg *m)
 	time_t now = time(NULL);
 	size_t *local = xcalloc(m->n ? m->n : 1, sizeof(size_t)), nlocal = 0;
 
-	if (m->held || m->finishing) {
+	if (m->held || m->finishing || sc->stopped) {
 		free(local);
 		return;
 	}
@@ -706,11 +707,21 @@ scheduler_new(struct event_base *base, const struct scheduler_options *opt,
 }
 
 void
+scheduler_stop(struct scheduler *sc)
+{
+	if (sc == NULL || sc->stopped)
+		return;
+	sc->stopped = true;
+	deliver_stop(sc->deliver);
+	sc->deliver = NULL;
+}
+
+void
 scheduler_free(struct scheduler *sc)
 {
 	if (sc == NULL)
 		return;
-	deliver_stop(sc->deliver);
+	scheduler_stop(sc);
 	while (sc->msgs != NULL) {
 		if (sc->msgs->dirty)
 			save_state(sc->msgs);
@@ -724,7 +735,11 @@ scheduler_free(struct scheduler *sc)
 void
 scheduler_add(struct scheduler *sc, const struct spool_envelope *env, bool held)
 {
-	struct smsg *m = msg_new(sc, env, held);
+	struct smsg *m;
+
+	if (sc->stopped)
+		return;		/* durable in the queue: the next start recovers it */
+	m = msg_new(sc, env, held);
 
 	if (held) {
 		log_event("held", "id=%s user=%s reason=\"account on hold\"", m->id,

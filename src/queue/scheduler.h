@@ -46,7 +46,15 @@ struct scheduler;
 /* mta may be NULL (no remote delivery). Starts the local delivery thread. */
 struct scheduler *scheduler_new(struct event_base *base, const struct scheduler_options *opt,
     struct groupsync *gs, struct mta *mta);
-/* Stops the local thread (recording its last results). NULL is a no-op. */
+/*
+ * Shutting down, in three steps because the syncs and the scheduler call
+ * each other: scheduler_stop stops delivering (the local thread finishes
+ * its batch and its results are recorded, which may queue a bounce);
+ * then groupsync_free runs the last sync callbacks, whose scheduler_add
+ * now leaves the message on disk for the next start; then scheduler_free.
+ */
+void scheduler_stop(struct scheduler *sc);
+/* Stops if needed and frees. NULL is a no-op. */
 void scheduler_free(struct scheduler *sc);
 
 /* A message just acknowledged: schedule all its recipients, or keep it
