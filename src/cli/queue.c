@@ -83,7 +83,8 @@ offline(const struct config *cfg, const char *verb, const char *id)
 		fprintf(stderr, "postern: no message %s in the queue\n", id);
 		return 1;
 	}
-	if (spool_save_state(cfg->data_dir, &msg.env, strcmp(verb, "hold") == 0) == -1) {
+	if (spool_save_state(cfg->data_dir, &msg.env, strcmp(verb, "hold") == 0,
+	    msg.warned) == -1) {
 		fprintf(stderr, "postern: %s: %s\n", id, strerror(errno));
 		spool_msg_clear(&msg);
 		return 1;

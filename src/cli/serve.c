@@ -391,6 +391,7 @@ start_queue(struct server *srv)
 		.data_dir = cfg->data_dir,
 		.hostname = cfg->hostname,
 		.queue_lifetime = cfg->queue_lifetime,
+		.delay_warning = cfg->delay_warning,
 		.retry_initial = cfg->retry_initial,
 		.retry_max = cfg->retry_max,
 		.route = route_local,

@@ -73,6 +73,7 @@ static const struct key keys[] = {
 	{ "relayhost", K_HOSTPORT_OPT, OFF(relayhost), 0 },
 	{ "local_delivery", K_DELIVERY, 0, 0 },
 	{ "queue_lifetime", K_DURATION, OFF(queue_lifetime), 0 },
+	{ "delay_warning", K_DURATION, OFF(delay_warning), 0 },
 	{ "retry_initial", K_DURATION, OFF(retry_initial), 0 },
 	{ "retry_max", K_DURATION, OFF(retry_max), 0 },
 	{ "outbound_timeout", K_DURATION, OFF(outbound_timeout), 0 },
@@ -165,6 +166,9 @@ set_defaults(struct config *cfg)
 	cfg->retry_initial = 300;
 	cfg->retry_max = 3600;
 	cfg->outbound_timeout = 300;
+	/* OpenSMTPD's 4 hours: the sender learns early that it is not
+	 * through, and still only once */
+	cfg->delay_warning = 4 * 3600;
 	cfg->alert_bounce_ratio = 0.2;
 	cfg->alert_min_messages = 20;
 	cfg->alert_window = 3600;

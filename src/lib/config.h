@@ -70,6 +70,7 @@ struct config {
 	char *lmtp_socket;
 	struct hostport *lmtp_host;
 	unsigned queue_lifetime;
+	unsigned delay_warning;			/* 0: no delay warnings */
 	unsigned retry_initial, retry_max;	/* remote retry backoff */
 	unsigned outbound_timeout;		/* per SMTP client step */
 	char **tls_required_domains;		/* STARTTLS required for these */

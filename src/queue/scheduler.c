@@ -46,7 +46,9 @@ struct smsg {
 	size_t n;
 	bool held;
 	bool dirty;		/* state changed since the last save */
-	bool finishing;		/* bounce being made durable */
+	bool finishing;		/* a report (bounce, delay warning) being made durable */
+	bool warned;		/* the delay warning was queued */
+	bool deleted;		/* by the operator while results were due */
 	unsigned inflight;
 	struct event *timer;
 };
@@ -125,7 +127,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 static struct smsg *
-msg_new(struct scheduler *sc, const struct spool_envelope *env, bool held)
+msg_new(struct scheduler *sc, const struct spool_envelope *env, bool held, bool warned)
 {
 	struct smsg *m = xcalloc(1, sizeof(*m));
 
@@ -135,6 +137,7 @@ msg_new(struct scheduler *sc, const struct spool_envelope *env, bool held)
 	m->from = xstrdup(env->from ? env->from : "");
 	m->user = env->user ? xstrdup(env->user) : NULL;
 	m->held = held;
+	m->warned = warned;
 	m->n = env->nrcpts;
 	m->r = xcalloc(m->n ? m->n : 1, sizeof(*m->r));
 	for (size_t i = 0; i < m->n; i++) {
@@ -178,7 +181,7 @@ save_state(struct smsg *m)
 	}
 	env.rcpts = rs;
 	env.nrcpts = m->n;
-	if (spool_save_state(m->sc->data_dir, &env, m->held) == -1)
+	if (spool_save_state(m->sc->data_dir, &env, m->held, m->warned) == -1)
 		log_event("error", "id=%s reason=\"cannot save delivery state: %s\"", m->id,
 		    strerror(errno));
 	else
@@ -208,23 +211,38 @@ set_reason(struct srcpt *r, const char *reason)
 	r->reason = copy;
 }
 
-/* ---- bounces ---- */
+/* ---- reports: bounces and delay warnings ---- */
 
-struct bounce_commit {
+struct report_commit {
 	struct smsg *m;
+	enum dsn_kind kind;
 	char id[SPOOL_ID_LEN + 1];
-	struct spool_envelope env;	/* of the bounce, for scheduler_add */
+	struct spool_envelope env;	/* of the report, for scheduler_add */
 };
 
 static void finish_remove(struct smsg *m);
+static void settle(struct smsg *m);
 
 static void
-on_bounce_synced(void *arg, int status)
+on_report_synced(void *arg, int status)
 {
-	struct bounce_commit *bc = arg;
+	struct report_commit *bc = arg;
 	struct smsg *m = bc->m;
 
-	if (status != 0) {
+	if (bc->kind == DSN_DELAYED) {
+		/* the original goes on being retried either way */
+		if (status != 0) {
+			log_event("error", "id=%s reason=\"delay warning not durable: %s\"", m->id,
+			    strerror(status));
+			spool_remove(m->sc->data_dir, bc->id);
+		} else {
+			log_event("delay_warning_queued", "id=%s report_id=%s to=%s", m->id, bc->id,
+			    bc->env.rcpts[0].addr);
+			scheduler_add(m->sc, &bc->env, false);
+		}
+		m->finishing = false;
+		settle(m);
+	} else if (status != 0) {
 		/* The bounce may not be on disk: keep the original, and try
 		 * the whole thing again later. */
 		log_event("error", "id=%s reason=\"bounce not durable: %s\"", m->id, strerror(status));
@@ -241,21 +259,26 @@ on_bounce_synced(void *arg, int status)
 	free(bc);
 }
 
-/* Queues an RFC 3464 report for the bounced recipients to the sender. */
+/*
+ * Queues an RFC 3464 report to the sender: DSN_FAILED for the bounced
+ * recipients (the original goes once the report is durable), DSN_DELAYED
+ * for the ones still being retried after a failure.
+ */
 static bool
-queue_bounce(struct smsg *m)
+queue_report(struct smsg *m, enum dsn_kind kind)
 {
 	struct scheduler *sc = m->sc;
 	struct spool_msg orig;
 	struct spool_envelope benv;
 	struct spool_writer *w;
-	struct bounce_commit *bc;
+	struct report_commit *bc;
 	size_t *idx = xcalloc(m->n ? m->n : 1, sizeof(size_t)), nidx = 0;
 	char *text, *mailbox;
 	struct spool_rcpt rcpt;
 
 	for (size_t i = 0; i < m->n; i++)
-		if (m->r[i].status == RCPT_BOUNCED)
+		if (kind == DSN_FAILED ? m->r[i].status == RCPT_BOUNCED :
+		    m->r[i].status == RCPT_PENDING && m->r[i].attempts > 0)
 			idx[nidx++] = i;
 	if (spool_load(sc->data_dir, m->id, &orig) != 0) {
 		free(idx);
@@ -266,7 +289,7 @@ queue_bounce(struct smsg *m)
 		free(orig.env.rcpts[i].reason);
 		orig.env.rcpts[i].reason = m->r[i].reason ? xstrdup(m->r[i].reason) : NULL;
 	}
-	text = dsn_build(DSN_FAILED, sc->hostname, &orig.env, idx, nidx, orig.data, orig.datalen,
+	text = dsn_build(kind, sc->hostname, &orig.env, idx, nidx, orig.data, orig.datalen,
 	    time(NULL));
 	free(idx);
 
@@ -303,6 +326,7 @@ queue_bounce(struct smsg *m)
 	spool_msg_clear(&orig);
 	bc = xcalloc(1, sizeof(*bc));
 	bc->m = m;
+	bc->kind = kind;
 	snprintf(bc->id, sizeof(bc->id), "%s", benv.id);
 	memcpy(bc->env.id, benv.id, sizeof(bc->env.id));
 	bc->env.time = benv.time;
@@ -315,7 +339,7 @@ queue_bounce(struct smsg *m)
 	bc->env.nrcpts = 1;
 	free(mailbox);
 	m->finishing = true;
-	groupsync_request(sc->gs, on_bounce_synced, bc);
+	groupsync_request(sc->gs, on_report_synced, bc);
 	return true;
 }
 
@@ -338,6 +362,10 @@ settle(struct smsg *m)
 
 	if (m->inflight > 0 || m->finishing)
 		return;
+	if (m->deleted) {
+		msg_free(m);	/* its files are gone: nothing to save */
+		return;
+	}
 	for (size_t i = 0; i < m->n; i++) {
 		if (m->r[i].status == RCPT_PENDING) {
 			pending = true;
@@ -348,10 +376,18 @@ settle(struct smsg *m)
 	}
 	if (!pending) {
 		/* RFC 5321 6.1: never a bounce to the null sender */
-		if (bounced && m->from[0] != '\0' && queue_bounce(m))
+		if (bounced && m->from[0] != '\0' && queue_report(m, DSN_FAILED))
 			return;
 		finish_remove(m);
 		return;
+	}
+	/* RFC 3464 "delayed": once per message, while it is still retried */
+	if (!m->warned && m->sc->opt.delay_warning > 0 && m->from[0] != '\0' &&
+	    now >= m->arrival + (time_t)m->sc->opt.delay_warning) {
+		m->warned = true;
+		m->dirty = true;
+		if (queue_report(m, DSN_DELAYED))
+			return;	/* on_report_synced settles again */
 	}
 	if (m->dirty)
 		save_state(m);
@@ -739,7 +775,7 @@ scheduler_add(struct scheduler *sc, const struct spool_envelope *env, bool held)
 
 	if (sc->stopped)
 		return;		/* durable in the queue: the next start recovers it */
-	m = msg_new(sc, env, held);
+	m = msg_new(sc, env, held, false);
 
 	if (held) {
 		log_event("held", "id=%s user=%s reason=\"account on hold\"", m->id,
@@ -758,7 +794,7 @@ recovered(const char *id, void *arg)
 
 	if (find(sc, id) != NULL || spool_load(sc->data_dir, id, &msg) != 0)
 		return;
-	dispatch(msg_new(sc, &msg.env, msg.held));
+	dispatch(msg_new(sc, &msg.env, msg.held, msg.warned));
 	spool_msg_clear(&msg);
 }
 
@@ -814,8 +850,9 @@ scheduler_delete(struct scheduler *sc, const char *id)
 	if (m == NULL)
 		return -1;
 	if (m->inflight > 0 || m->finishing) {
-		/* results will arrive for it: let them find nothing */
+		/* results will arrive for it: logged, then it goes */
 		m->held = true;
+		m->deleted = true;
 	}
 	spool_remove(sc->data_dir, id);
 	log_event("deleted", "id=%s", id);

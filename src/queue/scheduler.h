@@ -24,6 +24,7 @@ struct scheduler_options {
 	unsigned queue_lifetime;	/* seconds, then bounce */
 	unsigned retry_initial;		/* first retry delay, doubling */
 	unsigned retry_max;		/* cap of the delay */
+	unsigned delay_warning;		/* seconds: "still trying" report, 0: never */
 	unsigned domain_concurrency;	/* transactions per destination */
 	unsigned concurrency;		/* remote transactions in all */
 	/* Where a bounce to addr goes: a newly allocated Maildir list

@@ -472,7 +472,8 @@ read_file(const char *path, size_t *len)
 }
 
 /* The state file: one line per recipient that left PENDING or was
- * tried, "INDEX STATUS ATTEMPTS NEXT REASON", and "held" when on hold. */
+ * tried, "INDEX STATUS ATTEMPTS NEXT REASON", "held" when on hold and
+ * "warned" once the delay warning was queued. */
 static void
 load_state(const char *data_dir, struct spool_msg *msg)
 {
@@ -492,6 +493,10 @@ load_state(const char *data_dir, struct spool_msg *msg)
 
 		if (strcmp(line, "held") == 0) {
 			msg->held = true;
+			continue;
+		}
+		if (strcmp(line, "warned") == 0) {
+			msg->warned = true;
 			continue;
 		}
 		if (sscanf(line, "%lu %15s %lu %lld %n", &idx, status, &attempts, &next, &off) < 4 ||
@@ -556,7 +561,8 @@ spool_rcpt_status_name(enum rcpt_status st)
 }
 
 int
-spool_save_state(const char *data_dir, const struct spool_envelope *env, bool held)
+spool_save_state(const char *data_dir, const struct spool_envelope *env, bool held,
+    bool warned)
 {
 	char path[PATH_MAX], *buf = NULL;
 	size_t n = 0;
@@ -565,6 +571,8 @@ spool_save_state(const char *data_dir, const struct spool_envelope *env, bool he
 
 	if (held)
 		fprintf(f, "held\n");
+	if (warned)
+		fprintf(f, "warned\n");
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		const struct spool_rcpt *r = &env->rcpts[i];
 		char reason[512];

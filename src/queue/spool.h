@@ -95,6 +95,7 @@ struct spool_msg {
 	char *folder;		/* "Junk" or NULL for INBOX */
 	char *headers;		/* to prepend at delivery, or NULL */
 	bool held;		/* on hold: not delivered until released */
+	bool warned;		/* the sender got its delay warning */
 	char *raw;		/* whole file */
 	const char *data;	/* message octets inside raw */
 	size_t datalen;
@@ -109,9 +110,10 @@ void spool_msg_clear(struct spool_msg *msg);
  */
 int spool_parse(const char *buf, size_t len, struct spool_msg *msg);
 
-/* Records the recipients' delivery state and the hold flag (atomically,
- * durably) in queue/ID.state. */
-int spool_save_state(const char *data_dir, const struct spool_envelope *env, bool held);
+/* Records the recipients' delivery state, the hold flag and whether the
+ * delay warning went (atomically, durably) in queue/ID.state. */
+int spool_save_state(const char *data_dir, const struct spool_envelope *env, bool held,
+    bool warned);
 const char *spool_rcpt_status_name(enum rcpt_status st);
 /* Removes a delivered message and its sidecar. */
 int spool_remove(const char *data_dir, const char *id);

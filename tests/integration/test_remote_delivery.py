@@ -454,6 +454,48 @@ def test_queue_lifetime_expiry_bounces_but_never_to_null_sender(mta, sink):
     assert bq["to"] == SENDER, "bounce_queued to= is not the bounce's recipient: %r" % bq
 
 
+def delay_warnings(srv, local="bob"):
+    return [raw for raw in srv.messages(local) if b"multipart/report" in raw and
+            re.search(rb"^Action: delayed", raw, re.M)]
+
+
+def test_delay_warning_once_then_delivered(mta, sink):
+    s = sink(IP_EXPIRE)
+    s.script("rcpt", TEMPFAIL)                     # until the warning went
+    srv = mta(delay_warning="2s")
+    t1, t2 = token(), token()
+    q1 = send(srv, SENDER, ["alice@expire.rd.test"], simple_message(t1))
+    q2 = send(srv, "", ["carol@expire.rd.test"], simple_message(t2))
+
+    w = one(srv, "delay_warning_queued", id=q1, timeout=15)
+    assert w["to"] == SENDER, w
+    (raw,) = wait_until(lambda: delay_warnings(srv) or None, 10, what="the delay warning")
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    assert msg["Subject"].startswith("Delayed Mail"), msg["Subject"]
+    assert (msg.get_param("report-type") or "").lower() == "delivery-status"
+    ds = [p for p in msg.get_payload() if p.get_content_type() == "message/delivery-status"]
+    blocks = ds[0].get_payload()
+    assert len(blocks) == 2, blocks
+    rb = blocks[1]
+    assert rb["Final-Recipient"].split(";")[1].strip() == "alice@expire.rd.test", rb.items()
+    assert rb["Action"].strip() == "delayed" and rb["Status"].strip().startswith("4."), rb.items()
+    assert "Subject: test %s" % t1 in msg.as_string()
+
+    # a restart does not forget that the warning went
+    srv.stop()
+    s.clear_script()
+    srv.start()
+    one(srv, "delivered", id=q1, timeout=20)
+    removed(srv, q1, timeout=10)
+    one(srv, "delivered", id=q2, timeout=20)
+    assert len(srv.events("delay_warning_queued", id=q1)) == 1
+    assert len(delay_warnings(srv)) == 1
+    # never to the null sender, and no bounce for mail that got through
+    no_event(srv, "delay_warning_queued", id=q2)
+    no_event(srv, "bounced")
+    assert bounces(srv) == delay_warnings(srv)
+
+
 def test_permanent_failure_of_null_sender_message_makes_no_bounce(mta, sink):
     s = sink(IP_PERM)
     s.script("rcpt", "550 5.1.1 no such user")
