@@ -99,6 +99,7 @@ test_config_defaults(void **state)
 	assert_int_equal(cfg.outbound_port, 25);
 	assert_null(cfg.relayhost);
 	assert_int_equal(cfg.queue_lifetime, 5 * 86400);
+	assert_int_equal(cfg.delay_warning, 4 * 3600);
 	assert_null(cfg.dkim_selector);
 	assert_null(cfg.dkim_key);
 	assert_string_equal(cfg.alert_address, "postmaster@example.org");
@@ -147,6 +148,8 @@ static const struct value_case value_cases[] = {
 	{ "dnsbl_timeout = 3", T_UINT, F(dnsbl_timeout), 3, 0, NULL, 0 },
 	{ "smtp_timeout = 10m", T_UINT, F(smtp_timeout), 600, 0, NULL, 0 },
 	{ "auth_lockout = 1h", T_UINT, F(auth_lockout), 3600, 0, NULL, 0 },
+	{ "delay_warning = 0", T_UINT, F(delay_warning), 0, 0, NULL, 0 },
+	{ "delay_warning = 1d", T_UINT, F(delay_warning), 86400, 0, NULL, 0 },
 	{ "queue_lifetime = 3d", T_UINT, F(queue_lifetime), 259200, 0, NULL, 0 },
 	{ "alert_window = 30m", T_UINT, F(alert_window), 1800, 0, NULL, 0 },
 	/* integers */
