@@ -255,7 +255,8 @@ stats_totals(struct stats *st, struct stats_counter **out)
 	pthread_mutex_lock(&st->lock);
 	n = st->ntotals;
 	*out = xmalloc((n ? n : 1) * sizeof(**out));
-	memcpy(*out, st->totals, n * sizeof(**out));
+	if (n > 0)	/* totals is NULL before the first event */
+		memcpy(*out, st->totals, n * sizeof(**out));
 	pthread_mutex_unlock(&st->lock);
 	return n;
 }
