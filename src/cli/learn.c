@@ -179,8 +179,15 @@ cli_learn(int argc, char **argv)
 		goto out;
 	}
 	if (!userdb_has_account(db, account)) {
-		fprintf(stderr, "postern: %s is not an account here\n", account);
-		goto out;
+		/* Delivered-To: local+Junk@domain (an LMTP delivery into Junk) is
+		 * local@domain's mail */
+		char *plus = strchr(account, '+'), *at = strrchr(account, '@');
+		if (plus != NULL && at != NULL && plus < at)
+			memmove(plus, at, strlen(at) + 1);
+		if (!userdb_has_account(db, account)) {
+			fprintf(stderr, "postern: %s is not an account here\n", account);
+			goto out;
+		}
 	}
 	if (!mime_header_find(msg, hend, "From", &v, &vl) ||
 	    !scan_address_spec(v, vl, sender, sizeof(sender))) {

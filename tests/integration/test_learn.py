@@ -136,6 +136,11 @@ def test_learn_account_from_delivered_to(srv):
     assert srv.cli("learn", "list", "--user", BOB).stdout.startswith(
         BOB + " promo@shop.test spam ")
     assert accepted(srv, q)["verdict"] == "inbox"
+    # what Dovecot's LMTP writes for mail filed into Junk: local+Junk@
+    other = message(token(), "deals@shop.test").replace(
+        b"From:", b"Delivered-To: bob+Junk@example.test\r\nFrom:", 1)
+    assert BOB in learn(srv, "spam", other).stdout
+    assert " deals@shop.test spam " in srv.cli("learn", "list", "--user", BOB).stdout
 
 
 def test_learn_bad_input(srv):
