@@ -249,13 +249,44 @@ struct dmarc_check {
 	struct dkim_sig_result *sigs;	/* owned copy */
 	size_t nsigs;
 	struct dns_query *q;
-	enum dmarc_result deferred;	/* for a check ended before any lookup */
+	/* The record is looked up from dmarc_check_begin on; the verdict
+	 * waits for both it and the inputs of dmarc_check_evaluate. */
+	bool have_inputs;
+	bool have_record;		/* the lookups are over: record or outcome */
+	enum dmarc_result outcome;	/* when no record is to be judged */
+	char *record;			/* the one DMARC record found, or NULL */
+	size_t record_len;
 };
 
 static void
 finish(struct dmarc_check *c, enum dmarc_result r, enum dmarc_policy p)
 {
 	c->cb(c->arg, r, p, c->from);	/* last: it may free c */
+}
+
+static void judge(struct dmarc_check *c, const char *txt, size_t len);
+
+/* Both halves in: the verdict. */
+static void
+decide(struct dmarc_check *c)
+{
+	if (!c->have_inputs || !c->have_record)
+		return;
+	if (c->record != NULL)
+		judge(c, c->record, c->record_len);
+	else
+		finish(c, c->outcome, DMARC_POLICY_NONE);
+}
+
+/* The lookups ended: with record (owned, may be NULL) or outcome. */
+static void
+record_done(struct dmarc_check *c, char *record, size_t len, enum dmarc_result outcome)
+{
+	c->have_record = true;
+	c->record = record;
+	c->record_len = len;
+	c->outcome = outcome;
+	decide(c);
 }
 
 static void on_record(void *arg, const struct dns_answer *ans);
@@ -336,7 +367,7 @@ on_record(void *arg, const struct dns_answer *ans)
 
 	c->q = NULL;
 	if (ans->status == DNS_TIMEOUT || ans->status == DNS_SERVFAIL) {
-		finish(c, DMARC_TEMPERROR, DMARC_POLICY_NONE);
+		record_done(c, NULL, 0, DMARC_TEMPERROR);
 		return;
 	}
 	for (size_t i = 0; ans->status == DNS_OK && i < ans->count; i++) {
@@ -355,12 +386,11 @@ on_record(void *arg, const struct dns_answer *ans)
 	if (nfound > 1) {
 		/* 6.6.3: more than one record is an error to report */
 		free(found);
-		finish(c, DMARC_PERMERROR, DMARC_POLICY_NONE);
+		record_done(c, NULL, 0, DMARC_PERMERROR);
 		return;
 	}
 	if (nfound == 1) {
-		judge(c, found, flen);
-		free(found);	/* c may be gone, found was never in it */
+		record_done(c, found, flen, DMARC_NONE);
 		return;
 	}
 	/* 6.6.3: no record for the From domain: try the org domain */
@@ -369,7 +399,7 @@ on_record(void *arg, const struct dns_answer *ans)
 		lookup(c, c->org);
 		return;
 	}
-	finish(c, DMARC_NONE, DMARC_POLICY_NONE);
+	record_done(c, NULL, 0, DMARC_NONE);
 }
 
 static void
@@ -378,13 +408,12 @@ on_defer(void *arg, const struct dns_answer *ans)
 	struct dmarc_check *c = arg;
 
 	c->q = NULL;
-	finish(c, c->deferred, DMARC_POLICY_NONE);
+	record_done(c, NULL, 0, DMARC_NONE);
 }
 
 struct dmarc_check *
-dmarc_check_start(struct resolver *res, const char *from_domain, enum spf_result spf,
-    const char *spf_domain, const struct dkim_sig_result *sigs, size_t nsigs,
-    unsigned timeout_ms, dmarc_cb *cb, void *arg)
+dmarc_check_begin(struct resolver *res, const char *from_domain, unsigned timeout_ms,
+    dmarc_cb *cb, void *arg)
 {
 	struct dmarc_check *c = xcalloc(1, sizeof(*c));
 
@@ -393,13 +422,6 @@ dmarc_check_start(struct resolver *res, const char *from_domain, enum spf_result
 	c->arg = arg;
 	c->timeout_ms = timeout_ms;
 	c->deadline = now_ms() + timeout_ms;
-	c->spf = spf;
-	snprintf(c->spf_domain, sizeof(c->spf_domain), "%s", spf_domain ? spf_domain : "");
-	if (nsigs > 0) {
-		c->sigs = xcalloc(nsigs, sizeof(*c->sigs));
-		memcpy(c->sigs, sigs, nsigs * sizeof(*sigs));
-		c->nsigs = nsigs;
-	}
 	if (!normalize(from_domain, c->from, sizeof(c->from)) ||
 	    strspn(c->from, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(c->from)) {
 		/*
@@ -408,12 +430,40 @@ dmarc_check_start(struct resolver *res, const char *from_domain, enum spf_result
 		 * by libunbound's built-in local zone without the network.
 		 */
 		c->from[0] = '\0';
-		c->deferred = DMARC_NONE;
 		c->q = dns_query(res, "invalid.", DNS_TYPE_A, timeout_ms, on_defer, c);
 		return c;
 	}
 	org_domain(c->from, c->org, sizeof(c->org));
 	lookup(c, c->from);
+	return c;
+}
+
+void
+dmarc_check_evaluate(struct dmarc_check *c, enum spf_result spf, const char *spf_domain,
+    const struct dkim_sig_result *sigs, size_t nsigs)
+{
+	if (c->have_inputs)
+		return;
+	c->have_inputs = true;
+	c->spf = spf;
+	snprintf(c->spf_domain, sizeof(c->spf_domain), "%s", spf_domain ? spf_domain : "");
+	if (nsigs > 0) {
+		c->sigs = xcalloc(nsigs, sizeof(*c->sigs));
+		memcpy(c->sigs, sigs, nsigs * sizeof(*sigs));
+		c->nsigs = nsigs;
+	}
+	decide(c);
+}
+
+struct dmarc_check *
+dmarc_check_start(struct resolver *res, const char *from_domain, enum spf_result spf,
+    const char *spf_domain, const struct dkim_sig_result *sigs, size_t nsigs,
+    unsigned timeout_ms, dmarc_cb *cb, void *arg)
+{
+	/* the record is never in before begin returns: no callback here */
+	struct dmarc_check *c = dmarc_check_begin(res, from_domain, timeout_ms, cb, arg);
+
+	dmarc_check_evaluate(c, spf, spf_domain, sigs, nsigs);
 	return c;
 }
 
@@ -424,5 +474,6 @@ dmarc_check_free(struct dmarc_check *c)
 		return;
 	dns_cancel(c->q);
 	free(c->sigs);
+	free(c->record);
 	free(c);
 }

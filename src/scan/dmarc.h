@@ -31,6 +31,18 @@ struct dmarc_check *dmarc_check_start(struct resolver *res, const char *from_dom
     size_t nsigs, unsigned timeout_ms, dmarc_cb *cb, void *arg);
 void dmarc_check_free(struct dmarc_check *c);
 
+/*
+ * The same in two halves, so that the record lookups run while SPF and
+ * DKIM are still being checked: begin starts them (never calling back
+ * before it returns); evaluate gives the SPF and DKIM results once known.
+ * cb runs once both are in, from evaluate itself when the record is
+ * already there.
+ */
+struct dmarc_check *dmarc_check_begin(struct resolver *res, const char *from_domain,
+    unsigned timeout_ms, dmarc_cb *cb, void *arg);
+void dmarc_check_evaluate(struct dmarc_check *c, enum spf_result spf, const char *spf_domain,
+    const struct dkim_sig_result *sigs, size_t nsigs);
+
 /* Pure: true when SPF passed for, or a DKIM signature passed with d=, a
  * domain of from_domain's organization (DMARC's relaxed alignment, RFC
  * 7489 3.1), whether or not the domain publishes a DMARC record. */

@@ -45,7 +45,6 @@ struct scan {
 	struct spf_check *spf;
 	struct dkim_verify *dkim;
 	struct dmarc_check *dmarc;
-	struct dns_query *dmarc_prefetch[2];	/* _dmarc.FROM, _dmarc.ORG */
 	bool spf_pending, dkim_pending;
 	struct scan_auth auth;
 	char from_addr[SCAN_ADDR_MAX];	/* first From: address, "" if none */
@@ -341,17 +340,18 @@ on_dmarc(void *arg, enum dmarc_result result, enum dmarc_policy policy, const ch
 	done_one(s);
 }
 
-/* DMARC needs both SPF's and DKIM's results. */
+/*
+ * DMARC is judged on both SPF's and DKIM's results. on_dmarc may run
+ * from here (the record was in first): safe, because the caller, on_spf
+ * or on_dkim, still holds its own pending count until after this call.
+ */
 static void
 maybe_dmarc(struct scan *s)
 {
-	if (s->spf_pending || s->dkim_pending || s->auth.header_from[0] == '\0' ||
-	    s->in.sh == NULL)
+	if (s->spf_pending || s->dkim_pending || s->dmarc == NULL)
 		return;
-	s->pending++;
-	s->dmarc = dmarc_check_start(s->in.sh->res, s->auth.header_from,
-	    s->auth.spf_ran ? s->auth.spf : SPF_NONE, s->auth.spf_domain, s->auth.dkim,
-	    s->auth.ndkim, s->in.sh->timeout_ms, on_dmarc, s);
+	dmarc_check_evaluate(s->dmarc, s->auth.spf_ran ? s->auth.spf : SPF_NONE,
+	    s->auth.spf_domain, s->auth.dkim, s->auth.ndkim);
 }
 
 static void
@@ -380,51 +380,22 @@ on_dkim(void *arg, const struct dkim_sig_result *sigs, size_t n)
 	done_one(s);
 }
 
-static void
-on_prefetch_from(void *arg, const struct dns_answer *ans)
-{
-	((struct scan *)arg)->dmarc_prefetch[0] = NULL;
-}
-
-static void
-on_prefetch_org(void *arg, const struct dns_answer *ans)
-{
-	((struct scan *)arg)->dmarc_prefetch[1] = NULL;
-}
-
 /*
- * DMARC is evaluated once SPF and DKIM are in, but its records need not
- * wait for them: asked now, they are in the resolver's cache by then (and
- * libunbound joins the later identical query to one still in flight), so
- * the three checks cost one round of lookups instead of two.
+ * SPF for the session's client (never for authenticated mail: the user
+ * is ours), DKIM for every message, and the DMARC record lookups at the
+ * same time: the three cost one round of lookups. DMARC is judged once
+ * SPF and DKIM are in (maybe_dmarc).
  */
-static void
-prefetch_dmarc(struct scan *s)
-{
-	const char *from = s->auth.header_from, *org;
-	char name[URL_HOST_MAX + 8];
-	unsigned t = s->in.sh->timeout_ms;
-
-	if (from[0] == '\0')
-		return;
-	snprintf(name, sizeof(name), "_dmarc.%s", from);
-	s->dmarc_prefetch[0] = dns_query(s->in.sh->res, name, DNS_TYPE_TXT, t, on_prefetch_from, s);
-	org = psl() != NULL ? psl_registrable_domain(psl(), from) : NULL;
-	if (org != NULL && strcmp(org, from) != 0) {
-		snprintf(name, sizeof(name), "_dmarc.%s", org);
-		s->dmarc_prefetch[1] = dns_query(s->in.sh->res, name, DNS_TYPE_TXT, t,
-		    on_prefetch_org, s);
-	}
-}
-
-/* SPF for the session's client (never for authenticated mail: the user
- * is ours), DKIM for every message; DMARC once both are in. */
 static void
 start_auth(struct scan *s)
 {
 	struct resolver *res = s->in.sh->res;
 
-	prefetch_dmarc(s);
+	if (s->auth.header_from[0] != '\0') {
+		s->pending++;
+		s->dmarc = dmarc_check_begin(res, s->auth.header_from, s->in.sh->timeout_ms,
+		    on_dmarc, s);
+	}
 	if (s->in.client_ip != NULL && !s->in.authenticated) {
 		s->spf_pending = true;
 		s->pending++;
@@ -544,8 +515,6 @@ scan_free(struct scan *s)
 	spf_check_free(s->spf);
 	dkim_verify_free(s->dkim);
 	dmarc_check_free(s->dmarc);
-	for (size_t i = 0; i < 2; i++)
-		dns_cancel(s->dmarc_prefetch[i]);
 	free(s->lk);
 	url_set_clear(&s->urls);
 	free(s);
