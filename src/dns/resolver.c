@@ -9,9 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unbound.h>
 
+#include "dns/cache.h"
 #include "lib/xmalloc.h"
+
+#define CACHE_SLOTS 8192
 
 struct dns_query {
 	struct dns_query *next, *prev;
@@ -21,6 +25,9 @@ struct dns_query {
 	dns_cb *cb;
 	void *arg;
 	bool failed;		/* submission refused: fail from the timer */
+	struct dns_cached *hit;	/* answered from the cache: from the timer */
+	int type;
+	char name[];		/* as asked, for the cache */
 };
 
 struct resolver {
@@ -29,7 +36,17 @@ struct resolver {
 	struct event *ev;	/* readable ub_fd */
 	struct dns_query *queries;
 	unsigned long count;
+	struct dns_cache *cache;
 };
+
+static time_t
+now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
 
 static void
 unlink_query(struct dns_query *q)
@@ -44,6 +61,7 @@ unlink_query(struct dns_query *q)
 		q->next->prev = q->prev;
 	if (q->timer)
 		event_free(q->timer);
+	dns_cached_free(q->hit);
 	free(q);
 }
 
@@ -55,6 +73,18 @@ complete(struct dns_query *q, const struct dns_answer *ans)
 
 	unlink_query(q);
 	cb(arg, ans);
+}
+
+/* The same for a cached answer, which lives in q until the callback
+ * returned. */
+static void
+complete_cached(struct dns_query *q, const struct dns_answer *ans)
+{
+	struct dns_cached *hit = q->hit;
+
+	q->hit = NULL;
+	complete(q, ans);
+	dns_cached_free(hit);
 }
 
 static void
@@ -81,6 +111,10 @@ on_answer(void *mydata, int err, struct ub_result *res)
 			ans.status = DNS_NXDOMAIN;
 		else if (res->rcode == 0)
 			ans.status = DNS_NODATA;
+		/* a bogus answer's TTL cannot be trusted either */
+		if (!res->bogus && res->ttl > 0)
+			dns_cache_put(q->r->cache, q->name, q->type, &ans, (unsigned)res->ttl,
+			    now_sec());
 	}
 	complete(q, &ans);
 	if (res != NULL)
@@ -101,6 +135,13 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	struct dns_query *q = arg;
 	struct dns_answer ans = { .status = q->failed ? DNS_SERVFAIL : DNS_TIMEOUT };
 
+	if (q->hit != NULL) {
+		/* complete() frees q and with it the copy: answer from a copy
+		 * of the struct, whose pointers stay valid until then */
+		ans = *dns_cached_answer(q->hit);
+		complete_cached(q, &ans);
+		return;
+	}
 	if (q->async_id != 0)
 		ub_cancel(q->r->ctx, q->async_id);
 	q->async_id = 0;
@@ -150,6 +191,7 @@ resolver_new(struct event_base *base, const struct resolver_options *opt, char *
 	}
 	r->ev = event_new(base, ub_fd(r->ctx), EV_READ | EV_PERSIST, on_readable, r);
 	event_add(r->ev, NULL);
+	r->cache = dns_cache_new(CACHE_SLOTS);
 	return r;
 fail:
 	*err = xasprintf("libunbound: %s", ub_strerror(rc));
@@ -167,6 +209,7 @@ resolver_free(struct resolver *r)
 		dns_cancel(r->queries);
 	event_free(r->ev);
 	ub_ctx_delete(r->ctx);
+	dns_cache_free(r->cache);
 	free(r);
 }
 
@@ -174,10 +217,13 @@ struct dns_query *
 dns_query(struct resolver *r, const char *name, int type, unsigned timeout_ms,
     dns_cb *cb, void *arg)
 {
-	struct dns_query *q = xcalloc(1, sizeof(*q));
+	size_t nlen = strlen(name);
+	struct dns_query *q = xcalloc(1, sizeof(*q) + nlen + 1);
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 	int rc;
 
+	memcpy(q->name, name, nlen + 1);
+	q->type = type;
 	q->r = r;
 	q->cb = cb;
 	q->arg = arg;
@@ -187,6 +233,12 @@ dns_query(struct resolver *r, const char *name, int type, unsigned timeout_ms,
 	r->queries = q;
 	r->count++;
 	q->timer = evtimer_new(r->base, on_timer, q);
+	if ((q->hit = dns_cache_get(r->cache, name, type, now_sec())) != NULL) {
+		/* never call back from inside dns_query */
+		struct timeval zero = { 0, 0 };
+		evtimer_add(q->timer, &zero);
+		return q;
+	}
 	rc = ub_resolve_async(r->ctx, name, type, 1 /* IN */, q, on_answer, &q->async_id);
 	if (rc != 0) {
 		/* Never call back from inside dns_query: the caller may not
