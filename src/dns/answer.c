@@ -92,3 +92,18 @@ dns_reverse_name(const char *ip, char *out, size_t outlen)
 	memcpy(out + o, "ip6.arpa", 9);
 	return 0;
 }
+
+bool
+dns_name_key(const char *name, char *out, size_t outlen)
+{
+	size_t len = name != NULL ? strlen(name) : 0;
+
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	if (len == 0 || len >= outlen)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		out[i] = (char)tolower((unsigned char)name[i]);
+	out[len] = '\0';
+	return true;
+}

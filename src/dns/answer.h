@@ -6,6 +6,7 @@
 #ifndef POSTERN_DNS_ANSWER_H
 #define POSTERN_DNS_ANSWER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define DNS_NAME_TEXT_MAX 254	/* 253 characters and NUL */
@@ -24,6 +25,10 @@ int dns_name_from_wire(const char *buf, size_t len, char *out, size_t outlen);
  * past len. The caller frees it.
  */
 char *dns_txt_join(const char *buf, size_t len, size_t *outlen);
+
+/* A name as a key: lower-cased into out without a final dot; false when
+ * it is empty or does not fit in outlen. */
+bool dns_name_key(const char *name, char *out, size_t outlen);
 
 /* The reverse-lookup name of an IP text ("4.3.2.1.in-addr.arpa"). */
 int dns_reverse_name(const char *ip, char *out, size_t outlen);

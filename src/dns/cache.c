@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns/answer.h"
 #include "lib/xmalloc.h"
 
 #define KEY_MAX 300
@@ -30,21 +31,6 @@ struct dns_cache {
 	struct dns_cached **slots;
 	size_t nslots;
 };
-
-static bool
-make_key(const char *name, char *key)
-{
-	size_t n = strlen(name);
-
-	if (n > 0 && name[n - 1] == '.')
-		n--;
-	if (n == 0 || n >= KEY_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		key[i] = (char)tolower((unsigned char)name[i]);
-	key[n] = '\0';
-	return true;
-}
 
 /* FNV-1a over the key and the type. */
 static size_t
@@ -101,7 +87,7 @@ dns_cache_put(struct dns_cache *c, const char *name, int type,
 	size_t total = 0, slot;
 	struct dns_cached *e;
 
-	if (ttl == 0 || ans->count > RDATA_MAX || !make_key(name, key) ||
+	if (ttl == 0 || ans->count > RDATA_MAX || !dns_name_key(name, key, sizeof(key)) ||
 	    (ans->status != DNS_OK && ans->status != DNS_NXDOMAIN && ans->status != DNS_NODATA))
 		return;
 	for (size_t i = 0; i < ans->count; i++) {
@@ -135,7 +121,7 @@ dns_cache_get(struct dns_cache *c, const char *name, int type, time_t now)
 	struct dns_cached *e, *copy;
 	size_t slot;
 
-	if (!make_key(name, key))
+	if (!dns_name_key(name, key, sizeof(key)))
 		return NULL;
 	slot = slot_of(c, key, type);
 	e = c->slots[slot];

@@ -186,29 +186,12 @@ org_domain(const char *name, char *out, size_t outlen)
 	snprintf(out, outlen, "%s", reg != NULL ? reg : name);
 }
 
-/* Lower-cases name into out without a final dot; false when it does not
- * fit or is empty. */
-static bool
-normalize(const char *name, char *out, size_t outlen)
-{
-	size_t len = name != NULL ? strlen(name) : 0;
-
-	if (len > 0 && name[len - 1] == '.')
-		len--;
-	if (len == 0 || len >= outlen)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		out[i] = (char)tolower((unsigned char)name[i]);
-	out[len] = '\0';
-	return true;
-}
-
 static bool
 aligned(const char *from, const char *from_org, const char *domain, bool strict)
 {
 	char d[DNS_NAME_TEXT_MAX], org[DNS_NAME_TEXT_MAX];
 
-	if (!normalize(domain, d, sizeof(d)))
+	if (!dns_name_key(domain, d, sizeof(d)))
 		return false;
 	if (strict)
 		return strcmp(d, from) == 0;
@@ -222,7 +205,7 @@ dmarc_identifier_aligned(const char *from_domain, enum spf_result spf,
 {
 	char from[DNS_NAME_TEXT_MAX], org[DNS_NAME_TEXT_MAX];
 
-	if (!normalize(from_domain, from, sizeof(from)))
+	if (!dns_name_key(from_domain, from, sizeof(from)))
 		return false;
 	org_domain(from, org, sizeof(org));
 	if (spf == SPF_PASS && aligned(from, org, spf_domain, false))
@@ -422,7 +405,7 @@ dmarc_check_begin(struct resolver *res, const char *from_domain, unsigned timeou
 	c->arg = arg;
 	c->timeout_ms = timeout_ms;
 	c->deadline = now_ms() + timeout_ms;
-	if (!normalize(from_domain, c->from, sizeof(c->from)) ||
+	if (!dns_name_key(from_domain, c->from, sizeof(c->from)) ||
 	    strspn(c->from, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(c->from)) {
 		/*
 		 * No usable From domain: nothing to look up, yet the result
