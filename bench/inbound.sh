@@ -51,16 +51,9 @@ case "$POSTERN" in /*) ;; *) POSTERN="$ROOT/$POSTERN" ;; esac
 
 FAILED=0
 ERRORS=()
-say() { printf 'bench: %s\n' "$*"; }
-loud() {
-	ERRORS+=("$1")
-	printf '\n' >&2
-	printf 'bench: ********************************************************\n' >&2
-	printf 'bench: ERROR: %s\n' "$@" >&2
-	printf 'bench: ********************************************************\n' >&2
-	FAILED=1
-}
-die() { loud "$@"; exit 1; }
+BENCH_TAG=bench
+# shellcheck source=bench/common.sh
+. "$ROOT/bench/common.sh"
 
 # ------------------------------------------------------------ parameters
 SIZE=${SIZE_RAW%[kKmM]}
@@ -108,18 +101,6 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # leftovers of an earlier run that was killed: stop them by their pid files
 # (only processes whose command line names this scratch directory)
-stale_stop() { # PIDFILE
-	local pid
-	[ -r "$1" ] || return 0
-	pid=$(tr -d ' \n' 2>/dev/null <"$1") || return 0
-	case "$pid" in '' | *[!0-9]*) return 0 ;; esac
-	if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$DIR/"; then
-		echo "bench: stopping pid $pid left over from an earlier run" >&2
-		kill -TERM "$pid" 2>/dev/null
-		sleep 2
-		kill -KILL "$pid" 2>/dev/null
-	fi
-}
 if [ -e "$DIR/.postern-bench" ]; then
 	for d in "$DIR/postfix" "$DIR/postfix-rbl"; do
 		if [ -e "$d/queue/pid/master.pid" ]; then
@@ -147,42 +128,6 @@ PF_MAIN_DIR="$DIR/postfix"
 PF_RBL_DIR="$DIR/postfix-rbl"
 PFDIR=$PF_MAIN_DIR # the instance started or about to be
 PNDIR="$DIR/postern"
-
-kill_wait() { # PID SECONDS: SIGTERM, wait, then SIGKILL; returns exit status if our child
-	local pid=$1 secs=$2 i=0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	while kill -0 "$pid" 2>/dev/null && [ $i -lt $(( secs * 10 )) ]; do
-		sleep 0.1
-		i=$(( i + 1 ))
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-		return 137
-	fi
-	wait "$pid" 2>/dev/null
-}
-
-postfix_master_pid() {
-	tr -d ' \n' 2>/dev/null <"$PFDIR/queue/pid/master.pid"
-}
-
-postfix_stop() {
-	[ "$PF_STARTED" = 1 ] || return 0
-	local mpid i=0
-	mpid=$(postfix_master_pid)
-	/usr/sbin/postfix -c "$PFDIR/etc" stop >/dev/null 2>&1
-	while [ -n "$mpid" ] && kill -0 "$mpid" 2>/dev/null && [ $i -lt 300 ]; do
-		sleep 0.1
-		i=$(( i + 1 ))
-	done
-	if [ -n "$mpid" ] && kill -0 "$mpid" 2>/dev/null; then
-		say "Postfix master $mpid did not stop in 30 s: killing it"
-		/usr/sbin/postfix -c "$PFDIR/etc" abort >/dev/null 2>&1
-		kill -KILL "$mpid" 2>/dev/null
-	fi
-	PF_STARTED=0
-}
 
 cleanup() {
 	[ -n "$POSTERN_PID" ] && kill_wait "$POSTERN_PID" 10
@@ -670,13 +615,6 @@ if [ "${BENCH_SKIP_POSTERN:-0}" != 1 ]; then postern_bench; fi
 if [ "$SKIP_DNSBL" != 1 ]; then dnsbl_bench; fi
 
 # ------------------------------------------------------------ report
-mib() { # KiB -> MiB
-	if [ -n "${1:-}" ] && [ "${1:-0}" != 0 ]; then awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; else echo "-"; fi
-}
-ratio() { # postern postfix
-	awk -v a="${1:--}" -v b="${2:--}" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2fx", a / b }'
-}
-
 echo
 if [ "${BENCH_SKIP_POSTFIX:-0}" != 1 ] || [ "${BENCH_SKIP_POSTERN:-0}" != 1 ]; then
 pf_acc=$(rate "${R[pf_accept_seconds]:-}")
