@@ -64,6 +64,7 @@ static const struct key keys[] = {
 	{ "max_connections_per_ip", K_UINT, OFF(max_connections_per_ip), 0 },
 	{ "max_recipients", K_UINT, OFF(max_recipients), 0 },
 	{ "smtp_timeout", K_DURATION, OFF(smtp_timeout), 0 },
+	{ "smtp_min_data_rate", K_UINT, OFF(smtp_min_data_rate), 0 },
 	{ "user_max_messages", K_RATE, OFF(user_max_messages), 0 },
 	{ "user_max_recipients", K_RATE, OFF(user_max_recipients), 0 },
 	{ "user_max_failed_recipients", K_RATE, OFF(user_max_failed_recipients), 0 },
@@ -156,6 +157,7 @@ set_defaults(struct config *cfg)
 	cfg->max_connections_per_ip = 20;
 	cfg->max_recipients = 1000;
 	cfg->smtp_timeout = 300;
+	cfg->smtp_min_data_rate = 500;
 	cfg->user_max_messages = (struct rate){ 200, 3600 };
 	cfg->user_max_recipients = (struct rate){ 1000, 3600 };
 	cfg->user_max_failed_recipients = (struct rate){ 50, 3600 };
@@ -603,6 +605,8 @@ config_parse(const char *buf, size_t len, const char *file, const char *basedir,
 		config_diag_add(diag, file, 0, "dnsbl_timeout must be at least 1s");
 	if (cfg->smtp_timeout == 0)
 		config_diag_add(diag, file, 0, "smtp_timeout must be at least 1s");
+	if (cfg->smtp_min_data_rate == 0)
+		config_diag_add(diag, file, 0, "smtp_min_data_rate must be at least 1 (octets per second)");
 	if (cfg->max_message_size < 1024)
 		config_diag_add(diag, file, 0, "max_message_size below 1K cannot carry mail");
 	return diag->n - before;

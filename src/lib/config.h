@@ -60,6 +60,7 @@ struct config {
 	unsigned max_connections, max_connections_per_ip;
 	unsigned max_recipients;	/* per message */
 	unsigned smtp_timeout;		/* idle timeout of a session */
+	unsigned smtp_min_data_rate;	/* octets/s a DATA/BDAT transfer must keep */
 	struct rate user_max_messages, user_max_recipients, auth_max_failures;
 	struct rate user_max_failed_recipients;	/* unknown users, remote 5xx */
 	unsigned auth_lockout;
