@@ -1,10 +1,12 @@
 /*
- * Configuration parser. A key table drives type checking; defaults are
- * applied before the file and derived values (log_file, min_free_space,
- * alert_address) after it, so an explicit setting always wins.
+ * Configuration parser. A key table drives type checking and gives every
+ * numeric key its range (SPEC 2); defaults are applied before the file and
+ * derived values (log_file, min_free_space, alert_address) after it, so an
+ * explicit setting always wins. Each key may be given once.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,10 +21,21 @@
 
 #define CONFIG_FILE_MAX (1024 * 1024)
 
+/* Range bounds (SPEC 2: ratios 0-1, durations and rate counts > 0, sizes
+ * up to 1T). Timeouts stop at a day: serve.c turns some into milliseconds
+ * in an unsigned, and a longer wait is a typo, not a policy. */
+#define MINUTE 60.0
+#define DAY 86400.0
+#define YEAR (365 * DAY)
+#define TERA 1099511627776.0		/* 1T = 1024^4 octets */
+#define COUNT_MAX 1e9
+#define SCORE_MAX 10000.0		/* any threshold or weight beyond is a typo */
+#define RATE_SECONDS_MAX YEAR		/* the DURATION of COUNT/DURATION */
+
 enum key_type {
 	K_STRING, K_PATH, K_DOMAINS, K_HOSTPORT_OPT, K_HOSTPORT_LIST,
 	K_CIDR_LIST, K_DURATION, K_SIZE, K_UINT, K_RATE, K_NUMBER, K_PORT,
-	K_ZONE, K_BOOL, K_DELIVERY,
+	K_ZONE, K_BOOL, K_DELIVERY, K_IP_LIST,
 };
 
 struct key {
@@ -30,63 +43,68 @@ struct key {
 	enum key_type type;
 	size_t off;		/* offset in struct config */
 	size_t count_off;	/* for lists: offset of the count */
+	double min, max;	/* numeric types: accepted range, both included
+				 * (for rates, of the COUNT); unset (0, 0) is
+				 * "only 0", so a new key cannot forget one */
 };
 
 #define OFF(f) offsetof(struct config, f)
+/* Durations that may be 0 mean "off" there (delay_warning: no warnings;
+ * dnsbl_health_interval: test points checked at start only). */
 static const struct key keys[] = {
-	{ "hostname", K_ZONE, OFF(hostname), 0 },
-	{ "domains", K_DOMAINS, OFF(domains), OFF(ndomains) },
-	{ "data_dir", K_PATH, OFF(data_dir), 0 },
-	{ "log_file", K_PATH, OFF(log_file), 0 },
-	{ "listen_smtp", K_HOSTPORT_OPT, OFF(listen_smtp), 0 },
-	{ "listen_submission", K_HOSTPORT_OPT, OFF(listen_submission), 0 },
-	{ "listen_submissions", K_HOSTPORT_OPT, OFF(listen_submissions), 0 },
-	{ "metrics_listen", K_HOSTPORT_OPT, OFF(metrics_listen), 0 },
-	{ "tls_cert", K_PATH, OFF(tls_cert), 0 },
-	{ "tls_key", K_PATH, OFF(tls_key), 0 },
-	{ "user", K_STRING, OFF(user), 0 },
-	{ "dns_servers", K_HOSTPORT_LIST, OFF(dns_servers), OFF(ndns_servers) },
-	{ "dnsbl_ip_zone", K_ZONE, OFF(dnsbl_ip_zone), 0 },
-	{ "dnsbl_domain_zone", K_ZONE, OFF(dnsbl_domain_zone), 0 },
-	{ "spamhaus_dqs_key", K_STRING, OFF(spamhaus_dqs_key), 0 },
-	{ "dnsbl_timeout", K_DURATION, OFF(dnsbl_timeout), 0 },
-	{ "dnsbl", K_BOOL, OFF(dnsbl), 0 },
-	{ "dnsbl_health_interval", K_DURATION, OFF(dnsbl_health_interval), 0 },
-	{ "dnssec", K_BOOL, OFF(dnssec), 0 },
-	{ "allow_networks", K_CIDR_LIST, OFF(allow_networks), OFF(nallow_networks) },
-	{ "trusted_networks", K_CIDR_LIST, OFF(trusted_networks), OFF(ntrusted_networks) },
-	{ "score_junk", K_NUMBER, OFF(score_junk), 0 },
-	{ "score_reject", K_NUMBER, OFF(score_reject), 0 },
-	{ "scan_max_lookups", K_UINT, OFF(scan_max_lookups), 0 },
-	{ "scan_defanged", K_BOOL, OFF(scan_defanged), 0 },
-	{ "max_message_size", K_SIZE, OFF(max_message_size), 0 },
-	{ "max_connections", K_UINT, OFF(max_connections), 0 },
-	{ "max_connections_per_ip", K_UINT, OFF(max_connections_per_ip), 0 },
-	{ "max_recipients", K_UINT, OFF(max_recipients), 0 },
-	{ "smtp_timeout", K_DURATION, OFF(smtp_timeout), 0 },
-	{ "smtp_min_data_rate", K_UINT, OFF(smtp_min_data_rate), 0 },
-	{ "user_max_messages", K_RATE, OFF(user_max_messages), 0 },
-	{ "user_max_recipients", K_RATE, OFF(user_max_recipients), 0 },
-	{ "user_max_failed_recipients", K_RATE, OFF(user_max_failed_recipients), 0 },
-	{ "auth_max_failures", K_RATE, OFF(auth_max_failures), 0 },
-	{ "auth_lockout", K_DURATION, OFF(auth_lockout), 0 },
-	{ "outbound_port", K_PORT, OFF(outbound_port), 0 },
-	{ "relayhost", K_HOSTPORT_OPT, OFF(relayhost), 0 },
-	{ "local_delivery", K_DELIVERY, 0, 0 },
-	{ "queue_lifetime", K_DURATION, OFF(queue_lifetime), 0 },
-	{ "delay_warning", K_DURATION, OFF(delay_warning), 0 },
-	{ "retry_initial", K_DURATION, OFF(retry_initial), 0 },
-	{ "retry_max", K_DURATION, OFF(retry_max), 0 },
-	{ "outbound_timeout", K_DURATION, OFF(outbound_timeout), 0 },
-	{ "tls_required_domains", K_DOMAINS, OFF(tls_required_domains), OFF(ntls_required_domains) },
-	{ "dkim_selector", K_STRING, OFF(dkim_selector), 0 },
-	{ "dkim_key", K_PATH, OFF(dkim_key), 0 },
-	{ "alert_address", K_STRING, OFF(alert_address), 0 },
-	{ "min_free_space", K_SIZE, OFF(min_free_space), 0 },
-	{ "alert_bounce_ratio", K_NUMBER, OFF(alert_bounce_ratio), 0 },
-	{ "alert_min_messages", K_UINT, OFF(alert_min_messages), 0 },
-	{ "alert_window", K_DURATION, OFF(alert_window), 0 },
+	{ "hostname", K_ZONE, OFF(hostname), 0, 0, 0 },
+	{ "domains", K_DOMAINS, OFF(domains), OFF(ndomains), 0, 0 },
+	{ "data_dir", K_PATH, OFF(data_dir), 0, 0, 0 },
+	{ "log_file", K_PATH, OFF(log_file), 0, 0, 0 },
+	{ "listen_smtp", K_HOSTPORT_OPT, OFF(listen_smtp), 0, 0, 0 },
+	{ "listen_submission", K_HOSTPORT_OPT, OFF(listen_submission), 0, 0, 0 },
+	{ "listen_submissions", K_HOSTPORT_OPT, OFF(listen_submissions), 0, 0, 0 },
+	{ "metrics_listen", K_HOSTPORT_OPT, OFF(metrics_listen), 0, 0, 0 },
+	{ "tls_cert", K_PATH, OFF(tls_cert), 0, 0, 0 },
+	{ "tls_key", K_PATH, OFF(tls_key), 0, 0, 0 },
+	{ "user", K_STRING, OFF(user), 0, 0, 0 },
+	{ "dns_servers", K_HOSTPORT_LIST, OFF(dns_servers), OFF(ndns_servers), 0, 0 },
+	{ "dnsbl_ip_zone", K_ZONE, OFF(dnsbl_ip_zone), 0, 0, 0 },
+	{ "dnsbl_domain_zone", K_ZONE, OFF(dnsbl_domain_zone), 0, 0, 0 },
+	{ "spamhaus_dqs_key", K_STRING, OFF(spamhaus_dqs_key), 0, 0, 0 },
+	{ "dnsbl_timeout", K_DURATION, OFF(dnsbl_timeout), 0, 1, 60 * MINUTE },
+	{ "dnsbl", K_BOOL, OFF(dnsbl), 0, 0, 0 },
+	{ "dnsbl_health_interval", K_DURATION, OFF(dnsbl_health_interval), 0, 0, YEAR },
+	{ "dnssec", K_BOOL, OFF(dnssec), 0, 0, 0 },
+	{ "allow_networks", K_CIDR_LIST, OFF(allow_networks), OFF(nallow_networks), 0, 0 },
+	{ "trusted_networks", K_CIDR_LIST, OFF(trusted_networks), OFF(ntrusted_networks), 0, 0 },
+	{ "score_junk", K_NUMBER, OFF(score_junk), 0, -SCORE_MAX, SCORE_MAX },
+	{ "score_reject", K_NUMBER, OFF(score_reject), 0, -SCORE_MAX, SCORE_MAX },
+	{ "scan_max_lookups", K_UINT, OFF(scan_max_lookups), 0, 0, 100000 },
+	{ "scan_defanged", K_BOOL, OFF(scan_defanged), 0, 0, 0 },
+	{ "max_message_size", K_SIZE, OFF(max_message_size), 0, 1024, TERA },
+	{ "max_connections", K_UINT, OFF(max_connections), 0, 1, 1000000 },
+	{ "max_connections_per_ip", K_UINT, OFF(max_connections_per_ip), 0, 1, 1000000 },
+	{ "max_recipients", K_UINT, OFF(max_recipients), 0, 1, 1000000 },
+	{ "smtp_timeout", K_DURATION, OFF(smtp_timeout), 0, 1, DAY },
+	{ "user_max_messages", K_RATE, OFF(user_max_messages), 0, 1, COUNT_MAX },
+	{ "user_max_recipients", K_RATE, OFF(user_max_recipients), 0, 1, COUNT_MAX },
+	{ "user_max_failed_recipients", K_RATE, OFF(user_max_failed_recipients), 0, 1, COUNT_MAX },
+	{ "auth_max_failures", K_RATE, OFF(auth_max_failures), 0, 1, COUNT_MAX },
+	{ "auth_lockout", K_DURATION, OFF(auth_lockout), 0, 1, YEAR },
+	{ "outbound_port", K_UINT, OFF(outbound_port), 0, 1, 65535 },
+	{ "relayhost", K_HOSTPORT_OPT, OFF(relayhost), 0, 0, 0 },
+	{ "local_delivery", K_DELIVERY, 0, 0, 0, 0 },
+	{ "queue_lifetime", K_DURATION, OFF(queue_lifetime), 0, 1, YEAR },
+	{ "delay_warning", K_DURATION, OFF(delay_warning), 0, 0, YEAR },
+	{ "retry_initial", K_DURATION, OFF(retry_initial), 0, 1, YEAR },
+	{ "retry_max", K_DURATION, OFF(retry_max), 0, 1, YEAR },
+	{ "outbound_timeout", K_DURATION, OFF(outbound_timeout), 0, 1, DAY },
+	{ "tls_required_domains", K_DOMAINS, OFF(tls_required_domains), OFF(ntls_required_domains), 0, 0 },
+	{ "dkim_selector", K_STRING, OFF(dkim_selector), 0, 0, 0 },
+	{ "dkim_key", K_PATH, OFF(dkim_key), 0, 0, 0 },
+	{ "alert_address", K_STRING, OFF(alert_address), 0, 0, 0 },
+	{ "min_free_space", K_SIZE, OFF(min_free_space), 0, 0, TERA },
+	{ "alert_bounce_ratio", K_NUMBER, OFF(alert_bounce_ratio), 0, 0, 1 },
+	{ "alert_min_messages", K_UINT, OFF(alert_min_messages), 0, 0, COUNT_MAX },
+	{ "alert_window", K_DURATION, OFF(alert_window), 0, 1, YEAR },
 };
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static size_t
 key_index(const char *name)
@@ -253,6 +271,26 @@ parse_domain_word(const char *w, size_t wl, void *slot)
 	return 0;
 }
 
+/* An address alone (public_ip), stored as inet_ntop() writes it so that
+ * equal addresses compare equal as text. */
+static int
+parse_ip_word(const char *w, size_t wl, void *slot)
+{
+	unsigned char a[16];
+	char tmp[INET6_ADDRSTRLEN], out[INET6_ADDRSTRLEN];
+	int af;
+
+	if (wl >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, w, wl);
+	tmp[wl] = '\0';
+	af = memchr(w, ':', wl) != NULL ? AF_INET6 : AF_INET;
+	if (inet_pton(af, tmp, a) != 1 || inet_ntop(af, a, out, sizeof(out)) == NULL)
+		return -1;
+	*(char **)slot = xstrdup(out);
+	return 0;
+}
+
 static int
 parse_cidr_word(const char *w, size_t wl, void *slot)
 {
@@ -375,11 +413,13 @@ apply_key(const struct key *k, const char *v, size_t vlen, const char *basedir,
 		*(char **)field = resolve_path(basedir, v, vlen);
 		return NULL;
 	case K_DOMAINS:
+	case K_IP_LIST:
 		acc.size = sizeof(char *);
-		acc.parse = parse_domain_word;
+		acc.parse = k->type == K_IP_LIST ? parse_ip_word : parse_domain_word;
 		if (for_each_word(v, vlen, list_add, &acc) == -1) {
 			free_domains(acc.items, acc.n);
-			snprintf(msg, sizeof(msg), "not a valid domain: \"%.*s\"",
+			snprintf(msg, sizeof(msg), "not a valid %s: \"%.*s\"",
+			    k->type == K_IP_LIST ? "IP address" : "domain",
 			    (int)(acc.badlen > 80 ? 80 : acc.badlen), acc.bad);
 			return msg;
 		}
@@ -711,6 +751,7 @@ config_clear(struct config *cfg)
 	free(cfg->dkim_selector);
 	free(cfg->dkim_key);
 	free(cfg->alert_address);
+	free_domains(cfg->public_ip, cfg->npublic_ip);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

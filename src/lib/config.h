@@ -81,6 +81,8 @@ struct config {
 	uint64_t min_free_space;
 	double alert_bounce_ratio;
 	unsigned alert_min_messages, alert_window;
+	char **public_ip;		/* the server's addresses (doctor), normalized */
+	size_t npublic_ip;
 };
 
 struct config_diag {
