@@ -86,6 +86,7 @@ fuzz: deps fuzz-build
 	@/usr/bin/python3 tests/run_all.py --fuzz-only --fuzz-seconds $${FUZZ_SECONDS:-300}
 
 bench: deps all
+	@scripts/deps bench
 	@rc=0; bench/inbound.sh || rc=1; bench/outbound.sh || rc=1; bench/scan.sh || rc=1; exit $$rc
 
 format:
