@@ -28,6 +28,19 @@ data_reader_init(struct data_reader *r, enum data_mode mode, uint64_t max_size)
 }
 
 bool
+data_has_header(const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (c == ':')
+			return i > 0;
+		if (c < 33 || c > 126)
+			return false;
+	}
+	return false;
+}
+
+bool
 data_reader_ok(const struct data_reader *r)
 {
 	return !r->bare_lf && !r->bare_cr && !r->too_big && !r->header_too_big;

@@ -50,6 +50,12 @@ size_t data_reader_feed(struct data_reader *r, const char *buf, size_t len,
  * to out (at most 1). */
 size_t data_reader_finish(struct data_reader *r, char *out);
 
+/* True when buf (a message) starts with a header field: a name of
+ * printable octets other than ':' followed by ':' (RFC 5322 2.2). An empty
+ * message, or one that starts with its empty line or its body, has no
+ * header section. */
+bool data_has_header(const char *buf, size_t len);
+
 /* True when the message may be accepted (no flag raised). */
 bool data_reader_ok(const struct data_reader *r);
 

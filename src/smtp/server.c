@@ -60,7 +60,10 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		session_start(srv, fd, sa, (socklen_t)salen, role);
 		return;
 	}
-	if (srv->nsessions - srv->nselftest >= srv->cfg->max_connections) {
+	/* A full server makes room by closing its longest-idle session
+	 * (SPEC 2): slow clients cannot keep honest ones out. */
+	if (srv->nsessions - srv->nselftest >= srv->cfg->max_connections &&
+	    !session_close_idlest(srv)) {
 		refuse(fd, ip, "too_many_connections",
 		    "421 4.7.0 Too many connections, try again later");
 		return;

@@ -73,6 +73,7 @@ struct transaction {
 	bool bdat_failed;		/* a chunk was refused: discard the rest */
 	uint64_t chunk_left;		/* octets of the current chunk to read */
 	bool chunk_last;
+	size_t rcvd_len;		/* our Received header, first in the queue file */
 	char *msgbuf;			/* the message read back for the scan */
 	struct scan *scan;		/* content analysis, then its verdict */
 };
@@ -105,6 +106,9 @@ struct session {
 	struct verify_req *auth_req;	/* password check in flight */
 	struct event *close_timer;	/* waits for the last reply to flush */
 	unsigned close_polls;
+	struct event *data_timer;	/* the transfer deadline (SPEC 2, smtp_timeout) */
+	struct timeval data_start;	/* when the current DATA/BDAT transfer began */
+	struct timeval last_input;	/* for closing the longest-idle session first */
 };
 
 static void session_process(struct session *s);
@@ -187,6 +191,99 @@ log_reject(struct session *s, const char *reason, const char *stage,
 	    q(f, s->tx ? s->tx->from_str : ""), q(r, rcpt), q(t, text));
 }
 
+/* The reply and log reason for a queue file that could not be written:
+ * a full disk is said as such, where it happens, and tells the client to
+ * come back later (RFC 3463 4.3.1); anything else is a local error. */
+static const char *
+storage_reply(int err)
+{
+	if (err == ENOSPC || err == EDQUOT)
+		return "452 4.3.1 Insufficient system storage; try again later";
+	return "451 4.3.0 Local error in processing; try again later";
+}
+
+static const char *
+storage_reason(int err)
+{
+	if (err == ENOSPC || err == EDQUOT)
+		return "no space left on the data_dir file system";
+	return strerror(err);
+}
+
+/* ---- the transfer deadline ---- */
+
+/*
+ * A DATA or BDAT transfer must end within smtp_timeout plus the octets
+ * received so far at smtp_min_data_rate (SPEC 2; Postfix's
+ * smtpd_min_data_rate): a client trickling one octet a second would
+ * otherwise hold a slot for as long as it likes, since each octet resets
+ * the idle timeout.
+ */
+static void on_data_deadline(evutil_socket_t fd, short what, void *arg);
+
+static double
+elapsed_since(struct session *s, const struct timeval *t)
+{
+	struct timeval now;
+
+	event_base_gettimeofday_cached(s->srv->base, &now);
+	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_usec - t->tv_usec) / 1e6;
+}
+
+static void
+data_deadline_arm(struct session *s, double secs)
+{
+	struct timeval tv;
+
+	if (secs < 0.01)
+		secs = 0.01;
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
+	if (s->data_timer == NULL)
+		s->data_timer = evtimer_new(s->srv->base, on_data_deadline, s);
+	evtimer_add(s->data_timer, &tv);
+}
+
+static void
+data_deadline_start(struct session *s)
+{
+	event_base_gettimeofday_cached(s->srv->base, &s->data_start);
+	data_deadline_arm(s, s->srv->cfg->smtp_timeout);
+}
+
+static void
+data_deadline_stop(struct session *s)
+{
+	if (s->data_timer != NULL)
+		evtimer_del(s->data_timer);
+}
+
+static void tx_free(struct session *s);
+
+static void
+on_data_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	const struct config *cfg = s->srv->cfg;
+	double allowed, elapsed;
+	char text[160];
+
+	if (s->tx == NULL || s->state == S_CLOSING)
+		return;
+	allowed = (double)cfg->smtp_timeout + (double)s->tx->dr.size / cfg->smtp_min_data_rate;
+	elapsed = elapsed_since(s, &s->data_start);
+	if (elapsed < allowed) {
+		data_deadline_arm(s, allowed - elapsed);
+		return;
+	}
+	snprintf(text, sizeof(text), "421 4.4.2 %s Error: data transfer too slow (%llu octets in %.0fs)",
+	    cfg->hostname, (unsigned long long)s->tx->dr.size, elapsed);
+	log_reject(s, "slow_transfer", "data", NULL, text);
+	reply(s, "%s", text);
+	tx_free(s);
+	session_close(s);
+}
+
 /* ---- transactions ---- */
 
 static void
@@ -196,6 +293,7 @@ tx_free(struct session *s)
 
 	if (tx == NULL)
 		return;
+	data_deadline_stop(s);
 	spool_abort(tx->w);
 	scan_free(tx->scan);
 	free(tx->msgbuf);
@@ -573,8 +671,9 @@ data_begin(struct session *s, enum data_mode mode)
 			break;
 	}
 	if (tx->w == NULL) {
+		tx->write_errno = errno;
 		log_event("error", "reason=\"cannot create queue file: %s\" client=%s",
-		    strerror(errno), s->ip);
+		    storage_reason(errno), s->ip);
 		return -1;
 	}
 	localtime_r(&now, &tm);
@@ -587,7 +686,8 @@ data_begin(struct session *s, enum data_mode mode)
 	hdr = xasprintf("Received: from %s (%s [%s]) by %s (postern) with %s id %s%s%s; %s\r\n",
 	    s->helo, rdns ? rdns : "unknown", s->ip, cfg->hostname, with_protocol(s), tx->id, authpart,
 	    forpart, date);
-	if (spool_write(tx->w, hdr, strlen(hdr)) == -1)
+	tx->rcvd_len = strlen(hdr);
+	if (spool_write(tx->w, hdr, tx->rcvd_len) == -1)
 		tx->write_errno = errno;
 	free(hdr);
 	data_reader_init(&tx->dr, mode, cfg->max_message_size);
@@ -629,8 +729,9 @@ commit_done(void *arg, int status)
 	}
 	if (status != 0) {
 		spool_remove(cfg->data_dir, tx->id);
-		log_event("error", "reason=\"queue sync failed: %s\" id=%s", strerror(status), tx->id);
-		reply(s, "451 4.3.0 Local error in processing; try again later");
+		log_event("error", "reason=\"queue sync failed: %s\" id=%s", storage_reason(status),
+		    tx->id);
+		reply(s, "%s", storage_reply(status));
 	} else {
 		for (size_t i = 0; i < tx->nrcpts; i++)
 			len += strlen(tx->rcpts[i].addr) + 1;
@@ -699,11 +800,12 @@ commit(struct session *s)
 			meta.folder = "Junk";
 	}
 	if (spool_finish(tx->w, &meta) == -1) {
+		int err = errno;
 		tx->w = NULL;
 		free(headers);
 		log_event("error", "reason=\"queue write failed: %s\" client=%s",
-		    strerror(errno), s->ip);
-		reply(s, "451 4.3.0 Local error in processing; try again later");
+		    storage_reason(err), s->ip);
+		reply(s, "%s", storage_reply(err));
 		tx_reset(s);
 		bufferevent_enable(s->bev, EV_READ);
 		return;
@@ -858,9 +960,24 @@ scan_begin(struct session *s)
 	ssize_t n = spool_read_back(tx->w, &tx->msgbuf, SCAN_TEXT_MAX);
 
 	if (n == -1) {
-		log_event("error", "reason=\"queue read failed: %s\" client=%s", strerror(errno), s->ip);
-		reply(s, "451 4.3.0 Local error in processing; try again later");
+		/* read-back first flushes what is buffered: a full disk shows
+		 * up here as a failed write */
+		int err = errno;
+		log_event("error", "reason=\"queue %s failed: %s\" client=%s",
+		    err == ENOSPC || err == EDQUOT ? "write" : "read", storage_reason(err), s->ip);
+		reply(s, "%s", storage_reply(err));
 		tx_reset(s);
+		return;
+	}
+	if ((size_t)n < tx->rcvd_len ||
+	    !data_has_header(tx->msgbuf + tx->rcvd_len, (size_t)n - tx->rcvd_len)) {
+		/* RFC 5322 3.5: a message is a header section, then maybe a
+		 * body. Nothing to file or show: refused, never queued. */
+		const char *text = "554 5.6.0 Message refused: no header section";
+		reply(s, "%s", text);
+		log_reject(s, "no_header", "data", NULL, text);
+		tx_reset(s);
+		count_error(s);
 		return;
 	}
 	memset(&in, 0, sizeof(in));
@@ -902,11 +1019,13 @@ data_end(struct session *s)
 	struct transaction *tx = s->tx;
 	const char *reason = NULL, *text = NULL;
 
+	data_deadline_stop(s);
 	if (tx->write_errno != 0) {
-		reason = "local_error";
-		text = "451 4.3.0 Local error in processing; try again later";
+		reason = tx->write_errno == ENOSPC || tx->write_errno == EDQUOT ? "no_space" :
+		    "local_error";
+		text = storage_reply(tx->write_errno);
 		log_event("error", "reason=\"queue write failed: %s\" client=%s",
-		    strerror(tx->write_errno), s->ip);
+		    storage_reason(tx->write_errno), s->ip);
 	} else if (tx->dr.too_big) {
 		reason = "message_too_big";
 		text = "552 5.3.4 Message size exceeds fixed limit";
@@ -943,11 +1062,12 @@ cmd_data(struct session *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	if (data_begin(s, DATA_MODE_DOT) == -1) {
-		reply(s, "451 4.3.0 Local error in processing; try again later");
+		reply(s, "%s", storage_reply(s->tx->write_errno));
 		tx_reset(s);
 		return;
 	}
 	s->state = S_DATA;
+	data_deadline_start(s);
 	reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
@@ -962,6 +1082,7 @@ cmd_bdat(struct session *s, const struct smtp_cmd *cmd)
 	uint64_t size;
 	bool last;
 	struct transaction *tx = s->tx;
+	bool first = tx == NULL || !tx->bdat;	/* the transfer starts now */
 
 	if (smtp_parse_bdat(cmd->arg, cmd->arglen, &size, &last) == -1) {
 		/* Without a size we cannot resynchronise: end the session. */
@@ -986,6 +1107,8 @@ cmd_bdat(struct session *s, const struct smtp_cmd *cmd)
 	tx->chunk_left = size;
 	tx->chunk_last = last;
 	s->state = S_BDAT;
+	if (first)
+		data_deadline_start(s);
 }
 
 static void
@@ -999,7 +1122,7 @@ bdat_chunk_end(struct session *s)
 		if (tx->nrcpts == 0)
 			reply(s, "554 5.5.1 Error: no valid recipients");
 		else
-			reply(s, "451 4.3.0 Local error in processing; try again later");
+			reply(s, "%s", storage_reply(tx->write_errno));
 		tx_reset(s);
 		count_error(s);
 		return;
@@ -1078,6 +1201,7 @@ starttls_begin(struct session *s)
 	}
 	s->bev = tlsbev;
 	s->state = S_TLS;
+	event_base_gettimeofday_cached(s->srv->base, &s->last_input);
 	bufferevent_setcb(s->bev, on_read, NULL, on_event, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_HIGH);
 	{
@@ -1159,6 +1283,14 @@ auth_check(struct session *s, const char *user, const char *pass)
 	bufferevent_disable(s->bev, EV_READ);
 }
 
+/* Ends an AUTH exchange without a verdict: back to commands. */
+static void
+auth_abort(struct session *s)
+{
+	explicit_bzero(s->auth_user, sizeof(s->auth_user));
+	s->state = S_READY;
+}
+
 /* A SASL response line (S_AUTH). */
 static void
 auth_response(struct session *s, const char *line, size_t len)
@@ -1166,7 +1298,7 @@ auth_response(struct session *s, const char *line, size_t len)
 	char user[SASL_FIELD_MAX], pass[SASL_FIELD_MAX];
 
 	if (len == 1 && line[0] == '*') {
-		s->state = S_READY;
+		auth_abort(s);
 		reply(s, "501 5.7.0 Authentication cancelled");
 		return;
 	}
@@ -1396,7 +1528,14 @@ session_process(struct session *s)
 		if (s->skipping || (size_t)eol.pos > SMTP_LINE_MAX) {
 			evbuffer_drain(in, (size_t)eol.pos + 1);
 			s->skipping = false;
-			reply(s, "500 5.5.6 Error: line too long");
+			if (s->state == S_AUTH) {
+				/* RFC 4954 4: a too-long response line ends the
+				 * exchange with 500 5.5.6; what follows is a
+				 * command again, never a user name or password. */
+				auth_abort(s);
+				reply(s, "500 5.5.6 Authentication exchange line is too long");
+			} else
+				reply(s, "500 5.5.2 Error: line too long");
 			count_error(s);
 			continue;
 		}
@@ -1436,7 +1575,10 @@ session_process(struct session *s)
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
-	session_process(arg);
+	struct session *s = arg;
+
+	event_base_gettimeofday_cached(s->srv->base, &s->last_input);
+	session_process(s);
 }
 
 static void
@@ -1541,6 +1683,8 @@ session_free(struct session *s)
 	verifier_cancel(s->auth_req);
 	if (s->close_timer)
 		event_free(s->close_timer);
+	if (s->data_timer)
+		event_free(s->data_timer);
 	if (s->bev)
 		bufferevent_free(s->bev);
 	if (s->prev)
@@ -1666,6 +1810,35 @@ session_start(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	}
 	if (s->state == S_GREET)
 		reply(s, "220 %s ESMTP postern", srv->cfg->hostname);
+}
+
+bool
+session_close_idlest(struct server *srv)
+{
+	struct session *best = NULL;
+	char text[160];
+
+	for (struct session *s = srv->sessions; s != NULL; s = s->next) {
+		if (s->selftest_conn || s->dead)
+			continue;
+		/* only sessions waiting for their client: one waiting for us
+		 * (DNS, scan, sync, password check) is not idle */
+		if (s->waiting_dns || !(ST(s->state) & (ST(S_GREET) | ST(S_READY) | ST(S_MAIL) |
+		    ST(S_RCPT) | ST(S_DATA) | ST(S_BDAT) | ST(S_AUTH))))
+			continue;
+		if (best == NULL || timercmp(&s->last_input, &best->last_input, <))
+			best = s;
+	}
+	if (best == NULL)
+		return false;
+	snprintf(text, sizeof(text),
+	    "421 4.7.0 %s Too many connections; closing the longest-idle session (%.0fs idle)",
+	    srv->cfg->hostname, elapsed_since(best, &best->last_input));
+	log_reject(best, "idle_closed", stage_name(best), NULL, text);
+	reply(best, "%s", text);
+	tx_free(best);
+	session_close(best);
+	return true;
 }
 
 void

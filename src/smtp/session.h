@@ -8,6 +8,7 @@
 #define POSTERN_SMTP_SESSION_H
 
 #include <event2/util.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 
 #include "smtp/server.h"
@@ -23,6 +24,11 @@ void session_start(struct server *srv, evutil_socket_t fd,
 
 /* Live sessions from the same address as sa. */
 unsigned session_count_ip(const struct server *srv, const struct sockaddr *sa);
+
+/* At max_connections: closes the session that has waited longest for
+ * its client (421 4.7.0, SPEC 2) so that a new client can be served.
+ * False when no session is idle (all wait for lookups, scans or syncs). */
+bool session_close_idlest(struct server *srv);
 
 /* Shutdown: sessions not committing a message get 421 and close; those
  * committing finish their reply first. */

@@ -62,16 +62,30 @@ def test_max_connections_per_ip(make_server):
     b.quit()
 
 
-def test_max_connections_total(make_server):
+def test_max_connections_total_closes_longest_idle(make_server):
+    """At max_connections a new client is served: the session idle the
+    longest gets 421 4.7.0 and is closed (SPEC 2)."""
     srv = make_server(config={"max_connections": 3, "max_connections_per_ip": 10})
     srv.wait_for_log("disconnect")
-    held = [open_session(srv, source="127.0.0.%d" % (10 + i)) for i in range(3)]
+    held = []
+    for i in range(3):
+        held.append(open_session(srv, source="127.0.0.%d" % (10 + i)))
+        time.sleep(0.2)     # distinct idle ages: the first is the oldest
+    held[1].ehlo()          # activity: .11 is now the youngest
+    held[2].ehlo()
     c = srv.client(source="127.0.0.20", read_banner=False)
     r = c.reply()
-    assert r.code == 421, r
-    c.close()
-    for h in held:
+    assert r.code == 220, r
+    c.ehlo()
+    c.quit()
+    r = held[0].reply(timeout=5)
+    assert r.code == 421 and r.enhanced == "4.7.0", r
+    assert held[0].read_eof(timeout=5) == b""
+    srv.wait_for_log("reject", reason="idle_closed", client="127.0.0.10")
+    for h in held[1:]:
+        h.cmd("NOOP")
         h.quit()
+    held[0].close()
 
 
 def test_idle_timeout_421(make_server):

@@ -345,6 +345,38 @@ test_data_in_header_progress(void **state)
 	assert_true(r.header_size == 12 || r.header_size == 14);
 }
 
+/* A message has a header section when it starts with "name:" (SPEC 3:
+ * otherwise 554 5.6.0). */
+static void
+test_data_has_header(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+		bool want;
+	} cases[] = {
+		{ S(""), false },
+		{ S("\r\n"), false },
+		{ S("\r\nSubject: x\r\n"), false },
+		{ S("hello world\r\n"), false },
+		{ S(": no name\r\n"), false },
+		{ S("Subject"), false },			/* no colon before the end */
+		{ S("Sub ject: x\r\n"), false },		/* space in a name */
+		{ S("Subject: x\r\n"), true },
+		{ S("Subject:"), true },
+		{ S("X-\x7e:y"), true },
+		{ S("Na\x80me: x"), false },		/* 8-bit octet in a name */
+		{ S("Subject\0: x"), false },
+	};
+	int bad = 0;
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(cases); i++)
+		CASE_CHECK(bad, data_has_header(cases[i].in, cases[i].len) == cases[i].want, i,
+		    "%s", cases[i].want ? "want a header" : "want none");
+	assert_int_equal(bad, 0);
+}
+
 int
 main(void)
 {
@@ -353,6 +385,7 @@ main(void)
 		cmocka_unit_test(test_data_after_done),
 		cmocka_unit_test(test_data_header_too_big),
 		cmocka_unit_test(test_data_in_header_progress),
+		cmocka_unit_test(test_data_has_header),
 	};
 
 	return cmocka_run_group_tests_name("smtp_data", tests, NULL, NULL);
