@@ -176,6 +176,14 @@ resolver_new(struct event_base *base, const struct resolver_options *opt, char *
 	 * test networks name their hosts there and must be resolvable. */
 	if ((rc = ub_ctx_set_option(r->ctx, "local-zone:", "test. transparent")) != 0)
 		goto fail;
+	/* libunbound also answers the reverse zones of private and
+	 * documentation networks itself (NXDOMAIN, RFC 6303). Behind a
+	 * forwarder that is the forwarder's call: it may publish them (a
+	 * LAN's PTRs; test set-ups use 192.0.2/24 and 2001:db8::/32, SPF's
+	 * ptr and %{p} ask there), and it filters them when it does not. */
+	if (opt->nforwarders > 0 &&
+	    (rc = ub_ctx_set_option(r->ctx, "unblock-lan-zones:", "yes")) != 0)
+		goto fail;
 	for (size_t i = 0; i < opt->nforwarders; i++) {
 		char addr[HOSTPORT_HOST_MAX + 8];
 		snprintf(addr, sizeof(addr), "%s@%u", opt->forwarders[i].host,

@@ -56,6 +56,14 @@ struct spf_sub {
 	struct spf_check *c;
 	struct dns_query *q;
 	char name[DNS_NAME_TEXT_MAX];
+	bool valid;			/* SUB_P: resolves to the client */
+};
+
+/* What a round of parallel address lookups is for. */
+enum sub_mode {
+	SUB_MX,		/* mx: any address within the term's CIDR matches */
+	SUB_PTR,	/* ptr: a validated name inside the target matches */
+	SUB_P,		/* %{p}: which PTR names are validated (5.5, 7.3) */
 };
 
 struct spf_check {
@@ -78,7 +86,11 @@ struct spf_check {
 	char target[DNS_NAME_TEXT_MAX];	/* its expanded target-name */
 	struct spf_sub subs[SPF_NAMES_MAX];
 	unsigned pending;		/* sub-queries in flight */
-	bool sub_match, sub_error, sub_ptr;
+	bool sub_match, sub_error;
+	enum sub_mode sub_mode;
+	bool p_done;			/* pnames known (looked up once) */
+	size_t np;
+	char pnames[SPF_NAMES_MAX][DNS_NAME_TEXT_MAX];	/* validated */
 };
 
 const char *
@@ -264,21 +276,36 @@ parse_dual_cidr(const char *s, size_t len, unsigned *c4, unsigned *c6)
 	return parse_prefix(s + 1, len - 1, 2, 32, c4);
 }
 
-/* The first '/' not inside %{...}, or len. */
+/* Start of a trailing "/" 1*DIGIT at s[0..len), or len when none. */
+static size_t
+trailing_prefix(const char *s, size_t len)
+{
+	size_t i = len;
+
+	while (i > 0 && is_digit(s[i - 1]))
+		i--;
+	if (i == len || i == 0 || s[i - 1] != '/')
+		return len;
+	return i - 1;
+}
+
+/*
+ * Where the dual-cidr-length of "a:" / "mx:" ends a domain-spec: only a
+ * trailing [ "/" 1*DIGIT ] [ "//" 1*DIGIT ]. A domain-spec may itself hold
+ * any visible character but "%" outside macros (7.1), "/" included:
+ * "a:foo:bar/baz.example.com" names the host "foo:bar/baz.example.com".
+ * Returns the offset of the CIDR part, len when there is none.
+ */
 static size_t
 find_cidr(const char *s, size_t len)
 {
-	bool in_macro = false;
+	size_t v6 = trailing_prefix(s, len);
 
-	for (size_t i = 0; i < len; i++) {
-		if (!in_macro && s[i] == '%' && i + 1 < len && s[i + 1] == '{')
-			in_macro = true;
-		else if (in_macro && s[i] == '}')
-			in_macro = false;
-		else if (!in_macro && s[i] == '/')
-			return i;
-	}
-	return len;
+	if (v6 < len && v6 > 0 && s[v6 - 1] == '/')
+		v6--;				/* "//" ip6-cidr-length */
+	else
+		v6 = len;
+	return trailing_prefix(s, v6);
 }
 
 static bool
@@ -325,7 +352,7 @@ parse_term(const char *s, size_t len, struct spf_term *t)
 
 	memset(t, 0, sizeof(*t));
 	t->qual = '+';
-	if (len > 0 && strchr("+-~?", s[0]) != NULL) {
+	if (len > 0 && s[0] != '\0' && strchr("+-~?", s[0]) != NULL) {
 		t->qual = s[0];
 		explicit_qual = true;
 		i = 1;
@@ -548,7 +575,7 @@ out_put(struct outbuf *o, const char *s, size_t len)
 /* The value of one macro letter into val. */
 static int
 macro_value(int letter, const struct ipaddr *ip, const char *sender, const char *domain,
-    const char *helo, struct outbuf *val)
+    const char *helo, const char *pname, struct outbuf *val)
 {
 	static const char hex[] = "0123456789abcdef";
 	const char *local, *sdomain;
@@ -596,9 +623,11 @@ macro_value(int letter, const struct ipaddr *ip, const char *sender, const char 
 		    ip->family == AF_INET ? 7 : 3);
 		break;
 	case 'p':
-		/* 7.3 discourages %{p}; the validated name is not looked up
-		 * here, which 5.5's "unknown" fallback permits. */
-		out_put(val, "unknown", 7);
+		/* the validated name of the client (5.5), "unknown" when
+		 * there is none or its lookup failed */
+		if (pname == NULL)
+			pname = "unknown";
+		out_put(val, pname, strlen(pname));
 		break;
 	case 'r':
 		out_put(val, "unknown", 7);
@@ -671,7 +700,7 @@ macro_transform(const char *val, size_t vlen, unsigned keep, bool reverse, const
 
 static int
 expand(const char *spec, size_t len, bool explain, const char *ip, const char *sender,
-    const char *domain, const char *helo, char *out, size_t outlen)
+    const char *domain, const char *helo, const char *pname, char *out, size_t outlen)
 {
 	struct outbuf o = { out, outlen, 0, false };
 	struct ipaddr addr;
@@ -719,7 +748,7 @@ expand(const char *spec, size_t len, bool explain, const char *ip, const char *s
 		dstart = j;
 		while (spec[j] != '}')
 			j++;
-		if (macro_value(tolower(letter), &addr, sender, domain, helo, &val) == -1)
+		if (macro_value(tolower(letter), &addr, sender, domain, helo, pname, &val) == -1)
 			return -1;
 		macro_transform(valbuf, val.n, keep, reverse, spec + dstart, j - dstart,
 		    !(letter >= 'a' && letter <= 'z'), &o);
@@ -732,7 +761,7 @@ int
 spf_expand_macros(const char *spec, size_t len, const char *ip, const char *sender,
     const char *domain, const char *helo, char *out, size_t outlen)
 {
-	return expand(spec, len, false, ip, sender, domain, helo, out, outlen);
+	return expand(spec, len, false, ip, sender, domain, helo, NULL, out, outlen);
 }
 
 /* ---- evaluation ---- */
@@ -789,7 +818,10 @@ name_usable(char *name, bool ldh)
 			lab = 0;
 			continue;
 		}
-		if (ch <= 0x20 || ch >= 0x7f || ch == '\\' || ch == '"')
+		/* a space is fine in a label (%_ brings it in, 7.3); a
+		 * control byte is not, nor '\\' and '"': libunbound reads
+		 * names in presentation form, where they quote */
+		if (ch < 0x20 || ch >= 0x7f || ch == '\\' || ch == '"')
 			return false;
 		if (ldh && !(is_alpha(ch) || is_digit(ch) || ch == '-' || ch == '_'))
 			return false;
@@ -888,19 +920,6 @@ frame_done(struct spf_check *c, enum spf_result r)
 	}
 }
 
-/* Concatenated character-strings of one TXT rdata; NULL if malformed. */
-static char *
-txt_join(const char *data, size_t len)
-{
-	size_t o;
-	char *out = dns_txt_join(data, len, &o);
-
-	/* A NUL inside makes no SPF record; is_spf_record and the parser
-	 * see the bytes before it and the rest fails the syntax. */
-	if (out != NULL && memchr(out, '\0', o) != NULL)
-		out[0] = '\0';
-	return out;
-}
 
 static void
 on_txt(void *arg, const struct dns_answer *ans)
@@ -908,7 +927,7 @@ on_txt(void *arg, const struct dns_answer *ans)
 	struct spf_check *c = arg;
 	struct spf_frame *f = &c->frames[c->depth - 1];
 	char *record = NULL;
-	size_t found = 0;
+	size_t found = 0, reclen = 0;
 
 	c->q = NULL;
 	switch (ans->status) {
@@ -925,13 +944,18 @@ on_txt(void *arg, const struct dns_answer *ans)
 		return;
 	}
 	for (size_t i = 0; i < ans->count; i++) {
-		char *txt = txt_join(ans->data[i], (size_t)ans->len[i]);
+		/* the character-strings glued together (3.3); the length is
+		 * kept, so that a NUL inside an SPF record is a syntax error
+		 * (permerror) rather than the record's end */
+		size_t len;
+		char *txt = dns_txt_join(ans->data[i], (size_t)ans->len[i], &len);
 		if (txt == NULL)
 			continue;
-		if (is_spf_record(txt, strlen(txt))) {
+		if (is_spf_record(txt, len)) {
 			found++;
 			free(record);
 			record = txt;
+			reclen = len;
 		} else
 			free(txt);
 	}
@@ -943,7 +967,7 @@ on_txt(void *arg, const struct dns_answer *ans)
 		return;
 	}
 	f->record = record;
-	if (parse_record(record, strlen(record), &f->terms, &f->nterms, &f->redirect) == -1) {
+	if (parse_record(record, reclen, &f->terms, &f->nterms, &f->redirect) == -1) {
 		if (frame_done(c, SPF_PERMERROR))
 			step(c);
 		return;
@@ -1065,9 +1089,18 @@ on_exists(void *arg, const struct dns_answer *ans)
 static void
 subs_finished(struct spf_check *c)
 {
-	bool match = c->sub_match, error = c->sub_error && !c->sub_ptr;
+	bool match = c->sub_match, error = c->sub_error && c->sub_mode == SUB_MX;
 
 	cancel_all(c);
+	if (c->sub_mode == SUB_P) {
+		/* the term that asked for %{p} is evaluated again */
+		for (size_t i = 0; i < SPF_NAMES_MAX; i++)
+			if (c->subs[i].valid)
+				memcpy(c->pnames[c->np++], c->subs[i].name, DNS_NAME_TEXT_MAX);
+		c->p_done = true;
+		step(c);
+		return;
+	}
 	if (match)
 		mech_outcome(c, 1, 0);
 	else if (error)
@@ -1085,12 +1118,14 @@ on_sub(void *arg, const struct dns_answer *ans)
 	s->q = NULL;
 	c->pending--;
 	if (ans->status == DNS_OK) {
-		if (addr_answer_match(c, ans, c->sub_ptr ? 32 : c->cur->cidr4,
-		    c->sub_ptr ? 128 : c->cur->cidr6))
-			c->sub_match = true;
+		/* a PTR name validates only with the client's own address */
+		bool mx = c->sub_mode == SUB_MX;
+		if (addr_answer_match(c, ans, mx ? c->cur->cidr4 : 32, mx ? c->cur->cidr6 : 128))
+			s->valid = c->sub_match = true;
 	} else if (ans->status == DNS_SERVFAIL || ans->status == DNS_TIMEOUT)
 		c->sub_error = true;
-	if (c->sub_match || c->pending == 0)
+	/* %{p} waits for every name: a subdomain of <domain> is preferred */
+	if ((c->sub_match && c->sub_mode != SUB_P) || c->pending == 0)
 		subs_finished(c);
 }
 
@@ -1110,6 +1145,8 @@ start_subs(struct spf_check *c, char names[][DNS_NAME_TEXT_MAX], size_t n)
 		return;
 	}
 	c->pending = (unsigned)n;
+	for (size_t i = 0; i < SPF_NAMES_MAX; i++)
+		c->subs[i].valid = false;
 	for (size_t i = 0; i < n; i++) {
 		struct spf_sub *s = &c->subs[i];
 		s->c = c;
@@ -1118,6 +1155,38 @@ start_subs(struct spf_check *c, char names[][DNS_NAME_TEXT_MAX], size_t n)
 	for (size_t i = 0; i < n; i++)
 		c->subs[i].q = dns_query(c->res, c->subs[i].name, type, remaining(c), on_sub,
 		    &c->subs[i]);
+}
+
+/*
+ * The exchange name of MX rdata as text (the root is no name). Wider than
+ * dns_name_from_wire: an SPF target may be any printable name (7.1, the
+ * suite's "foo:bar/baz.example.com"), and only its addresses are asked,
+ * under the same rule as other targets (name_usable). 0 or -1.
+ */
+static int
+mx_target(const char *buf, size_t len, char *out, size_t outlen)
+{
+	size_t i = 0, o = 0;
+
+	for (;;) {
+		size_t lab;
+		if (i >= len)
+			return -1;
+		if ((lab = (unsigned char)buf[i++]) == 0)
+			break;
+		if (lab > 63 || lab > len - i || o + lab + 1 >= outlen)
+			return -1;	/* a pointer, an overrun, too long */
+		if (o > 0)
+			out[o++] = '.';
+		for (size_t k = 0; k < lab; k++) {
+			if (buf[i + k] == '.')
+				return -1;	/* would read as two labels */
+			out[o++] = buf[i + k];
+		}
+		i += lab;
+	}
+	out[o] = '\0';
+	return o > 0 && name_usable(out, false) ? 0 : -1;
 }
 
 static void
@@ -1144,11 +1213,11 @@ on_mx(void *arg, const struct dns_answer *ans)
 		if (ans->len[i] < 3)
 			continue;
 		/* a null MX (RFC 7505, the root) or an odd name: skipped */
-		if (dns_name_from_wire(ans->data[i] + 2, (size_t)ans->len[i] - 2, names[n],
+		if (mx_target(ans->data[i] + 2, (size_t)ans->len[i] - 2, names[n],
 		    sizeof(names[n])) == 0)
 			n++;
 	}
-	c->sub_ptr = false;
+	c->sub_mode = SUB_MX;
 	start_subs(c, names, n);
 }
 
@@ -1189,8 +1258,62 @@ on_ptr(void *arg, const struct dns_answer *ans)
 		    sizeof(names[n])) == 0 && is_subdomain(names[n], c->target))
 			n++;
 	}
-	c->sub_ptr = true;
+	c->sub_mode = SUB_PTR;
 	start_subs(c, names, n);
+}
+
+/* True when a term's domain-spec uses the p macro (%{p}, %{P...}). */
+static bool
+term_needs_p(const struct spf_term *t)
+{
+	for (size_t i = 0; t->spec != NULL && i + 2 < t->speclen; i++) {
+		if (t->spec[i] != '%')
+			continue;
+		if (t->spec[i + 1] == '{' && (t->spec[i + 2] == 'p' || t->spec[i + 2] == 'P'))
+			return true;
+		i++;	/* "%%", "%_", "%-" or "%{": the next byte is no '%' */
+	}
+	return false;
+}
+
+/* The validated name %{p} stands for while <domain> is domain: one inside
+ * domain when there is one, else any (5.5); NULL: "unknown". */
+static const char *
+p_name(const struct spf_check *c, const char *domain)
+{
+	for (size_t i = 0; i < c->np; i++)
+		if (is_subdomain(c->pnames[i], domain))
+			return c->pnames[i];
+	return c->np > 0 ? c->pnames[0] : NULL;
+}
+
+static void
+on_p_ptr(void *arg, const struct dns_answer *ans)
+{
+	struct spf_check *c = arg;
+	char names[SPF_NAMES_MAX][DNS_NAME_TEXT_MAX];
+	size_t n = 0;
+
+	c->q = NULL;
+	/* 4.6.4: at most 10 PTR names are looked up; a DNS error leaves
+	 * %{p} "unknown" (5.5) */
+	for (size_t i = 0; ans->status == DNS_OK && i < ans->count && n < SPF_NAMES_MAX; i++)
+		if (dns_name_from_wire(ans->data[i], (size_t)ans->len[i], names[n],
+		    sizeof(names[n])) == 0)
+			n++;
+	c->sub_mode = SUB_P;
+	start_subs(c, names, n);
+}
+
+/* Looks up the client's validated names for %{p}, once per check; the
+ * term that needs them is evaluated again afterwards. */
+static void
+p_start(struct spf_check *c)
+{
+	char rev[DNS_NAME_TEXT_MAX];
+
+	dns_reverse_name(c->ipstr, rev, sizeof(rev));
+	c->q = dns_query(c->res, rev, DNS_TYPE_PTR, remaining(c), on_p_ptr, c);
 }
 
 /* Expands a term's domain-spec (or the current domain) into c->target,
@@ -1206,8 +1329,8 @@ target_name(struct spf_check *c, const struct spf_term *t)
 		snprintf(c->target, sizeof(c->target), "%s", f->domain);
 		return 0;
 	}
-	if (expand(t->spec, t->speclen, false, c->ipstr, c->sender, f->domain, c->helo, buf,
-	    sizeof(buf)) == -1)
+	if (expand(t->spec, t->speclen, false, c->ipstr, c->sender, f->domain, c->helo,
+	    p_name(c, f->domain), buf, sizeof(buf)) == -1)
 		return -1;
 	{
 		size_t len = strlen(buf);
@@ -1246,6 +1369,10 @@ step(struct spf_check *c)
 					return;
 				continue;
 			}
+			if (term_needs_p(r) && !c->p_done) {
+				p_start(c);
+				return;
+			}
 			if (++c->lookups > SPF_LOOKUPS_MAX || target_name(c, r) == -1) {
 				if (!frame_done(c, SPF_PERMERROR))
 					return;
@@ -1279,6 +1406,11 @@ step(struct spf_check *c)
 			continue;
 		default:
 			break;
+		}
+		if (term_needs_p(t) && !c->p_done) {
+			f->next--;	/* evaluated again once %{p} is known */
+			p_start(c);
+			return;
 		}
 		/* include, a, mx, ptr, exists: DNS-querying terms (4.6.4) */
 		if (++c->lookups > SPF_LOOKUPS_MAX) {

@@ -43,7 +43,8 @@ void spf_check_free(struct spf_check *c);
 bool spf_record_valid(const char *buf, size_t len);
 /*
  * Expands the macros of RFC 7208 section 7 in a domain-spec. Returns 0
- * or -1 when malformed.
+ * or -1 when malformed. Without DNS, %{p} is "unknown" here; the check
+ * itself looks up the client's validated name (5.5) when a term uses it.
  */
 int spf_expand_macros(const char *spec, size_t len, const char *ip, const char *sender,
     const char *domain, const char *helo, char *out, size_t outlen);

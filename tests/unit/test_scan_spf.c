@@ -2,7 +2,8 @@
  * Table tests for the pure parts of SPF (src/scan/spf.h): record syntax
  * (RFC 7208 section 12) and macro expansion (section 7, with the
  * examples of 7.4 verbatim). The DNS evaluation is covered by
- * tests/integration/test_spf_dkim_dmarc.py against a real unbound.
+ * tests/integration/test_spf_dkim_dmarc.py against a real unbound and
+ * by the RFC 7208 suite (tests/integration/test_spf_rfc7208.py).
  */
 #include "unit.h"
 
@@ -42,6 +43,13 @@ static const struct valid_case valid_cases[] = {
 	{ "v=spf1 foo.bar_baz-1= -all", true },		/* empty macro-string */
 	{ "v=spf1 moo.cow=%{c}%{r}%{t} -all", true },	/* exp letters in modifiers */
 	{ "v=spf1 -include:example.com ~mx:example.org ?a:example.net", true },
+	/* 7.1: a domain-spec holds any visible character; only a trailing
+	 * "/" DIGITS [ "//" DIGITS ] is a CIDR length */
+	{ "v=spf1 a:foo:bar/baz.example.com", true },
+	{ "v=spf1 mx:foo:bar/baz.example.com -all", true },
+	{ "v=spf1 a:foo:bar/baz.example.com/24//64", true },
+	{ "v=spf1 mx:a/b.example.com//64", true },
+	{ "v=spf1 a:%{d}/24", true },
 
 	{ "", false },
 	{ "v=spf", false },
@@ -94,6 +102,12 @@ static const struct valid_case valid_cases[] = {
 	{ "v=spf1 1foo=bar", false },
 	{ "v=spf1 foo=b r", false },			/* "r" is no mechanism */
 	{ "v=spf1 foo=%{", false },
+	{ "v=spf1 a:foo.example.com/abc", false },	/* toplabel "com/abc" */
+	{ "v=spf1 a:foo.example.com/24/", false },
+	{ "v=spf1 a:foo.example.com/33", false },
+	{ "v=spf1 a:foo.example.com///64", false },
+	{ "v=spf1 mx:example.com:8080", false },
+	{ "v=spf1 exists:mail.example.com/24", false },	/* exists has no CIDR */
 };
 
 static void
@@ -107,6 +121,11 @@ test_record_valid(void **state)
 		CASE_CHECK(bad, got == c->valid, i, "\"%s\": got %s", unit_show(c->rec,
 		    strlen(c->rec)), got ? "valid" : "invalid");
 	}
+	/* a NUL inside a record is a syntax error, never a qualifier or the
+	 * record's end (the suite's a-null, mx-null) */
+	assert_false(spf_record_valid("v=spf1 \0all", 11));
+	assert_false(spf_record_valid("v=spf1 a:foo.example.com\0", 25));
+	assert_false(spf_record_valid("v=spf1 -all\0", 12));
 	/* len is honoured: the bytes after it are not read */
 	assert_true(spf_record_valid("v=spf1 -allXXXX", 11));
 	assert_false(spf_record_valid("v=spf1 -all", 10));
