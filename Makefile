@@ -1,7 +1,7 @@
 # postern build. `make` builds build/postern; see README.md for the rest.
 
 CC        ?= cc
-PKGS      := libevent libevent_openssl libevent_pthreads openssl libsodium libunbound libpsl libidn2 sqlite3 libmicrohttpd
+PKGS      := libevent libevent_openssl libevent_pthreads openssl libsodium libunbound libpsl libidn2 sqlite3 libmicrohttpd libcurl jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN      := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter
