@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +35,7 @@
 
 enum key_type {
 	K_STRING, K_PATH, K_DOMAINS, K_HOSTPORT_OPT, K_HOSTPORT_LIST,
-	K_CIDR_LIST, K_DURATION, K_SIZE, K_UINT, K_RATE, K_NUMBER, K_PORT,
+	K_CIDR_LIST, K_DURATION, K_SIZE, K_UINT, K_RATE, K_NUMBER,
 	K_ZONE, K_BOOL, K_DELIVERY, K_IP_LIST,
 };
 
@@ -82,6 +83,7 @@ static const struct key keys[] = {
 	{ "max_connections_per_ip", K_UINT, OFF(max_connections_per_ip), 0, 1, 1000000 },
 	{ "max_recipients", K_UINT, OFF(max_recipients), 0, 1, 1000000 },
 	{ "smtp_timeout", K_DURATION, OFF(smtp_timeout), 0, 1, DAY },
+	{ "smtp_min_data_rate", K_UINT, OFF(smtp_min_data_rate), 0, 1, 1e9 },
 	{ "user_max_messages", K_RATE, OFF(user_max_messages), 0, 1, COUNT_MAX },
 	{ "user_max_recipients", K_RATE, OFF(user_max_recipients), 0, 1, COUNT_MAX },
 	{ "user_max_failed_recipients", K_RATE, OFF(user_max_failed_recipients), 0, 1, COUNT_MAX },
@@ -103,6 +105,7 @@ static const struct key keys[] = {
 	{ "alert_bounce_ratio", K_NUMBER, OFF(alert_bounce_ratio), 0, 0, 1 },
 	{ "alert_min_messages", K_UINT, OFF(alert_min_messages), 0, 0, COUNT_MAX },
 	{ "alert_window", K_DURATION, OFF(alert_window), 0, 1, YEAR },
+	{ "public_ip", K_IP_LIST, OFF(public_ip), OFF(npublic_ip), 0, 0 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -111,7 +114,7 @@ key_index(const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+	for (i = 0; i < NKEYS; i++)
 		if (strcmp(keys[i].name, name) == 0)
 			break;
 	return i;
@@ -382,6 +385,111 @@ apply_delivery(const char *v, size_t vlen, const char *basedir, struct config *c
 	return NULL;
 }
 
+/* A bound as it would be written in the file: 1h, 50M, 0.2. */
+static void
+format_bound(enum key_type type, double v, char *out, size_t outlen)
+{
+	static const struct {
+		char c;
+		double unit;
+	} durations[] = { { 'd', DAY }, { 'h', 3600 }, { 'm', MINUTE } },
+	  sizes[] = { { 'T', TERA }, { 'G', 1073741824.0 }, { 'M', 1048576.0 }, { 'K', 1024 } };
+	size_t i;
+
+	if (type == K_DURATION || type == K_SIZE) {
+		bool dur = type == K_DURATION;
+		size_t n = dur ? sizeof(durations) / sizeof(durations[0]) :
+		    sizeof(sizes) / sizeof(sizes[0]);
+		for (i = 0; i < n; i++) {
+			double u = dur ? durations[i].unit : sizes[i].unit;
+			if (v >= u && v / u == (double)(uint64_t)(v / u)) {
+				snprintf(out, outlen, "%.0f%c", v / u,
+				    dur ? durations[i].c : sizes[i].c);
+				return;
+			}
+		}
+		snprintf(out, outlen, dur ? "%.0fs" : "%.0f", v);
+		return;
+	}
+	snprintf(out, outlen, v == (double)(int64_t)v ? "%.0f" : "%g", v);
+}
+
+/*
+ * Numeric keys: parsed into a temporary and stored only when well-formed
+ * and inside the key's range, so a bad line leaves the default in place.
+ * An overflow is an out-of-range value like any other (SPEC 2); a value
+ * that fits its C type but not its range never reaches the code that
+ * derives from it (min_free_space is 1.5 x max_message_size).
+ */
+static const char *
+apply_numeric(const struct key *k, const char *v, size_t vlen, void *field)
+{
+	static char msg[200];
+	char lo[32], hi[32], rlo[32], rhi[32];
+	union {
+		unsigned u;
+		uint64_t size;
+		double d;
+		struct rate r;
+	} tmp;
+	double x = 0;
+	int rc = -1;
+	const char *bad = NULL;
+
+	switch (k->type) {
+	case K_DURATION:
+		rc = value_duration(v, vlen, &tmp.u);
+		x = tmp.u;
+		bad = "bad duration (expected e.g. 30s, 10m, 1h, 5d)";
+		break;
+	case K_SIZE:
+		rc = value_size(v, vlen, &tmp.size);
+		x = (double)tmp.size;
+		bad = "bad size (expected octets with optional K, M, G or T)";
+		break;
+	case K_UINT:
+		rc = value_uint(v, vlen, &tmp.u);
+		x = tmp.u;
+		bad = "expected a non-negative integer";
+		break;
+	case K_RATE:
+		rc = value_rate(v, vlen, &tmp.r);
+		x = tmp.r.count;
+		bad = "bad rate (expected COUNT/DURATION, e.g. 100/1h)";
+		break;
+	case K_NUMBER:
+		rc = value_number(v, vlen, &tmp.d);
+		x = tmp.d;
+		bad = "expected a number";
+		break;
+	default:
+		return "internal: not a numeric key";
+	}
+	if (rc == -1)
+		return bad;
+	if (rc == 0 && x >= k->min && x <= k->max &&
+	    (k->type != K_RATE || tmp.r.seconds <= RATE_SECONDS_MAX)) {
+		switch (k->type) {
+		case K_SIZE: *(uint64_t *)field = tmp.size; break;
+		case K_NUMBER: *(double *)field = tmp.d; break;
+		case K_RATE: *(struct rate *)field = tmp.r; break;
+		default: *(unsigned *)field = tmp.u; break;
+		}
+		return NULL;
+	}
+	format_bound(k->type == K_RATE ? K_UINT : k->type, k->min, lo, sizeof(lo));
+	format_bound(k->type == K_RATE ? K_UINT : k->type, k->max, hi, sizeof(hi));
+	if (k->type == K_RATE) {
+		format_bound(K_DURATION, 1, rlo, sizeof(rlo));
+		format_bound(K_DURATION, RATE_SECONDS_MAX, rhi, sizeof(rhi));
+		snprintf(msg, sizeof(msg), "\"%.*s\" is out of range (%s to %s per %s to %s)",
+		    (int)(vlen > 40 ? 40 : vlen), v, lo, hi, rlo, rhi);
+	} else
+		snprintf(msg, sizeof(msg), "\"%.*s\" is out of range (%s to %s)",
+		    (int)(vlen > 40 ? 40 : vlen), v, lo, hi);
+	return msg;
+}
+
 static const char *
 apply_key(const struct key *k, const char *v, size_t vlen, const char *basedir,
     struct config *cfg)
@@ -465,30 +573,11 @@ apply_key(const struct key *k, const char *v, size_t vlen, const char *basedir,
 		*(size_t *)(base + k->count_off) = acc.n;
 		return NULL;
 	case K_DURATION:
-		if (value_duration(v, vlen, field) == -1)
-			return "bad duration (expected e.g. 30s, 10m, 1h, 5d)";
-		return NULL;
 	case K_SIZE:
-		if (value_size(v, vlen, field) == -1)
-			return "bad size (expected octets with optional K, M or G)";
-		return NULL;
 	case K_UINT:
-		if (value_uint(v, vlen, field) == -1)
-			return "expected a non-negative integer";
-		return NULL;
-	case K_PORT:
-		if (value_uint(v, vlen, field) == -1 || *(unsigned *)field == 0 ||
-		    *(unsigned *)field > 65535)
-			return "expected a port number (1-65535)";
-		return NULL;
 	case K_RATE:
-		if (value_rate(v, vlen, field) == -1)
-			return "bad rate (expected COUNT/DURATION, e.g. 100/1h)";
-		return NULL;
 	case K_NUMBER:
-		if (value_number(v, vlen, field) == -1)
-			return "expected a number";
-		return NULL;
+		return apply_numeric(k, v, vlen, field);
 	case K_BOOL:
 		if (value_bool(v, vlen, field) == -1)
 			return "expected yes or no";
@@ -516,18 +605,21 @@ apply_score(const char *sym, size_t slen, const char *v, size_t vlen,
 			    (int)(slen > 64 ? 64 : slen), sym);
 			return;
 		}
-	if (value_number(v, vlen, &w) == -1) {
-		config_diag_add(diag, file, line, "score.%.*s: expected a number",
-		    (int)(slen > 64 ? 64 : slen), sym);
-		return;
-	}
 	for (i = 0; i < cfg->nscores; i++)
 		if (strlen(cfg->scores[i].symbol) == slen &&
 		    memcmp(cfg->scores[i].symbol, sym, slen) == 0) {
-			cfg->scores[i].weight = w;
-			cfg->scores[i].line = line;
+			config_diag_add(diag, file, line,
+			    "score.%.*s given twice (lines %u and %u)",
+			    (int)(slen > 64 ? 64 : slen), sym, cfg->scores[i].line, line);
 			return;
 		}
+	/* weights may be negative (a sign of ham); the bound catches typos */
+	if (value_number(v, vlen, &w) == -1 || w < -SCORE_MAX || w > SCORE_MAX) {
+		config_diag_add(diag, file, line,
+		    "score.%.*s: expected a number from %g to %g",
+		    (int)(slen > 64 ? 64 : slen), sym, -SCORE_MAX, SCORE_MAX);
+		return;
+	}
 	cfg->scores = xrealloc(cfg->scores, (cfg->nscores + 1) * sizeof(*cfg->scores));
 	cfg->scores[cfg->nscores].symbol = xstrndup(sym, slen);
 	cfg->scores[cfg->nscores].weight = w;
@@ -544,7 +636,7 @@ is_space(char c)
 static void
 parse_line(const char *p, size_t len, const char *file, unsigned line,
     const char *basedir, struct config *cfg, struct config_diag *diag,
-    unsigned char *seen)
+    unsigned *lines)
 {
 	const char *eq, *key, *val;
 	size_t klen, vlen, i;
@@ -588,24 +680,145 @@ parse_line(const char *p, size_t len, const char *file, unsigned line,
 		apply_score(key + 6, klen - 6, val, vlen, file, line, cfg, diag);
 		return;
 	}
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+	for (i = 0; i < NKEYS; i++)
 		if (strlen(keys[i].name) == klen && memcmp(keys[i].name, key, klen) == 0)
 			break;
-	if (i == sizeof(keys) / sizeof(keys[0])) {
+	if (i == NKEYS) {
 		config_diag_add(diag, file, line, "unknown key \"%.*s\"",
 		    (int)(klen > 64 ? 64 : klen), key);
 		return;
 	}
-	seen[i] = 1;
+	/* SPEC 2: a key given twice is an error naming both lines; the
+	 * first setting stays */
+	if (lines[i] != 0) {
+		config_diag_add(diag, file, line, "%s given twice (lines %u and %u)",
+		    keys[i].name, lines[i], line);
+		return;
+	}
+	lines[i] = line;
 	if ((err = apply_key(&keys[i], val, vlen, basedir, cfg)) != NULL)
 		config_diag_add(diag, file, line, "%s: %s", keys[i].name, err);
+}
+
+/* A listening address reduced to what decides whether two of them can be
+ * bound together. */
+struct bound {
+	const char *key;	/* the key it came from */
+	unsigned line;		/* 0: the default */
+	const struct hostport *hp;
+	enum { B_NAME, B_V4, B_V6, B_ANY4, B_ANY } kind;
+	unsigned char addr[16];
+};
+
+static void
+bound_init(struct bound *b, const char *key, unsigned line, const struct hostport *hp)
+{
+	struct in6_addr a6;
+
+	memset(b, 0, sizeof(*b));
+	b->key = key;
+	b->line = line;
+	b->hp = hp;
+	if (strcmp(hp->host, "*") == 0)
+		b->kind = B_ANY;
+	else if (inet_pton(AF_INET, hp->host, b->addr) == 1)
+		b->kind = memcmp(b->addr, "\0\0\0\0", 4) == 0 ? B_ANY4 : B_V4;
+	else if (inet_pton(AF_INET6, hp->host, &a6) == 1) {
+		if (IN6_IS_ADDR_UNSPECIFIED(&a6))
+			b->kind = B_ANY;	/* [::] is dual stack (server.c) */
+		else if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+			memcpy(b->addr, a6.s6_addr + 12, 4);
+			b->kind = memcmp(b->addr, "\0\0\0\0", 4) == 0 ? B_ANY4 : B_V4;
+		} else {
+			memcpy(b->addr, a6.s6_addr, 16);
+			b->kind = B_V6;
+		}
+	} else
+		b->kind = B_NAME;
+}
+
+/* True when the two cannot both be bound: the same port on the same
+ * address, or on an address the other's wildcard already covers. Host
+ * names are compared as written (resolving them is the server's job). */
+static bool
+bound_clash(const struct bound *a, const struct bound *b)
+{
+	if (a->hp->port != b->hp->port)
+		return false;
+	if (a->kind == B_ANY || b->kind == B_ANY)
+		return true;
+	if (a->kind == B_NAME || b->kind == B_NAME)
+		return a->kind == b->kind && strcasecmp(a->hp->host, b->hp->host) == 0;
+	if (a->kind == B_ANY4 || b->kind == B_ANY4)
+		return a->kind != B_V6 && b->kind != B_V6;
+	return a->kind == b->kind && memcmp(a->addr, b->addr, 16) == 0;
+}
+
+static void
+format_hostport(const struct hostport *hp, char *out, size_t outlen)
+{
+	snprintf(out, outlen, strchr(hp->host, ':') ? "[%s]:%u" : "%s:%u", hp->host, hp->port);
+}
+
+/*
+ * SPEC 2: two listeners on one address are an error, named at the later
+ * of the two lines with the other's line (or "default"). Every listener
+ * counts, metrics_listen included, whether or not serve would start it:
+ * the file says two things at once either way.
+ */
+static void
+check_listeners(const struct config *cfg, const char *file, const unsigned *lines,
+    struct config_diag *diag)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} lkeys[] = {
+		{ "listen_smtp", OFF(listen_smtp) },
+		{ "listen_submission", OFF(listen_submission) },
+		{ "listen_submissions", OFF(listen_submissions) },
+		{ "metrics_listen", OFF(metrics_listen) },
+	};
+	struct bound b[sizeof(lkeys) / sizeof(lkeys[0])];
+	size_t n = 0;
+	char sa[HOSTPORT_HOST_MAX + 8], sb[HOSTPORT_HOST_MAX + 8];
+
+	for (size_t k = 0; k < sizeof(lkeys) / sizeof(lkeys[0]); k++) {
+		const struct hostport *hp = *(struct hostport *const *)((const char *)cfg +
+		    lkeys[k].off);
+		if (hp != NULL)
+			bound_init(&b[n++], lkeys[k].key, lines[key_index(lkeys[k].key)], hp);
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++) {
+			const struct bound *first = &b[i], *second = &b[j];
+			char where[32];
+
+			if (!bound_clash(first, second))
+				continue;
+			if (second->line < first->line) {
+				first = &b[j];
+				second = &b[i];
+			}
+			format_hostport(first->hp, sa, sizeof(sa));
+			format_hostport(second->hp, sb, sizeof(sb));
+			if (first->line == 0)
+				snprintf(where, sizeof(where), "its default");
+			else if (first->line == second->line)
+				snprintf(where, sizeof(where), "this line");
+			else
+				snprintf(where, sizeof(where), "line %u", first->line);
+			config_diag_add(diag, file, second->line,
+			    "%s: %s is already bound by %s %s (%s)", second->key, sb,
+			    first->key, sa, where);
+		}
 }
 
 size_t
 config_parse(const char *buf, size_t len, const char *file, const char *basedir,
     struct config *cfg, struct config_diag *diag)
 {
-	unsigned char seen[sizeof(keys) / sizeof(keys[0])] = { 0 };
+	unsigned lines[NKEYS] = { 0 };	/* where each key was set, 0: not */
 	size_t before = diag->n, pos = 0;
 	unsigned line = 0;
 
@@ -617,7 +830,7 @@ config_parse(const char *buf, size_t len, const char *file, const char *basedir,
 		size_t l = nl ? (size_t)(nl - (buf + pos)) : len - pos;
 
 		line++;
-		parse_line(buf + pos, l, file, line, basedir, cfg, diag, seen);
+		parse_line(buf + pos, l, file, line, basedir, cfg, diag, lines);
 		pos += l + (nl ? 1 : 0);
 	}
 	if (cfg->ndomains == 0)
@@ -626,7 +839,7 @@ config_parse(const char *buf, size_t len, const char *file, const char *basedir,
 		cfg->data_dir = resolve_path(basedir, "var", 3);
 	if (cfg->log_file == NULL)
 		cfg->log_file = xasprintf("%s/postern.log", cfg->data_dir);
-	if (!seen[key_index("min_free_space")])
+	if (lines[key_index("min_free_space")] == 0)
 		cfg->min_free_space = cfg->max_message_size + cfg->max_message_size / 2;
 	if (cfg->alert_address == NULL && cfg->ndomains > 0)
 		cfg->alert_address = xasprintf("postmaster@%s", cfg->domains[0]);
@@ -637,18 +850,7 @@ config_parse(const char *buf, size_t len, const char *file, const char *basedir,
 	if (cfg->score_reject < cfg->score_junk)
 		config_diag_add(diag, file, 0, "score_reject (%.1f) is below score_junk (%.1f)",
 		    cfg->score_reject, cfg->score_junk);
-	if (cfg->max_connections == 0 || cfg->max_connections_per_ip == 0)
-		config_diag_add(diag, file, 0, "max_connections and max_connections_per_ip must be at least 1");
-	if (cfg->max_recipients == 0)
-		config_diag_add(diag, file, 0, "max_recipients must be at least 1");
-	if (cfg->dnsbl_timeout == 0)
-		config_diag_add(diag, file, 0, "dnsbl_timeout must be at least 1s");
-	if (cfg->smtp_timeout == 0)
-		config_diag_add(diag, file, 0, "smtp_timeout must be at least 1s");
-	if (cfg->smtp_min_data_rate == 0)
-		config_diag_add(diag, file, 0, "smtp_min_data_rate must be at least 1 (octets per second)");
-	if (cfg->max_message_size < 1024)
-		config_diag_add(diag, file, 0, "max_message_size below 1K cannot carry mail");
+	check_listeners(cfg, file, lines, diag);
 	return diag->n - before;
 }
 
@@ -662,7 +864,9 @@ config_load(const char *path, struct config *cfg, struct config_diag *diag)
 	int fd;
 	size_t got = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer;
+	 * anything but a regular file is refused below (SPEC 2). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd == -1 || fstat(fd, &st) == -1) {
 		set_defaults(cfg);
 		config_diag_add(diag, path, 0, "cannot read: %s", strerror(errno));

@@ -1,6 +1,6 @@
 /*
  * Typed configuration values. Every function is bounded by len and never
- * reads a terminating NUL; overflow is a parse error, not a wrap.
+ * reads a terminating NUL; overflow is VALUE_RANGE, never a wrap.
  */
 #include "value.h"
 
@@ -9,21 +9,62 @@
 #include <limits.h>
 #include <string.h>
 
+/*
+ * Reads the leading run of decimal digits. Returns 0, -1 when there is
+ * none, or VALUE_RANGE when it does not fit in 64 bits: the run is still
+ * read to its end (used), so the caller can tell "too large" from "not a
+ * number" by what follows it.
+ */
 static int
 parse_u64(const char *buf, size_t len, uint64_t *out, size_t *used)
 {
 	uint64_t v = 0;
+	unsigned d;
 	size_t i;
+	int rc = 0;
 
 	for (i = 0; i < len && buf[i] >= '0' && buf[i] <= '9'; i++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(buf[i] - '0');
+		d = (unsigned)(buf[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			rc = VALUE_RANGE;
+		else
+			v = v * 10 + d;
 	}
 	if (i == 0)
 		return -1;
 	*out = v;
 	*used = i;
+	return rc;
+}
+
+/* A number with an optional one-letter unit from units (letter, factor),
+ * as value * factor; the result must not exceed max. */
+struct unit {
+	char c;
+	uint64_t mult;
+};
+
+static int
+parse_scaled(const char *buf, size_t len, const struct unit *units, size_t nunits,
+    uint64_t max, uint64_t *out)
+{
+	uint64_t v, mult = 1;
+	size_t used, i;
+	int rc;
+
+	if ((rc = parse_u64(buf, len, &v, &used)) == -1)
+		return -1;
+	if (used + 1 == len) {
+		for (i = 0; i < nunits && units[i].c != buf[used]; i++)
+			;
+		if (i == nunits)
+			return -1;
+		mult = units[i].mult;
+	} else if (used != len)
+		return -1;
+	if (rc == VALUE_RANGE || v > max / mult)
+		return VALUE_RANGE;
+	*out = v * mult;
 	return 0;
 }
 
@@ -31,10 +72,10 @@ int
 value_uint(const char *buf, size_t len, unsigned *out)
 {
 	uint64_t v;
-	size_t used;
+	int rc;
 
-	if (parse_u64(buf, len, &v, &used) == -1 || used != len || v > UINT_MAX)
-		return -1;
+	if ((rc = parse_scaled(buf, len, NULL, 0, UINT_MAX, &v)) != 0)
+		return rc;
 	*out = (unsigned)v;
 	return 0;
 }
@@ -42,65 +83,50 @@ value_uint(const char *buf, size_t len, unsigned *out)
 int
 value_duration(const char *buf, size_t len, unsigned *out)
 {
-	uint64_t v, mult = 1;
-	size_t used;
+	static const struct unit units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { 'w', 7 * 86400 },
+	};
+	uint64_t v;
+	int rc;
 
-	if (parse_u64(buf, len, &v, &used) == -1)
-		return -1;
-	if (used + 1 == len) {
-		switch (buf[used]) {
-		case 's': mult = 1; break;
-		case 'm': mult = 60; break;
-		case 'h': mult = 3600; break;
-		case 'd': mult = 86400; break;
-		case 'w': mult = 7 * 86400; break;
-		default: return -1;
-		}
-	} else if (used != len)
-		return -1;
-	if (v > UINT_MAX / mult)
-		return -1;
-	*out = (unsigned)(v * mult);
+	if ((rc = parse_scaled(buf, len, units, sizeof(units) / sizeof(units[0]),
+	    UINT_MAX, &v)) != 0)
+		return rc;
+	*out = (unsigned)v;
 	return 0;
 }
 
 int
 value_size(const char *buf, size_t len, uint64_t *out)
 {
-	uint64_t v, mult = 1;
-	size_t used;
+	static const struct unit units[] = {
+		{ 'k', 1ULL << 10 }, { 'K', 1ULL << 10 }, { 'm', 1ULL << 20 },
+		{ 'M', 1ULL << 20 }, { 'g', 1ULL << 30 }, { 'G', 1ULL << 30 },
+		{ 't', 1ULL << 40 }, { 'T', 1ULL << 40 },
+	};
 
-	if (parse_u64(buf, len, &v, &used) == -1)
-		return -1;
-	if (used + 1 == len) {
-		switch (buf[used]) {
-		case 'k': case 'K': mult = 1024ULL; break;
-		case 'm': case 'M': mult = 1024ULL * 1024; break;
-		case 'g': case 'G': mult = 1024ULL * 1024 * 1024; break;
-		default: return -1;
-		}
-	} else if (used != len)
-		return -1;
-	if (v > UINT64_MAX / mult)
-		return -1;
-	*out = v * mult;
-	return 0;
+	return parse_scaled(buf, len, units, sizeof(units) / sizeof(units[0]), UINT64_MAX,
+	    out);
 }
 
 int
 value_rate(const char *buf, size_t len, struct rate *out)
 {
 	const char *slash = memchr(buf, '/', len);
+	struct rate r;
 	size_t n;
+	int rc, rd;
 
 	if (slash == NULL)
 		return -1;
 	n = (size_t)(slash - buf);
-	if (value_uint(buf, n, &out->count) == -1)
+	rc = value_uint(buf, n, &r.count);
+	rd = value_duration(slash + 1, len - n - 1, &r.seconds);
+	if (rc == -1 || rd == -1 || (rd == 0 && r.seconds == 0))
 		return -1;
-	if (value_duration(slash + 1, len - n - 1, &out->seconds) == -1 ||
-	    out->seconds == 0)
-		return -1;
+	if (rc != 0 || rd != 0)
+		return VALUE_RANGE;
+	*out = r;
 	return 0;
 }
 
@@ -158,7 +184,7 @@ value_hostport(const char *buf, size_t len, struct hostport *out)
 	}
 	if (hlen >= sizeof(out->host))
 		return -1;
-	if (value_uint(colon + 1, len - (size_t)(colon + 1 - buf), &port) == -1 ||
+	if (value_uint(colon + 1, len - (size_t)(colon + 1 - buf), &port) != 0 ||
 	    port == 0 || port > 65535)
 		return -1;
 	memcpy(out->host, host, hlen);
@@ -190,7 +216,7 @@ value_cidr(const char *buf, size_t len, struct cidr *out)
 		return -1;
 	prefix = max;
 	if (slash != NULL &&
-	    (value_uint(slash + 1, len - alen - 1, &prefix) == -1 || prefix > max))
+	    (value_uint(slash + 1, len - alen - 1, &prefix) != 0 || prefix > max))
 		return -1;
 	out->prefix = prefix;
 	for (unsigned bit = prefix; bit < max; bit++)

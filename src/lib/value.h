@@ -1,7 +1,9 @@
 /*
  * Parsers for the typed values of the configuration file (SPEC section 2):
  * durations, sizes, rates, HOST:PORT, CIDR networks, scores. Pure: they
- * read exactly len bytes and return 0 on success, -1 on a malformed value.
+ * read exactly len bytes and return 0 on success, -1 on a malformed value
+ * and VALUE_RANGE for a well-formed number too large for its type, so the
+ * caller can say "out of range" rather than "malformed".
  */
 #ifndef POSTERN_VALUE_H
 #define POSTERN_VALUE_H
@@ -13,6 +15,7 @@
 #include <sys/socket.h>
 
 #define HOSTPORT_HOST_MAX 256
+#define VALUE_RANGE (-2)	/* well-formed, but overflows its type */
 
 struct rate {
 	unsigned count;
@@ -30,11 +33,11 @@ struct cidr {
 	unsigned prefix;
 };
 
-/* "30s", "10m", "1h", "5d", or plain seconds. */
+/* "30s", "10m", "1h", "5d", "2w", or plain seconds. */
 int value_duration(const char *buf, size_t len, unsigned *out);
-/* Octets with an optional K, M or G suffix (x1024). */
+/* Octets with an optional K, M, G or T suffix (x1024). */
 int value_size(const char *buf, size_t len, uint64_t *out);
-/* COUNT/DURATION, e.g. "100/1h". */
+/* COUNT/DURATION, e.g. "100/1h"; a zero duration is malformed. */
 int value_rate(const char *buf, size_t len, struct rate *out);
 /* HOST:PORT, [IPV6]:PORT; HOST may be a name or an address. */
 int value_hostport(const char *buf, size_t len, struct hostport *out);

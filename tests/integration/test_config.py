@@ -281,3 +281,108 @@ def test_sighup_storm_under_load(make_server):
     srv.signal(signal.SIGHUP)
     srv.wait_for_log("reload")
     assert srv.alive()
+
+
+# -- SPEC 2: ranges, keys given twice, listeners, non-regular files ----------
+
+# (lines after "domains = example.test", the line number of the error, what
+# the message must name). Each is a mistake check-config used to accept.
+MISTAKES = {
+    "twice": (["hostname = a.example.test", "max_connections = 10",
+               "hostname = b.example.test"], 4, r"hostname.*lines 2 and 4"),
+    "score_twice": (["score.URL_DBL_SPAM = 7", "score.URL_DBL_SPAM = 8"], 3,
+                    r"score\.URL_DBL_SPAM.*lines 2 and 3"),
+    "ratio_high": (["alert_bounce_ratio = 1.5"], 2, r"alert_bounce_ratio.*out of range"),
+    "ratio_negative": (["alert_bounce_ratio = -0.2"], 2, r"alert_bounce_ratio.*out of range"),
+    "lifetime_zero": (["queue_lifetime = 0s"], 2, r"queue_lifetime.*out of range"),
+    "rate_zero": (["user_max_messages = 0/1h"], 2, r"user_max_messages.*out of range"),
+    "size_overflow": (["max_message_size = 9223372036854775807"], 2,
+                      r"max_message_size.*out of range"),
+    # overflowing their C type: said to be out of range, not malformed
+    "size_wraps": (["max_message_size = 99999999999999999999999"], 2,
+                   r"max_message_size.*out of range"),
+    "count_overflow": (["max_connections = 4294967296"], 2, r"max_connections.*out of range"),
+    "two_listeners": (["listen_smtp = 127.0.0.1:2525", "listen_submissions = off",
+                       "listen_submission = 127.0.0.1:2525"], 4,
+                      r"listen_submission.*127\.0\.0\.1:2525.*listen_smtp.*line 2"),
+    "metrics_on_listener": (["listen_smtp = 127.0.0.1:2525", "metrics_listen = 127.0.0.1:2525"],
+                            3, r"metrics_listen.*listen_smtp.*line 2"),
+}
+
+
+def check_config_quickly(conf):
+    """check-config on conf, which must answer within a second (SPEC 2: a
+    mistake is reported, never waited on)."""
+    t0 = time.monotonic()
+    r = run("check-config", "-c", str(conf), timeout=10)
+    return r, time.monotonic() - t0
+
+
+@pytest.mark.parametrize("case", sorted(MISTAKES))
+def test_check_config_refuses_mistake_with_file_line(tmp_path, case):
+    lines, bad_line, what = MISTAKES[case]
+    conf = write(tmp_path / (case + ".conf"), ["domains = example.test"] + lines)
+    r, took = check_config_quickly(conf)
+    assert r.returncode == 1, (case, r.returncode, r.stdout, r.stderr)
+    assert took < 1.0 * SLOW, (case, took)
+    m = re.search(re.escape(case) + r"\.conf:%d: (.*)" % bad_line, r.stderr)
+    assert m and re.search(what, m.group(1)), (case, r.stderr)
+
+
+def test_check_config_ranges_keep_good_values(tmp_path):
+    """The edges of each range are accepted, floats and negative weights too."""
+    conf = write(tmp_path / "edges.conf", [
+        "domains = example.test",
+        "alert_bounce_ratio = 1",
+        "queue_lifetime = 1s",
+        "user_max_messages = 1/1s",
+        "max_message_size = 1T",
+        "score_junk = 4.5",
+        "score_reject = 12.25",
+        "score.RCVD_IN_PBL = -1.5",
+        "listen_smtp = 127.0.0.1:2525",
+        "listen_submission = 127.0.0.2:2525",
+        "listen_submissions = off",
+        "metrics_listen = 127.0.0.1:9100",
+    ])
+    r, _ = check_config_quickly(conf)
+    assert r.returncode == 0, r.stderr
+
+
+def test_huge_max_message_size_refused_by_serve(tmp_path):
+    """max_message_size = 2^63-1 used to start a server where min_free_space
+    (1.5x) wrapped and every MAIL got 452: now serve refuses the file."""
+    conf = write(tmp_path / "huge.conf", [
+        "domains = example.test",
+        "data_dir = var",
+        "listen_smtp = 127.0.0.1:%d" % conftest.free_port(),
+        "listen_submission = off",
+        "listen_submissions = off",
+        "max_message_size = 9223372036854775807",
+    ])
+    p = subprocess.run([POSTERN_BIN, "serve", "-c", str(conf)], capture_output=True,
+                       text=True, timeout=20 * SLOW, stdin=subprocess.DEVNULL)
+    assert p.returncode > 0, (p.returncode, p.stderr)
+    assert "huge.conf:6: max_message_size" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["check-config"], ["serve"], ["queue", "list"], ["user", "list"], ["stats"],
+], ids=lambda a: "-".join(a))
+def test_fifo_config_refused_without_blocking(tmp_path, argv):
+    """A FIFO (or anything not a regular file) as the configuration is
+    refused at once: opening a FIFO for reading used to wait for a writer
+    forever."""
+    import os
+    fifo = tmp_path / "fifo.conf"
+    os.mkfifo(fifo)
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run([POSTERN_BIN] + argv + ["-c", str(fifo)], capture_output=True,
+                           text=True, timeout=10 * SLOW, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        pytest.fail("postern %s blocked on a FIFO configuration" % " ".join(argv))
+    took = time.monotonic() - t0
+    assert p.returncode > 0, (p.returncode, p.stderr)
+    assert took < 1.0 * SLOW, took
+    assert "fifo.conf" in p.stderr and "regular file" in p.stderr, p.stderr

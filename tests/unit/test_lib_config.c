@@ -136,6 +136,11 @@ static const struct value_case value_cases[] = {
 	{ "max_message_size = 10M", T_U64, F(max_message_size), 10485760, 0, NULL, 0 },
 	{ "max_message_size = 2048", T_U64, F(max_message_size), 2048, 0, NULL, 0 },
 	{ "max_message_size = 1G", T_U64, F(max_message_size), 1ULL << 30, 0, NULL, 0 },
+	/* the bounds of each range are inside it (SPEC 2) */
+	{ "max_message_size = 1K", T_U64, F(max_message_size), 1024, 0, NULL, 0 },
+	{ "max_message_size = 1T", T_U64, F(max_message_size), 1ULL << 40, 0, NULL, 0 },
+	{ "max_message_size = 1T", T_U64, F(min_free_space), 3ULL << 39, 0, NULL, 0 },
+	{ "min_free_space = 1T", T_U64, F(min_free_space), 1ULL << 40, 0, NULL, 0 },
 	{ "min_free_space = 1K", T_U64, F(min_free_space), 1024, 0, NULL, 0 },
 	{ "min_free_space = 0", T_U64, F(min_free_space), 0, 0, NULL, 0 },
 	/* min_free_space follows max_message_size unless set */
@@ -152,6 +157,11 @@ static const struct value_case value_cases[] = {
 	{ "delay_warning = 1d", T_UINT, F(delay_warning), 86400, 0, NULL, 0 },
 	{ "queue_lifetime = 3d", T_UINT, F(queue_lifetime), 259200, 0, NULL, 0 },
 	{ "alert_window = 30m", T_UINT, F(alert_window), 1800, 0, NULL, 0 },
+	{ "queue_lifetime = 1s", T_UINT, F(queue_lifetime), 1, 0, NULL, 0 },
+	{ "queue_lifetime = 365d", T_UINT, F(queue_lifetime), 365 * 86400, 0, NULL, 0 },
+	{ "smtp_timeout = 1d", T_UINT, F(smtp_timeout), 86400, 0, NULL, 0 },
+	{ "dnsbl_timeout = 1h", T_UINT, F(dnsbl_timeout), 3600, 0, NULL, 0 },
+	{ "dnsbl_health_interval = 0", T_UINT, F(dnsbl_health_interval), 0, 0, NULL, 0 },
 	/* integers */
 	{ "max_connections = 10", T_UINT, F(max_connections), 10, 0, NULL, 0 },
 	{ "max_connections_per_ip = 3", T_UINT, F(max_connections_per_ip), 3, 0, NULL, 0 },
@@ -159,14 +169,27 @@ static const struct value_case value_cases[] = {
 	{ "alert_min_messages = 7", T_UINT, F(alert_min_messages), 7, 0, NULL, 0 },
 	{ "alert_min_messages = 0", T_UINT, F(alert_min_messages), 0, 0, NULL, 0 },
 	{ "outbound_port = 2525", T_UINT, F(outbound_port), 2525, 0, NULL, 0 },
+	{ "outbound_port = 1", T_UINT, F(outbound_port), 1, 0, NULL, 0 },
+	{ "outbound_port = 65535", T_UINT, F(outbound_port), 65535, 0, NULL, 0 },
+	{ "max_connections = 1", T_UINT, F(max_connections), 1, 0, NULL, 0 },
+	{ "scan_max_lookups = 0", T_UINT, F(scan_max_lookups), 0, 0, NULL, 0 },
 	/* numbers */
 	{ "score_junk = 4.5", T_NUM, F(score_junk), 0, 4.5, NULL, 0 },
 	{ "score_reject = 15", T_NUM, F(score_reject), 0, 15.0, NULL, 0 },
 	{ "alert_bounce_ratio = 0.05", T_NUM, F(alert_bounce_ratio), 0, 0.05, NULL, 0 },
+	{ "alert_bounce_ratio = 0", T_NUM, F(alert_bounce_ratio), 0, 0.0, NULL, 0 },
+	{ "alert_bounce_ratio = 1", T_NUM, F(alert_bounce_ratio), 0, 1.0, NULL, 0 },
+	{ "alert_bounce_ratio = 1.0", T_NUM, F(alert_bounce_ratio), 0, 1.0, NULL, 0 },
+	/* thresholds are floats and may be below zero */
+	{ "score_junk = -2.5", T_NUM, F(score_junk), 0, -2.5, NULL, 0 },
+	{ "score_reject = 9999.5", T_NUM, F(score_reject), 0, 9999.5, NULL, 0 },
 	/* rates */
 	{ "user_max_messages = 10/1m", T_RATE, F(user_max_messages), 10, 0, NULL, 60 },
 	{ "user_max_recipients = 500/1d", T_RATE, F(user_max_recipients), 500, 0, NULL, 86400 },
 	{ "auth_max_failures = 3/5m", T_RATE, F(auth_max_failures), 3, 0, NULL, 300 },
+	{ "user_max_messages = 1/1s", T_RATE, F(user_max_messages), 1, 0, NULL, 1 },
+	{ "user_max_messages = 1000000000/365d", T_RATE, F(user_max_messages), 1000000000,
+	    0, NULL, 365 * 86400 },
 	/* listeners and HOST:PORT */
 	{ "listen_smtp = 127.0.0.1:2525", T_HP, F(listen_smtp), 0, 0, "127.0.0.1", 2525 },
 	{ "listen_submission = [::1]:2587", T_HP, F(listen_submission), 0, 0, "::1", 2587 },
@@ -181,10 +204,6 @@ static const struct value_case value_cases[] = {
 	{ "listen_submissions = off", T_HP_NULL, F(listen_submissions), 0, 0, NULL, 0 },
 	{ "metrics_listen = off", T_HP_NULL, F(metrics_listen), 0, 0, NULL, 0 },
 	{ "relayhost = off", T_HP_NULL, F(relayhost), 0, 0, NULL, 0 },
-	{ "listen_smtp = 127.0.0.1:2525\nlisten_smtp = off", T_HP_NULL, F(listen_smtp),
-	    0, 0, NULL, 0 },
-	{ "listen_smtp = off\nlisten_smtp = 127.0.0.1:26", T_HP, F(listen_smtp), 0, 0,
-	    "127.0.0.1", 26 },
 	/* strings and DNS names */
 	{ "hostname = mx.example.org", T_STR, F(hostname), 0, 0, "mx.example.org", 0 },
 	{ "hostname = mx.example.org.", T_STR, F(hostname), 0, 0, "mx.example.org", 0 },
@@ -217,7 +236,6 @@ static const struct value_case value_cases[] = {
 	{ "\tmax_connections\t=\t7\t", T_UINT, F(max_connections), 7, 0, NULL, 0 },
 	{ "max_connections = 7 # seven", T_UINT, F(max_connections), 7, 0, NULL, 0 },
 	{ "max_connections = 7\r\n", T_UINT, F(max_connections), 7, 0, NULL, 0 },
-	{ "max_connections = 7\nmax_connections = 8", T_UINT, F(max_connections), 8, 0, NULL, 0 },
 	{ "# max_connections = 7", T_UINT, F(max_connections), 500, 0, NULL, 0 },
 	{ "\n\n# comment\n   \n\t\nmax_connections = 9\n\n", T_UINT, F(max_connections),
 	    9, 0, NULL, 0 },
@@ -384,14 +402,18 @@ test_config_lists(void **state)
 	config_clear(&cfg);
 	config_diag_clear(&diag);
 
-	/* a later line replaces the list, it does not append */
+	/* a list given twice is a key given twice: the first line stays */
 	n = parse("domains = a.example b.example\ndomains = c.example\n"
 	    "trusted_networks = 10.0.0.0/8 10.1.0.0/16\ntrusted_networks = 10.2.0.0/16\n",
 	    &cfg, &diag);
-	assert_int_equal(n, 0);
-	assert_int_equal(cfg.ndomains, 1);
-	assert_string_equal(cfg.domains[0], "c.example");
-	assert_int_equal(cfg.ntrusted_networks, 1);
+	print_diag(&diag);
+	assert_int_equal(n, 2);
+	assert_string_equal(diag.msgs[0], "test.conf:2: domains given twice (lines 1 and 2)");
+	assert_string_equal(diag.msgs[1],
+	    "test.conf:4: trusted_networks given twice (lines 3 and 4)");
+	assert_int_equal(cfg.ndomains, 2);
+	assert_string_equal(cfg.domains[0], "a.example");
+	assert_int_equal(cfg.ntrusted_networks, 2);
 	config_clear(&cfg);
 	config_diag_clear(&diag);
 }
@@ -408,11 +430,11 @@ test_config_scores(void **state)
 
 	(void)state;
 	n = parse("domains = example.org\nscore.URL_DBL_SPAM = 7.5\n"
-	    "score.RCVD_IN_PBL = -1\nscore.URL_DBL_SPAM = 8\n", &cfg, &diag);
+	    "score.RCVD_IN_PBL = -1\n", &cfg, &diag);
 	print_diag(&diag);
 	assert_int_equal(n, 0);
 	assert_true(config_score_override(&cfg, "URL_DBL_SPAM", &w));
-	assert_true(w == 8.0);
+	assert_true(w == 7.5);
 	assert_true(config_score_override(&cfg, "RCVD_IN_PBL", &w));
 	assert_true(w == -1.0);
 	assert_false(config_score_override(&cfg, "RCVD_IN_SBL", &w));
@@ -510,11 +532,86 @@ static const struct error_case error_cases[] = {
 	{ DOM "tls_cert = cert.pem\n", 1, 0, "tls_key" },
 	{ DOM "tls_key = key.pem\n", 1, 0, "tls_cert" },
 	{ DOM "score_junk = 20\n", 1, 0, "score_reject" },
-	{ DOM "max_connections = 0\n", 1, 0, "max_connections" },
-	{ DOM "max_connections_per_ip = 0\n", 1, 0, "max_connections_per_ip" },
-	{ DOM "max_recipients = 0\n", 1, 0, "max_recipients" },
-	{ DOM "smtp_timeout = 0s\n", 1, 0, "smtp_timeout" },
-	{ DOM "max_message_size = 100\n", 1, 0, "max_message_size" },
+	/* ranges (SPEC 2): the key and its line, the value, the range */
+	{ DOM "max_connections = 0\n", 1, 2, "max_connections: \"0\" is out of range (1 to 1000000)" },
+	{ DOM "max_connections = 1000001\n", 1, 2, "max_connections" },
+	{ DOM "max_connections_per_ip = 0\n", 1, 2, "max_connections_per_ip" },
+	{ DOM "max_recipients = 0\n", 1, 2, "max_recipients" },
+	{ DOM "smtp_timeout = 0s\n", 1, 2, "smtp_timeout: \"0s\" is out of range (1s to 1d)" },
+	{ DOM "smtp_timeout = 2d\n", 1, 2, "smtp_timeout" },
+	{ DOM "outbound_timeout = 0\n", 1, 2, "outbound_timeout" },
+	{ DOM "dnsbl_timeout = 0s\n", 1, 2, "dnsbl_timeout" },
+	{ DOM "dnsbl_timeout = 61m\n", 1, 2, "dnsbl_timeout" },
+	{ DOM "queue_lifetime = 0s\n", 1, 2, "queue_lifetime: \"0s\" is out of range (1s to 365d)" },
+	{ DOM "queue_lifetime = 0\n", 1, 2, "queue_lifetime" },
+	{ DOM "queue_lifetime = 366d\n", 1, 2, "queue_lifetime" },
+	{ DOM "retry_initial = 0m\n", 1, 2, "retry_initial" },
+	{ DOM "retry_max = 0h\n", 1, 2, "retry_max" },
+	{ DOM "auth_lockout = 0s\n", 1, 2, "auth_lockout" },
+	{ DOM "alert_window = 0s\n", 1, 2, "alert_window" },
+	{ DOM "delay_warning = 366d\n", 1, 2, "delay_warning" },
+	{ DOM "max_message_size = 100\n", 1, 2, "max_message_size: \"100\" is out of range (1K to 1T)" },
+	{ DOM "max_message_size = 0\n", 1, 2, "max_message_size" },
+	{ DOM "max_message_size = 1025G\n", 1, 2, "max_message_size" },
+	{ DOM "max_message_size = 2T\n", 1, 2, "max_message_size" },
+	{ DOM "min_free_space = 1099511627777\n", 1, 2, "min_free_space" },
+	{ DOM "alert_bounce_ratio = 1.5\n", 1, 2,
+	    "alert_bounce_ratio: \"1.5\" is out of range (0 to 1)" },
+	{ DOM "alert_bounce_ratio = -0.1\n", 1, 2, "alert_bounce_ratio" },
+	{ DOM "alert_bounce_ratio = 20\n", 1, 2, "alert_bounce_ratio" },
+	{ DOM "user_max_messages = 0/1h\n", 1, 2,
+	    "user_max_messages: \"0/1h\" is out of range (1 to 1000000000 per 1s to 365d)" },
+	{ DOM "user_max_recipients = 0/1d\n", 1, 2, "user_max_recipients" },
+	{ DOM "user_max_failed_recipients = 0/1h\n", 1, 2, "user_max_failed_recipients" },
+	{ DOM "auth_max_failures = 0/10m\n", 1, 2, "auth_max_failures" },
+	{ DOM "auth_max_failures = 5/366d\n", 1, 2, "auth_max_failures" },
+	{ DOM "user_max_messages = 1000000001/1h\n", 1, 2, "user_max_messages" },
+	{ DOM "outbound_port = 0\n", 1, 2, "outbound_port: \"0\" is out of range (1 to 65535)" },
+	{ DOM "scan_max_lookups = 100001\n", 1, 2, "scan_max_lookups" },
+	{ DOM "score_junk = 10001\n", 1, 2, "score_junk" },
+	{ DOM "score_reject = -10001\n", 1, 2, "score_reject" },
+	{ DOM "score.URL_DBL_SPAM = 10001\n", 1, 2, "score.URL_DBL_SPAM" },
+	/* overflow is out of range, with the key and line, never a wrap */
+	{ DOM "max_message_size = 9223372036854775807\n", 1, 2,
+	    "max_message_size: \"9223372036854775807\" is out of range (1K to 1T)" },
+	{ DOM "max_message_size = 18446744073709551616\n", 1, 2, "out of range" },
+	{ DOM "max_message_size = 99999999999999999999999999\n", 1, 2, "out of range" },
+	{ DOM "max_message_size = 17179869184G\n", 1, 2, "out of range" },
+	{ DOM "min_free_space = 18446744073709551615\n", 1, 2, "min_free_space" },
+	{ DOM "max_connections = 4294967296\n", 1, 2, "max_connections: \"4294967296\" is out of range" },
+	{ DOM "alert_window = 99999999999d\n", 1, 2, "alert_window: \"99999999999d\" is out of range" },
+	{ DOM "user_max_messages = 4294967296/1h\n", 1, 2, "user_max_messages: \"4294967296/1h\" is out of range" },
+	{ DOM "user_max_messages = 1/4294967296\n", 1, 2, "out of range" },
+	/* a key given twice: an error naming both lines */
+	{ DOM "max_connections = 7\nmax_connections = 8\n", 1, 3,
+	    "max_connections given twice (lines 2 and 3)" },
+	{ DOM "hostname = a.example\n\n# x\nhostname = a.example\n", 1, 5,
+	    "hostname given twice (lines 2 and 5)" },
+	{ DOM "listen_smtp = 127.0.0.1:2525\nlisten_smtp = off\n", 1, 3,
+	    "listen_smtp given twice (lines 2 and 3)" },
+	{ "domains = a.example\n" DOM, 1, 2, "domains given twice (lines 1 and 2)" },
+	{ DOM "score.URL_DBL_SPAM = 1\nscore.URL_DBL_SPAM = 2\n", 1, 3,
+	    "score.URL_DBL_SPAM given twice (lines 2 and 3)" },
+	{ DOM "alert_window = 1h\nalert_window = bogus\n", 1, 3, "alert_window given twice" },
+	/* two listeners on one address (SPEC 2), named with both lines */
+	{ DOM "listen_smtp = 127.0.0.1:2525\nlisten_submission = 127.0.0.1:2525\n", 1, 3,
+	    "listen_submission: 127.0.0.1:2525 is already bound by listen_smtp 127.0.0.1:2525 (line 2)" },
+	{ DOM "listen_submissions = 127.0.0.1:9100\nlisten_smtp = off\n"
+	  "metrics_listen = 127.0.0.1:9100\n", 1, 4,
+	    "metrics_listen: 127.0.0.1:9100 is already bound by listen_submissions 127.0.0.1:9100 (line 2)" },
+	{ DOM "metrics_listen = [::1]:2525\nlisten_smtp = [0:0::1]:2525\n", 1, 3,
+	    "listen_smtp: [0:0::1]:2525 is already bound by metrics_listen [::1]:2525 (line 2)" },
+	{ DOM "listen_smtp = LocalHost:2525\nlisten_submission = localhost:2525\n", 1, 3,
+	    "(line 2)" },
+	/* against a default, and wildcards that cover an address */
+	{ DOM "listen_smtp = 127.0.0.1:587\n", 1, 2,
+	    "listen_smtp: 127.0.0.1:587 is already bound by listen_submission 0.0.0.0:587 (its default)" },
+	{ DOM "listen_smtp = 0.0.0.0:2525\nmetrics_listen = 127.0.0.1:2525\n", 1, 3,
+	    "listen_smtp 0.0.0.0:2525 (line 2)" },
+	{ DOM "listen_smtp = *:2525\nmetrics_listen = [::1]:2525\n", 1, 3, "(line 2)" },
+	{ DOM "listen_smtp = [::]:2525\nmetrics_listen = 127.0.0.1:2525\n", 1, 3, "(line 2)" },
+	{ DOM "listen_smtp = [::ffff:127.0.0.1]:2525\nmetrics_listen = 127.0.0.1:2525\n", 1, 3,
+	    "(line 2)" },
 };
 
 static void
@@ -702,13 +799,14 @@ test_config_local_delivery(void **state)
 		config_diag_clear(&diag);
 	}
 	{
-		/* the last setting wins, and maildir switches LMTP off again */
+		/* given twice: an error naming both lines, the first one stays */
 		struct config cfg;
 		struct config_diag diag;
 		assert_int_equal(parse("domains = example.org\nlocal_delivery = lmtp:unix:/a\n"
-		    "local_delivery = lmtp:127.0.0.1:24\nlocal_delivery = maildir\n", &cfg, &diag), 0);
-		assert_null(cfg.lmtp_socket);
-		assert_null(cfg.lmtp_host);
+		    "local_delivery = maildir\n", &cfg, &diag), 1);
+		assert_string_equal(diag.msgs[0],
+		    "test.conf:3: local_delivery given twice (lines 2 and 3)");
+		assert_string_equal(cfg.lmtp_socket, "/a");
 		config_clear(&cfg);
 		config_diag_clear(&diag);
 	}
