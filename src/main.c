@@ -1,6 +1,7 @@
 /*
  * postern: one binary, subcommands (SPEC section 1). Also runs as the
- * sendmail wrapper when invoked through a link named "sendmail".
+ * sendmail wrapper when invoked through a link named "sendmail", and as
+ * `queue list` through one named "mailq".
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +31,10 @@ usage(FILE *f)
 	    "  stats [--since DURATION] [--json] counters: accepted, rejected, delivered, ...\n"
 	    "  learn spam|ham [--user ACCOUNT] [FILE|-]  a message moved into / out of Junk\n"
 	    "  learn list [--user ACCOUNT]       what was learned\n"
+	    "  quickstart ADDRESS [--hostname NAME] [--ip IP]... [--data-dir DIR]\n"
+	    "                                    production configuration, first account, DKIM key,\n"
+	    "                                    the DNS records to publish\n"
+	    "  doctor [--ip IP]... [--json]      check DNS, blocklists and certificate for delivery\n"
 	    "  --version                         print the version\n"
 	    "  help                              this text\n",
 	    POSTERN_VERSION, DEFAULT_CONFIG);
@@ -54,6 +59,8 @@ main(int argc, char **argv)
 		{ "dkim", cli_dkim },
 		{ "stats", cli_stats },
 		{ "learn", cli_learn },
+		{ "quickstart", cli_quickstart },
+		{ "doctor", cli_doctor },
 	};
 
 	{
@@ -62,6 +69,12 @@ main(int argc, char **argv)
 		base = base ? base + 1 : argv[0];
 		if (strcmp(base, "sendmail") == 0)
 			return cli_sendmail(argc, argv);
+		/* the mailq link the package registers: postern queue list */
+		if (strcmp(base, "mailq") == 0 && argc <= 3) {
+			char *qargv[] = { "queue", "list", argc > 1 ? argv[1] : NULL,
+				argc > 2 ? argv[2] : NULL, NULL };
+			return cli_queue(argc + 1, qargv);
+		}
 	}
 	if (argc < 2) {
 		usage(stderr);

@@ -22,6 +22,8 @@ int cli_firewall(int argc, char **argv);
 int cli_dkim(int argc, char **argv);
 int cli_stats(int argc, char **argv);
 int cli_learn(int argc, char **argv);
+int cli_quickstart(int argc, char **argv);
+int cli_doctor(int argc, char **argv);
 
 /*
  * Shared option handling: removes "-c FILE" / "--config FILE" /
@@ -33,5 +35,24 @@ const char *cli_config_path(int *argc, char **argv);
 bool cli_take_flag(int *argc, char **argv, const char *flag);
 /* Loads the config or prints every problem to stderr; 0 or -1. */
 int cli_load_config(const char *path, struct config *cfg);
+
+/* A DKIM key to make (dkim.c), for `dkim keygen` and `quickstart`. */
+struct cli_keygen {
+	const char *path;	/* where the PEM private key goes (0600) */
+	const char *data_dir;	/* set when path is <data_dir>/dkim/...: that
+				 * directory is made 0700 */
+	const char *user;	/* run as root: the key goes to this user */
+	const char *selector, *alg;	/* alg "rsa" (bits) or "ed25519" */
+	unsigned bits;
+	bool force;		/* replace an existing file */
+};
+struct dkim_signer;
+/*
+ * Generates the key, writes it and reads it back as the server will.
+ * Returns the key read back, or NULL after printing why with *rc set
+ * (2: bad selector, algorithm or size; 1: the file exists or cannot be
+ * written).
+ */
+struct dkim_signer *cli_dkim_keygen_file(const struct cli_keygen *k, int *rc);
 
 #endif

@@ -118,39 +118,40 @@ pick_selector(const struct config *cfg, const char *opt)
 
 /*
  * With `user =`, a key made by root goes to that user: the server reads
- * it again on SIGHUP, after dropping privileges.
+ * it again on SIGHUP, after dropping privileges. A user that does not
+ * exist yet (quickstart runs before the package creates it) is said once.
  */
 static void
-give_to_user(const struct config *cfg, const char *path)
+give_to_user(const char *user, const char *path)
 {
 	struct passwd *pw;
 
-	if (cfg->user == NULL || geteuid() != 0)
+	if (user == NULL || geteuid() != 0)
 		return;
-	if ((pw = getpwnam(cfg->user)) == NULL) {
+	if ((pw = getpwnam(user)) == NULL) {
 		fprintf(stderr, "postern: warning: user %s does not exist; %s stays root's\n",
-		    cfg->user, path);
+		    user, path);
 		return;
 	}
 	if (chown(path, pw->pw_uid, pw->pw_gid) == -1)
-		fprintf(stderr, "postern: warning: cannot give %s to %s: %s\n", path, cfg->user,
+		fprintf(stderr, "postern: warning: cannot give %s to %s: %s\n", path, user,
 		    strerror(errno));
 }
 
-/* Creates the directory of path: 0700 for the default <data_dir>/dkim,
- * which holds nothing but private keys. */
+/* Creates the directory of k->path: 0700 for the default
+ * <data_dir>/dkim, which holds nothing but private keys. */
 static int
-make_dir(const struct config *cfg, const char *path)
+make_dir(const struct cli_keygen *k)
 {
-	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	char *dir = xstrdup(k->path), *slash = strrchr(dir, '/');
 	int rc = 0;
 
 	if (slash != NULL && slash != dir) {
 		*slash = '\0';
-		if (cfg->dkim_key == NULL) {
-			rc = durable_mkdirs(cfg->data_dir, 0750);
+		if (k->data_dir != NULL) {
+			rc = durable_mkdirs(k->data_dir, 0750);
 			if (rc == 0 && mkdir(dir, 0700) == 0)
-				give_to_user(cfg, dir);
+				give_to_user(k->user, dir);
 			else if (rc == 0 && errno != EEXIST)
 				rc = -1;
 		} else
@@ -162,15 +163,61 @@ make_dir(const struct config *cfg, const char *path)
 	return rc;
 }
 
+struct dkim_signer *
+cli_dkim_keygen_file(const struct cli_keygen *k, int *rc)
+{
+	struct dkim_signer *s = NULL, *check = NULL;
+	char *pem = NULL, *err = NULL;
+	struct stat st;
+
+	*rc = 1;
+	/* first: it checks the selector, which becomes part of the path */
+	if ((s = dkim_signer_generate(k->selector, k->alg, k->bits, &err)) == NULL) {
+		fprintf(stderr, "postern: %s\n", err);
+		*rc = 2;
+		goto out;
+	}
+	if (lstat(k->path, &st) == 0 && !k->force) {
+		fprintf(stderr, "postern: %s already exists; not overwriting it (--force replaces "
+		    "it, and then the published DNS record must change too)\n", k->path);
+		goto out;
+	}
+	if (strcmp(k->alg, "rsa") == 0 && k->bits < DKIM_KEYGEN_BITS)
+		fprintf(stderr, "postern: warning: RSA keys under 2048 bits are weak (RFC 8301 3.2)\n");
+	if ((pem = dkim_signer_pem(s)) == NULL) {
+		fprintf(stderr, "postern: cannot encode the private key\n");
+		goto out;
+	}
+	if (make_dir(k) == -1)
+		goto out;
+	if (durable_write_file(k->path, pem, strlen(pem), 0600) == -1) {
+		fprintf(stderr, "postern: cannot write %s: %s\n", k->path, strerror(errno));
+		goto out;
+	}
+	give_to_user(k->user, k->path);
+	/* what the server will do with it: read it back */
+	if ((check = dkim_signer_load(k->selector, k->path, &err)) == NULL)
+		fprintf(stderr, "postern: %s\n", err);
+	else
+		*rc = 0;
+out:
+	dkim_signer_free(s);
+	if (pem != NULL)
+		explicit_bzero(pem, strlen(pem));
+	free(pem);
+	free(err);
+	return check;
+}
+
 static int
 keygen(const struct config *cfg, const char *selector, const char *alg, const char *bits_opt,
     bool force)
 {
-	struct dkim_signer *s = NULL, *check = NULL;
-	char *path = key_path(cfg, selector), *pem = NULL, *err = NULL, *end = NULL;
+	struct dkim_signer *check = NULL;
+	char *path = key_path(cfg, selector), *end = NULL;
 	char abspath[PATH_MAX];
 	unsigned long bits = DKIM_KEYGEN_BITS;
-	struct stat st;
+	struct cli_keygen k;
 	int rc = 1;
 
 	if (bits_opt != NULL) {
@@ -189,35 +236,14 @@ keygen(const struct config *cfg, const char *selector, const char *alg, const ch
 			goto out;
 		}
 	}
-	/* first: it checks the selector, which becomes part of the path */
-	if ((s = dkim_signer_generate(selector, alg, (unsigned)bits, &err)) == NULL) {
-		fprintf(stderr, "postern: %s\n", err);
-		rc = 2;
+	k = (struct cli_keygen){
+		.path = path, .data_dir = cfg->dkim_key == NULL ? cfg->data_dir : NULL,
+		.user = cfg->user, .selector = selector, .alg = alg, .bits = (unsigned)bits,
+		.force = force,
+	};
+	if ((check = cli_dkim_keygen_file(&k, &rc)) == NULL)
 		goto out;
-	}
-	if (lstat(path, &st) == 0 && !force) {
-		fprintf(stderr, "postern: %s already exists; not overwriting it (--force replaces "
-		    "it, and then the published DNS record must change too)\n", path);
-		goto out;
-	}
-	if (strcmp(alg, "rsa") == 0 && bits < DKIM_KEYGEN_BITS)
-		fprintf(stderr, "postern: warning: RSA keys under 2048 bits are weak (RFC 8301 3.2)\n");
-	if ((pem = dkim_signer_pem(s)) == NULL) {
-		fprintf(stderr, "postern: cannot encode the private key\n");
-		goto out;
-	}
-	if (make_dir(cfg, path) == -1)
-		goto out;
-	if (durable_write_file(path, pem, strlen(pem), 0600) == -1) {
-		fprintf(stderr, "postern: cannot write %s: %s\n", path, strerror(errno));
-		goto out;
-	}
-	give_to_user(cfg, path);
-	/* what the server will do with it: read it back */
-	if ((check = dkim_signer_load(selector, path, &err)) == NULL) {
-		fprintf(stderr, "postern: %s\n", err);
-		goto out;
-	}
+	rc = 1;
 	if (realpath(path, abspath) == NULL)
 		snprintf(abspath, sizeof(abspath), "%s", path);
 	if (strcmp(alg, "rsa") == 0)
@@ -236,10 +262,7 @@ keygen(const struct config *cfg, const char *selector, const char *alg, const ch
 		    "postern (SIGHUP)\n", cfg->path, selector, abspath);
 	rc = 0;
 out:
-	dkim_signer_free(s);
 	dkim_signer_free(check);
-	free(pem);
-	free(err);
 	free(path);
 	return rc;
 }
