@@ -20,6 +20,7 @@ struct zone_check {
 	char display[DNSBL_NAME_MAX];
 	struct zone_health state;
 	struct dns_query *q;
+	enum zone_status pending;	/* a no-answer status waiting for the root probe */
 };
 
 struct dnsbl_health {
@@ -28,6 +29,9 @@ struct dnsbl_health {
 	unsigned interval;
 	struct event *timer;
 	struct zone_check zones[2];	/* indexed by enum dnsbl_kind */
+	bool recursive;			/* resolving ourselves: the root can be probed */
+	bool offline;			/* not even the root answers */
+	struct dns_query *probe;	/* ". NS", asked when a test point is unanswered */
 };
 
 const char *
@@ -51,10 +55,61 @@ set_status(struct zone_check *z, enum zone_status s, const char *code)
 
 	z->state.status = s;
 	snprintf(z->state.code, sizeof(z->state.code), "%s", code ? code : "");
-	/* One alert per transition into a bad state, not one per lookup. */
-	if (s != ZONE_OK && s != ZONE_UNKNOWN && s != old)
+	/* One alert per transition into a bad state, not one per lookup; an
+	 * offline machine is said once by the root probe, not as a zone alert. */
+	if (s != ZONE_OK && s != ZONE_UNKNOWN && s != old && !z->h->offline)
 		log_event("alert", "kind=dnsbl zone=%s status=%s code=%s reason=\"blocklist %s is not working: mail is not being checked against it\"",
 		    z->display, health_status_name(s), code && *code ? code : "-", z->display);
+}
+
+static void
+log_zone(struct zone_check *z)
+{
+	log_event("dnsbl_health", "zone=%s status=%s%s%s", z->display,
+	    health_status_name(z->state.status), z->state.code[0] ? " code=" : "",
+	    z->state.code);
+}
+
+/*
+ * The root zone's answer decides what an unanswered test point means.
+ * Root answers: the blocklist (or the way to it) is broken, the dnsbl
+ * alert. No answer: the machine has no working DNS at all, which is not
+ * a blocklist fault; said once, clearly, and said again when it changes.
+ */
+static void
+on_root_answer(void *arg, const struct dns_answer *ans)
+{
+	struct dnsbl_health *h = arg;
+	bool offline = ans->status == DNS_TIMEOUT || ans->status == DNS_SERVFAIL;
+
+	h->probe = NULL;
+	if (offline && !h->offline)
+		log_event("warning", "reason=\"no DNS answer at all, not even from the root servers: this machine looks offline. Blocklist checks are skipped until DNS answers; no dnsbl alert is raised for this\"");
+	else if (!offline && h->offline)
+		log_event("dns", "status=online reason=\"the root servers answer again\"");
+	h->offline = offline;
+	for (int k = 0; k < 2; k++) {
+		struct zone_check *z = &h->zones[k];
+		if (z->pending == ZONE_UNKNOWN)
+			continue;
+		set_status(z, z->pending, NULL);
+		z->pending = ZONE_UNKNOWN;
+		log_zone(z);
+	}
+}
+
+/* A test point got no answer: with our own recursion, ask the root first. */
+static bool
+defer_to_root_probe(struct zone_check *z, enum zone_status s)
+{
+	struct dnsbl_health *h = z->h;
+
+	if (!h->recursive)
+		return false;
+	z->pending = s;
+	if (h->probe == NULL)
+		h->probe = dns_query(h->res, ".", DNS_TYPE_NS, h->timeout_ms, on_root_answer, h);
+	return true;
 }
 
 static void
@@ -83,15 +138,19 @@ on_test_answer(void *arg, const struct dns_answer *ans)
 		set_status(z, ZONE_MISSING, NULL);
 		break;
 	case DNS_TIMEOUT:
-		set_status(z, ZONE_TIMEOUT, NULL);
-		break;
-	case DNS_SERVFAIL:
-		set_status(z, ZONE_FAILURE, NULL);
+	case DNS_SERVFAIL: {
+		enum zone_status st = ans->status == DNS_TIMEOUT ? ZONE_TIMEOUT : ZONE_FAILURE;
+		if (defer_to_root_probe(z, st))
+			return;
+		set_status(z, st, NULL);
 		break;
 	}
-	log_event("dnsbl_health", "zone=%s status=%s%s%s", z->display,
-	    health_status_name(z->state.status), z->state.code[0] ? " code=" : "",
-	    z->state.code);
+	}
+	if (ans->status == DNS_OK && z->h->offline) {
+		z->h->offline = false;
+		log_event("dns", "status=online reason=\"blocklist test points answer again\"");
+	}
+	log_zone(z);
 }
 
 static void
@@ -119,12 +178,13 @@ run_checks(evutil_socket_t fd, short what, void *arg)
 struct dnsbl_health *
 health_new(struct event_base *base, struct resolver *res, const char *ip_zone,
     const char *ip_display, const char *domain_zone, const char *domain_display,
-    unsigned timeout_ms, unsigned interval)
+    unsigned timeout_ms, unsigned interval, bool recursive)
 {
 	struct dnsbl_health *h = xcalloc(1, sizeof(*h));
 	struct timeval now = { 0, 0 };
 
 	h->res = res;
+	h->recursive = recursive;
 	h->timeout_ms = timeout_ms;
 	h->interval = interval;
 	for (int k = 0; k < 2; k++) {
@@ -149,6 +209,7 @@ health_free(struct dnsbl_health *h)
 		return;
 	for (int k = 0; k < 2; k++)
 		dns_cancel(h->zones[k].q);
+	dns_cancel(h->probe);
 	event_free(h->timer);
 	free(h);
 }

@@ -36,11 +36,14 @@ struct dnsbl_health;
 
 /*
  * Starts periodic checks of the two zones (query names with keys, display
- * names without). interval 0 checks only once, at start.
+ * names without). interval 0 checks only once, at start. recursive: we
+ * resolve ourselves (no forwarders), so an unanswered test point is
+ * checked against the root zone: a machine without any DNS (offline) gets
+ * one warning instead of blocklist alerts.
  */
 struct dnsbl_health *health_new(struct event_base *base, struct resolver *res,
     const char *ip_zone, const char *ip_display, const char *domain_zone,
-    const char *domain_display, unsigned timeout_ms, unsigned interval);
+    const char *domain_display, unsigned timeout_ms, unsigned interval, bool recursive);
 void health_free(struct dnsbl_health *h);
 
 /* A real lookup got an error answer in a zone: log it, mark the zone. */

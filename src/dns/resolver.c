@@ -191,6 +191,11 @@ resolver_new(struct event_base *base, const struct resolver_options *opt, char *
 		if ((rc = ub_ctx_set_fwd(r->ctx, addr)) != 0)
 			goto fail;
 	}
+	/* An isolated network's own root (and the tests', which never
+	 * send a packet past loopback). */
+	if (opt->root_hints_file != NULL &&
+	    (rc = ub_ctx_set_option(r->ctx, "root-hints:", opt->root_hints_file)) != 0)
+		goto fail;
 	if (opt->dnssec) {
 		const char *ta = opt->trust_anchor_file ? opt->trust_anchor_file :
 		    "/usr/share/dns/root.key";

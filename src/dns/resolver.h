@@ -15,6 +15,7 @@
 #include "lib/value.h"
 
 #define DNS_TYPE_A 1
+#define DNS_TYPE_NS 2
 #define DNS_TYPE_PTR 12
 #define DNS_TYPE_TXT 16
 #define DNS_TYPE_AAAA 28
@@ -49,6 +50,7 @@ struct resolver_options {
 	size_t nforwarders;
 	bool dnssec;				/* validate with the root key */
 	const char *trust_anchor_file;		/* default Debian's root.key */
+	const char *root_hints_file;		/* a private root (NULL: the built-in one) */
 };
 
 /* NULL with *err (caller frees) when libunbound refuses the setup. */

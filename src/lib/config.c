@@ -72,6 +72,7 @@ static const struct key keys[] = {
 	{ "dnsbl", K_BOOL, OFF(dnsbl), 0, 0, 0 },
 	{ "dnsbl_health_interval", K_DURATION, OFF(dnsbl_health_interval), 0, 0, YEAR },
 	{ "dnssec", K_BOOL, OFF(dnssec), 0, 0, 0 },
+	{ "dns_root_hints", K_PATH, OFF(dns_root_hints), 0, 0, 0 },
 	{ "allow_networks", K_CIDR_LIST, OFF(allow_networks), OFF(nallow_networks), 0, 0 },
 	{ "trusted_networks", K_CIDR_LIST, OFF(trusted_networks), OFF(ntrusted_networks), 0, 0 },
 	{ "score_junk", K_NUMBER, OFF(score_junk), 0, -SCORE_MAX, SCORE_MAX },
@@ -968,3 +969,4 @@ config_diag_clear(struct config_diag *diag)
 	diag->msgs = NULL;
 	diag->n = 0;
 }
+	free(cfg->dns_root_hints);

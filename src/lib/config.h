@@ -52,6 +52,7 @@ struct config {
 
 	double score_junk, score_reject;
 	unsigned scan_max_lookups;	/* blocklist lookups per message */
+	char *dns_root_hints;		/* root hints file for our own recursion */
 	bool scan_defanged;		/* read hxxp:// and [.] forms */
 	struct score_override *scores;
 	size_t nscores;

@@ -22,6 +22,7 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_fd = -1;
 static char *log_path;
 static bool log_to_stderr = true;
+static char stderr_quiet[64];	/* " client=IP " kept out of stderr, or "" */
 
 #define OBSERVERS_MAX 4
 struct observer {
@@ -146,6 +147,29 @@ log_set_stderr(bool on)
 	log_to_stderr = on;
 }
 
+void
+log_set_stderr_quiet_client(const char *ip)
+{
+	pthread_mutex_lock(&log_lock);
+	if (ip == NULL || *ip == '\0')
+		stderr_quiet[0] = '\0';
+	else
+		snprintf(stderr_quiet, sizeof(stderr_quiet), " client=%s ", ip);
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* The line names the quiet client (as " client=IP " or at its end). */
+static bool
+line_has_client(const char *line, size_t n)
+{
+	size_t ql = strlen(stderr_quiet);
+
+	if (memmem(line, n, stderr_quiet, ql) != NULL)
+		return true;
+	/* the last field: " client=IP\n" */
+	return n >= ql && memcmp(line + n - ql, stderr_quiet, ql - 1) == 0 && line[n - 1] == '\n';
+}
+
 static void
 write_all(int fd, const char *p, size_t n)
 {
@@ -191,7 +215,7 @@ log_event(const char *event, const char *fmt, ...)
 	pthread_mutex_lock(&log_lock);
 	if (log_fd != -1)
 		write_all(log_fd, line, n);
-	if (log_to_stderr)
+	if (log_to_stderr && (stderr_quiet[0] == '\0' || !line_has_client(line, n)))
 		write_all(STDERR_FILENO, line, n);
 	{
 		size_t nobs = nobservers;

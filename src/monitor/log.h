@@ -16,6 +16,10 @@ int log_reopen(void);
 void log_close(void);
 /* Copies of each line also go to stderr when true (the default). */
 void log_set_stderr(bool on);
+/* Lines about this client (a field client=IP) go to the log file only:
+ * the relay self-test's own sessions would otherwise fill the terminal
+ * at every start. NULL or "" turns it off. */
+void log_set_stderr_quiet_client(const char *ip);
 
 /*
  * Observers see every event after it is written: statistics and alerts
