@@ -230,22 +230,34 @@ start_dns(struct server *srv, char **err)
 	return 0;
 }
 
-/* Where a bounce to addr goes (scheduler_options.route). */
+/*
+ * Where a bounce to addr goes (scheduler_options.route): NULL for SMTP.
+ * A sender of one of our domains is never handed to the relayhost or an
+ * MX (SPEC 6.7): without a mailbox of its own (a web application's
+ * web@ourdomain) the domain's postmaster gets the bounce (RFC 5321 4.5.1).
+ */
 static char *
 route_local(void *arg, const char *addr)
 {
 	struct server *srv = arg;
 	struct mailaddr a;
 	char path[ADDR_PATH_MAX + 3], *mailboxes = NULL;
+	enum local_result r;
 
 	snprintf(path, sizeof(path), "<%s>", addr);
 	if (addr_parse_path(path, strlen(path), false, true, &a) != ADDR_OK)
 		return NULL;
-	if (local_resolve(srv->cfg, srv->users, &a, &mailboxes) != LOCAL_OK) {
-		free(mailboxes);
+	if ((r = local_resolve(srv->cfg, srv->users, &a, &mailboxes)) == LOCAL_OK)
+		return mailboxes;
+	free(mailboxes);
+	if (r == LOCAL_NOT_LOCAL)
 		return NULL;
-	}
-	return mailboxes;
+	snprintf(a.local, sizeof(a.local), "postmaster");
+	a.quoted = false;
+	if (local_resolve(srv->cfg, srv->users, &a, &mailboxes) == LOCAL_OK)
+		return mailboxes;
+	free(mailboxes);
+	return xasprintf("%s/postmaster", a.domain);	/* SPEC 3: always there */
 }
 
 /* Alert mails are queued from a loop event, never from inside the code

@@ -18,7 +18,8 @@ import uuid
 
 import pytest
 
-from conftest import HOSTNAME, make_cert, queue_id, simple_message, split_message, wait_until
+from conftest import (HOSTNAME, dot_stuff, make_cert, queue_id, simple_message, split_message,
+                      wait_until)
 from dnsfixture import Unbound
 from smtpsink import SMTPSink
 
@@ -439,7 +440,15 @@ def test_queue_lifetime_expiry_bounces_but_never_to_null_sender(mta, sink):
     assert len(attempts) >= 2 and attempts == sorted(attempts), attempts
 
     (raw,) = wait_bounces(srv, 1)
-    check_dsn(raw, ["alice@expire.rd.test"], t1, status_class="[45]")
+    f = check_dsn(raw, ["alice@expire.rd.test"], t1)["alice@expire.rd.test"]
+    # RFC 3463 3.5: delivery time expired, not 5.0.0; the diagnostic is
+    # the remote's last reply
+    assert f["Status"].strip() == "5.4.7", f.items()
+    assert f["Diagnostic-Code"].strip() == "smtp; 451 4.3.0 try later", f.items()
+    # RFC 3464 2.3.1: no ORCPT was given, so no Original-Recipient
+    assert f["Original-Recipient"] is None, f.items()
+    # only the headers are attached, and the text says so
+    assert b"Its headers are attached below" in raw and b"It is attached" not in raw
     assert t2.encode() not in raw
     # the null sender's message produced no bounce at all
     no_event(srv, "bounce_queued", id=q2)
@@ -478,7 +487,8 @@ def test_delay_warning_once_then_delivered(mta, sink):
     assert len(blocks) == 2, blocks
     rb = blocks[1]
     assert rb["Final-Recipient"].split(";")[1].strip() == "alice@expire.rd.test", rb.items()
-    assert rb["Action"].strip() == "delayed" and rb["Status"].strip().startswith("4."), rb.items()
+    assert rb["Action"].strip() == "delayed" and rb["Status"].strip() == "4.4.7", rb.items()
+    assert rb["Original-Recipient"] is None, rb.items()
     assert "Subject: test %s" % t1 in msg.as_string()
 
     # a restart does not forget that the warning went
@@ -696,3 +706,60 @@ def test_nxdomain_and_null_mx_bounce_dns_error_defers(mta, sink):
     check_dsn(by_tok[t1], ["alice@nxdomain.rd.test"], t1)
     check_dsn(by_tok[t2], ["carol@nullmx.rd.test"], t2)
     assert q3 in queue_ids(srv)
+
+
+# ---------------------------------------------------------------- 11. DSN details
+
+def test_dsn_naming_smtputf8_recipient_is_rfc6533(mta, sink):
+    """A bounce for jörg@... is a global DSN: message/global-delivery-status,
+    `Final-Recipient: utf-8;` with the address in raw UTF-8, a utf-8 text
+    part and message/global-headers (RFC 6533)."""
+    rcpt = "j\u00f6rg@perm.rd.test"
+    s = sink(IP_PERM)
+    s.rcpt_replies[rcpt] = "550 5.1.1 no such user"
+    srv = mta()
+    t = token()
+    c = srv.client()
+    c.ehlo("client.test")
+    c.expect("MAIL FROM:<%s> SMTPUTF8" % SENDER, 250)
+    c.expect("RCPT TO:<%s>" % rcpt, 250)
+    c.expect("DATA", 354)
+    c.send(dot_stuff(simple_message(t)) + b".\r\n")
+    qid = queue_id(c.reply())
+    c.quit()
+
+    one(srv, "bounced", id=qid)
+    (raw,) = wait_bounces(srv, 1)
+    types = re.findall(rb"^Content-Type: ([\w/.-]+)", raw, re.M | re.I)
+    assert types == [b"multipart/report", b"text/plain", b"message/global-delivery-status",
+                     b"message/global-headers"], types
+    assert re.search(rb"^Content-Type: text/plain; charset=utf-8\r$", raw, re.M), raw[:1500]
+    assert b"charset=us-ascii" not in raw
+    enc = rcpt.encode()
+    assert b"\r\nFinal-Recipient: utf-8; " + enc + b"\r\n" in raw, raw
+    assert b"rfc822; " + enc not in raw
+    assert b"\r\n<" + enc + b">: 550 5.1.1 no such user\r\n" in raw, "human part"
+    assert b"Original-Recipient" not in raw
+    assert ("Subject: test %s" % t).encode() in raw
+
+
+def test_bounce_to_our_domain_stays_local_never_via_relayhost(mta, sink, port):
+    """web@example.test (our domain, no account) sends to a remote address
+    that refuses it: the bounce goes to postmaster@example.test's Maildir,
+    never to the relayhost (SPEC 6.7)."""
+    smart = sink(IP_SMARTHOST)
+    smart.rcpt_replies["nobody@viamx.rd.test"] = "550 5.1.1 no such user"
+    srv = mta(relayhost="smarthost.rd.test:%d" % port)
+    t = token()
+    qid = send(srv, "web@example.test", ["nobody@viamx.rd.test"], simple_message(t))
+    one(srv, "bounced", id=qid)
+    bq = one(srv, "bounce_queued", id=qid)
+    assert bq["to"] == "web@example.test", bq
+    raws = wait_bounces(srv, 1, local="postmaster")
+    assert ("Subject: test %s" % t).encode() in raws[0]
+    check = [e for e in srv.events("delivered") if e.get("rcpt") == "web@example.test"]
+    assert check and check[0]["relay"] == "local", srv.events("delivered")
+    # the relay host saw the original only: no transaction from <>
+    time.sleep(0.5)
+    assert all(tx.mail_from != "" for tx in smart.transactions), smart.transactions
+    assert len(smart.transactions) == 1, smart.transactions
