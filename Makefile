@@ -24,7 +24,7 @@ FUZZ_LIBSRCS := src/lib/xmalloc.c src/lib/value.c src/lib/config.c src/smtp/pars
                 src/scan/score.c src/queue/reply.c src/auth/sasl.c src/scan/hdraddr.c \
                 src/policy/learn.c src/lib/durable.c
 
-.PHONY: all run test unit bench asan fuzz fuzz-smoke deps clean format
+.PHONY: all run test unit bench asan fuzz fuzz-smoke deps clean format install deb
 
 all: $(BUILD)/postern
 
@@ -84,6 +84,18 @@ fuzz-build: $(FUZZ_BINS)
 # Long fuzz campaign: FUZZ_SECONDS per target (default 300).
 fuzz: deps fuzz-build
 	@/usr/bin/python3 tests/run_all.py --fuzz-only --fuzz-seconds $${FUZZ_SECONDS:-300}
+
+# Installs the server, its configuration template, systemd units,
+# logrotate, fail2ban and man pages (scripts/install; PREFIX, DESTDIR).
+PREFIX ?= /usr/local
+install: all
+	@BUILD=$(BUILD) PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install
+
+# Debian package, written to the parent directory (debian/, README.Debian).
+deb:
+	@scripts/deb-deps
+	DEB_BUILD_OPTIONS="nocheck $${DEB_BUILD_OPTIONS:-}" dpkg-buildpackage -b -us -uc -J
+	@ls -1 ../postern_*.deb
 
 bench: deps all
 	@scripts/deps bench
