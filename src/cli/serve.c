@@ -22,6 +22,7 @@
 #include "auth/userdb.h"
 #include "lib/durable.h"
 #include "lib/groupsync.h"
+#include "lib/keyreader.h"
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
 #include "policy/learn.h"
@@ -470,6 +471,14 @@ cli_serve(int argc, char **argv)
 		log_event("error", "reason=\"%s\"", err);
 		goto out;
 	}
+	tls_log_cert(srv.ssl_ctx, "file");
+	/* before any thread and before dropping privileges: what will re-read
+	 * a root-only key at SIGHUP (lib/keyreader.h) */
+	if (srv.cfg->user != NULL && geteuid() == 0 &&
+	    (srv.keyreader = keyreader_start(config_path, srv.cfg->user, &err)) == NULL) {
+		log_event("error", "reason=\"%s\"", err);
+		goto out;
+	}
 	/* before dropping privileges: the key may be readable by root only */
 	if (srv.cfg->dkim_key != NULL &&
 	    (srv.dkim = dkim_signer_load(srv.cfg->dkim_selector, srv.cfg->dkim_key, &err)) == NULL) {
@@ -583,6 +592,7 @@ out:
 	userdb_free(srv.users);
 	learned_free(srv.learned);
 	SSL_CTX_free(srv.ssl_ctx);
+	keyreader_free(srv.keyreader);
 	if (srv.base)
 		event_base_free(srv.base);
 	if (rc == 0)

@@ -221,26 +221,28 @@ server_reload(struct server *srv, const char *config_path)
 	if (config_load(config_path, cfg, &diag) > 0) {
 		for (size_t i = 0; i < diag.n; i++)
 			log_event("error", "reason=\"reload refused: %s\"", diag.msgs[i]);
+		log_event("alert", "kind=config part=configuration reason=\"reload refused: %zu "
+		    "problem(s) in %s, the running configuration stays\"", diag.n, config_path);
 		config_diag_clear(&diag);
 		config_clear(cfg);
 		free(cfg);
 		return -1;
 	}
-	if (cfg->tls_cert && (ctx = tls_server_ctx(cfg->tls_cert, cfg->tls_key, &err)) == NULL) {
-		log_event("error", "reason=\"reload refused: %s\"", err);
+	/* SPEC 9: a part that fails keeps its old state, the rest applies;
+	 * the key reader opens what only root may read (certbot's keys) */
+	if (cfg->tls_cert &&
+	    (ctx = tls_reload_ctx(srv->keyreader, cfg->tls_cert, cfg->tls_key, &err)) == NULL) {
+		log_event("alert", "kind=config part=certificate reason=\"certificate not reloaded, "
+		    "the old one stays in use: %s\"", err);
 		free(err);
-		config_clear(cfg);
-		free(cfg);
-		return -1;
+		err = NULL;
 	}
 	if (cfg->dkim_key != NULL &&
 	    (dkim = dkim_signer_load(cfg->dkim_selector, cfg->dkim_key, &err)) == NULL) {
-		log_event("error", "reason=\"reload refused: %s\"", err);
+		log_event("alert", "kind=config part=dkim reason=\"DKIM key not reloaded, the old "
+		    "one stays in use: %s\"", err);
 		free(err);
-		SSL_CTX_free(ctx);
-		config_clear(cfg);
-		free(cfg);
-		return -1;
+		err = NULL;
 	}
 	if (!hostport_eq(cfg->listen_smtp, srv->cfg->listen_smtp) ||
 	    !hostport_eq(cfg->listen_submission, srv->cfg->listen_submission) ||
@@ -263,12 +265,15 @@ server_reload(struct server *srv, const char *config_path)
 	config_clear(srv->cfg);
 	free(srv->cfg);
 	srv->cfg = cfg;
-	dkim_signer_free(srv->dkim);
-	srv->dkim = dkim;
+	if (dkim != NULL || cfg->dkim_key == NULL) {
+		dkim_signer_free(srv->dkim);
+		srv->dkim = dkim;
+	}
 	if (ctx != NULL) {
 		SSL_CTX_free(srv->ssl_ctx);
 		srv->ssl_ctx = ctx;
-	} else if (srv->ssl_ctx != NULL)
+		tls_log_cert(srv->ssl_ctx, "file");
+	} else if (srv->ssl_ctx != NULL && cfg->tls_cert == NULL)
 		log_event("warning", "reason=\"tls_cert removed: the old certificate stays in use until restart\"");
 	log_event("reload", "config=%s", config_path);
 	return 0;

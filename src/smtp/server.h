@@ -35,6 +35,8 @@ struct server {
 	struct userdb *users;		/* owned */
 	struct learned *learned;	/* owned: what users taught by Junk moves */
 	SSL_CTX *ssl_ctx;		/* owned; NULL without a certificate */
+	struct keyreader *keyreader;	/* owned: re-reads root-only keys on reload;
+					 * NULL when privileges are not dropped */
 	struct groupsync *gs;		/* owned */
 	struct scheduler *sched;	/* owned: the queue after the 250 */
 	struct mta *mta;		/* owned: remote delivery */
