@@ -34,7 +34,7 @@
 #define RATE_SECONDS_MAX YEAR		/* the DURATION of COUNT/DURATION */
 
 enum key_type {
-	K_STRING, K_PATH, K_DOMAINS, K_HOSTPORT_OPT, K_HOSTPORT_LIST,
+	K_STRING, K_PATH, K_DOMAINS, K_HOSTPORT_OPT, K_HOSTPORT_LIST, K_LISTEN,
 	K_CIDR_LIST, K_DURATION, K_SIZE, K_UINT, K_RATE, K_NUMBER,
 	K_ZONE, K_BOOL, K_DELIVERY, K_IP_LIST,
 };
@@ -57,9 +57,9 @@ static const struct key keys[] = {
 	{ "domains", K_DOMAINS, OFF(domains), OFF(ndomains), 0, 0 },
 	{ "data_dir", K_PATH, OFF(data_dir), 0, 0, 0 },
 	{ "log_file", K_PATH, OFF(log_file), 0, 0, 0 },
-	{ "listen_smtp", K_HOSTPORT_OPT, OFF(listen_smtp), 0, 0, 0 },
-	{ "listen_submission", K_HOSTPORT_OPT, OFF(listen_submission), 0, 0, 0 },
-	{ "listen_submissions", K_HOSTPORT_OPT, OFF(listen_submissions), 0, 0, 0 },
+	{ "listen_smtp", K_LISTEN, OFF(listen_smtp), OFF(nlisten_smtp), 0, 0 },
+	{ "listen_submission", K_LISTEN, OFF(listen_submission), OFF(nlisten_submission), 0, 0 },
+	{ "listen_submissions", K_LISTEN, OFF(listen_submissions), OFF(nlisten_submissions), 0, 0 },
 	{ "metrics_listen", K_HOSTPORT_OPT, OFF(metrics_listen), 0, 0, 0 },
 	{ "tls_cert", K_PATH, OFF(tls_cert), 0, 0, 0 },
 	{ "tls_key", K_PATH, OFF(tls_key), 0, 0, 0 },
@@ -159,12 +159,16 @@ set_defaults(struct config *cfg)
 		strcpy(host, "localhost");
 	host[sizeof(host) - 1] = '\0';
 	cfg->hostname = xstrdup(host);
+	/* [::] with IPV6_V6ONLY off: IPv4 and IPv6 on one socket (SPEC 9) */
 	cfg->listen_smtp = xcalloc(1, sizeof(struct hostport));
-	value_hostport("0.0.0.0:25", 10, cfg->listen_smtp);
+	value_hostport("[::]:25", 7, cfg->listen_smtp);
+	cfg->nlisten_smtp = 1;
 	cfg->listen_submission = xcalloc(1, sizeof(struct hostport));
-	value_hostport("0.0.0.0:587", 11, cfg->listen_submission);
+	value_hostport("[::]:587", 8, cfg->listen_submission);
+	cfg->nlisten_submission = 1;
 	cfg->listen_submissions = xcalloc(1, sizeof(struct hostport));
-	value_hostport("0.0.0.0:465", 11, cfg->listen_submissions);
+	value_hostport("[::]:465", 8, cfg->listen_submissions);
+	cfg->nlisten_submissions = 1;
 	cfg->dnsbl_ip_zone = xstrdup("zen.spamhaus.org");
 	cfg->dnsbl_domain_zone = xstrdup("dbl.spamhaus.org");
 	cfg->dnsbl_timeout = 5;
@@ -325,6 +329,12 @@ parse_dns_server_word(const char *w, size_t wl, void *slot)
 	memcpy(tmp, w, wl);
 	memcpy(tmp + wl, ":53", 3);
 	return value_hostport(tmp, wl + 3, hp);
+}
+
+static int
+parse_listen_word(const char *w, size_t wl, void *slot)
+{
+	return value_hostport(w, wl, slot);
 }
 
 static void
@@ -552,6 +562,31 @@ apply_key(const struct key *k, const char *v, size_t vlen, const char *basedir,
 		**slot = hp;
 		return NULL;
 	}
+	case K_LISTEN:
+		if (is_off(v, vlen)) {
+			free(*(void **)field);
+			*(void **)field = NULL;
+			*(size_t *)(base + k->count_off) = 0;
+			return NULL;
+		}
+		acc.size = sizeof(struct hostport);
+		acc.parse = parse_listen_word;
+		if (for_each_word(v, vlen, list_add, &acc) == -1) {
+			free(acc.items);
+			snprintf(msg, sizeof(msg),
+			    "expected HOST:PORT ([ADDRESS]:PORT for IPv6) or \"off\": \"%.*s\"",
+			    (int)(acc.badlen > 80 ? 80 : acc.badlen), acc.bad);
+			return msg;
+		}
+		if (acc.n > CONFIG_LISTEN_MAX) {
+			free(acc.items);
+			snprintf(msg, sizeof(msg), "more than %d addresses", CONFIG_LISTEN_MAX);
+			return msg;
+		}
+		free(*(void **)field);
+		*(void **)field = acc.items;
+		*(size_t *)(base + k->count_off) = acc.n;
+		return NULL;
 	case K_HOSTPORT_LIST:
 	case K_CIDR_LIST:
 		if (k->type == K_HOSTPORT_LIST) {
@@ -773,22 +808,25 @@ check_listeners(const struct config *cfg, const char *file, const unsigned *line
 {
 	static const struct {
 		const char *key;
-		size_t off;
+		size_t off, count_off;	/* count_off 0: a single address */
 	} lkeys[] = {
-		{ "listen_smtp", OFF(listen_smtp) },
-		{ "listen_submission", OFF(listen_submission) },
-		{ "listen_submissions", OFF(listen_submissions) },
-		{ "metrics_listen", OFF(metrics_listen) },
+		{ "listen_smtp", OFF(listen_smtp), OFF(nlisten_smtp) },
+		{ "listen_submission", OFF(listen_submission), OFF(nlisten_submission) },
+		{ "listen_submissions", OFF(listen_submissions), OFF(nlisten_submissions) },
+		{ "metrics_listen", OFF(metrics_listen), 0 },
 	};
-	struct bound b[sizeof(lkeys) / sizeof(lkeys[0])];
+	struct bound b[3 * CONFIG_LISTEN_MAX + 1];
 	size_t n = 0;
 	char sa[HOSTPORT_HOST_MAX + 8], sb[HOSTPORT_HOST_MAX + 8];
 
 	for (size_t k = 0; k < sizeof(lkeys) / sizeof(lkeys[0]); k++) {
-		const struct hostport *hp = *(struct hostport *const *)((const char *)cfg +
-		    lkeys[k].off);
-		if (hp != NULL)
-			bound_init(&b[n++], lkeys[k].key, lines[key_index(lkeys[k].key)], hp);
+		const char *base = (const char *)cfg;
+		const struct hostport *hp = *(struct hostport *const *)(base + lkeys[k].off);
+		size_t count = lkeys[k].count_off ? *(const size_t *)(base + lkeys[k].count_off) :
+		    hp != NULL;
+
+		for (size_t i = 0; hp != NULL && i < count && n < sizeof(b) / sizeof(b[0]); i++)
+			bound_init(&b[n++], lkeys[k].key, lines[key_index(lkeys[k].key)], &hp[i]);
 	}
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i + 1; j < n; j++) {
@@ -805,7 +843,7 @@ check_listeners(const struct config *cfg, const char *file, const unsigned *line
 			format_hostport(second->hp, sb, sizeof(sb));
 			if (first->line == 0)
 				snprintf(where, sizeof(where), "its default");
-			else if (first->line == second->line)
+			else if (first->line == second->line && first->key == second->key)
 				snprintf(where, sizeof(where), "this line");
 			else
 				snprintf(where, sizeof(where), "line %u", first->line);
@@ -941,6 +979,7 @@ config_clear(struct config *cfg)
 	free(cfg->tls_key);
 	free(cfg->user);
 	free(cfg->dns_servers);
+	free(cfg->dns_root_hints);
 	free(cfg->dnsbl_ip_zone);
 	free(cfg->dnsbl_domain_zone);
 	free(cfg->spamhaus_dqs_key);
@@ -969,4 +1008,3 @@ config_diag_clear(struct config_diag *diag)
 	diag->msgs = NULL;
 	diag->n = 0;
 }
-	free(cfg->dns_root_hints);

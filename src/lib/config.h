@@ -13,6 +13,8 @@
 
 #include "value.h"
 
+#define CONFIG_LISTEN_MAX 16	/* addresses in one listen_* key */
+
 struct score_override {
 	char *symbol;
 	double weight;
@@ -29,10 +31,15 @@ struct config {
 	char *data_dir;			/* absolute or relative to dir, resolved */
 	char *log_file;
 
-	/* Listeners: NULL when switched off ("off" or empty). */
+	/* Listeners (SPEC 2, 9): each listen_* key is a list of addresses,
+	 * NULL and 0 when switched off ("off" or empty); "::" is dual stack.
+	 * metrics_listen is one address, NULL when off. */
 	struct hostport *listen_smtp;
+	size_t nlisten_smtp;
 	struct hostport *listen_submission;
+	size_t nlisten_submission;
 	struct hostport *listen_submissions;
+	size_t nlisten_submissions;
 	struct hostport *metrics_listen;
 
 	char *tls_cert, *tls_key;
@@ -45,6 +52,7 @@ struct config {
 	bool dnsbl;			/* blocklist checks on (default) */
 	unsigned dnsbl_health_interval;	/* test-point checks, 0: at start only */
 	bool dnssec;			/* validate answers with the root key */
+	char *dns_root_hints;		/* root hints file for our own recursion */
 	struct cidr *allow_networks;
 	size_t nallow_networks;
 	struct cidr *trusted_networks;
@@ -52,7 +60,6 @@ struct config {
 
 	double score_junk, score_reject;
 	unsigned scan_max_lookups;	/* blocklist lookups per message */
-	char *dns_root_hints;		/* root hints file for our own recursion */
 	bool scan_defanged;		/* read hxxp:// and [.] forms */
 	struct score_override *scores;
 	size_t nscores;

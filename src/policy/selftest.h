@@ -18,7 +18,7 @@
 #define SELFTEST_SOURCE "127.0.0.253"
 
 struct selftest_target {
-	struct hostport addr;	/* a listener; 0.0.0.0 and :: are tried on loopback */
+	struct hostport addr;	/* a listener; 0.0.0.0, * and :: are tried on 127.0.0.1 */
 	bool implicit_tls;
 };
 

@@ -1,7 +1,9 @@
 /*
  * Listeners and server-wide life cycle. Connection limits are decided
  * here, at accept, before a session costs anything: over the limit the
- * client gets a 421 written straight to the socket.
+ * client gets a 421 written straight to the socket. Every address of
+ * every listen_* key is bound; [::] is one dual-stack socket, and the
+ * IPv4 clients it accepts are handed on as plain IPv4 addresses.
  */
 #include "server.h"
 
@@ -9,6 +11,7 @@
 #include <errno.h>
 #include <event2/listener.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +45,21 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct server *srv = arg;
 	enum listener_role role = ROLE_MX;
 	char ip[INET6_ADDRSTRLEN] = "?";
+	struct sockaddr_in v4;
 
+	/* A dual-stack socket reports an IPv4 client as ::ffff:a.b.c.d
+	 * (RFC 4291 2.5.5.2); everything after accept (limits per IP,
+	 * blocklists, networks, logs) wants the IPv4 address itself. */
+	if (sa->sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)sa)->sin6_addr)) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		memset(&v4, 0, sizeof(v4));
+		v4.sin_family = AF_INET;
+		v4.sin_port = s6->sin6_port;
+		memcpy(&v4.sin_addr, s6->sin6_addr.s6_addr + 12, 4);
+		sa = (struct sockaddr *)&v4;
+		salen = (int)sizeof(v4);
+	}
 	for (size_t i = 0; i < srv->nlisteners; i++)
 		if (srv->listeners[i] == l)
 			role = srv->roles[i];
@@ -100,41 +117,113 @@ on_accept_error(struct evconnlistener *l, void *arg)
 	event_base_once(srv->base, -1, EV_TIMEOUT, resume_listeners, srv, &tv);
 }
 
+/*
+ * A listening socket on one address. dual: an IPv6 wildcard that also
+ * takes IPv4 (IPV6_V6ONLY off, whatever net.ipv6.bindv6only says); any
+ * other IPv6 address is IPv6 only. Returns the socket, or -1 with errno.
+ */
+static evutil_socket_t
+bind_socket(const struct sockaddr *sa, socklen_t salen, bool dual)
+{
+	int fd, on = 1, v6only = dual ? 0 : 1, saved;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    (sa->sa_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) == -1) ||
+	    bind(fd, sa, salen) == -1 || listen(fd, 511) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
 static int
 open_listener(struct server *srv, const struct hostport *hp, enum listener_role role,
     const char *name)
 {
 	struct addrinfo hints = { 0 }, *res = NULL;
-	char port[8];
-	const char *host = hp->host;
+	struct sockaddr_in6 any6 = { 0 };
+	struct sockaddr_in any4 = { 0 };
+	const struct sockaddr *sa;
+	socklen_t salen;
+	char port[8], shown[HOSTPORT_HOST_MAX + 8];
 	struct evconnlistener *l;
+	evutil_socket_t fd;
 	int rc;
 
-	if (strcmp(host, "*") == 0)
-		host = NULL;
-	snprintf(port, sizeof(port), "%u", hp->port);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
-		log_event("error", "reason=\"cannot resolve %s address %s: %s\"", name,
-		    hp->host, gai_strerror(rc));
+	snprintf(shown, sizeof(shown), strchr(hp->host, ':') ? "[%s]:%u" : "%s:%u", hp->host,
+	    hp->port);
+	if (srv->nlisteners == SERVER_LISTENERS_MAX) {
+		log_event("error", "reason=\"cannot listen on %s for %s: more than %d listeners\"",
+		    shown, name, SERVER_LISTENERS_MAX);
 		return -1;
 	}
-	l = evconnlistener_new_bind(srv->base, on_accept, srv,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 511,
-	    res->ai_addr, (int)res->ai_addrlen);
-	freeaddrinfo(res);
+	if (strcmp(hp->host, "::") == 0 || strcmp(hp->host, "*") == 0) {
+		/* every address, IPv4 and IPv6 (SPEC 9: dual stack) */
+		any6.sin6_family = AF_INET6;
+		any6.sin6_addr = in6addr_any;
+		any6.sin6_port = htons((uint16_t)hp->port);
+		fd = bind_socket((struct sockaddr *)&any6, sizeof(any6), true);
+		if (fd == -1 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
+			/* a host without IPv6 still serves IPv4 */
+			log_event("warning", "reason=\"no IPv6 on this host (%s): %s listens on "
+			    "0.0.0.0:%u only\"", strerror(errno), name, hp->port);
+			any4.sin_family = AF_INET;
+			any4.sin_addr.s_addr = htonl(INADDR_ANY);
+			any4.sin_port = htons((uint16_t)hp->port);
+			fd = bind_socket((struct sockaddr *)&any4, sizeof(any4), false);
+		}
+	} else {
+		snprintf(port, sizeof(port), "%u", hp->port);
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+		if ((rc = getaddrinfo(hp->host, port, &hints, &res)) != 0) {
+			log_event("error", "reason=\"cannot resolve %s address %s: %s\"", name,
+			    shown, gai_strerror(rc));
+			return -1;
+		}
+		sa = res->ai_addr;
+		salen = res->ai_addrlen;
+		fd = bind_socket(sa, salen, false);
+		rc = errno;
+		freeaddrinfo(res);
+		errno = rc;
+	}
+	if (fd == -1) {
+		log_event("error", "reason=\"cannot listen on %s for %s: %s\"", shown, name,
+		    strerror(errno));
+		return -1;
+	}
+	l = evconnlistener_new(srv->base, on_accept, srv,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (l == NULL) {
-		log_event("error", "reason=\"cannot listen on %s:%u for %s: %s\"", hp->host,
-		    hp->port, name, strerror(errno));
+		log_event("error", "reason=\"cannot listen on %s for %s: libevent refused the "
+		    "socket\"", shown, name);
+		close(fd);
 		return -1;
 	}
 	evconnlistener_set_error_cb(l, on_accept_error);
 	srv->listeners[srv->nlisteners] = l;
 	srv->roles[srv->nlisteners] = role;
 	srv->nlisteners++;
-	log_event("listen", "address=%s:%u role=%s", hp->host, hp->port, name);
+	log_event("listen", "address=%s role=%s", shown, name);
+	return 0;
+}
+
+/* Every address of one listen_* key; -1 at the first that fails. */
+static int
+open_listeners(struct server *srv, const struct hostport *hps, size_t n,
+    enum listener_role role, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (open_listener(srv, &hps[i], role, name) == -1)
+			return -1;
 	return 0;
 }
 
@@ -143,18 +232,18 @@ server_listen(struct server *srv)
 {
 	const struct config *cfg = srv->cfg;
 
-	if (cfg->listen_smtp && open_listener(srv, cfg->listen_smtp, ROLE_MX, "smtp") == -1)
+	if (open_listeners(srv, cfg->listen_smtp, cfg->nlisten_smtp, ROLE_MX, "smtp") == -1)
 		return -1;
 	if (srv->ssl_ctx == NULL) {
-		if (cfg->listen_submission || cfg->listen_submissions)
+		if (cfg->nlisten_submission || cfg->nlisten_submissions)
 			log_event("warning", "reason=\"no tls_cert/tls_key: submission ports 587 and 465 not started\"");
 		return 0;
 	}
-	if (cfg->listen_submission &&
-	    open_listener(srv, cfg->listen_submission, ROLE_SUBMISSION, "submission") == -1)
+	if (open_listeners(srv, cfg->listen_submission, cfg->nlisten_submission,
+	    ROLE_SUBMISSION, "submission") == -1)
 		return -1;
-	if (cfg->listen_submissions &&
-	    open_listener(srv, cfg->listen_submissions, ROLE_SUBMISSIONS, "submissions") == -1)
+	if (open_listeners(srv, cfg->listen_submissions, cfg->nlisten_submissions,
+	    ROLE_SUBMISSIONS, "submissions") == -1)
 		return -1;
 	return 0;
 }
@@ -197,6 +286,18 @@ hostport_eq(const struct hostport *a, const struct hostport *b)
 	if (a == NULL || b == NULL)
 		return a == b;
 	return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
+/* Same addresses in the same order. */
+static bool
+listen_eq(const struct hostport *a, size_t na, const struct hostport *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!hostport_eq(&a[i], &b[i]))
+			return false;
+	return true;
 }
 
 static void
@@ -244,9 +345,12 @@ server_reload(struct server *srv, const char *config_path)
 		free(err);
 		err = NULL;
 	}
-	if (!hostport_eq(cfg->listen_smtp, srv->cfg->listen_smtp) ||
-	    !hostport_eq(cfg->listen_submission, srv->cfg->listen_submission) ||
-	    !hostport_eq(cfg->listen_submissions, srv->cfg->listen_submissions) ||
+	if (!listen_eq(cfg->listen_smtp, cfg->nlisten_smtp, srv->cfg->listen_smtp,
+	    srv->cfg->nlisten_smtp) ||
+	    !listen_eq(cfg->listen_submission, cfg->nlisten_submission,
+	    srv->cfg->listen_submission, srv->cfg->nlisten_submission) ||
+	    !listen_eq(cfg->listen_submissions, cfg->nlisten_submissions,
+	    srv->cfg->listen_submissions, srv->cfg->nlisten_submissions) ||
 	    !hostport_eq(cfg->metrics_listen, srv->cfg->metrics_listen))
 		log_event("warning", "reason=\"listener addresses (or metrics_listen) changed: take effect at restart\"");
 	if (!hostport_eq(cfg->lmtp_host, srv->cfg->lmtp_host) ||

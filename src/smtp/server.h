@@ -29,6 +29,9 @@ enum listener_role {
 struct session;
 struct dkim_signer;
 
+/* every address of the three listen_* keys */
+#define SERVER_LISTENERS_MAX (3 * CONFIG_LISTEN_MAX)
+
 struct server {
 	struct event_base *base;
 	struct config *cfg;		/* owned; replaced on reload */
@@ -62,8 +65,8 @@ struct server {
 	struct resolver *resolver;	/* owned */
 	struct dnsbl_health *health;	/* owned; NULL when dnsbl is off */
 	struct spamhaus *spamhaus;	/* owned; NULL when dnsbl is off */
-	struct evconnlistener *listeners[3];
-	enum listener_role roles[3];
+	struct evconnlistener *listeners[SERVER_LISTENERS_MAX];
+	enum listener_role roles[SERVER_LISTENERS_MAX];	/* of each listener */
 	size_t nlisteners;
 	struct session *sessions;	/* all live sessions (list) */
 	unsigned nsessions;

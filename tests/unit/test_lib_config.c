@@ -58,14 +58,15 @@ test_config_defaults(void **state)
 	assert_string_equal(cfg.data_dir, BASEDIR "/var");
 	assert_string_equal(cfg.log_file, BASEDIR "/var/postern.log");
 
-	assert_non_null(cfg.listen_smtp);
-	assert_string_equal(cfg.listen_smtp->host, "0.0.0.0");
+	/* SPEC 9: [::]:25, [::]:587, [::]:465, dual stack */
+	assert_int_equal(cfg.nlisten_smtp, 1);
+	assert_string_equal(cfg.listen_smtp->host, "::");
 	assert_int_equal(cfg.listen_smtp->port, 25);
-	assert_non_null(cfg.listen_submission);
-	assert_string_equal(cfg.listen_submission->host, "0.0.0.0");
+	assert_int_equal(cfg.nlisten_submission, 1);
+	assert_string_equal(cfg.listen_submission->host, "::");
 	assert_int_equal(cfg.listen_submission->port, 587);
-	assert_non_null(cfg.listen_submissions);
-	assert_string_equal(cfg.listen_submissions->host, "0.0.0.0");
+	assert_int_equal(cfg.nlisten_submissions, 1);
+	assert_string_equal(cfg.listen_submissions->host, "::");
 	assert_int_equal(cfg.listen_submissions->port, 465);
 	assert_null(cfg.metrics_listen);
 
@@ -418,6 +419,82 @@ test_config_lists(void **state)
 	config_diag_clear(&diag);
 }
 
+/* ---- listeners: lists of HOST:PORT (SPEC 2, 9) ------------------------------ */
+
+static void
+test_config_listen_lists(void **state)
+{
+	static const struct {
+		const char *value;
+		size_t n;		/* addresses, 0: switched off */
+		const char *hosts[3];
+		unsigned ports[3];
+	} cases[] = {
+		{ "127.0.0.1:2525", 1, { "127.0.0.1" }, { 2525 } },
+		{ "[::]:25", 1, { "::" }, { 25 } },
+		{ "127.0.0.1:25 [::1]:25", 2, { "127.0.0.1", "::1" }, { 25, 25 } },
+		{ "  192.0.2.1:25\t[2001:db8::1]:25  mx.example.org:2525 ", 3,
+		    { "192.0.2.1", "2001:db8::1", "mx.example.org" }, { 25, 25, 2525 } },
+		{ "127.0.0.1:25,127.0.0.2:25", 2, { "127.0.0.1", "127.0.0.2" }, { 25, 25 } },
+		{ "off", 0, { NULL }, { 0 } },
+		{ "", 0, { NULL }, { 0 } },
+	};
+	static const char *const keys[] = {
+		"listen_smtp", "listen_submission", "listen_submissions",
+	};
+	int bad = 0;
+
+	(void)state;
+	for (size_t k = 0; k < NELEM(keys); k++)
+		for (size_t i = 0; i < NELEM(cases); i++) {
+			struct config cfg;
+			struct config_diag diag;
+			char text[256];
+			const struct hostport *hp;
+			size_t n, got;
+
+			/* the other two keys off, so nothing clashes with a default */
+			snprintf(text, sizeof(text), "domains = example.org\n%s = off\n%s = off\n"
+			    "%s = %s\n", keys[(k + 1) % 3], keys[(k + 2) % 3], keys[k],
+			    cases[i].value);
+			n = parse(text, &cfg, &diag);
+			hp = k == 0 ? cfg.listen_smtp : k == 1 ? cfg.listen_submission :
+			    cfg.listen_submissions;
+			got = k == 0 ? cfg.nlisten_smtp : k == 1 ? cfg.nlisten_submission :
+			    cfg.nlisten_submissions;
+			CASE_CHECK(bad, n == 0 && got == cases[i].n, i, "%s = \"%s\": %zu problems "
+			    "(%s), %zu addresses, want %zu", keys[k], cases[i].value, n,
+			    diag.n ? diag.msgs[0] : "", got, cases[i].n);
+			CASE_CHECK(bad, (hp == NULL) == (cases[i].n == 0), i,
+			    "%s = \"%s\": list pointer", keys[k], cases[i].value);
+			for (size_t j = 0; j < got && j < cases[i].n; j++)
+				CASE_CHECK(bad, strcmp(hp[j].host, cases[i].hosts[j]) == 0 &&
+				    hp[j].port == cases[i].ports[j], i, "%s = \"%s\": [%zu] %s:%u",
+				    keys[k], cases[i].value, j, hp[j].host, hp[j].port);
+			config_clear(&cfg);
+			config_diag_clear(&diag);
+		}
+	assert_int_equal(bad, 0);
+
+	/* at most CONFIG_LISTEN_MAX addresses in one key */
+	{
+		struct config cfg;
+		struct config_diag diag;
+		char text[2048];
+		size_t off = (size_t)snprintf(text, sizeof(text), "domains = example.org\n"
+		    "listen_smtp =");
+
+		for (int i = 0; i <= CONFIG_LISTEN_MAX; i++)
+			off += (size_t)snprintf(text + off, sizeof(text) - off, " 127.0.0.%d:2525",
+			    i + 1);
+		snprintf(text + off, sizeof(text) - off, "\n");
+		assert_int_equal(parse(text, &cfg, &diag), 1);
+		assert_non_null(strstr(diag.msgs[0], "test.conf:2: listen_smtp: more than"));
+		config_clear(&cfg);
+		config_diag_clear(&diag);
+	}
+}
+
 /* ---- scores ---------------------------------------------------------------- */
 
 static void
@@ -605,7 +682,19 @@ static const struct error_case error_cases[] = {
 	    "(line 2)" },
 	/* against a default, and wildcards that cover an address */
 	{ DOM "listen_smtp = 127.0.0.1:587\n", 1, 2,
-	    "listen_smtp: 127.0.0.1:587 is already bound by listen_submission 0.0.0.0:587 (its default)" },
+	    "listen_smtp: 127.0.0.1:587 is already bound by listen_submission [::]:587 (its default)" },
+	{ DOM "metrics_listen = [::1]:465\n", 1, 2,
+	    "metrics_listen: [::1]:465 is already bound by listen_submissions [::]:465 (its default)" },
+	/* within one list, and across lists */
+	{ DOM "listen_smtp = 127.0.0.1:2525 [::1]:2525 127.0.0.1:2525\n", 1, 2,
+	    "listen_smtp: 127.0.0.1:2525 is already bound by listen_smtp 127.0.0.1:2525 (this line)" },
+	{ DOM "listen_smtp = 127.0.0.1:2525 [::1]:2525\n"
+	  "listen_submission = [::2]:2525 [::1]:2525\n", 1, 3,
+	    "listen_submission: [::1]:2525 is already bound by listen_smtp [::1]:2525 (line 2)" },
+	{ DOM "listen_smtp = [::]:2525 127.0.0.1:2525\n", 1, 2, "(this line)" },
+	{ DOM "listen_smtp = 127.0.0.1:2525 off\n", 1, 2, "listen_smtp" },
+	{ DOM "listen_smtp = [::1]\n", 1, 2, "listen_smtp" },
+	{ DOM "listen_smtp = ::1:25\n", 1, 2, "listen_smtp" },
 	{ DOM "listen_smtp = 0.0.0.0:2525\nmetrics_listen = 127.0.0.1:2525\n", 1, 3,
 	    "listen_smtp 0.0.0.0:2525 (line 2)" },
 	{ DOM "listen_smtp = *:2525\nmetrics_listen = [::1]:2525\n", 1, 3, "(line 2)" },
@@ -819,6 +908,7 @@ main(void)
 		cmocka_unit_test(test_config_defaults),
 		cmocka_unit_test(test_config_values),
 		cmocka_unit_test(test_config_lists),
+		cmocka_unit_test(test_config_listen_lists),
 		cmocka_unit_test(test_config_scores),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_config_many_errors),
