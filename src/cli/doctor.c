@@ -165,7 +165,7 @@ cli_doctor(int argc, char **argv)
 	{
 		struct resolver_options opt = {
 			.forwarders = cfg.dns_servers, .nforwarders = cfg.ndns_servers,
-			.dnssec = cfg.dnssec,
+			.dnssec = cfg.dnssec, .root_hints_file = cfg.dns_root_hints,
 		};
 		res = resolver_new(r.base, &opt, &err);
 	}

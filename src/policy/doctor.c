@@ -1015,7 +1015,7 @@ eval_ip_notes(struct doctor *d)
 			    memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
 		}
 		if (local)
-			add(&d->notes, "address", NULL, d->ips[i].ip, DOCTOR_WARN,
+			add(&d->notes, "public-ip", NULL, d->ips[i].ip, DOCTOR_WARN,
 			    xasprintf("%s is a private or loopback address: the Internet sees "
 			    "another one", d->ips[i].ip),
 			    xasprintf("give the public address: --ip or public_ip"));
@@ -1122,6 +1122,22 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	finish(d);
 }
 
+/* True when name is one of the domains or a name below one. */
+static bool
+in_domains(const struct config *cfg, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < cfg->ndomains; i++) {
+		size_t dl = strlen(cfg->domains[i]);
+		if (strcasecmp(name, cfg->domains[i]) == 0 ||
+		    (len > dl + 1 && name[len - dl - 1] == '.' &&
+		    strcasecmp(name + len - dl, cfg->domains[i]) == 0))
+			return true;
+	}
+	return false;
+}
+
 struct doctor *
 doctor_start(struct event_base *base, struct resolver *res, const struct doctor_options *opt,
     doctor_cb *cb, void *arg)
@@ -1197,9 +1213,9 @@ doctor_start(struct event_base *base, struct resolver *res, const struct doctor_
 		    sizeof(name)) == 0)
 			m->dbl = ask(d, name, DNS_TYPE_A, NULL, 0);
 	}
-	/* the hostname too, unless it is one of the domains */
-	if ((d->want & DOCTOR_BIT(DOCTOR_DBL)) &&
-	    !config_is_local_domain(cfg, cfg->hostname, strlen(cfg->hostname)) &&
+	/* the hostname too, unless it is in one of the domains (the DBL
+	 * lists registered domains, checked above) */
+	if ((d->want & DOCTOR_BIT(DOCTOR_DBL)) && !in_domains(cfg, cfg->hostname) &&
 	    dnsbl_domain_name(cfg->hostname, strlen(cfg->hostname), d->sh.domain_zone, name,
 	    sizeof(name)) == 0)
 		d->host_dbl = ask(d, name, DNS_TYPE_A, NULL, 0);
