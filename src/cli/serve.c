@@ -207,8 +207,8 @@ start_dns(struct server *srv, char **err)
 		.forwarders = cfg->dns_servers,
 		.nforwarders = cfg->ndns_servers,
 		.dnssec = cfg->dnssec,
-	};
 		.root_hints_file = cfg->dns_root_hints,
+	};
 	char ipz[DNSBL_NAME_MAX], domz[DNSBL_NAME_MAX];
 
 	if ((srv->resolver = resolver_new(srv->base, &opt, err)) == NULL)
@@ -466,6 +466,9 @@ cli_serve(int argc, char **argv)
 		goto out;
 	}
 	log_event("start", "version=%s config=%s pid=%ld", POSTERN_VERSION, config_path, (long)getpid());
+	/* the self-test's 27 sessions go to the log file; its summary line
+	 * (event=relaytest) still reaches the terminal */
+	log_set_stderr_quiet_client(SELFTEST_SOURCE);
 	if (srv.cfg->tls_cert != NULL &&
 	    (srv.ssl_ctx = tls_server_ctx(srv.cfg->tls_cert, srv.cfg->tls_key, &err)) == NULL) {
 		log_event("error", "reason=\"%s\"", err);
@@ -487,9 +490,6 @@ cli_serve(int argc, char **argv)
 	}
 	srv.learned = learned_new(srv.cfg->data_dir);
 	if ((srv.users = userdb_open(srv.cfg->data_dir, &err)) == NULL) {
-	/* the self-test's 27 sessions go to the log file; its summary line
-	 * (event=relaytest) still reaches the terminal */
-	log_set_stderr_quiet_client(SELFTEST_SOURCE);
 		log_event("error", "reason=\"%s\"", err);
 		goto out;
 	}
