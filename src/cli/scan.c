@@ -102,6 +102,7 @@ state_name(const struct scan_lookup *l)
 	case LOOKUP_TIMEOUT: return "timeout";
 	case LOOKUP_FAILED: return "servfail";
 	case LOOKUP_SKIPPED: return "not_looked_up";
+	case LOOKUP_OVER_BUDGET: return "over_budget";
 	case LOOKUP_DONE:
 		if (l->v.code == DNSBL_ERROR)
 			return "error";
@@ -180,6 +181,12 @@ print_text(const struct runner *r, const struct job *j)
 		printf("hit: %s %.1f%s%s%s\n", symbol_name(sc->hits[i].sym), sc->hits[i].weight,
 		    sc->hits[i].detail[0] ? " (" : "", sc->hits[i].detail,
 		    sc->hits[i].detail[0] ? ")" : "");
+	for (unsigned i = 0; i < SCAN_CUT_COUNT; i++) {
+		char what[160];
+		if (scan_cuts(s) & (1u << i))
+			printf("truncated: %s\n", scan_cut_text((enum scan_cut)(1u << i), what,
+			    sizeof(what)));
+	}
 	printf("score: %.1f (junk at %.1f, reject at %.1f)\n", sc->total, r->in.cfg->score_junk,
 	    r->in.cfg->score_reject);
 	printf("verdict: %s\n", verdict_name(scan_verdict(s)));
@@ -205,6 +212,12 @@ print_json(const struct job *j)
 		    symbol_name(sc->hits[i].sym), sc->hits[i].weight);
 		json_string(stdout, sc->hits[i].detail);
 		printf("}");
+	}
+	printf("],\"truncated\":[");
+	for (unsigned i = 0, k = 0; i < SCAN_CUT_COUNT; i++) {
+		char name[32];
+		if (scan_cuts(s) & (1u << i))
+			printf("%s\"%s\"", k++ ? "," : "", scan_cut_names(1u << i, name, sizeof(name)));
 	}
 	printf("],\"received\":[");
 	for (size_t i = 0; i < c->n; i++)

@@ -13,8 +13,15 @@
 
 #include "scan/decode.h"
 
-#define MIME_DEPTH_MAX 8
-#define MIME_PARTS_MAX 256
+/*
+ * SPEC 5.1: a message with at most 1,000 MIME parts and 20 levels of
+ * nesting is scanned whole. The caps sit above that (the part count
+ * includes the multipart containers themselves) and only bound the work
+ * of hostile messages: the walk is O(depth x size). What they cut off is
+ * reported in mime_stats and scored by the scanner (SCAN_TRUNCATED).
+ */
+#define MIME_DEPTH_MAX 24
+#define MIME_PARTS_MAX 2048
 #define MIME_TOKEN_MAX 64
 
 /* Iterates header fields of a header block. *pos starts at 0. Returns

@@ -40,6 +40,8 @@ struct scan {
 	bool started;		/* scan_start returned */
 	bool finished;
 	struct mime_stats mime;
+	unsigned parts;		/* text parts scanned (url_set groups) */
+	unsigned cut;		/* enum scan_cut bits */
 	double junk, reject;	/* thresholds, copied: a reload may free cfg */
 	char authserv[URL_HOST_MAX];
 	struct spf_check *spf;
@@ -64,31 +66,38 @@ psl(void)
 
 /* ---- extraction ---- */
 
-struct body_walk {
-	struct scan *s;
-	size_t budget;		/* decoded text left to examine */
-};
+/* Group numbers of the URL items: where a lookup budget round-robins. */
+#define GROUP_RCVD 0		/* deeper Received hops */
+#define GROUP_HEADER 1		/* Subject */
+#define GROUP_PART0 2		/* first text part */
 
+/*
+ * A text part, decoded whole: the message is bounded (SCAN_TEXT_MAX), so
+ * the text is too; a budget shared first-come would let a padding part
+ * starve the next one (issue 19).
+ */
 static void
 on_part(void *arg, const struct mime_part *p)
 {
-	struct body_walk *bw = arg;
+	struct scan *s = arg;
 	bool html = strcmp(p->subtype, "html") == 0;
 	char *text;
 	size_t cap, n;
 
-	if (strcmp(p->type, "text") != 0 || p->attachment || bw->budget == 0)
+	if (strcmp(p->type, "text") != 0 || p->attachment)
 		return;
-	cap = p->body_len * 2 + 16;	/* charset conversion may grow text */
-	if (cap > bw->budget)
-		cap = bw->budget;
+	/* charset conversion grows text: at most 3 octets of UTF-8 per
+	 * input octet (windows-1252's 0x80 is U+20AC) */
+	cap = p->body_len * 3 + 16;
 	text = xmalloc(cap);
 	n = mime_decode_body(p, text, cap);
-	bw->budget -= n < bw->budget ? n : bw->budget;
+	if (n == cap)
+		s->cut |= SCAN_CUT_TEXT;
+	s->urls.group = GROUP_PART0 + s->parts++;
 	if (html)
-		urls_from_html(&bw->s->urls, text, n);
+		urls_from_html(&s->urls, text, n);
 	else
-		urls_from_text(&bw->s->urls, text, n, URL_SRC_BODY);
+		urls_from_text(&s->urls, text, n, URL_SRC_BODY);
 	free(text);
 }
 
@@ -138,6 +147,7 @@ scan_header_block(struct scan *s, const char *hdrs, size_t hlen)
 			size_t rn = mime_unfold(value, vl, raw, sizeof(raw));
 			size_t dn = rfc2047_decode(raw, rn, dec, sizeof(dec));
 			subject = true;
+			s->urls.group = GROUP_HEADER;
 			urls_from_text(&s->urls, dec, dn, URL_SRC_SUBJECT);
 		}
 	}
@@ -244,9 +254,6 @@ add_lookup(struct scan *s, enum scan_role role, const char *item, const char *de
 	    role == ROLE_RCVD_DEEP ? DNSBL_KIND_IP : DNSBL_KIND_DOMAIN;
 	struct scan_lookup *l;
 
-	for (size_t i = 0; i < s->nlk; i++)
-		if (s->lk[i].role == role && strcmp(s->lk[i].item, item) == 0)
-			return;
 	if (s->nlk == s->caplk) {
 		s->caplk = s->caplk ? s->caplk * 2 : 16;
 		s->lk = xrealloc(s->lk, s->caplk * sizeof(*s->lk));
@@ -260,61 +267,153 @@ add_lookup(struct scan *s, enum scan_role role, const char *item, const char *de
 	l->state = LOOKUP_SKIPPED;
 }
 
-/* A domain and, when it differs, its registered domain (SPEC 5.2). */
-static void
-add_domain_lookups(struct scan *s, enum scan_role role, const char *host, const char *detail)
-{
-	const char *reg = psl_registrable_domain(psl(), host);
+/*
+ * Lookup priority (SPEC 5.1: padding cannot push a listed name out).
+ * Tier 0: the last external hop and the sender domains. Tier 1: one name
+ * per registered domain, IP-literal hosts and deeper hops. Tier 2: host
+ * names beyond their registered domain. Within a tier the parts take
+ * turns (rank, then group): a part padded with a thousand names gets no
+ * more of the budget per round than a part with one.
+ */
+struct cand {
+	enum scan_role role;
+	const char *item, *detail;
+	unsigned tier, rank, group;
+	size_t seq;
+};
 
-	add_lookup(s, role, host, detail);
-	if (reg != NULL && strcmp(reg, host) != 0)
-		add_lookup(s, role, reg, detail);
+struct plan {
+	struct cand *c;
+	size_t n, cap;
+	unsigned tier, group, rank;	/* of the last one added */
+};
+
+/* Candidates of one tier and group come in a row (items are stored in
+ * the order of their parts), so a counter gives their rank. */
+static void
+cand_add(struct plan *p, enum scan_role role, const char *item, const char *detail,
+    unsigned tier, unsigned group)
+{
+	/* O(n^2) over at most URL_ITEMS_MAX * 2 + a few names */
+	for (size_t i = 0; i < p->n; i++)
+		if (p->c[i].role == role && strcmp(p->c[i].item, item) == 0)
+			return;
+	if (p->n == 0 || tier != p->tier || group != p->group) {
+		p->tier = tier;
+		p->group = group;
+		p->rank = 0;
+	}
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 32;
+		p->c = xrealloc(p->c, p->cap * sizeof(*p->c));
+	}
+	p->c[p->n] = (struct cand){ role, item, detail, tier, p->rank++, group, p->n };
+	p->n++;
+}
+
+static int
+cand_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->tier != y->tier)
+		return x->tier < y->tier ? -1 : 1;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	if (x->group != y->group)
+		return x->group < y->group ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static enum scan_role
+item_role(const struct url_item *it)
+{
+	return it->kind == URL_ITEM_EMAIL ? ROLE_EMAIL : ROLE_URL_HOST;
 }
 
 static void
 plan_lookups(struct scan *s)
 {
 	const struct received_chain *c = &s->chain;
+	struct plan p = { 0 };
+	unsigned budget = s->in.max_lookups ? s->in.max_lookups : 64;
 
+	/* tier 0 */
 	for (size_t i = 0; i < c->n; i++) {
 		const struct received_hop *h = &c->hops[i];
-		if (h->internal)
-			continue;
 		/* SPEC 5.2: an authenticated client's own hop is never
 		 * looked up: a user's home IP is in the PBL by design. */
-		if (h->last_external && s->in.authenticated && s->in.client_ip &&
-		    strcmp(h->ip, s->in.client_ip) == 0)
+		if (h->internal || !h->last_external || (s->in.authenticated && s->in.client_ip &&
+		    strcmp(h->ip, s->in.client_ip) == 0))
 			continue;
-		add_lookup(s, h->last_external ? ROLE_RCVD_LAST : ROLE_RCVD_DEEP, h->ip, h->ip);
+		cand_add(&p, ROLE_RCVD_LAST, h->ip, h->ip, 0, GROUP_RCVD);
 	}
-	for (size_t i = 0; i < s->nfrom; i++)
-		add_domain_lookups(s, ROLE_FROM, s->from_domains[i], s->from_domains[i]);
+	for (size_t i = 0; i < s->nfrom; i++) {
+		const char *reg = psl_registrable_domain(psl(), s->from_domains[i]);
+		if (reg != NULL)
+			cand_add(&p, ROLE_FROM, reg, s->from_domains[i], 0, GROUP_HEADER);
+		/* DBL gets the full name and, when it differs, the
+		 * registered domain (SPEC 4) */
+		cand_add(&p, ROLE_FROM, s->from_domains[i], s->from_domains[i], 0, GROUP_HEADER);
+	}
+	/* tier 1 */
+	for (size_t i = 0; i < c->n; i++)
+		if (!c->hops[i].internal && !c->hops[i].last_external)
+			cand_add(&p, ROLE_RCVD_DEEP, c->hops[i].ip, c->hops[i].ip, 1, GROUP_RCVD);
 	for (size_t i = 0; i < s->urls.n; i++) {
 		const struct url_item *it = &s->urls.items[i];
 		if (it->kind == URL_ITEM_IP) {
 			if (!received_ip_internal(it->host))
-				add_lookup(s, ROLE_URL_IP, it->host, it->detail);
+				cand_add(&p, ROLE_URL_IP, it->host, it->detail, 1, it->group);
 		} else
-			add_domain_lookups(s, it->kind == URL_ITEM_EMAIL ? ROLE_EMAIL : ROLE_URL_HOST,
-			    it->host, it->detail);
+			cand_add(&p, item_role(it), it->host + it->reg, it->detail, 1, it->group);
 	}
+	/* tier 2 */
+	for (size_t i = 0; i < s->urls.n; i++) {
+		const struct url_item *it = &s->urls.items[i];
+		if (it->kind != URL_ITEM_IP && it->reg > 0)
+			cand_add(&p, item_role(it), it->host, it->detail, 2, it->group);
+	}
+	if (p.n > 0)
+		qsort(p.c, p.n, sizeof(*p.c), cand_cmp);
+	for (size_t i = 0; i < p.n; i++) {
+		struct scan_lookup *l;
+		bool dup = false;
+		add_lookup(s, p.c[i].role, p.c[i].item, p.c[i].detail);
+		l = &s->lk[s->nlk - 1];
+		/* the same name for another role costs no second lookup:
+		 * the resolver's cache answers it */
+		for (size_t k = 0; k + 1 < s->nlk && !dup; k++)
+			dup = s->lk[k].state == LOOKUP_SKIPPED && s->lk[k].kind == l->kind &&
+			    strcmp(s->lk[k].item, l->item) == 0;
+		if (dup)
+			continue;
+		if (budget > 0)
+			budget--;
+		else
+			l->state = LOOKUP_OVER_BUDGET;
+	}
+	free(p.c);
 }
 
 static void
 start_lookups(struct scan *s)
 {
 	const struct spamhaus *sh = s->in.sh;
-	size_t budget = s->in.max_lookups ? s->in.max_lookups : 64;
 	char qname[DNSBL_NAME_MAX * 2];
 
-	for (size_t i = 0; i < s->nlk && budget > 0; i++) {
+	for (size_t i = 0; i < s->nlk; i++) {
 		struct scan_lookup *l = &s->lk[i];
-		int rc = l->kind == DNSBL_KIND_IP ?
+		int rc;
+		if (l->state == LOOKUP_OVER_BUDGET) {
+			s->cut |= SCAN_CUT_LOOKUPS;
+			continue;
+		}
+		rc = l->kind == DNSBL_KIND_IP ?
 		    dnsbl_ip_name_str(l->item, sh->ip_zone, qname, sizeof(qname)) :
 		    dnsbl_domain_name(l->item, strlen(l->item), sh->domain_zone, qname, sizeof(qname));
 		if (rc == -1)
 			continue;
-		budget--;
 		l->scan = s;
 		l->state = LOOKUP_PENDING;
 		s->pending++;
@@ -451,12 +550,86 @@ finish(struct scan *s)
 		s->cb(s->arg, s);
 }
 
+static const char *const cut_names[SCAN_CUT_COUNT] = {
+	"message_size", "depth", "parts", "text_size", "items", "lookups",
+};
+
+const char *
+scan_cut_names(unsigned cuts, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	if (outlen == 0)
+		return out;
+	out[0] = '\0';
+	for (unsigned i = 0; i < SCAN_CUT_COUNT; i++) {
+		int n;
+		if (!(cuts & (1u << i)))
+			continue;
+		n = snprintf(out + o, outlen - o, "%s%s", o ? "+" : "", cut_names[i]);
+		if (n < 0 || (size_t)n >= outlen - o) {
+			out[o] = '\0';	/* whole names only */
+			break;
+		}
+		o += (size_t)n;
+	}
+	return out;
+}
+
+const char *
+scan_cut_text(enum scan_cut cut, char *out, size_t outlen)
+{
+	switch (cut) {
+	case SCAN_CUT_SIZE:
+		snprintf(out, outlen, "message longer than %d octets, the rest not scanned",
+		    SCAN_TEXT_MAX);
+		break;
+	case SCAN_CUT_DEPTH:
+		snprintf(out, outlen, "MIME parts nested deeper than %d levels not scanned",
+		    MIME_DEPTH_MAX);
+		break;
+	case SCAN_CUT_PARTS:
+		snprintf(out, outlen, "MIME parts past the first %d not scanned", MIME_PARTS_MAX);
+		break;
+	case SCAN_CUT_TEXT:
+		snprintf(out, outlen, "decoded text past %d octets not scanned", URL_TEXT_MAX);
+		break;
+	case SCAN_CUT_ITEMS:
+		snprintf(out, outlen, "URL hosts past %d (%d of new registered domains) dropped",
+		    URL_ITEMS_SOFT, URL_ITEMS_MAX);
+		break;
+	case SCAN_CUT_LOOKUPS:
+		snprintf(out, outlen, "names past the lookup budget (scan_max_lookups) not looked up");
+		break;
+	default:
+		snprintf(out, outlen, "?");
+	}
+	return out;
+}
+
+/*
+ * A cap cut something off: scored, never silent (SPEC 5.3
+ * SCAN_TRUNCATED), so padding costs the sender more than it hides.
+ * Logged here, where it is decided, with the caps by name.
+ */
+static void
+truncated(struct scan *s)
+{
+	char names[128], from[LOG_VALUE_MAX];
+	const char *mf = s->in.mail_from ? s->in.mail_from : "";
+
+	scan_cut_names(s->cut, names, sizeof(names));
+	score_add(&s->score, SYM_SCAN_TRUNCATED, names);
+	log_event("scan_truncated", "caps=%s client=%s from=%s size=%zu", names,
+	    s->in.client_ip ? s->in.client_ip : "-", log_quote(from, sizeof(from), mf, strlen(mf)),
+	    s->len);
+}
+
 struct scan *
 scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb, void *arg)
 {
 	struct scan *s = xcalloc(1, sizeof(*s));
-	struct body_walk bw = { s, SCAN_TEXT_MAX };
-	size_t hend;
+	size_t hend, slen = len;
 	char dom[URL_HOST_MAX];
 
 	s->in = *in;
@@ -470,16 +643,32 @@ scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb
 	s->arg = arg;
 	score_init(&s->score, in->cfg);
 	url_set_init(&s->urls, in->defanged);
-	hend = mime_header_end(msg, len);
+	/* DKIM gets the message as given; the content scan its first
+	 * SCAN_TEXT_MAX bytes (scan.h) */
+	if (slen >= SCAN_TEXT_MAX) {
+		slen = SCAN_TEXT_MAX;
+		s->cut |= SCAN_CUT_SIZE;
+	}
+	hend = mime_header_end(msg, slen);
 	received_chain(msg, hend, in->cfg ? in->cfg->trusted_networks : NULL,
 	    in->cfg ? in->cfg->ntrusted_networks : 0, in->own, in->nown, &s->chain);
 	if (in->mail_from && *in->mail_from &&
 	    scan_address_domain(in->mail_from, strlen(in->mail_from), dom, sizeof(dom)))
 		add_from_domain(s, dom);
 	scan_header_block(s, msg, hend);
-	mime_walk(msg, len, on_part, &bw, &s->mime);
-	if (s->mime.malformed || s->mime.depth_exceeded || s->mime.parts_exceeded)
+	mime_walk(msg, slen, on_part, s, &s->mime);
+	/* a message cut at SCAN_TEXT_MAX has lost its closing boundaries:
+	 * that is the cap's doing, scored as such below */
+	if (s->mime.malformed && !(s->cut & SCAN_CUT_SIZE))
 		score_add(&s->score, SYM_MIME_MALFORMED, NULL);
+	if (s->mime.depth_exceeded)
+		s->cut |= SCAN_CUT_DEPTH;
+	if (s->mime.parts_exceeded)
+		s->cut |= SCAN_CUT_PARTS;
+	if (s->urls.text_cut)
+		s->cut |= SCAN_CUT_TEXT;
+	if (s->urls.items_cut)
+		s->cut |= SCAN_CUT_ITEMS;
 	plan_lookups(s);
 	/* Nothing below may use the configuration: a reload (SIGHUP) can
 	 * replace it while lookups are in flight. */
@@ -490,6 +679,8 @@ scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb
 		start_lookups(s);
 		start_auth(s);
 	}
+	if (s->cut)
+		truncated(s);
 	/* Finished here: no callback (scan.h). Otherwise the last answer
 	 * finishes it from the loop, and only then is cb called. */
 	if (s->pending == 0)
@@ -549,6 +740,12 @@ scan_lookups(const struct scan *s, size_t *n)
 {
 	*n = s->nlk;
 	return s->lk;
+}
+
+unsigned
+scan_cuts(const struct scan *s)
+{
+	return s->cut;
 }
 
 const char *const *

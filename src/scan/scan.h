@@ -23,7 +23,13 @@
 #include "scan/score.h"
 #include "scan/urls.h"
 
-#define SCAN_TEXT_MAX (8 * 1024 * 1024)	/* decoded text examined */
+/*
+ * Bytes of a message examined. A caller holding a longer message passes
+ * at least this many bytes (the SMTP session reads back exactly this
+ * much): a message of SCAN_TEXT_MAX bytes or more is taken as cut there
+ * and scores SCAN_TRUNCATED (SPEC 5.1: up to 1 MiB is scanned whole).
+ */
+#define SCAN_TEXT_MAX (8 * 1024 * 1024)
 #define SCAN_ADDR_MAX 320		/* local@domain */
 
 struct scan_input {
@@ -52,7 +58,27 @@ enum scan_role {
 	ROLE_URL_HOST, ROLE_EMAIL, ROLE_URL_IP, ROLE_FROM, ROLE_RCVD_LAST, ROLE_RCVD_DEEP,
 };
 
-enum lookup_state { LOOKUP_PENDING, LOOKUP_DONE, LOOKUP_TIMEOUT, LOOKUP_FAILED, LOOKUP_SKIPPED };
+/* LOOKUP_SKIPPED: planned but not started (no resolver, DNS down);
+ * LOOKUP_OVER_BUDGET: past max_lookups, never started. */
+enum lookup_state {
+	LOOKUP_PENDING, LOOKUP_DONE, LOOKUP_TIMEOUT, LOOKUP_FAILED, LOOKUP_SKIPPED,
+	LOOKUP_OVER_BUDGET,
+};
+
+/*
+ * The caps that can cut a scan short (SPEC 5.1, 5.3 SCAN_TRUNCATED). Each
+ * bounds the work a hostile message can cause; none may let it hide
+ * what it cut off, so any of them scores SCAN_TRUNCATED.
+ */
+enum scan_cut {
+	SCAN_CUT_SIZE = 1u << 0,	/* message past SCAN_TEXT_MAX */
+	SCAN_CUT_DEPTH = 1u << 1,	/* MIME nesting past MIME_DEPTH_MAX */
+	SCAN_CUT_PARTS = 1u << 2,	/* MIME parts past MIME_PARTS_MAX */
+	SCAN_CUT_TEXT = 1u << 3,	/* decoded text past its buffer */
+	SCAN_CUT_ITEMS = 1u << 4,	/* URL_ITEMS_SOFT / URL_ITEMS_MAX */
+	SCAN_CUT_LOOKUPS = 1u << 5,	/* lookups past max_lookups */
+};
+#define SCAN_CUT_COUNT 6
 
 struct scan_lookup {
 	struct scan *scan;
@@ -86,7 +112,14 @@ const struct score *scan_score(const struct scan *s);
 enum verdict scan_verdict(const struct scan *s);
 const struct url_set *scan_urls(const struct scan *s);
 const struct received_chain *scan_chain(const struct scan *s);
+/* In the order of priority they were planned in (scan.c plan_lookups). */
 const struct scan_lookup *scan_lookups(const struct scan *s, size_t *n);
+/* The caps that cut this scan (enum scan_cut bits), 0 if none. */
+unsigned scan_cuts(const struct scan *s);
+/* "depth+lookups": the names of the cuts, as in SCAN_TRUNCATED's detail. */
+const char *scan_cut_names(unsigned cuts, char *out, size_t outlen);
+/* What one cap is, for people: "MIME nesting deeper than 24 levels". */
+const char *scan_cut_text(enum scan_cut cut, char *out, size_t outlen);
 /* Authentication results (valid once finished; *_ran false when the
  * check did not run). */
 struct scan_auth {

@@ -33,6 +33,9 @@ static const struct { const char *name; double weight; } table[SYM_COUNT] = {
 	[SYM_MULTIPLE_FROM] = { "MULTIPLE_FROM", 1.0 },
 	[SYM_MISSING_SUBJECT] = { "MISSING_SUBJECT", 0.5 },
 	[SYM_MIME_MALFORMED] = { "MIME_MALFORMED", 0.5 },
+	/* SPEC 5.3: what a cap cut off may hide a listed name, so padding
+	 * past the caps costs what a hit on it would partly cost */
+	[SYM_SCAN_TRUNCATED] = { "SCAN_TRUNCATED", 3.0 },
 	/* A sender the recipient moved to Junk goes there again on its own
 	 * (6.0 > score_junk); one moved out of Junk, when the From: domain
 	 * is authenticated, gets back under score_junk from up to 8.9. */

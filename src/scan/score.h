@@ -18,6 +18,7 @@ enum symbol {
 	SYM_RDNS_DBL_ABUSED, SYM_SPF_FAIL, SYM_SPF_SOFTFAIL, SYM_DKIM_INVALID,
 	SYM_DMARC_FAIL, SYM_MISSING_DATE, SYM_MISSING_MESSAGE_ID, SYM_MISSING_FROM,
 	SYM_MALFORMED_FROM, SYM_MULTIPLE_FROM, SYM_MISSING_SUBJECT, SYM_MIME_MALFORMED,
+	SYM_SCAN_TRUNCATED,	/* a scan cap cut something off (SPEC 5.1) */
 	/* postern's own, beyond SPEC 5.3: what the recipients taught by
 	 * moving mail into or out of Junk (policy/learn.h) */
 	SYM_LEARNED_SPAM, SYM_LEARNED_HAM,

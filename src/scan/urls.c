@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <idn2.h>
 #include <libpsl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,6 @@
 #include "lib/xmalloc.h"
 #include "scan/decode.h"
 
-#define TEXT_MAX (4 * 1024 * 1024)	/* examined per call */
 #define URL_MAX 2048			/* one URL's length */
 #define NEST_MAX 2			/* redirector depth */
 
@@ -44,7 +44,56 @@ void
 url_set_clear(struct url_set *s)
 {
 	free(s->items);
+	free(s->slots);
+	free(s->regs);
 	memset(s, 0, sizeof(*s));
+}
+
+/*
+ * Deduplication in O(1): two open-addressing tables of item index + 1,
+ * by host and by registered domain, grown (never above twice
+ * URL_ITEMS_MAX) to stay at most half full so probing always ends.
+ * Most messages hold a handful of items: the tables start small.
+ */
+#define URL_SLOTS_MIN 32
+
+static size_t
+slot_hash(const char *str, unsigned salt, size_t nslots)
+{
+	uint32_t h = 2166136261u ^ salt;	/* FNV-1a */
+
+	for (; *str; str++)
+		h = (h ^ (unsigned char)*str) * 16777619u;
+	return h & (nslots - 1);
+}
+
+static const char *
+item_reg(const struct url_item *it)
+{
+	return it->host + it->reg;
+}
+
+static void
+rehash(struct url_set *s, size_t nslots)
+{
+	free(s->slots);
+	free(s->regs);
+	s->nslots = nslots;
+	s->slots = xcalloc(nslots, sizeof(*s->slots));
+	s->regs = xcalloc(nslots, sizeof(*s->regs));
+	for (size_t i = 0; i < s->n; i++) {
+		const struct url_item *it = &s->items[i];
+		size_t h = slot_hash(it->host, it->kind, nslots);
+		while (s->slots[h])
+			h = (h + 1) & (nslots - 1);
+		s->slots[h] = (unsigned)i + 1;
+		if (it->new_reg) {
+			h = slot_hash(item_reg(it), 0, nslots);
+			while (s->regs[h])
+				h = (h + 1) & (nslots - 1);
+			s->regs[h] = (unsigned)i + 1;
+		}
+	}
 }
 
 static void
@@ -52,12 +101,35 @@ add_item(struct url_set *s, enum url_item_kind kind, enum url_source src, const 
     const char *detail, size_t dlen)
 {
 	struct url_item *it;
+	size_t h, r, mask;
+	const char *reg;
+	bool new_reg;
 
-	for (size_t i = 0; i < s->n; i++)
-		if (s->items[i].kind == kind && strcmp(s->items[i].host, host) == 0)
+	if (s->nslots < 2 * (s->n + 1) && s->n < URL_ITEMS_MAX)
+		rehash(s, s->nslots ? s->nslots * 2 : URL_SLOTS_MIN);
+	mask = s->nslots - 1;
+	for (h = slot_hash(host, kind, s->nslots); s->slots[h]; h = (h + 1) & mask) {
+		const struct url_item *o = &s->items[s->slots[h] - 1];
+		if (o->kind == kind && strcmp(o->host, host) == 0)
 			return;
-	if (s->n == URL_ITEMS_MAX) {
-		s->truncated = true;
+	}
+	if (s->n >= URL_ITEMS_MAX) {
+		s->items_cut = true;
+		return;
+	}
+	/* The blocklists list registrable names: a name that is itself a
+	 * public suffix (iki.fi, dyndns.org, co.uk) has nothing registered
+	 * under it to list, so it is no item (issue 20). Unknown TLDs fall
+	 * under libpsl's "*" rule: badspam.test is registrable. */
+	reg = kind == URL_ITEM_IP ? host : psl_registrable_domain(psl(), host);
+	if (reg == NULL)
+		return;
+	for (r = slot_hash(reg, 0, s->nslots); s->regs[r]; r = (r + 1) & mask)
+		if (strcmp(item_reg(&s->items[s->regs[r] - 1]), reg) == 0)
+			break;
+	new_reg = s->regs[r] == 0;
+	if (s->n >= URL_ITEMS_SOFT && !new_reg) {
+		s->items_cut = true;
 		return;
 	}
 	if (s->n == s->cap) {
@@ -67,7 +139,13 @@ add_item(struct url_set *s, enum url_item_kind kind, enum url_source src, const 
 	it = &s->items[s->n++];
 	it->kind = kind;
 	it->source = src;
+	it->group = s->group;
 	snprintf(it->host, sizeof(it->host), "%s", host);
+	it->reg = (unsigned char)(reg - host);
+	it->new_reg = new_reg;
+	s->slots[h] = (unsigned)s->n;
+	if (new_reg)
+		s->regs[r] = (unsigned)s->n;
 	if (dlen >= sizeof(it->detail))
 		dlen = sizeof(it->detail) - 1;
 	for (size_t i = 0; i < dlen; i++) {
@@ -411,8 +489,10 @@ scan_text(struct url_set *s, const char *t, size_t len, enum url_source src, int
 {
 	size_t i = 0;
 
-	if (len > TEXT_MAX)
-		len = TEXT_MAX;
+	if (len > URL_TEXT_MAX) {
+		len = URL_TEXT_MAX;
+		s->text_cut = true;
+	}
 	while (i < len) {
 		unsigned char c = (unsigned char)t[i];
 
@@ -454,8 +534,10 @@ urls_from_text(struct url_set *s, const char *text, size_t len, enum url_source 
 	if (s->defanged) {
 		char *r;
 		size_t n;
-		if (len > TEXT_MAX)
-			len = TEXT_MAX;
+		if (len > URL_TEXT_MAX) {
+			len = URL_TEXT_MAX;
+			s->text_cut = true;
+		}
 		r = xmalloc(len + 1);
 		n = refang(text, len, r);
 		scan_text(s, r, n, src, 0);
@@ -511,8 +593,10 @@ urls_from_html(struct url_set *s, const char *html, size_t len)
 	char *text;
 	size_t n;
 
-	if (len > TEXT_MAX)
-		len = TEXT_MAX;
+	if (len > URL_TEXT_MAX) {
+		len = URL_TEXT_MAX;
+		s->text_cut = true;
+	}
 	for (size_t i = 0; i < len; i++) {
 		if (html[i] != '<')
 			continue;

@@ -16,7 +16,16 @@
 
 #define URL_HOST_MAX 254
 #define URL_DETAIL_MAX 200
-#define URL_ITEMS_MAX 512
+/*
+ * Items kept per message. Past URL_ITEMS_SOFT only an item whose
+ * registered domain is new gets in (up to URL_ITEMS_MAX), so hosts of
+ * one domain cannot crowd out another domain (SPEC 5.1: padding cannot
+ * push a listed name out). Whatever is dropped sets items_cut.
+ */
+#define URL_ITEMS_SOFT 512
+#define URL_ITEMS_MAX 1024
+/* Text examined per call; the scanner passes less (SCAN_TEXT_MAX). */
+#define URL_TEXT_MAX (32 * 1024 * 1024)
 
 enum url_item_kind {
 	URL_ITEM_HOST,		/* host name of a URL or a bare domain */
@@ -29,6 +38,10 @@ enum url_source { URL_SRC_BODY = 0, URL_SRC_SUBJECT, URL_SRC_HTML_ATTR };
 struct url_item {
 	enum url_item_kind kind;
 	enum url_source source;
+	unsigned group;			/* url_set.group when found (the part) */
+	unsigned char reg;		/* offset of the registered domain in host
+					 * (libpsl); 0 for an IP */
+	bool new_reg;			/* first item of its registered domain */
 	char host[URL_HOST_MAX];	/* normalised host, domain or IP */
 	char detail[URL_DETAIL_MAX];	/* the URL or address as found */
 };
@@ -36,8 +49,13 @@ struct url_item {
 struct url_set {
 	struct url_item *items;
 	size_t n, cap;
+	unsigned group;		/* set by the caller, stamped on new items */
 	bool defanged;		/* read hxxp:// and [.] forms */
-	bool truncated;		/* URL_ITEMS_MAX reached */
+	bool items_cut;		/* an item was dropped (URL_ITEMS_SOFT/MAX) */
+	bool text_cut;		/* text past URL_TEXT_MAX was not examined */
+	unsigned *slots;	/* open addressing: item index + 1, by host */
+	unsigned *regs;		/* same, by registered domain */
+	size_t nslots;		/* of each, a power of two */
 };
 
 void url_set_init(struct url_set *s, bool defanged);

@@ -3,7 +3,8 @@
  * options (defanged forms, text or HTML first); the rest is the text.
  * Invariants: items are normalised hosts (lower-case ASCII, no empty
  * label, no trailing dot) or addresses inet_pton accepts, details are
- * printable, nothing is duplicated, the item cap holds; a normalised
+ * printable, nothing is duplicated, the item caps hold (past
+ * URL_ITEMS_SOFT only new registered domains); a normalised
  * host normalises to itself.
  */
 #include "fuzz.h"
@@ -52,6 +53,13 @@ check_set(const struct url_set *s)
 		}
 		for (size_t k = 0; k < i; k++)
 			CHECK(!(s->items[k].kind == it->kind && strcmp(s->items[k].host, it->host) == 0));
+		/* the registered domain is a suffix of the host, on a label
+		 * boundary; past the soft cap only new ones got in */
+		CHECK(it->reg <= strlen(it->host));
+		CHECK(it->reg == 0 || it->host[it->reg - 1] == '.');
+		CHECK(it->group == 3);
+		if (i >= URL_ITEMS_SOFT)
+			CHECK(it->new_reg);
 	}
 }
 
@@ -65,6 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct url_set s;
 
 	url_set_init(&s, opt & 1);
+	s.group = 3;
 	if (opt & 2) {
 		urls_from_html(&s, text, n);
 		urls_from_text(&s, text, n, URL_SRC_SUBJECT);

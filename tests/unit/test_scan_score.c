@@ -39,6 +39,7 @@ static const struct weight_case weight_cases[] = {
 	{ SYM_SPF_SOFTFAIL, "SPF_SOFTFAIL", 0.5 },
 	{ SYM_DKIM_INVALID, "DKIM_INVALID", 1.0 },
 	{ SYM_DMARC_FAIL, "DMARC_FAIL", 3.0 },
+	{ SYM_SCAN_TRUNCATED, "SCAN_TRUNCATED", 3.0 },
 	/* structural checks: at most 1.0 each */
 	{ SYM_MISSING_DATE, "MISSING_DATE", -1.0 },
 	{ SYM_MISSING_MESSAGE_ID, "MISSING_MESSAGE_ID", -1.0 },

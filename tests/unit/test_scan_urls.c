@@ -420,7 +420,7 @@ test_items(void **state)
 	assert_string_equal(s.items[1].host, "body.example.com");
 	assert_int_equal(s.items[1].source, URL_SRC_BODY);
 	assert_string_equal(s.items[1].detail, "http://body.example.com/x");
-	assert_false(s.truncated);
+	assert_false(s.items_cut);
 	url_set_clear(&s);
 	assert_int_equal(s.n, 0);
 
@@ -441,15 +441,46 @@ test_items(void **state)
 	assert_true(strlen(s.items[0].detail) < URL_DETAIL_MAX);
 	url_set_clear(&s);
 
-	/* at most URL_ITEMS_MAX items, then truncated */
+	/* past URL_ITEMS_SOFT only new registered domains get in (issue 19:
+	 * 600 hosts of one domain hid the listed one after them) */
 	url_set_init(&s, false);
 	o = 0;
-	big = realloc(big, 64 * 1024);
+	big = realloc(big, 256 * 1024);
+	for (int i = 0; i < URL_ITEMS_SOFT + 100; i++)
+		o += (size_t)snprintf(big + o, 256 * 1024 - o, "http://h%d.example.com/ ", i);
+	o += (size_t)snprintf(big + o, 256 * 1024 - o, "http://dbltest.com/x me@listed.example.org");
+	urls_from_text(&s, big, o, URL_SRC_BODY);
+	assert_int_equal(s.n, URL_ITEMS_SOFT + 2);
+	assert_true(s.items_cut);
+	assert_string_equal(s.items[URL_ITEMS_SOFT].host, "dbltest.com");
+	assert_true(s.items[URL_ITEMS_SOFT].new_reg);
+	assert_string_equal(s.items[URL_ITEMS_SOFT + 1].host, "listed.example.org");
+	assert_int_equal(s.items[URL_ITEMS_SOFT + 1].kind, URL_ITEM_EMAIL);
+	/* the registered domain is a suffix of the host */
+	assert_string_equal(s.items[1].host + s.items[1].reg, "example.com");
+	assert_true(s.items[0].new_reg);
+	assert_false(s.items[1].new_reg);
+	url_set_clear(&s);
+
+	/* and at most URL_ITEMS_MAX items of any kind */
+	url_set_init(&s, false);
+	o = 0;
 	for (int i = 0; i < URL_ITEMS_MAX + 20; i++)
-		o += (size_t)snprintf(big + o, 64 * 1024 - o, "http://h%d.example.com/ ", i);
+		o += (size_t)snprintf(big + o, 256 * 1024 - o, "http://h%d.example%d.com/ ", i, i);
 	urls_from_text(&s, big, o, URL_SRC_BODY);
 	assert_int_equal(s.n, URL_ITEMS_MAX);
-	assert_true(s.truncated);
+	assert_true(s.items_cut);
+	url_set_clear(&s);
+
+	/* items carry the group the caller set */
+	url_set_init(&s, false);
+	s.group = 7;
+	urls_from_text(&s, S("http://a.example.com/"), URL_SRC_BODY);
+	s.group = 9;
+	urls_from_text(&s, S("http://a.example.com/ http://b.example.net/"), URL_SRC_BODY);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.items[0].group, 7);
+	assert_int_equal(s.items[1].group, 9);
 	url_set_clear(&s);
 	free(big);
 	url_set_clear(&s);	/* twice is harmless */
