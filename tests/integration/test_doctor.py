@@ -112,7 +112,16 @@ def env(tmp_path_factory):
         + txt("_dmarc.bad.test", "v=DMARC1; p=reject") + r'''
     local-zone: "nospf.test." static
     local-data: "nospf.test. 300 IN MX 10 mx.good.test."
-'''
+    local-zone: "v6.test." static
+    local-data: "v6.test. 300 IN MX 10 mx.v6.test."
+    local-data: "mx.v6.test. 300 IN A 192.0.2.25"
+    local-data: "mx.v6.test. 300 IN AAAA 2001:db8::25"
+    local-zone: "2.0.192.in-addr.arpa." static
+    local-data: "25.2.0.192.in-addr.arpa. 300 IN PTR mx.v6.test."
+    local-zone: "8.b.d.0.1.0.0.2.ip6.arpa." static
+    local-data: "5.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. 300 IN PTR mx.v6.test."
+    local-data: "6.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. 300 IN PTR mx.v6.test."
+''' + txt("v6.test", "v=spf1 ip4:192.0.2.25 ip6:2001:db8::25 -all")
     u = Unbound(d / "unbound", zones=zones).start()
     e = {
         "dir": d, "dns": u, "good_key": good_key, "certs": certs,
@@ -296,6 +305,27 @@ def test_one_ptr_and_zen_line_per_address(env):
     assert "does not resolve to 127.0.0.41" in ptr["detail"]
     assert status(rep, "address") == "warn"
     assert rc == 2
+
+
+def test_ipv6_addresses_checked_like_ipv4(env):
+    conf = write_conf(env, "v6", "v6.test", "mx.v6.test",
+                      "public_ip = 2001:DB8::25 192.0.2.25\n")
+    rc, rep = doctor(env, conf)
+    assert rep["ips"] == ["2001:db8::25", "192.0.2.25"]
+    for name in ("mx", "address", "spf", "dbl", "resolver"):
+        assert status(rep, name) == "ok", json.dumps(rep, indent=1)
+    ptr = [c for c in rep["checks"] if c["name"] == "ptr"]
+    assert [(c["ip"], c["status"]) for c in ptr] == [("2001:db8::25", "ok"),
+                                                     ("192.0.2.25", "ok")]
+    zen = [c for c in rep["checks"] if c["name"] == "zen"]
+    assert [(c["ip"], c["status"]) for c in zen] == [("2001:db8::25", "ok"),
+                                                     ("192.0.2.25", "ok")]
+    # an IPv6 address the SPF record does not name, whose PTR does not lead back
+    rc, rep = doctor(env, conf, "--ip", "2001:db8::26")
+    assert status(rep, "spf") == "fail" and "ip6:2001:db8::26" in \
+        [c for c in rep["checks"] if c["name"] == "spf"][0]["fix"]
+    ptr = [c for c in rep["checks"] if c["name"] == "ptr"][0]
+    assert ptr["status"] == "fail" and "mx.v6.test. IN AAAA 2001:db8::26" in ptr["fix"]
 
 
 def test_no_spf_record_is_fail(env):
