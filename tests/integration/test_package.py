@@ -282,3 +282,16 @@ def test_package_build_dependencies_and_version():
     version = re.match(r"postern \(([^)]+)\)", changelog).group(1)
     out = subprocess.run([POSTERN_BIN, "--version"], capture_output=True, text=True).stdout
     assert out.strip() == "postern " + version, (out, changelog)
+
+
+def test_mailq_link_lists_the_queue(tmp_path):
+    """The package's mailq alternative is a link to postern: called so, it
+    runs `queue list` (and sendmail's link, the wrapper)."""
+    srv = Server(tmp_path / "srv")
+    link = tmp_path / "mailq"
+    link.symlink_to(POSTERN_BIN)
+    want = srv.cli("queue", "list")
+    r = subprocess.run([str(link), "-c", str(srv.conf)], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout == want.stdout and "ID" in r.stdout, (r.stdout, want.stdout)
