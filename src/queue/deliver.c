@@ -1,14 +1,19 @@
 /*
  * Local delivery thread. Order for each batch, so that a crash at any
- * point loses nothing and duplicates at worst:
+ * point loses nothing:
  *   write Maildir tmp/ files -> sync -> rename into new/ -> sync ->
  *   report to the scheduler, which records the result and removes the
  *   queue file.
+ * A crash after a rename and before the record would deliver again what
+ * arrived; the names make that visible: KEY = "ARRIVAL.QidRrcptMk" (k the
+ * mailbox's place in the recipient's list), so a check job skips every
+ * copy already in new/ or cur/ and duplicates nothing.
  */
 #include "deliver.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,6 +22,7 @@
 #include <unistd.h>
 
 #include "lib/xmalloc.h"
+#include "monitor/log.h"
 #include "queue/maildir.h"
 #include "queue/spool.h"
 
@@ -27,8 +33,10 @@ struct job {
 	char id[SPOOL_ID_LEN + 1];
 	size_t *rcpts;
 	size_t n;
+	bool check;			/* look for copies of an earlier try */
 	struct local_result *res;	/* filled by the thread */
 	size_t nres;
+	size_t found;			/* copies found by the check */
 };
 
 struct deliver {
@@ -52,6 +60,26 @@ struct pending {
 	struct local_result *res;
 };
 
+/* A copy by recipient and mailbox place: what a check found. */
+struct copy {
+	size_t rcpt, k;
+};
+
+/* A Maildir the check could not read: its recipients wait for a retry
+ * (the deferral says why) rather than risk a second copy. */
+struct unreadable {
+	char *dir;
+	int err;
+};
+
+/* The copies of one message already delivered. */
+struct check {
+	struct copy *found;
+	size_t nfound, cap;
+	struct unreadable *bad;
+	size_t nbad;
+};
+
 static void
 set_fail(struct local_result *r, const char *what, int err)
 {
@@ -64,17 +92,139 @@ set_fail(struct local_result *r, const char *what, int err)
 	snprintf(r->reason, sizeof(r->reason), "%s: %s", what, strerror(err));
 }
 
+/* The Maildir of mailbox mb ("DOMAIN/LOCAL") for msg: Junk is the
+ * Maildir++ folder .Junk/ (SPEC 6.7). */
+static void
+maildir_path(char *buf, size_t len, const struct deliver *d, const struct spool_msg *msg,
+    const char *mb)
+{
+	snprintf(buf, len, "%s/mail/%s%s%s", d->data_dir, mb, msg->folder ? "/." : "",
+	    msg->folder ? msg->folder : "");
+}
+
+static int
+cmp_copy(const void *a, const void *b)
+{
+	const struct copy *x = a, *y = b;
+
+	if (x->rcpt != y->rcpt)
+		return x->rcpt < y->rcpt ? -1 : 1;
+	return x->k < y->k ? -1 : x->k > y->k;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* maildir_scan callback: rest is "RCPTMK" of a key of this message. */
+static void
+on_copy(void *arg, const char *rest, size_t len)
+{
+	struct check *c = arg;
+	char buf[64], *end, *m;
+	uintmax_t rcpt, k;
+
+	if (len >= sizeof(buf))
+		return;
+	memcpy(buf, rest, len);
+	buf[len] = '\0';
+	if ((m = strchr(buf, 'M')) == NULL || m == buf || m[1] == '\0')
+		return;
+	*m = '\0';
+	errno = 0;
+	rcpt = strtoumax(buf, &end, 10);
+	if (*end != '\0' || errno != 0)
+		return;
+	k = strtoumax(m + 1, &end, 10);
+	if (*end != '\0' || errno != 0)
+		return;
+	if (c->nfound == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		c->found = xrealloc(c->found, c->cap * sizeof(*c->found));
+	}
+	c->found[c->nfound].rcpt = (size_t)rcpt;
+	c->found[c->nfound++].k = (size_t)k;
+}
+
+/*
+ * Looks once in each Maildir of job j's recipients for the copies an
+ * earlier try of this message put there.
+ */
+static void
+check_copies(const struct deliver *d, const struct job *j, const struct spool_msg *msg,
+    const char *prefix, struct check *c)
+{
+	char **dirs = NULL, mdir[PATH_MAX];
+	size_t ndirs = 0, cap = 0;
+
+	for (size_t i = 0; i < j->n; i++) {
+		char *mbs, *save = NULL, *mb;
+		if (j->rcpts[i] >= msg->env.nrcpts)
+			continue;
+		mbs = xstrdup(msg->env.rcpts[j->rcpts[i]].mailbox);
+		for (mb = strtok_r(mbs, ",", &save); mb; mb = strtok_r(NULL, ",", &save)) {
+			if (ndirs == cap) {
+				cap = cap ? cap * 2 : 16;
+				dirs = xrealloc(dirs, cap * sizeof(*dirs));
+			}
+			maildir_path(mdir, sizeof(mdir), d, msg, mb);
+			dirs[ndirs++] = xstrdup(mdir);
+		}
+		free(mbs);
+	}
+	if (ndirs > 1)
+		qsort(dirs, ndirs, sizeof(*dirs), cmp_str);
+	for (size_t i = 0; i < ndirs; i++) {
+		if (i > 0 && strcmp(dirs[i], dirs[i - 1]) == 0)
+			continue;
+		if (maildir_scan(dirs[i], prefix, on_copy, c) == -1) {
+			c->bad = xrealloc(c->bad, (c->nbad + 1) * sizeof(*c->bad));
+			c->bad[c->nbad].err = errno;
+			c->bad[c->nbad++].dir = xstrdup(dirs[i]);
+		}
+	}
+	for (size_t i = 0; i < ndirs; i++)
+		free(dirs[i]);
+	free(dirs);
+	if (c->nfound > 1)
+		qsort(c->found, c->nfound, sizeof(*c->found), cmp_copy);
+}
+
+/* The errno of a Maildir the check could not read, else 0. */
+static int
+unreadable(const struct check *c, const char *mdir)
+{
+	for (size_t i = 0; i < c->nbad; i++)
+		if (strcmp(c->bad[i].dir, mdir) == 0)
+			return c->bad[i].err;
+	return 0;
+}
+
+static void
+check_clear(struct check *c)
+{
+	for (size_t i = 0; i < c->nbad; i++)
+		free(c->bad[i].dir);
+	free(c->bad);
+	free(c->found);
+	memset(c, 0, sizeof(*c));
+}
+
 static void
 run_batch(struct deliver *d, struct job *list)
 {
 	struct pending *pend = NULL;
-	size_t npend = 0, cap = 0;
+	size_t npend = 0, cap = 0, found = 0;
 	char mdir[PATH_MAX];
 	int st;
 
 	for (struct job *j = list; j != NULL; j = j->next) {
 		struct spool_msg msg;
-		int rc = spool_load(d->data_dir, j->id, &msg);
+		struct check chk;
+		char key[MAILDIR_KEY_MAX + 1];
+		int rc = spool_load(d->data_dir, j->id, &msg), klen;
 
 		j->res = xcalloc(j->n, sizeof(*j->res));
 		j->nres = j->n;
@@ -87,10 +237,16 @@ run_batch(struct deliver *d, struct job *list)
 				set_fail(&j->res[i], "queue file", rc == 1 ? EINVAL : errno);
 			continue;
 		}
+		/* the part of the key common to the whole message */
+		klen = snprintf(key, sizeof(key), "%lld.Q%sR", (long long)msg.env.time, j->id);
+		memset(&chk, 0, sizeof(chk));
+		if (j->check)
+			check_copies(d, j, &msg, key, &chk);
 		for (size_t i = 0; i < j->n; i++) {
 			struct spool_rcpt *r;
 			char *mbs, *save = NULL, *mb, *head;
-			size_t hlen;
+			size_t hlen, k = 0;
+			int bad;
 
 			if (j->rcpts[i] >= msg.env.nrcpts) {
 				set_fail(&j->res[i], "recipient", EINVAL);
@@ -103,24 +259,37 @@ run_batch(struct deliver *d, struct job *list)
 			    msg.env.from, r->addr, msg.headers ? msg.headers : "");
 			hlen = strlen(head);
 			mbs = xstrdup(r->mailbox);
-			for (mb = strtok_r(mbs, ",", &save); mb; mb = strtok_r(NULL, ",", &save)) {
+			for (mb = strtok_r(mbs, ",", &save); mb;
+			    mb = strtok_r(NULL, ",", &save), k++) {
+				struct copy want = { j->rcpts[i], k };
+				maildir_path(mdir, sizeof(mdir), d, &msg, mb);
+				if (chk.nfound > 0 && bsearch(&want, chk.found, chk.nfound,
+				    sizeof(want), cmp_copy) != NULL) {
+					j->found++;
+					found++;
+					continue;	/* arrived before the crash */
+				}
+				if (chk.nbad > 0 && (bad = unreadable(&chk, mdir)) != 0) {
+					set_fail(&j->res[i], mb, bad);
+					continue;
+				}
 				if (npend == cap) {
 					cap = cap ? cap * 2 : 64;
 					pend = xrealloc(pend, cap * sizeof(*pend));
 				}
-				/* Junk is the Maildir++ folder .Junk/ (SPEC 6.7) */
-				snprintf(mdir, sizeof(mdir), "%s/mail/%s%s%s", d->data_dir, mb,
-				    msg.folder ? "/." : "", msg.folder ? msg.folder : "");
-				if (maildir_write(mdir, head, hlen, msg.data, msg.datalen,
+				snprintf(key + klen, sizeof(key) - (size_t)klen, "%zuM%zu", j->rcpts[i], k);
+				if (maildir_write(mdir, key, head, hlen, msg.data, msg.datalen,
 				    &pend[npend].file) == -1) {
 					set_fail(&j->res[i], mb, errno);
 					continue;
 				}
 				pend[npend++].res = &j->res[i];
 			}
+			key[klen] = '\0';
 			free(mbs);
 			free(head);
 		}
+		check_clear(&chk);
 		spool_msg_clear(&msg);
 	}
 
@@ -137,12 +306,19 @@ run_batch(struct deliver *d, struct job *list)
 			set_fail(pend[i].res, "rename", errno);
 			maildir_discard(&pend[i].file);
 		}
-	/* The renames durable before anyone removes the queue file. If this
-	 * sync fails we cannot tell which renames made it: report failure,
-	 * a retry may duplicate but never loses. */
-	if (npend > 0 && (st = groupsync_wait(d->gs)) != 0)
+	/* The renames durable before anyone removes the queue file, and so
+	 * are the copies a check found (renamed just before a crash, maybe
+	 * not synced yet). If this sync fails we cannot tell which renames
+	 * made it: report failure; the retry checks for them (the scheduler
+	 * asks for a check once a recipient was tried), so it duplicates
+	 * nothing and loses nothing. */
+	if ((npend > 0 || found > 0) && (st = groupsync_wait(d->gs)) != 0) {
 		for (size_t i = 0; i < npend; i++)
 			set_fail(pend[i].res, "sync", st);
+		for (struct job *j = list; j != NULL; j = j->next)
+			for (size_t i = 0; j->found > 0 && i < j->nres; i++)
+				set_fail(&j->res[i], "sync", st);
+	}
 	free(pend);
 }
 
@@ -167,6 +343,9 @@ report(struct deliver *d)
 	pthread_mutex_unlock(&d->lock);
 	while (list != NULL) {
 		struct job *next = list->next;
+		if (list->check)
+			log_event("delivery_check", "id=%s rcpts=%zu found=%zu", list->id, list->n,
+			    list->found);
 		d->cb(d->arg, list->id, list->res, list->nres);
 		free_job(list);
 		list = next;
@@ -253,11 +432,12 @@ deliver_start(struct event_base *base, const char *data_dir, struct groupsync *g
 }
 
 void
-deliver_enqueue(struct deliver *d, const char *id, const size_t *rcpts, size_t n)
+deliver_enqueue(struct deliver *d, const char *id, const size_t *rcpts, size_t n, bool check)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
 
 	snprintf(j->id, sizeof(j->id), "%s", id);
+	j->check = check;
 	j->rcpts = xmalloc(n * sizeof(size_t) + 1);
 	memcpy(j->rcpts, rcpts, n * sizeof(size_t));
 	j->n = n;

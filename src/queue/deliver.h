@@ -5,6 +5,12 @@
  * are renamed into new/, one more sync makes the renames durable, and
  * only then are the results reported. The scheduler (queue/scheduler.h)
  * owns the queue files; this thread never removes one.
+ *
+ * Each copy's Maildir name is derived from the queue id, the recipient
+ * and the mailbox (maildir.h), so a delivery done again writes the same
+ * names: a delivery that may have been interrupted (a message recovered
+ * at start, a recipient tried before) first looks for the copies that
+ * arrived, and a crash at any point delivers no recipient twice.
  */
 #ifndef POSTERN_DELIVER_H
 #define POSTERN_DELIVER_H
@@ -34,8 +40,14 @@ struct deliver;
  * gs borrowed. */
 struct deliver *deliver_start(struct event_base *base, const char *data_dir,
     struct groupsync *gs, deliver_done_cb *cb, void *arg);
-/* Delivers recipients rcpts[0..n) of queued message id. Thread-safe. */
-void deliver_enqueue(struct deliver *d, const char *id, const size_t *rcpts, size_t n);
+/*
+ * Delivers recipients rcpts[0..n) of queued message id. check: the
+ * delivery may have been done before (recovered at start, tried
+ * before): skip the copies already in new/ or cur/ (reads the Maildirs,
+ * so only then). Thread-safe.
+ */
+void deliver_enqueue(struct deliver *d, const char *id, const size_t *rcpts, size_t n,
+    bool check);
 /* Finishes the batch in progress, reports what is done, then stops.
  * NULL is a no-op. */
 void deliver_stop(struct deliver *d);

@@ -1,21 +1,38 @@
 /*
- * Maildir writer. Unique names follow the maildir(5) convention
- * "time.MusecPpidQcounter.host,S=size": the S= size lets Dovecot skip a
- * stat, and the counter keeps names unique inside one microsecond.
+ * Maildir writer. Names follow maildir(5), "time.unique.host,S=size":
+ * the caller's key is "time.unique" and is unique per copy (deliver.c
+ * derives it from the queue id, the recipient and the mailbox), the S=
+ * size lets Dovecot skip a stat. The same key gives the same name, so a
+ * copy written again replaces itself instead of adding a second one.
  */
 #include "maildir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "lib/durable.h"
+
+static char host[64];
+static pthread_once_t host_once = PTHREAD_ONCE_INIT;
+
+static void
+host_init(void)
+{
+	if (gethostname(host, sizeof(host)) != 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	/* '/' and ':' are not allowed in maildir names. */
+	for (char *p = host; *p; p++)
+		if (*p == '/' || *p == ':')
+			*p = '_';
+}
 
 static int
 ensure_dirs(const char *maildir)
@@ -33,47 +50,33 @@ ensure_dirs(const char *maildir)
 	return 0;
 }
 
-static void
-unique_name(char *buf, size_t len, size_t size)
-{
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	static unsigned long counter;
-	static char host[64];
-	struct timeval tv;
-	unsigned long q;
-
-	pthread_mutex_lock(&lock);
-	if (host[0] == '\0') {
-		if (gethostname(host, sizeof(host)) != 0)
-			strcpy(host, "localhost");
-		host[sizeof(host) - 1] = '\0';
-		/* '/' and ':' are not allowed in maildir names. */
-		for (char *p = host; *p; p++)
-			if (*p == '/' || *p == ':')
-				*p = '_';
-	}
-	q = ++counter;
-	pthread_mutex_unlock(&lock);
-	gettimeofday(&tv, NULL);
-	snprintf(buf, len, "%ld.M%06ldP%ldQ%lu.%s,S=%zu", (long)tv.tv_sec,
-	    (long)tv.tv_usec, (long)getpid(), q, host, size);
-}
-
 int
-maildir_write(const char *maildir, const char *head, size_t headlen,
+maildir_write(const char *maildir, const char *key, const char *head, size_t headlen,
     const char *body, size_t bodylen, struct maildir_file *out)
 {
-	char name[256];
+	char name[MAILDIR_KEY_MAX + sizeof(host) + 32];
 	struct iovec iov[2];
 	size_t total = headlen + bodylen, done = 0;
 	int fd, saved;
 
+	pthread_once(&host_once, host_init);
+	if (key[0] == '\0' || strlen(key) > MAILDIR_KEY_MAX || strpbrk(key, "/:") != NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(name, sizeof(name), "%s.%s,S=%zu", key, host, total);
+	if (snprintf(out->tmp, sizeof(out->tmp), "%s/tmp/%s", maildir, name) >=
+	    (int)sizeof(out->tmp) ||
+	    snprintf(out->final, sizeof(out->final), "%s/new/%s", maildir, name) >=
+	    (int)sizeof(out->final)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	if (ensure_dirs(maildir) == -1)
 		return -1;
-	unique_name(name, sizeof(name), total);
-	snprintf(out->tmp, sizeof(out->tmp), "%s/tmp/%s", maildir, name);
-	snprintf(out->final, sizeof(out->final), "%s/new/%s", maildir, name);
-	fd = open(out->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	/* not O_EXCL: a file of this name in tmp/ is this very copy, left
+	 * by a delivery that was interrupted before its rename */
+	fd = open(out->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return -1;
 	while (done < total) {
@@ -119,4 +122,61 @@ void
 maildir_discard(const struct maildir_file *f)
 {
 	unlink(f->tmp);
+}
+
+/* name is "PREFIX" REST "." HOST, then ',' (S=, W=...), ':' (flags) or
+ * the end: returns the length of REST, or 0 when name is not ours. */
+static size_t
+match(const char *name, const char *prefix, size_t plen, size_t hlen)
+{
+	const char *rest, *dot;
+
+	if (strncmp(name, prefix, plen) != 0)
+		return 0;
+	rest = name + plen;
+	if ((dot = strchr(rest, '.')) == NULL || dot == rest)
+		return 0;
+	if (strncmp(dot + 1, host, hlen) != 0 || strchr(",:", dot[1 + hlen]) == NULL)
+		return 0;	/* strchr finds the terminating NUL too */
+	return (size_t)(dot - rest);
+}
+
+int
+maildir_scan(const char *maildir, const char *prefix,
+    void (*fn)(void *arg, const char *rest, size_t len), void *arg)
+{
+	/* new/ first: a reader moves new/ -> cur/, never back, so a copy
+	 * moved while we look is seen in one of the two */
+	static const char *const sub[] = { "new", "cur" };
+	size_t plen = strlen(prefix), hlen;
+	char path[PATH_MAX];
+
+	pthread_once(&host_once, host_init);
+	hlen = strlen(host);
+	for (size_t i = 0; i < 2; i++) {
+		DIR *d;
+		struct dirent *de;
+
+		snprintf(path, sizeof(path), "%s/%s", maildir, sub[i]);
+		if ((d = opendir(path)) == NULL) {
+			if (errno == ENOENT)
+				continue;
+			return -1;
+		}
+		errno = 0;
+		while ((de = readdir(d)) != NULL) {
+			size_t len = match(de->d_name, prefix, plen, hlen);
+			if (len > 0)
+				fn(arg, de->d_name + plen, len);
+			errno = 0;
+		}
+		if (errno != 0) {
+			int saved = errno;
+			closedir(d);
+			errno = saved;
+			return -1;
+		}
+		closedir(d);
+	}
+	return 0;
 }

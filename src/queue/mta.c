@@ -72,6 +72,7 @@ struct mta_tx {
 	char *data;
 	size_t len;
 	mta_done_cb *cb;
+	mta_rcpt_cb *each;	/* answers to the data, as they come */
 	void *arg;
 	struct mta_rcpt_result *res;
 	bool *accepted;		/* RCPT answered 2xx on this connection */
@@ -566,12 +567,17 @@ on_reply(struct mta_tx *t)
 			size_t i = next_lmtp_reply(t);
 			if (i < t->n)
 				set_result(t, i, code / 100 == 2, code / 100 == 5, reply);
+			if (i < t->n && t->each)
+				t->each(t->arg, t->id, &t->res[i]);
 			if (next_lmtp_reply(t) < t->n)
 				return;
 		} else
 			for (size_t k = 0; k < t->n; k++)
-				if (t->accepted[k])
+				if (t->accepted[k]) {
 					set_result(t, k, code / 100 == 2, code / 100 == 5, reply);
+					if (t->each)
+						t->each(t->arg, t->id, &t->res[k]);
+				}
 		send_line(t, "QUIT");
 		t->stage = ST_QUIT;
 		return;
@@ -948,7 +954,7 @@ mta_free(struct mta *m)
 void
 mta_send(struct mta *m, const char *id, const char *sender, const char *domain,
     const char *const *rcpts, const size_t *idx, size_t n, const char *data, size_t len,
-    mta_done_cb *cb, void *arg)
+    mta_rcpt_cb *each, mta_done_cb *cb, void *arg)
 {
 	struct mta_tx *t = xcalloc(1, sizeof(*t));
 
@@ -972,6 +978,7 @@ mta_send(struct mta *m, const char *id, const char *sender, const char *domain,
 	memcpy(t->data, data, len);
 	t->len = len;
 	t->cb = cb;
+	t->each = each;
 	t->arg = arg;
 	t->timer = evtimer_new(m->base, on_timeout, t);
 	t->next = m->txs;

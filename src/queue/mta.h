@@ -51,6 +51,10 @@ struct mta_summary {
 
 typedef void mta_done_cb(void *arg, const char *id, const struct mta_rcpt_result *res, size_t n,
     const struct mta_summary *sum);
+/* One recipient's answer to the message itself (the reply to the data,
+ * or in LMTP its own reply, RFC 2033 4.2) as soon as it is read, before
+ * the transaction ends: lets the caller record a delivery at once. */
+typedef void mta_rcpt_cb(void *arg, const char *id, const struct mta_rcpt_result *r);
 
 struct mta;
 
@@ -60,11 +64,12 @@ void mta_free(struct mta *m);
 /*
  * Sends one message (data, rcpts and sender are copied) from sender to
  * rcpts (all of domain). cb runs once on the loop, never before mta_send
- * returns.
+ * returns; each (may be NULL) runs before it for every answer to the
+ * data.
  */
 void mta_send(struct mta *m, const char *id, const char *sender, const char *domain,
     const char *const *rcpts, const size_t *idx, size_t n, const char *data, size_t len,
-    mta_done_cb *cb, void *arg);
+    mta_rcpt_cb *each, mta_done_cb *cb, void *arg);
 
 /* Transactions in flight, in total and for one domain. */
 unsigned mta_active(const struct mta *m, const char *domain);

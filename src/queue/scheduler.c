@@ -33,6 +33,13 @@ struct srcpt {
 	time_t next;
 	char *reason;
 	bool inflight;
+	/* answers to the data still due in the transaction in flight (LMTP:
+	 * one per mailbox), whether one was a failure, and whether the
+	 * delivery is already in the state file (recorded before the
+	 * transaction ends, so that a crash does not send it again) */
+	unsigned answers_due;
+	bool answer_failed;
+	bool journaled;
 };
 
 struct smsg {
@@ -49,6 +56,8 @@ struct smsg {
 	bool finishing;		/* a report (bounce, delay warning) being made durable */
 	bool warned;		/* the delay warning was queued */
 	bool deleted;		/* by the operator while results were due */
+	bool recovered;		/* from the queue at start: its delivery may
+				 * have been interrupted by a crash */
 	unsigned inflight;
 	struct event *timer;
 };
@@ -66,6 +75,7 @@ struct scheduler {
 	unsigned lmtp_active;
 	unsigned long delivered;
 	bool stopped;		/* scheduler_stop: nothing is dispatched any more */
+	struct smsg *answering;	/* the message of the last on_answer */
 };
 
 static void dispatch(struct smsg *m);
@@ -106,6 +116,8 @@ msg_free(struct smsg *m)
 	if (m->next)
 		m->next->prev = m->prev;
 	sc->count--;
+	if (sc->answering == m)
+		sc->answering = NULL;
 	for (size_t i = 0; i < m->n; i++) {
 		free(m->r[i].addr);
 		free(m->r[i].mailbox);
@@ -176,6 +188,11 @@ save_state(struct smsg *m)
 		rs[i].addr = m->r[i].addr;
 		rs[i].status = m->r[i].status;
 		rs[i].attempts = m->r[i].attempts;
+		if (m->r[i].journaled && m->r[i].status == RCPT_PENDING) {
+			/* what on_answer appended must survive the rewrite */
+			rs[i].status = RCPT_DELIVERED;
+			rs[i].attempts++;
+		}
 		rs[i].next_attempt = m->r[i].next;
 		rs[i].reason = m->r[i].reason;
 	}
@@ -539,6 +556,53 @@ record_transaction(struct scheduler *sc, const char *id, const struct mta_rcpt_r
 }
 
 static void
+on_journal_synced(void *arg, int status)
+{
+	if (status != 0)
+		log_event("error", "reason=\"delivery records not synced: %s\"", strerror(status));
+}
+
+/*
+ * One answer to the data of an SMTP or LMTP transaction, read before the
+ * transaction ends: once every mailbox of the recipient took it, the
+ * delivery goes into the state file at once (group-committed), so that
+ * a crash before the end does not send it again (the end may be a whole
+ * round trip away, and an LMTP agent answers a thousand recipients one
+ * by one).
+ */
+static void
+on_answer(void *arg, const char *id, const struct mta_rcpt_result *res)
+{
+	struct scheduler *sc = arg;
+	struct smsg *m = sc->answering;
+	struct srcpt *r;
+	struct spool_rcpt line;
+
+	if (m == NULL || strcmp(m->id, id) != 0)
+		m = sc->answering = find(sc, id);
+	if (m == NULL || m->deleted || res->rcpt >= m->n)
+		return;
+	r = &m->r[res->rcpt];
+	if (!r->inflight || r->journaled || r->answers_due == 0)
+		return;
+	r->answers_due--;
+	if (!res->ok)
+		r->answer_failed = true;
+	if (r->answers_due > 0 || r->answer_failed)
+		return;
+	memset(&line, 0, sizeof(line));
+	line.status = RCPT_DELIVERED;
+	line.attempts = r->attempts + 1;
+	if (spool_append_state(sc->data_dir, m->id, res->rcpt, &line) == -1) {
+		log_event("error", "id=%s reason=\"cannot record a delivery: %s\"", m->id,
+		    strerror(errno));
+		return;
+	}
+	r->journaled = true;
+	groupsync_request(sc->gs, on_journal_synced, NULL);
+}
+
+static void
 on_remote_done(void *arg, const char *id, const struct mta_rcpt_result *res, size_t n,
     const struct mta_summary *sum)
 {
@@ -579,12 +643,15 @@ send_remote(struct smsg *m, const char *domain, time_t now)
 		}
 	}
 	if (k > 0 && spool_load(sc->data_dir, m->id, &msg) == 0) {
-		for (size_t i = 0; i < k; i++)
+		for (size_t i = 0; i < k; i++) {
 			m->r[idx[i]].inflight = true;
+			m->r[idx[i]].answers_due = 1;
+			m->r[idx[i]].answer_failed = false;
+		}
 		m->inflight += (unsigned)k;
 		sc->remote_active++;
 		mta_send(sc->mta, m->id, m->from, domain, rcpts, idx, k, msg.data, msg.datalen,
-		    on_remote_done, sc);
+		    on_answer, on_remote_done, sc);
 		spool_msg_clear(&msg);
 	}
 	free(rcpts);
@@ -614,10 +681,13 @@ send_lmtp(struct smsg *m, const size_t *idx, size_t n)
 	}
 	for (size_t j = 0; j < n; j++) {
 		char *mbs = xstrdup(m->r[idx[j]].mailbox), *save = NULL, *mb;
+		m->r[idx[j]].answers_due = 0;
+		m->r[idx[j]].answer_failed = false;
 		for (mb = strtok_r(mbs, ",", &save); mb; mb = strtok_r(NULL, ",", &save)) {
 			char *slash = strchr(mb, '/');
 			if (slash == NULL)
 				continue;
+			m->r[idx[j]].answers_due++;
 			*slash = '\0';
 			if (k == cap) {
 				cap = cap ? cap * 2 : 8;
@@ -646,7 +716,7 @@ send_lmtp(struct smsg *m, const size_t *idx, size_t n)
 		memcpy(data + hlen, msg.data, msg.datalen);
 		sc->lmtp_active++;
 		mta_send(sc->opt.lmtp, m->id, m->from, "localhost", (const char *const *)rcpts, ridx,
-		    k, data, hlen + msg.datalen, on_lmtp_done, sc);
+		    k, data, hlen + msg.datalen, on_answer, on_lmtp_done, sc);
 		free(data);
 	}
 	for (size_t j = 0; j < k; j++)
@@ -662,6 +732,7 @@ dispatch(struct smsg *m)
 	struct scheduler *sc = m->sc;
 	time_t now = time(NULL);
 	size_t *local = xcalloc(m->n ? m->n : 1, sizeof(size_t)), nlocal = 0;
+	bool check = m->recovered;	/* copies may be in the Maildirs */
 
 	if (m->held || m->finishing || sc->stopped) {
 		free(local);
@@ -684,10 +755,11 @@ dispatch(struct smsg *m)
 			local[nlocal++] = i;
 			r->inflight = true;
 			m->inflight++;
+			check |= r->attempts > 0;
 		}
 	}
 	if (nlocal > 0 && sc->opt.lmtp == NULL)
-		deliver_enqueue(sc->deliver, m->id, local, nlocal);
+		deliver_enqueue(sc->deliver, m->id, local, nlocal, check);
 	else if (nlocal > 0 && sc->lmtp_active < sc->opt.lmtp_concurrency)
 		send_lmtp(m, local, nlocal);	/* else on_lmtp_done gives it a turn */
 	free(local);
@@ -791,10 +863,13 @@ recovered(const char *id, void *arg)
 {
 	struct scheduler *sc = arg;
 	struct spool_msg msg;
+	struct smsg *m;
 
 	if (find(sc, id) != NULL || spool_load(sc->data_dir, id, &msg) != 0)
 		return;
-	dispatch(msg_new(sc, &msg.env, msg.held, msg.warned));
+	m = msg_new(sc, &msg.env, msg.held, msg.warned);
+	m->recovered = true;
+	dispatch(m);
 	spool_msg_clear(&msg);
 }
 

@@ -560,6 +560,20 @@ spool_rcpt_status_name(enum rcpt_status st)
 	return "?";
 }
 
+/* One recipient's line of the state file. */
+static void
+state_line(FILE *f, size_t i, const struct spool_rcpt *r)
+{
+	char reason[512];
+
+	snprintf(reason, sizeof(reason), "%s", r->reason ? r->reason : "-");
+	for (char *p = reason; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	fprintf(f, "%zu %s %u %lld %s\n", i, spool_rcpt_status_name(r->status), r->attempts,
+	    (long long)r->next_attempt, reason);
+}
+
 int
 spool_save_state(const char *data_dir, const struct spool_envelope *env, bool held,
     bool warned)
@@ -575,19 +589,38 @@ spool_save_state(const char *data_dir, const struct spool_envelope *env, bool he
 		fprintf(f, "warned\n");
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		const struct spool_rcpt *r = &env->rcpts[i];
-		char reason[512];
 		if (r->status == RCPT_PENDING && r->attempts == 0)
 			continue;
-		snprintf(reason, sizeof(reason), "%s", r->reason ? r->reason : "-");
-		for (char *p = reason; *p; p++)
-			if (*p == '\n' || *p == '\r')
-				*p = ' ';
-		fprintf(f, "%zu %s %u %lld %s\n", i, spool_rcpt_status_name(r->status), r->attempts,
-		    (long long)r->next_attempt, reason);
+		state_line(f, i, r);
 	}
 	fclose(f);
 	snprintf(path, sizeof(path), "%s/queue/%s.state", data_dir, env->id);
 	rc = durable_write_file(path, buf, n, 0600);
+	free(buf);
+	return rc;
+}
+
+int
+spool_append_state(const char *data_dir, const char *id, size_t i, const struct spool_rcpt *r)
+{
+	char path[PATH_MAX], *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+	int fd, rc = -1, saved;
+
+	state_line(f, i, r);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/queue/%s.state", data_dir, id);
+	/* one write(2) of a whole line with O_APPEND: a crash leaves the
+	 * line or nothing, and load_state reads the last line of a
+	 * recipient as its state */
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd != -1) {
+		rc = durable_write_all(fd, buf, n);
+		saved = errno;
+		close(fd);
+		errno = saved;
+	}
 	free(buf);
 	return rc;
 }

@@ -114,6 +114,12 @@ int spool_parse(const char *buf, size_t len, struct spool_msg *msg);
  * delay warning went (atomically, durably) in queue/ID.state. */
 int spool_save_state(const char *data_dir, const struct spool_envelope *env, bool held,
     bool warned);
+/* Adds recipient i's state r to queue/ID.state without rewriting it:
+ * kept across a crash of the process at once, across a power loss once
+ * the caller's group sync has run. The next spool_save_state replaces
+ * it. Returns 0 or -1/errno. */
+int spool_append_state(const char *data_dir, const char *id, size_t i,
+    const struct spool_rcpt *r);
 const char *spool_rcpt_status_name(enum rcpt_status st);
 /* Removes a delivered message and its sidecar. */
 int spool_remove(const char *data_dir, const char *id);

@@ -22,7 +22,8 @@ A rule with first=N applies to the first N transactions (connections for
 "connect"); first=None applies to all of them. `sink.clear_script()`
 removes every rule (the sink then accepts everything).
 `sink.delay(stage, seconds)` waits before answering at that stage (slow
-servers, parallelism checks). Options: starttls (with cert/key),
+servers, parallelism checks; also "quit": a transaction the client
+cannot close). Options: starttls (with cert/key),
 starttls_broken=True (220, then garbage in answer to the ClientHello) or
 "inject" (garbage in the same write as the 220), pipelining, eightbitmime,
 size / max_size (a MAIL SIZE= above it gets 552).
@@ -598,6 +599,7 @@ class SMTPSink:
             elif verb == "NOOP":
                 self._reply(conn, "250 2.0.0 ok")
             elif verb == "QUIT":
+                self._pause("quit")
                 self._reply(conn, "221 2.0.0 bye")
                 return
             else:
