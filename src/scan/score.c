@@ -156,3 +156,19 @@ score_validate(const struct config *cfg, struct config_diag *diag)
 	}
 	return bad;
 }
+
+void
+score_symbols(const struct score *sc, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sc->nhits; i++) {
+		int n = snprintf(out + o, outlen - o, "%s%s", i ? "," : "", symbol_name(sc->hits[i].sym));
+		if (n < 0 || (size_t)n >= outlen - o)
+			break;
+		o += (size_t)n;
+	}
+	if (o == 0)
+		snprintf(out, outlen, "-");
+}

@@ -62,4 +62,7 @@ const char *score_status(const struct score *sc, double junk, char *out, size_t 
 /* Checks every score.SYMBOL of cfg names a known symbol (file:line). */
 size_t score_validate(const struct config *cfg, struct config_diag *diag);
 
+/* "SYM1,SYM2" of the hits (as many as fit in out), or "-" without any. */
+void score_symbols(const struct score *sc, char *out, size_t outlen);
+
 #endif
