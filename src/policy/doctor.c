@@ -357,6 +357,11 @@ doctor_start(struct event_base *base, struct resolver *res, const struct doctor_
 		d->ips_from = "public_ip";
 	} else
 		d->ips_from = "hostname";
+	/* now: a server's certificate may be replaced before the end */
+	if ((d->want & DOCTOR_BIT(DOCTOR_CERTIFICATE)) && opt->tls != NULL)
+		doctor_certificate_ctx(opt->tls, cfg->hostname, time(NULL), &d->cert);
+	else if (d->want & DOCTOR_BIT(DOCTOR_CERTIFICATE))
+		doctor_certificate(cfg->tls_cert, cfg->hostname, time(NULL), &d->cert);
 	if (cfg->dkim_key != NULL && cfg->dkim_selector != NULL) {
 		struct dkim_signer *s = dkim_signer_load(cfg->dkim_selector, cfg->dkim_key,
 		    &d->dkim_err);
@@ -451,5 +456,6 @@ doctor_free(struct doctor *d)
 	free(d->rep.ips);
 	free(d->dkim_ours);
 	free(d->dkim_err);
+	doctor_finding_clear(&d->cert);
 	free(d);
 }

@@ -31,6 +31,10 @@ enum doctor_check {
 #define DOCTOR_IPS_MAX 16		/* server addresses checked */
 #define DOCTOR_CERT_DAYS 14		/* SPEC 9: warn this long before expiry */
 
+/* What a finding is, beyond its status (for the reputation watch). */
+#define DOCTOR_F_UNSURE 1u	/* not checked (DNS failed): says nothing of us */
+#define DOCTOR_F_EXPIRY 2u	/* the certificate expires soon or has expired */
+
 /* One verdict. A check gives one finding per domain (mx, spf, dkim,
  * dmarc, dbl), per server address (ptr, zen) or one in all. */
 struct doctor_finding {
@@ -38,6 +42,7 @@ struct doctor_finding {
 	char *domain;		/* the domain checked, or NULL */
 	char *ip;		/* the server address checked, or NULL */
 	enum doctor_status status;
+	unsigned flags;		/* DOCTOR_F_* */
 	char *detail;		/* what was found */
 	char *fix;		/* what to do ("" when nothing) */
 };
@@ -52,12 +57,17 @@ struct doctor_report {
 	const char *ips_from;		/* "--ip", "public_ip" or "hostname" */
 };
 
+struct ssl_ctx_st;
+
 struct doctor_options {
 	const struct config *cfg;	/* borrowed until the callback */
 	const char *const *ips;		/* the server's addresses; NULL: public_ip, */
 	size_t nips;			/* else the A/AAAA records of hostname */
 	unsigned checks;		/* DOCTOR_BIT()s to run */
 	unsigned timeout_ms;		/* per lookup */
+	/* the certificate in service (the server's); NULL: read tls_cert.
+	 * Used before doctor_start returns, not kept. */
+	const struct ssl_ctx_st *tls;
 };
 
 /* Called once, on the loop, with the report (valid during the call);
@@ -100,6 +110,9 @@ enum doctor_status doctor_dkim_match(const char *published, size_t len, const ch
  * frees its strings with doctor_finding_clear).
  */
 void doctor_certificate(const char *cert_path, const char *hostname, time_t now,
+    struct doctor_finding *out);
+/* The same for the certificate a TLS context serves (its chain included). */
+void doctor_certificate_ctx(const struct ssl_ctx_st *ctx, const char *hostname, time_t now,
     struct doctor_finding *out);
 void doctor_finding_clear(struct doctor_finding *f);
 

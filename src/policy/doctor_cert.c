@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -83,46 +84,28 @@ trust_store(char **why)
 	return st;
 }
 
-void
-doctor_certificate(const char *cert_path, const char *hostname, time_t now,
+static void
+no_certificate(const char *hostname, struct doctor_finding *out)
+{
+	set(out, DOCTOR_FAIL,
+	    xasprintf("no certificate: tls_cert is not set (or ACME has not issued one yet), so "
+	    "submission (587, 465) cannot start and port 25 offers no STARTTLS"),
+	    xasprintf("get a certificate for %s (certbot certonly --standalone -d %s) and "
+	    "set tls_cert and tls_key, or set acme_email; then reload", hostname, hostname));
+}
+
+/* The checks on a certificate (leaf, with its chain) named what. */
+static void
+check(X509 *leaf, STACK_OF(X509) *chain, const char *what, const char *hostname, time_t now,
     struct doctor_finding *out)
 {
-	STACK_OF(X509) *chain = NULL;
 	X509_STORE *store = NULL;
 	X509_STORE_CTX *ctx = NULL;
-	X509 *leaf = NULL, *x;
-	FILE *f = NULL;
 	char names[512], until[64], *why = NULL;
 	int days = 0, secs = 0;
 	ASN1_TIME *at_now = NULL;
 	BIO *bio = NULL;
 
-	memset(out, 0, sizeof(*out));
-	if (cert_path == NULL) {
-		set(out, DOCTOR_FAIL,
-		    xasprintf("no certificate: tls_cert is not set, so submission (587, 465) "
-		    "cannot start and port 25 offers no STARTTLS"),
-		    xasprintf("get a certificate for %s (certbot certonly --standalone -d %s) and "
-		    "set tls_cert and tls_key, then reload", hostname, hostname));
-		return;
-	}
-	if ((f = fopen(cert_path, "re")) == NULL) {
-		set(out, DOCTOR_FAIL, xasprintf("cannot read %s: %s", cert_path, strerror(errno)),
-		    xasprintf("check tls_cert, and that the file is readable"));
-		return;
-	}
-	leaf = PEM_read_X509(f, NULL, NULL, NULL);
-	chain = sk_X509_new_null();
-	while (leaf != NULL && sk_X509_num(chain) < CHAIN_MAX &&
-	    (x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
-		sk_X509_push(chain, x);
-	ERR_clear_error();	/* the read that ended the loop */
-	fclose(f);
-	if (leaf == NULL) {
-		set(out, DOCTOR_FAIL, xasprintf("%s holds no PEM certificate", cert_path),
-		    xasprintf("point tls_cert at the certificate chain (certbot: fullchain.pem)"));
-		goto out;
-	}
 	names_of(leaf, names, sizeof(names));
 	bio = BIO_new(BIO_s_mem());
 	ASN1_TIME_print(bio, X509_get0_notAfter(leaf));
@@ -142,8 +125,10 @@ doctor_certificate(const char *cert_path, const char *hostname, time_t now,
 	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
 	if (X509_verify_cert(ctx) != 1) {
 		int err = X509_STORE_CTX_get_error(ctx);
+		if (err == X509_V_ERR_CERT_HAS_EXPIRED)
+			out->flags |= DOCTOR_F_EXPIRY;
 		set(out, DOCTOR_FAIL,
-		    xasprintf("%s (%s, valid until %s) does not chain to a trusted CA: %s", cert_path,
+		    xasprintf("%s (%s, valid until %s) does not chain to a trusted CA: %s", what,
 		    names, until, X509_verify_cert_error_string(err)),
 		    err == X509_V_ERR_CERT_HAS_EXPIRED ?
 		    xasprintf("renew it (certbot renew), then reload postern") :
@@ -153,7 +138,7 @@ doctor_certificate(const char *cert_path, const char *hostname, time_t now,
 	}
 	if (X509_check_host(leaf, hostname, strlen(hostname), 0, NULL) != 1) {
 		set(out, DOCTOR_FAIL,
-		    xasprintf("%s names %s, not %s (hostname)", cert_path, names, hostname),
+		    xasprintf("%s names %s, not %s (hostname)", what, names, hostname),
 		    xasprintf("get a certificate that names %s (certbot certonly --standalone "
 		    "-d %s), or correct hostname", hostname, hostname));
 		goto out;
@@ -162,20 +147,71 @@ doctor_certificate(const char *cert_path, const char *hostname, time_t now,
 	if (at_now == NULL || ASN1_TIME_diff(&days, &secs, at_now, X509_get0_notAfter(leaf)) != 1)
 		days = 0, secs = 0;
 	if (days < DOCTOR_CERT_DAYS) {
+		out->flags |= DOCTOR_F_EXPIRY;
 		set(out, DOCTOR_WARN,
-		    xasprintf("%s (%s) expires in %d days (%s)", cert_path, names, days, until),
+		    xasprintf("%s (%s) expires in %d days (%s)", what, names, days, until),
 		    xasprintf("renew it now (certbot renew; check its timer), then reload postern "
 		    "(SIGHUP)"));
 		goto out;
 	}
 	set(out, DOCTOR_OK,
-	    xasprintf("%s names %s, chains to a trusted CA, valid until %s (%d days)", cert_path,
+	    xasprintf("%s names %s, chains to a trusted CA, valid until %s (%d days)", what,
 	    hostname, until, days), NULL);
 out:
 	ASN1_TIME_free(at_now);
 	BIO_free(bio);
 	X509_STORE_CTX_free(ctx);
 	X509_STORE_free(store);
+}
+
+void
+doctor_certificate(const char *cert_path, const char *hostname, time_t now,
+    struct doctor_finding *out)
+{
+	STACK_OF(X509) *chain;
+	X509 *leaf, *x;
+	FILE *f;
+
+	memset(out, 0, sizeof(*out));
+	if (cert_path == NULL) {
+		no_certificate(hostname, out);
+		return;
+	}
+	if ((f = fopen(cert_path, "re")) == NULL) {
+		set(out, DOCTOR_FAIL, xasprintf("cannot read %s: %s", cert_path, strerror(errno)),
+		    xasprintf("check tls_cert, and that the file is readable"));
+		return;
+	}
+	leaf = PEM_read_X509(f, NULL, NULL, NULL);
+	chain = sk_X509_new_null();
+	while (leaf != NULL && sk_X509_num(chain) < CHAIN_MAX &&
+	    (x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
+		sk_X509_push(chain, x);
+	ERR_clear_error();	/* the read that ended the loop */
+	fclose(f);
+	if (leaf == NULL)
+		set(out, DOCTOR_FAIL, xasprintf("%s holds no PEM certificate", cert_path),
+		    xasprintf("point tls_cert at the certificate chain (certbot: fullchain.pem)"));
+	else
+		check(leaf, chain, cert_path, hostname, now, out);
 	sk_X509_pop_free(chain, X509_free);
 	X509_free(leaf);
+}
+
+void
+doctor_certificate_ctx(const struct ssl_ctx_st *tls, const char *hostname, time_t now,
+    struct doctor_finding *out)
+{
+	/* OpenSSL's getters take a non-const context; nothing is changed */
+	SSL_CTX *ctx = (SSL_CTX *)tls;
+	STACK_OF(X509) *chain = NULL;
+	X509 *leaf;
+
+	memset(out, 0, sizeof(*out));
+	if (ctx == NULL || (leaf = SSL_CTX_get0_certificate(ctx)) == NULL) {
+		no_certificate(hostname, out);
+		return;
+	}
+	SSL_CTX_get0_chain_certs(ctx, &chain);
+	check(leaf, chain, "the certificate in service", hostname, now, out);
 }

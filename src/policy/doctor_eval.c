@@ -21,8 +21,9 @@
  * the removal form. */
 #define CHECK_URL "https://check.spamhaus.org/results/?query="
 
-/* Appends a finding; takes detail and fix (newly allocated). */
-static void
+/* Appends a finding; takes detail and fix (newly allocated). Returns it
+ * (valid until the next add), for its flags. */
+static struct doctor_finding *
 add(struct flist *l, const char *name, const char *domain, const char *ip,
     enum doctor_status st, char *detail, char *fix)
 {
@@ -34,8 +35,10 @@ add(struct flist *l, const char *name, const char *domain, const char *ip,
 	f->domain = domain ? xstrdup(domain) : NULL;
 	f->ip = ip ? xstrdup(ip) : NULL;
 	f->status = st;
+	f->flags = 0;
 	f->detail = detail;
 	f->fix = fix ? fix : xstrdup("");
+	return f;
 }
 
 static bool
@@ -268,7 +271,7 @@ eval_ptr(struct doctor *d, const struct srvip *s)
 		add(&d->checks, "ptr", NULL, s->ip, DOCTOR_FAIL,
 		    xasprintf("PTR of %s (%s): %s", s->ip, rev, dns_status_text(l->status)),
 		    xasprintf("ask the provider of %s to set its reverse DNS: %s. IN PTR %s.",
-		    s->ip, rev, host));
+		    s->ip, rev, host))->flags |= DOCTOR_F_UNSURE;
 		return;
 	}
 	if (l->n == 0) {
@@ -496,7 +499,7 @@ eval_zen(struct doctor *d, const struct srvip *s)
 		    xasprintf("%s in %s (SBL, XBL, PBL): %s; not checked", s->ip, zone,
 		    dns_status_text(l->status)),
 		    xasprintf("see the resolver check; look %s up by hand at " CHECK_URL "%s",
-		    s->ip, s->ip));
+		    s->ip, s->ip))->flags |= DOCTOR_F_UNSURE;
 		return;
 	}
 	if (l->n == 0) {
@@ -514,7 +517,7 @@ eval_zen(struct doctor *d, const struct srvip *s)
 		    xasprintf("%s answered %s for %s: an error code, not a listing; SBL, XBL and "
 		    "PBL not checked", zone, v.text[0] ? v.text : l->items[0], s->ip),
 		    xasprintf("see the resolver check; look %s up by hand at " CHECK_URL "%s",
-		    s->ip, s->ip));
+		    s->ip, s->ip))->flags |= DOCTOR_F_UNSURE;
 		return;
 	}
 	text_open(&t);
@@ -550,7 +553,7 @@ eval_dbl(struct doctor *d, const char *domain, const struct lookup *l)
 		add(&d->checks, "dbl", domain, NULL, DOCTOR_WARN,
 		    xasprintf("%s in %s: %s; not checked", domain, zone, dns_status_text(l->status)),
 		    xasprintf("see the resolver check; look %s up by hand at " CHECK_URL "%s",
-		    domain, domain));
+		    domain, domain))->flags |= DOCTOR_F_UNSURE;
 		return;
 	}
 	if (l->n == 0) {
@@ -568,7 +571,7 @@ eval_dbl(struct doctor *d, const char *domain, const struct lookup *l)
 		    xasprintf("%s answered %s for %s: an error code, not a listing; not checked",
 		    zone, v.text[0] ? v.text : l->items[0], domain),
 		    xasprintf("see the resolver check; look %s up by hand at " CHECK_URL "%s",
-		    domain, domain));
+		    domain, domain))->flags |= DOCTOR_F_UNSURE;
 		return;
 	}
 	dnsbl_lists_text(&v, lists, sizeof(lists));
@@ -743,11 +746,10 @@ doctor_evaluate(struct doctor *d)
 	if (want[DOCTOR_RESOLVER])
 		eval_resolver(d);
 	if (want[DOCTOR_CERTIFICATE]) {
-		struct doctor_finding f = { 0 };
-		doctor_certificate(d->cfg->tls_cert, d->cfg->hostname, time(NULL), &f);
-		add(&d->checks, f.name, NULL, NULL, f.status, f.detail, f.fix);
-		f.detail = f.fix = NULL;
-		doctor_finding_clear(&f);
+		/* made at start (doctor_start): its strings move to the report */
+		add(&d->checks, "certificate", NULL, NULL, d->cert.status, d->cert.detail,
+		    d->cert.fix)->flags = d->cert.flags;
+		d->cert.detail = d->cert.fix = NULL;
 	}
 	for (size_t k = 0; k < d->ndoms; k++)
 		eval_notes(d, &d->doms[k]);

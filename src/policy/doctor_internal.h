@@ -81,6 +81,7 @@ struct doctor {
 	struct lookup *rz, *rd;		/* the test points of the two zones */
 	char *dkim_ours;		/* our key record, NULL without a key */
 	char *dkim_err;			/* why the key did not load */
+	struct doctor_finding cert;	/* the certificate check, made at start */
 	struct event *timer;		/* the run's deadline */
 	struct flist checks, notes;
 	struct doctor_report rep;
