@@ -77,6 +77,8 @@ struct mta_tx {
 	struct mta_rcpt_result *res;
 	bool *accepted;		/* RCPT answered 2xx on this connection */
 	bool *final;		/* result decided for good */
+	bool *too_many;		/* 452 "too many recipients" in this transaction */
+	unsigned rounds;	/* transactions on this connection */
 
 	struct mx_host hosts[MX_MAX];
 	size_t nhosts, host;	/* current host */
@@ -144,6 +146,7 @@ tx_free(struct mta_tx *t)
 	free(t->res);
 	free(t->accepted);
 	free(t->final);
+	free(t->too_many);
 	free(t->order);
 	free(t->sender);
 	free(t->domain);
@@ -412,6 +415,59 @@ next_lmtp_reply(const struct mta_tx *t)
 	return t->n;
 }
 
+/*
+ * RFC 5321 4.5.3.1.10: a server out of recipients for this transaction
+ * answers 452 (or 552) and expects the rest in another one. A 452 with an
+ * enhanced code other than X.5.3 (4.3.1: out of storage) is an ordinary
+ * temporary failure.
+ */
+static bool
+is_too_many(int code, const char *reply)
+{
+	const char *ec = strlen(reply) > 4 ? reply + 4 : "";
+
+	if (code != 452 && code != 552)
+		return false;
+	if (ec[0] >= '2' && ec[0] <= '5' && ec[1] == '.')
+		return strncmp(ec + 1, ".5.3", 4) == 0 && (ec[5] == ' ' || ec[5] == '\0');
+	return code == 452;
+}
+
+/*
+ * After a transaction ended, the recipients refused as too many go in the
+ * next one on the same connection, at once (not at the next retry). Only
+ * while each transaction delivers some: a server that takes none ends it.
+ * Returns true when a new transaction started.
+ */
+static bool
+next_round(struct mta_tx *t)
+{
+	bool more = false, progress = false;
+
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->too_many[i] && !t->final[i])
+			more = true;
+		if (t->accepted[i] && t->res[i].ok)
+			progress = true;
+	}
+	if (!more)
+		return false;
+	if (!progress || ++t->rounds >= t->n) {
+		/* left as they were refused: temporary failures */
+		for (size_t i = 0; i < t->n; i++)
+			if (t->too_many[i] && !t->final[i]) {
+				char reply[MTA_REPLY_MAX];
+				snprintf(reply, sizeof(reply), "%s", t->res[i].reply);
+				set_result(t, i, false, false, reply);
+			}
+		return false;
+	}
+	memset(t->too_many, 0, t->n * sizeof(bool));
+	t->data_started = false;
+	send_envelope(t);
+	return true;
+}
+
 /* A complete reply arrived: move the dialog on. */
 static void
 on_reply(struct mta_tx *t)
@@ -498,7 +554,11 @@ on_reply(struct mta_tx *t)
 		if (i < t->n) {
 			if (code / 100 == 2)
 				t->accepted[i] = true;
-			else
+			else if (is_too_many(code, reply)) {
+				/* not final: kept for the next transaction */
+				t->too_many[i] = true;
+				snprintf(t->res[i].reply, sizeof(t->res[i].reply), "%s", reply);
+			} else
 				set_result(t, i, false, code / 100 == 5, reply);
 		}
 		t->rcpt_replied++;
@@ -514,6 +574,7 @@ on_reply(struct mta_tx *t)
 				if (t->accepted[k])
 					any = true;
 			if (!any) {
+				next_round(t);	/* the too many keep their reply */
 				fail_all(t, false, "no recipient accepted");
 				if (t->pipelining) {
 					t->stage = ST_DATA;	/* DATA reply (an error) still comes */
@@ -547,6 +608,7 @@ on_reply(struct mta_tx *t)
 			for (size_t k = 0; k < t->n; k++)
 				if (t->accepted[k])
 					set_result(t, k, false, code / 100 == 5, reply);
+			next_round(t);	/* nothing delivered: no new round */
 			send_line(t, "QUIT");
 			t->stage = ST_QUIT;
 			return;
@@ -578,6 +640,8 @@ on_reply(struct mta_tx *t)
 					if (t->each)
 						t->each(t->arg, t->id, &t->res[k]);
 				}
+		if (next_round(t))
+			return;
 		send_line(t, "QUIT");
 		t->stage = ST_QUIT;
 		return;
@@ -968,6 +1032,7 @@ mta_send(struct mta *m, const char *id, const char *sender, const char *domain,
 	t->res = xcalloc(n, sizeof(*t->res));
 	t->accepted = xcalloc(n, sizeof(bool));
 	t->final = xcalloc(n, sizeof(bool));
+	t->too_many = xcalloc(n, sizeof(bool));
 	t->order = xcalloc(n, sizeof(size_t));
 	for (size_t i = 0; i < n; i++) {
 		t->rcpts[i] = xstrdup(rcpts[i]);

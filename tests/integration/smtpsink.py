@@ -10,6 +10,7 @@ test scripts:
     sink.script("rcpt", "451 4.3.0 try later", first=1)  # 1st transaction only
     sink.script("eom", "451 4.3.0 try later")              # every transaction
     sink.rcpt_replies["nobody@remote.test"] = "550 5.1.1 no such user"
+    sink.max_rcpts = 2          # 3rd RCPT on: "452 4.5.3 Too many recipients"
     ...
     txs = sink.wait_for_transactions(1, timeout=10)
     sink.stop()
@@ -228,6 +229,9 @@ class SMTPSink:
         self.lock = threading.Lock()
         self.rules = []                 # [stage, reply, first]
         self.rcpt_replies = {}          # lower-case address -> reply
+        # recipients accepted per transaction; past them RCPT gets 452
+        # (RFC 5321 4.5.3.1.10), None: no limit
+        self.max_rcpts = None
         self.sessions = []
         self.transactions = []
         self.tx_count = 0
@@ -543,6 +547,8 @@ class SMTPSink:
                     self._reply(conn, "501 5.5.4 syntax: RCPT TO:<address>")
                     continue
                 r = self.rcpt_replies.get(path.lower()) or self._rule("rcpt", tx.number)
+                if not r and self.max_rcpts is not None and len(tx.rcpts) >= self.max_rcpts:
+                    r = "452 4.5.3 Too many recipients"
                 self._pause("rcpt")
                 if r and r[:1] != "2":
                     tx.rejected.append((path, r))

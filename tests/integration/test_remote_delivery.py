@@ -763,3 +763,45 @@ def test_bounce_to_our_domain_stays_local_never_via_relayhost(mta, sink, port):
     time.sleep(0.5)
     assert all(tx.mail_from != "" for tx in smart.transactions), smart.transactions
     assert len(smart.transactions) == 1, smart.transactions
+
+
+# ---------------------------------------------------------------- 12. too many recipients
+
+@pytest.mark.parametrize("ip,pipelining", [(IP_PLAIN, True), (IP_NOPIPE, False)])
+def test_too_many_recipients_go_in_the_next_transaction_at_once(mta, sink, ip, pipelining):
+    """A server that answers 452 4.5.3 after 2 RCPTs gets the others in
+    further transactions on the same connection, not at the next retry
+    (RFC 5321 4.5.3.1.10, SPEC 6.7)."""
+    domain = "plain.rd.test" if pipelining else "nopipe.rd.test"
+    s = sink(ip, pipelining=pipelining)
+    s.max_rcpts = 2
+    srv = mta(retry_initial="300s", retry_max="300s")
+    rcpts = ["r%d@%s" % (i, domain) for i in range(1, 6)]
+    t = token()
+    m = simple_message(t)
+    qid = send(srv, SENDER, rcpts, m)
+    evs = srv.wait_for_log("delivered", count=5, id=qid, timeout=15)
+    assert sorted(e["rcpt"] for e in evs) == rcpts, evs
+    removed(srv, qid)
+    no_event(srv, "deferred")
+    txs = s.accepted()
+    assert sorted(r for tx in txs for r in tx.rcpts) == rcpts, s.transactions
+    assert [len(tx.rcpts) for tx in txs] == [2, 2, 1], s.transactions
+    assert all(tx.data.endswith(m) for tx in txs)
+    # one connection: the next transaction follows at once
+    assert len(s.sessions) == 1, s.sessions
+    assert [r for _, r in s.transactions[0].rejected] == ["452 4.5.3 Too many recipients"] * 3
+
+
+def test_452_for_another_reason_is_an_ordinary_deferral(mta, sink):
+    """452 4.3.1 (out of storage) at RCPT is no "too many recipients": that
+    recipient waits for the next retry; the others are delivered."""
+    s = sink(IP_PLAIN)
+    s.rcpt_replies["full@plain.rd.test"] = "452 4.3.1 insufficient system storage"
+    srv = mta(retry_initial="300s", retry_max="300s")
+    qid = send(srv, SENDER, ["a@plain.rd.test", "full@plain.rd.test"], simple_message(token()))
+    d = one(srv, "deferred", id=qid)
+    assert d["rcpt"] == "full@plain.rd.test" and "4.3.1" in d["reason"], d
+    one(srv, "delivered", id=qid)
+    time.sleep(0.5)
+    assert len(s.transactions) == 1, s.transactions
