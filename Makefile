@@ -22,7 +22,7 @@ FUZZ_LIBSRCS := src/lib/xmalloc.c src/lib/value.c src/lib/config.c src/smtp/pars
                 src/smtp/data.c src/monitor/log.c src/dns/dnsbl.c src/dns/answer.c \
                 src/scan/decode.c src/scan/mime.c src/scan/urls.c src/scan/received.c \
                 src/scan/score.c src/queue/reply.c src/auth/sasl.c src/scan/hdraddr.c \
-                src/policy/learn.c src/lib/durable.c
+                src/policy/learn.c src/lib/durable.c src/acme/answer.c
 
 .PHONY: all run test unit bench asan fuzz fuzz-smoke deps clean format install deb
 
@@ -77,7 +77,7 @@ $(BUILD)/fuzz/obj/%.o: src/%.c $(wildcard src/*/*.h)
 	clang $(FUZZ_OBJ_CFLAGS) -c -o $@ $<
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_OBJS) -lidn2 -lpsl
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_OBJS) -lidn2 -lpsl -ljansson
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -40,6 +40,8 @@
 #include "smtp/server.h"
 #include "smtp/session.h"
 #include "smtp/tls.h"
+#include "acme/challenge.h"
+#include "acme/service.h"
 #include "dns/health.h"
 #include "dns/resolver.h"
 #include "policy/selftest.h"
@@ -110,6 +112,49 @@ finish(struct server *srv)
 }
 
 static void start_selftest(struct server *srv);
+
+/* acme_install_fn: a certificate from the CA goes into service at once;
+ * the submission ports open with the first one (SPEC 9). */
+static int
+acme_install(void *arg, const char *cert, size_t cert_len, const char *key, size_t key_len)
+{
+	struct server *srv = arg;
+	char *err = NULL;
+	SSL_CTX *ctx = tls_server_ctx_pem(cert, cert_len, key, key_len, "(ACME certificate)",
+	    "(ACME key)", &err);
+	bool first = srv->ssl_ctx == NULL;
+
+	if (ctx == NULL) {
+		log_event("error", "reason=\"%s\"", err);
+		free(err);
+		return -1;
+	}
+	SSL_CTX_free(srv->ssl_ctx);
+	srv->ssl_ctx = ctx;
+	tls_log_cert(ctx, "acme");
+	if (first && !srv->stopping) {
+		server_listen_deferred(srv);
+		start_selftest(srv);
+	}
+	return 0;
+}
+
+/* The http-01 port, bound before privileges are dropped (port 80). */
+static int
+start_acme_listener(struct server *srv)
+{
+	char *err = NULL;
+
+	if (!srv->cert_coming)
+		return 0;
+	if ((srv->acme_challenge = acme_challenge_new(srv->base, srv->cfg->acme_http_listen,
+	    &err)) == NULL) {
+		log_event("error", "reason=\"%s\"", err);
+		free(err);
+		return -1;
+	}
+	return 0;
+}
 
 static void
 on_selftest(void *arg, unsigned attempts, unsigned relayed, const char *error)
@@ -498,7 +543,12 @@ cli_serve(int argc, char **argv)
 		log_event("error", "reason=\"cannot create event loop\"");
 		goto out;
 	}
-	if (server_listen(&srv) == -1 || drop_privileges(srv.cfg) == -1)
+	/* ACME brings the certificate when none is configured (SPEC 9) */
+	srv.cert_coming = srv.cfg->acme_email != NULL && srv.cfg->tls_cert == NULL;
+	if (srv.cfg->acme_email != NULL && srv.cfg->tls_cert != NULL)
+		log_event("warning", "reason=\"tls_cert is set: acme_email is not used\"");
+	if (server_listen(&srv) == -1 || start_acme_listener(&srv) == -1 ||
+	    drop_privileges(srv.cfg) == -1)
 		goto out;
 	/* statistics and alerts observe the log from here on */
 	if ((srv.stats = stats_open(srv.cfg->data_dir, &err)) == NULL) {
@@ -525,6 +575,8 @@ cli_serve(int argc, char **argv)
 		log_event("error", "reason=\"cannot start worker threads: %s\"", strerror(errno));
 		goto out;
 	}
+	/* alert mails need the scheduler; recovery may raise queue_corrupt */
+	log_add_observer(alerts_observe, srv.alerts);
 	n = scheduler_recover(srv.sched);
 	snprintf(path, sizeof(path), "%s/control", srv.cfg->data_dir);
 	if ((control = control_start(srv.base, path, srv.sched)) == NULL)
@@ -536,8 +588,6 @@ cli_serve(int argc, char **argv)
 	}
 	if (n > 0)
 		log_event("recovered", "messages=%d", n);
-	/* alert mails need the scheduler */
-	log_add_observer(alerts_observe, srv.alerts);
 	srv.queue_watch = event_new(srv.base, -1, EV_PERSIST, watch_queue, &srv);
 	event_add(srv.queue_watch, &(struct timeval){ QUEUE_WATCH_INTERVAL, 0 });
 	for (int i = 0; i < 4; i++) {
@@ -546,6 +596,11 @@ cli_serve(int argc, char **argv)
 	}
 	log_event("ready", "hostname=%s domains=%zu", srv.cfg->hostname, srv.cfg->ndomains);
 	start_selftest(&srv);
+	if (srv.cert_coming && (srv.acme = acme_service_new(srv.base, srv.cfg,
+	    srv.acme_challenge, acme_install, &srv, &err)) == NULL) {
+		log_event("error", "reason=\"%s\"", err);
+		goto out;
+	}
 	event_base_dispatch(srv.base);
 	for (int i = 0; i < 4; i++)
 		event_free(sigs[i]);
@@ -555,6 +610,8 @@ out:
 	 * whose last callbacks answer sessions still committing. */
 	control_free(control);
 	metrics_stop(srv.metrics);
+	acme_service_free(srv.acme);
+	acme_challenge_free(srv.acme_challenge);
 	scheduler_stop(srv.sched);
 	groupsync_free(srv.gs);
 	session_abandon_all(&srv);

@@ -107,6 +107,12 @@ static const struct key keys[] = {
 	{ "alert_min_messages", K_UINT, OFF(alert_min_messages), 0, 0, COUNT_MAX },
 	{ "alert_window", K_DURATION, OFF(alert_window), 0, 1, YEAR },
 	{ "public_ip", K_IP_LIST, OFF(public_ip), OFF(npublic_ip), 0, 0 },
+	{ "acme_email", K_STRING, OFF(acme_email), 0, 0, 0 },
+	{ "acme_directory", K_STRING, OFF(acme_directory), 0, 0, 0 },
+	{ "acme_http_listen", K_HOSTPORT_OPT, OFF(acme_http_listen), 0, 0, 0 },
+	{ "acme_ca_file", K_PATH, OFF(acme_ca_file), 0, 0, 0 },
+	{ "https_listen", K_HOSTPORT_OPT, OFF(https_listen), 0, 0, 0 },
+	{ "mta_sts_mode", K_STRING, OFF(mta_sts_mode), 0, 0, 0 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -200,6 +206,10 @@ set_defaults(struct config *cfg)
 	cfg->alert_bounce_ratio = 0.2;
 	cfg->alert_min_messages = 20;
 	cfg->alert_window = 3600;
+	cfg->acme_directory = xstrdup("https://acme-v02.api.letsencrypt.org/directory");
+	/* RFC 8461 5: "testing" reports failures without refusing mail, the
+	 * safe start while certificates and DNS settle; enforce when sure */
+	cfg->mta_sts_mode = xstrdup("testing");
 }
 
 /* Splits a space-separated list; calls fn on each word. */
@@ -814,8 +824,10 @@ check_listeners(const struct config *cfg, const char *file, const unsigned *line
 		{ "listen_submission", OFF(listen_submission), OFF(nlisten_submission) },
 		{ "listen_submissions", OFF(listen_submissions), OFF(nlisten_submissions) },
 		{ "metrics_listen", OFF(metrics_listen), 0 },
+		{ "https_listen", OFF(https_listen), 0 },
+		{ "acme_http_listen", OFF(acme_http_listen), 0 },
 	};
-	struct bound b[3 * CONFIG_LISTEN_MAX + 1];
+	struct bound b[3 * CONFIG_LISTEN_MAX + 3];
 	size_t n = 0;
 	char sa[HOSTPORT_HOST_MAX + 8], sb[HOSTPORT_HOST_MAX + 8];
 
@@ -886,6 +898,22 @@ config_parse(const char *buf, size_t len, const char *file, const char *basedir,
 		config_diag_add(diag, file, 0, "dkim_selector and dkim_key go together");
 	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
 		config_diag_add(diag, file, 0, "tls_cert and tls_key go together");
+	if (strcmp(cfg->mta_sts_mode, "none") != 0 && strcmp(cfg->mta_sts_mode, "testing") != 0 &&
+	    strcmp(cfg->mta_sts_mode, "enforce") != 0)
+		config_diag_add(diag, file, lines[key_index("mta_sts_mode")],
+		    "mta_sts_mode: expected none, testing or enforce");
+	if (cfg->acme_email != NULL && strchr(cfg->acme_email, '@') == NULL)
+		config_diag_add(diag, file, lines[key_index("acme_email")],
+		    "acme_email: expected an address (the CA writes to it about expiry)");
+	if (strncmp(cfg->acme_directory, "https://", 8) != 0)
+		config_diag_add(diag, file, lines[key_index("acme_directory")],
+		    "acme_directory: expected an https:// URL");
+	/* the http-01 port matters only with ACME (SPEC 9 default 0.0.0.0:80) */
+	if (cfg->acme_email != NULL && cfg->acme_http_listen == NULL &&
+	    lines[key_index("acme_http_listen")] == 0) {
+		cfg->acme_http_listen = xcalloc(1, sizeof(struct hostport));
+		value_hostport("0.0.0.0:80", 10, cfg->acme_http_listen);
+	}
 	if (cfg->score_reject < cfg->score_junk)
 		config_diag_add(diag, file, 0, "score_reject (%.1f) is below score_junk (%.1f)",
 		    cfg->score_reject, cfg->score_junk);
@@ -996,6 +1024,12 @@ config_clear(struct config *cfg)
 	free(cfg->dkim_key);
 	free(cfg->alert_address);
 	free_domains(cfg->public_ip, cfg->npublic_ip);
+	free(cfg->acme_email);
+	free(cfg->acme_directory);
+	free(cfg->acme_http_listen);
+	free(cfg->acme_ca_file);
+	free(cfg->https_listen);
+	free(cfg->mta_sts_mode);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

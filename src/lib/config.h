@@ -91,6 +91,13 @@ struct config {
 	unsigned alert_min_messages, alert_window;
 	char **public_ip;		/* the server's addresses (doctor), normalized */
 	size_t npublic_ip;
+	/* ACME (SPEC 9): on when acme_email is set and tls_cert is not */
+	char *acme_email;		/* the account's contact; NULL: no ACME */
+	char *acme_directory;		/* the CA's directory URL */
+	struct hostport *acme_http_listen;	/* http-01 answers (0.0.0.0:80 with ACME) */
+	char *acme_ca_file;		/* trust for a private CA; NULL: system store */
+	struct hostport *https_listen;	/* autoconfig, autodiscover, MTA-STS; NULL: off */
+	char *mta_sts_mode;		/* "none", "testing" or "enforce" (RFC 8461 5) */
 };
 
 struct config_diag {

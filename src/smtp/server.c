@@ -123,7 +123,7 @@ on_accept_error(struct evconnlistener *l, void *arg)
  * other IPv6 address is IPv6 only. Returns the socket, or -1 with errno.
  */
 static evutil_socket_t
-bind_socket(const struct sockaddr *sa, socklen_t salen, bool dual)
+bind_socket(const struct sockaddr *sa, socklen_t salen, bool dual, bool listening)
 {
 	int fd, on = 1, v6only = dual ? 0 : 1, saved;
 
@@ -133,7 +133,7 @@ bind_socket(const struct sockaddr *sa, socklen_t salen, bool dual)
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
 	    (sa->sa_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) == -1) ||
-	    bind(fd, sa, salen) == -1 || listen(fd, 511) == -1) {
+	    bind(fd, sa, salen) == -1 || (listening && listen(fd, 511) == -1)) {
 		saved = errno;
 		close(fd);
 		errno = saved;
@@ -155,6 +155,9 @@ open_listener(struct server *srv, const struct hostport *hp, enum listener_role 
 	struct evconnlistener *l;
 	evutil_socket_t fd;
 	int rc;
+	/* submission waiting for its ACME certificate: the port is bound now
+	 * (it may need root) but refuses connections until listen() */
+	bool defer = role != ROLE_MX && srv->ssl_ctx == NULL;
 
 	snprintf(shown, sizeof(shown), strchr(hp->host, ':') ? "[%s]:%u" : "%s:%u", hp->host,
 	    hp->port);
@@ -168,7 +171,7 @@ open_listener(struct server *srv, const struct hostport *hp, enum listener_role 
 		any6.sin6_family = AF_INET6;
 		any6.sin6_addr = in6addr_any;
 		any6.sin6_port = htons((uint16_t)hp->port);
-		fd = bind_socket((struct sockaddr *)&any6, sizeof(any6), true);
+		fd = bind_socket((struct sockaddr *)&any6, sizeof(any6), true, !defer);
 		if (fd == -1 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
 			/* a host without IPv6 still serves IPv4 */
 			log_event("warning", "reason=\"no IPv6 on this host (%s): %s listens on "
@@ -176,7 +179,7 @@ open_listener(struct server *srv, const struct hostport *hp, enum listener_role 
 			any4.sin_family = AF_INET;
 			any4.sin_addr.s_addr = htonl(INADDR_ANY);
 			any4.sin_port = htons((uint16_t)hp->port);
-			fd = bind_socket((struct sockaddr *)&any4, sizeof(any4), false);
+			fd = bind_socket((struct sockaddr *)&any4, sizeof(any4), false, !defer);
 		}
 	} else {
 		snprintf(port, sizeof(port), "%u", hp->port);
@@ -190,7 +193,7 @@ open_listener(struct server *srv, const struct hostport *hp, enum listener_role 
 		}
 		sa = res->ai_addr;
 		salen = res->ai_addrlen;
-		fd = bind_socket(sa, salen, false);
+		fd = bind_socket(sa, salen, false, !defer);
 		rc = errno;
 		freeaddrinfo(res);
 		errno = rc;
@@ -201,7 +204,7 @@ open_listener(struct server *srv, const struct hostport *hp, enum listener_role 
 		return -1;
 	}
 	l = evconnlistener_new(srv->base, on_accept, srv,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, defer ? 0 : -1, fd);
 	if (l == NULL) {
 		log_event("error", "reason=\"cannot listen on %s for %s: libevent refused the "
 		    "socket\"", shown, name);
@@ -209,10 +212,13 @@ open_listener(struct server *srv, const struct hostport *hp, enum listener_role 
 		return -1;
 	}
 	evconnlistener_set_error_cb(l, on_accept_error);
+	if (defer)
+		evconnlistener_disable(l);
 	srv->listeners[srv->nlisteners] = l;
 	srv->roles[srv->nlisteners] = role;
+	srv->deferred[srv->nlisteners] = defer;
 	srv->nlisteners++;
-	log_event("listen", "address=%s role=%s", shown, name);
+	log_event(defer ? "listen_deferred" : "listen", "address=%s role=%s", shown, name);
 	return 0;
 }
 
@@ -234,7 +240,7 @@ server_listen(struct server *srv)
 
 	if (open_listeners(srv, cfg->listen_smtp, cfg->nlisten_smtp, ROLE_MX, "smtp") == -1)
 		return -1;
-	if (srv->ssl_ctx == NULL) {
+	if (srv->ssl_ctx == NULL && !srv->cert_coming) {
 		if (cfg->nlisten_submission || cfg->nlisten_submissions)
 			log_event("warning", "reason=\"no tls_cert/tls_key: submission ports 587 and 465 not started\"");
 		return 0;
@@ -246,6 +252,27 @@ server_listen(struct server *srv)
 	    ROLE_SUBMISSIONS, "submissions") == -1)
 		return -1;
 	return 0;
+}
+
+void
+server_listen_deferred(struct server *srv)
+{
+	for (size_t i = 0; i < srv->nlisteners; i++) {
+		evutil_socket_t fd = evconnlistener_get_fd(srv->listeners[i]);
+
+		if (!srv->deferred[i])
+			continue;
+		if (listen(fd, 511) == -1) {
+			log_event("error", "reason=\"cannot listen for %s: %s\"",
+			    srv->roles[i] == ROLE_SUBMISSIONS ? "submissions" : "submission",
+			    strerror(errno));
+			continue;
+		}
+		srv->deferred[i] = false;
+		evconnlistener_enable(srv->listeners[i]);
+		log_event("listen", "role=%s reason=\"certificate ready\"",
+		    srv->roles[i] == ROLE_SUBMISSIONS ? "submissions" : "submission");
+	}
 }
 
 static void (*shutdown_done)(struct server *);
@@ -377,7 +404,7 @@ server_reload(struct server *srv, const char *config_path)
 		SSL_CTX_free(srv->ssl_ctx);
 		srv->ssl_ctx = ctx;
 		tls_log_cert(srv->ssl_ctx, "file");
-	} else if (srv->ssl_ctx != NULL && cfg->tls_cert == NULL)
+	} else if (srv->ssl_ctx != NULL && cfg->tls_cert == NULL && !srv->cert_coming)
 		log_event("warning", "reason=\"tls_cert removed: the old certificate stays in use until restart\"");
 	log_event("reload", "config=%s", config_path);
 	return 0;

@@ -67,6 +67,12 @@ struct server {
 	struct spamhaus *spamhaus;	/* owned; NULL when dnsbl is off */
 	struct evconnlistener *listeners[SERVER_LISTENERS_MAX];
 	enum listener_role roles[SERVER_LISTENERS_MAX];	/* of each listener */
+	bool deferred[SERVER_LISTENERS_MAX];	/* bound, not listening: waits for
+						 * its certificate (ACME) */
+	bool cert_coming;		/* ACME will bring the certificate */
+	struct acme_service *acme;	/* owned: ACME renewal, NULL when off */
+	struct acme_challenge *acme_challenge;	/* owned: http-01 answers */
+	struct https *https;		/* owned: https_listen, NULL when off */
 	size_t nlisteners;
 	struct session *sessions;	/* all live sessions (list) */
 	unsigned nsessions;
@@ -80,6 +86,9 @@ struct server {
  * Returns 0, or -1 after logging which address failed.
  */
 int server_listen(struct server *srv);
+/* Starts listening on the submission sockets bound while waiting for a
+ * certificate (srv->cert_coming), now that srv->ssl_ctx is set. */
+void server_listen_deferred(struct server *srv);
 /* Stops accepting, asks every session to finish; calls done when the
  * last one is gone (or after a grace period). */
 void server_shutdown(struct server *srv, void (*done)(struct server *));
