@@ -19,6 +19,7 @@
 #include "policy/learn.h"
 #include "policy/replies.h"
 #include "scan/score.h"
+#include "smtp/received_hdr.h"
 #include "smtp/session_int.h"
 
 static void scan_begin(struct session *s);
@@ -148,11 +149,8 @@ tx_reset(struct session *s)
 static const char *
 with_protocol(const struct session *s)
 {
-	if (!s->esmtp)
-		return s->tls ? "SMTPS" : "SMTP";
-	if (s->tls)
-		return s->user ? "ESMTPSA" : "ESMTPS";
-	return s->user ? "ESMTPA" : "ESMTP";
+	return received_protocol(s->esmtp, s->tls, s->user != NULL,
+	    s->tx != NULL && s->tx->params.smtputf8);
 }
 
 /* Opens the queue file and writes our Received header (SPEC 3). */
@@ -162,10 +160,9 @@ data_begin(struct session *s, enum data_mode mode)
 	const struct config *cfg = s->srv->cfg;
 	struct transaction *tx = s->tx;
 	struct spool_envelope env;
-	char date[64], *hdr, forpart[ADDR_PATH_MAX + 8] = "", authpart[340] = "";
-	const char *rdns;
+	char *hdr;
 	time_t now = time(NULL);
-	struct tm tm;
+	struct received_info ri;
 
 	memset(&env, 0, sizeof(env));
 	env.time = now;
@@ -190,16 +187,11 @@ data_begin(struct session *s, enum data_mode mode)
 		    storage_reason(errno), s->ip);
 		return -1;
 	}
-	localtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	if (tx->nrcpts == 1)
-		snprintf(forpart, sizeof(forpart), " for <%s>", tx->rcpts[0].addr);
-	if (s->user)
-		snprintf(authpart, sizeof(authpart), " (authenticated as %s)", s->user);
-	rdns = s->checks ? checks_rdns(s->checks) : NULL;
-	hdr = xasprintf("Received: from %s (%s [%s]) by %s (postern) with %s id %s%s%s; %s\r\n",
-	    s->helo, rdns ? rdns : "unknown", s->ip, cfg->hostname, with_protocol(s), tx->id, authpart,
-	    forpart, date);
+	ri = (struct received_info){ .helo = s->helo, .ip = s->ip, .hostname = cfg->hostname,
+	    .id = tx->id, .user = s->user, .rcpt = tx->nrcpts == 1 ? tx->rcpts[0].addr : NULL,
+	    .esmtp = s->esmtp, .tls = s->tls, .smtputf8 = tx->params.smtputf8, .when = now };
+	ri.rdns = s->checks ? checks_rdns(s->checks) : NULL;
+	hdr = received_hdr(&ri);
 	tx->rcvd_len = strlen(hdr);
 	if (spool_write(tx->w, hdr, tx->rcvd_len) == -1)
 		tx->write_errno = errno;
