@@ -469,7 +469,8 @@ record(struct smsg *m, size_t i, bool ok, bool permanent, const char *reason,
 	if (permanent || now >= m->arrival + (time_t)m->sc->opt.queue_lifetime) {
 		r->status = RCPT_BOUNCED;
 		if (!permanent) {
-			char *why = xasprintf("queue lifetime expired; last error: %s", reason ? reason : "");
+			/* DSN_EXPIRED: the report says 5.4.7 (dsn.h) */
+			char *why = xasprintf(DSN_EXPIRED "; last error: %s", reason ? reason : "");
 			set_reason(r, why);
 			free(why);
 		}
