@@ -72,7 +72,7 @@ psl(void)
 #define GROUP_PART0 2		/* first text part */
 
 /*
- * A text part, decoded whole: the message is bounded (SCAN_TEXT_MAX), so
+ * A text part, attachment or not, decoded whole: the message is bounded (SCAN_TEXT_MAX), so
  * the text is too; a budget shared first-come would let a padding part
  * starve the next one (issue 19).
  */
@@ -84,7 +84,9 @@ on_part(void *arg, const struct mime_part *p)
 	char *text;
 	size_t cap, n;
 
-	if (strcmp(p->type, "text") != 0 || p->attachment)
+	/* text parts marked as attachments too: most readers show them
+	 * inline (SPEC 5.1, issue 20) */
+	if (strcmp(p->type, "text") != 0)
 		return;
 	/* charset conversion grows text: at most 3 octets of UTF-8 per
 	 * input octet (windows-1252's 0x80 is U+20AC) */

@@ -210,6 +210,25 @@ numeric_ipv4(const char *h, char *out, size_t outlen)
 	return inet_ntop(AF_INET, &a, out, (socklen_t)outlen) != NULL;
 }
 
+/* Labels as DNS has them (RFC 1035 2.3.1, RFC 5890 2.3.1): none empty,
+ * none longer than 63, none starting or ending with '-' ("www.dcc-" is
+ * half a name broken across a line, issue 20). */
+static bool
+labels_ok(const char *h)
+{
+	const char *p = h;
+
+	for (;;) {
+		const char *dot = strchr(p, '.');
+		size_t l = dot ? (size_t)(dot - p) : strlen(p);
+		if (l == 0 || l > 63 || p[0] == '-' || p[l - 1] == '-')
+			return false;
+		if (dot == NULL)
+			return true;
+		p = dot + 1;
+	}
+}
+
 int
 url_normalize_host(const char *host, size_t len, char *out, size_t outlen)
 {
@@ -239,6 +258,17 @@ url_normalize_host(const char *host, size_t len, char *out, size_t outlen)
 			dec[n++] = host[i];
 	}
 	dec[n] = '\0';
+	/* A percent-encoded '@' ("spoof.com%40www%2Eterra%2Ees") splits the
+	 * userinfo off as well: older browsers and redirectors go to the
+	 * host after it, so after decoding the last '@' is taken again
+	 * (RFC 3986 3.2.1); only then is the host judged. */
+	{
+		const char *at2 = memrchr(dec, '@', n);
+		if (at2 != NULL) {
+			n -= (size_t)(at2 + 1 - dec);
+			memmove(dec, at2 + 1, n + 1);
+		}
+	}
 	/* port */
 	if (dec[0] == '[') {
 		char *close = strchr(dec, ']');
@@ -273,7 +303,7 @@ url_normalize_host(const char *host, size_t len, char *out, size_t outlen)
 	if (ascii) {
 		if (numeric_ipv4(buf, out, outlen))
 			return URL_ITEM_IP;
-		if (n >= outlen || strstr(buf, "..") != NULL || buf[0] == '.')
+		if (n >= outlen || !labels_ok(buf))
 			return -1;
 		memcpy(out, buf, n + 1);
 		return URL_ITEM_HOST;
@@ -297,7 +327,7 @@ url_normalize_host(const char *host, size_t len, char *out, size_t outlen)
 		n = strlen(ace);
 		while (n > 0 && ace[n - 1] == '.')
 			ace[--n] = '\0';
-		if (n == 0 || ace[0] == '.' || strstr(ace, "..") != NULL) {
+		if (n == 0 || !labels_ok(ace)) {
 			idn2_free(ace);
 			return -1;
 		}
@@ -407,36 +437,60 @@ take_email(struct url_set *s, const char *t, size_t len, size_t at, enum url_sou
 	add_item(s, URL_ITEM_EMAIL, src, dom, addr, strlen(addr));
 }
 
-/* A bare domain or www. name in a word starting at t[i]. Returns the
- * length of the word consumed. */
+/* RFC 5322 3.2.3 atext and '.', without '/': what a local part is made of */
+static bool
+local_char(unsigned char c)
+{
+	return isalnum(c) || (c != '\0' && strchr(".!#$%&'*+-=?^_`{|}~", c) != NULL);
+}
+
+/*
+ * A bare domain or www. name in a word starting at t[i]. Returns the
+ * length of the word consumed. SPEC 5.1: a bare word counts only when the
+ * public-suffix list says so, and never inside a URL's path or query
+ * (depth > 0: "article.pl?sid=" is a file), in a file path
+ * ("/etc/mail/sendmail.cf"), with a '_' or as an address's local part:
+ * there only a www. name is a URL itself (issue 20).
+ */
 static size_t
 take_bare(struct url_set *s, const char *t, size_t len, size_t i, enum url_source src, int depth)
 {
-	size_t j = i;
+	size_t j = i, k, e;
 	char host[URL_HOST_MAX];
 	bool www;
 
 	while (j < len && host_char((unsigned char)t[j]))
 		j++;
+	/* the local part of an address: the '@' is taken on its own */
+	for (k = j; k < len && local_char((unsigned char)t[k]); k++)
+		;
+	if (k < len && t[k] == '@')
+		return k - i;
+	/* "www.dcc-" at the end of a line is a name broken in two: neither
+	 * half is the host */
+	if (j > i && t[j - 1] == '-' && (j == len || t[j] == '\r' || t[j] == '\n'))
+		return j - i;
 	while (j > i && (t[j - 1] == '.' || t[j - 1] == '-'))
 		j--;
 	if (j - i < 4 || memchr(t + i, '.', j - i) == NULL)
 		return j > i ? j - i : 1;
 	www = j - i > 4 && strncasecmp(t + i, "www.", 4) == 0;
-	if (url_normalize_host(t + i, j - i, host, sizeof(host)) == URL_ITEM_HOST &&
-	    (www || url_has_public_suffix(host))) {
-		size_t e = j;
-		/* a path after the domain is part of the URL */
-		if (e < len && t[e] == '/')
-			while (e < len && url_char((unsigned char)t[e]) && e - i < URL_MAX)
-				e++;
-		if (url_has_public_suffix(host))
-			add_item(s, URL_ITEM_HOST, src, host, t + i, e - i);
-		if (e > j)
-			follow_redirect(s, t + j, e - j, src, depth);
-		return e - i;
-	}
-	return j - i;
+	/* host names have no '_' (RFC 952, RFC 1123 2.1): "local_scan.py" */
+	if (!www && (depth > 0 || (i > 0 && (t[i - 1] == '/' || t[i - 1] == '\\')) ||
+	    memchr(t + i, '_', j - i) != NULL))
+		return j - i;
+	if (url_normalize_host(t + i, j - i, host, sizeof(host)) != URL_ITEM_HOST ||
+	    !url_has_public_suffix(host))
+		return j - i;
+	e = j;
+	/* a path after the domain is part of the URL */
+	if (e < len && t[e] == '/')
+		while (e < len && url_char((unsigned char)t[e]) && e - i < URL_MAX)
+			e++;
+	add_item(s, URL_ITEM_HOST, src, host, t + i, e - i);
+	if (e > j)
+		follow_redirect(s, t + j, e - j, src, depth);
+	return e - i;
 }
 
 static bool
@@ -514,14 +568,8 @@ scan_text(struct url_set *s, const char *t, size_t len, enum url_source src, int
 			continue;
 		}
 		if (isalnum(c) && is_word_start(t, i) && !(i > 0 && t[i - 1] == '@')) {
-			/* skip words that are a scheme: handled at ':' */
-			size_t w = take_bare(s, t, len, i, src, depth);
-			if (i + w < len && t[i + w] == '@') {
-				/* the local part of an address, not a domain */
-				i += w;
-				continue;
-			}
-			i += w;
+			/* a word that is a scheme is taken at its ':' */
+			i += take_bare(s, t, len, i, src, depth);
 			continue;
 		}
 		i++;

@@ -549,6 +549,38 @@ test_scan_subject_and_session(void **state)
 	free(copy);
 }
 
+/* text parts marked as attachments are scanned too: readers show them
+ * inline (SPEC 5.1, issue 20); other types are not text */
+static void
+test_scan_text_attachments(void **state)
+{
+	static const char msg[] = "From: a@sender.example\r\nSubject: s\r\n"
+	    "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+	    "--b\r\nContent-Type: text/plain\r\n\r\nsee the attachment\r\n"
+	    "--b\r\nContent-Type: text/plain; name=\"a.txt\"\r\n"
+	    "Content-Disposition: attachment; filename=\"a.txt\"\r\n\r\n"
+	    "go to http://attached.example.com/offer\r\n"
+	    "--b\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n"
+	    "Content-Disposition: attachment; filename=\"a.html\"\r\n\r\n"
+	    "PGEgaHJlZj0iaHR0cDovL2h0bWwtYXR0YWNoZWQuZXhhbXBsZS5uZXQvIj54PC9hPg==\r\n"
+	    "--b\r\nContent-Type: application/octet-stream\r\n"
+	    "Content-Disposition: attachment; filename=\"a.bin\"\r\n\r\n"
+	    "http://binary.example.org/\r\n--b--\r\n";
+	struct scan_input in = { 0 };
+	size_t len = sizeof(msg) - 1;
+	char *copy = malloc(len);
+	struct scan *s;
+
+	memcpy(copy, msg, len);
+	s = scan_offline(&in, copy, len);
+	assert_true(has_item(s, URL_ITEM_HOST, "attached.example.com", NULL));
+	assert_true(has_item(s, URL_ITEM_HOST, "html-attached.example.net", NULL));
+	assert_false(has_item(s, URL_ITEM_HOST, "binary.example.org", NULL));
+	assert_true(has_lookup(s, ROLE_URL_HOST, "example.com"));
+	scan_free(s);
+	free(copy);
+}
+
 struct addr_case {
 	const char *value;
 	const char *want;	/* NULL: none */
@@ -610,6 +642,7 @@ main(void)
 		cmocka_unit_test(test_scan_well_formed),
 		cmocka_unit_test(test_scan_structure),
 		cmocka_unit_test(test_scan_subject_and_session),
+		cmocka_unit_test(test_scan_text_attachments),
 		cmocka_unit_test(test_address_domain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,6 +32,22 @@ static const struct host_case host_cases[] = {
 	{ "evil%2Eexample", URL_ITEM_HOST, "evil.example" },
 	{ "%45%56%49%4C.example", URL_ITEM_HOST, "evil.example" },
 	{ "user%40x@evil.example", URL_ITEM_HOST, "evil.example" },
+	/* a percent-encoded '@' splits the userinfo off too (issue 20, corpus
+	 * spam/sa-spam-00133: a browser goes to www.terra.es) */
+	{ "www.Smartest_Move_U_Could_Make.com%40w%77%77%2E%74%65%72%72%61%2Ee%73",
+	    URL_ITEM_HOST, "www.terra.es" },
+	{ "a%40b%40evil.example", URL_ITEM_HOST, "evil.example" },
+	{ "evil.example%40", -1, NULL },
+	/* labels as DNS has them: "www.dcc-" is half a name (issue 20) */
+	{ "www.dcc-", -1, NULL },
+	{ "-lead.example", -1, NULL },
+	{ "a.-b.example", -1, NULL },
+	{ "a-.example", -1, NULL },
+	{ "xn--bcher-kva.example", URL_ITEM_HOST, "xn--bcher-kva.example" },
+	{ "a-b.example", URL_ITEM_HOST, "a-b.example" },
+	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example", URL_ITEM_HOST,
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example" },
+	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example", -1, NULL },
 	/* IDN to punycode */
 	{ "b\xc3\xbc" "cher.example", URL_ITEM_HOST, "xn--bcher-kva.example" },
 	{ "B\xc3\x9c" "CHER.example", URL_ITEM_HOST, "xn--bcher-kva.example" },
@@ -301,6 +317,28 @@ static const struct text_case text_cases[] = {
 	    "h:r.example h:www.target.example.com", true, NULL },
 	{ "http://r.example/?a=1&url=http%3A%2F%2F192.0.2.9%2F", false,
 	    "h:r.example i:192.0.2.9", true, NULL },
+	/* issue 20: a bare word in a URL's path or query, a file path or an
+	 * address's local part is no domain (corpus lines) */
+	{ "http://use.perl.org/article.pl?sid=02/10/02/1647249", false, "h:use.perl.org", true,
+	    "article.pl" },
+	{ "http://r.example/go?u=target.example.com&v=Makefile.PL", false, "h:r.example", true,
+	    NULL },
+	{ "/var/tmp/freetype-2.1.2-root/usr/lib/libttf.so", false, "", true, NULL },
+	{ "edit /etc/mail/sendmail.cf and reload", false, "", true, NULL },
+	{ "/usr/local/lib/perl5/site_perl/5.6.1/Razor2/Client/Config.pm", false, "", true, NULL },
+	{ "C:\\Program Files\\app\\setup.pl", false, "", true, NULL },
+	{ "see 60_whitelist.cf and local_scan.py", false, "", true, NULL },
+	{ "write to jan.kowalski.pl@example.com", false, "e:example.com", true, NULL },
+	{ "mail first.last+tag@example.org", false, "e:example.org", true, NULL },
+	/* a URL broken across a line: no junk host from its first half */
+	{ "> http://www.rhyolite.com/anti-spam/dcc/ and http://www.dcc-\n> servers.net/dcc/",
+	    false, "h:www.rhyolite.com", false, "www.dcc- www.dcc" },
+	{ "see www.dcc-\r\nservers.net", false, "", false, "www.dcc- www.dcc" },
+	/* a name that is itself a public suffix: nothing registered under
+	 * it for a blocklist to list */
+	{ "http://iki.fi/ http://dyndns.org/x user@blogspot.com", false, "", true, NULL },
+	{ "http://www.iki.fi/ http://foo.dyndns.org/", false, "h:www.iki.fi h:foo.dyndns.org",
+	    true, NULL },
 	/* a host without a dot is no item */
 	{ "http://localhost/x http://intranet:8080/", false, "", true, NULL },
 	{ "", false, "", true, NULL },
@@ -371,6 +409,10 @@ static const struct html_case html_cases[] = {
 	    "h:one.example.com h:two.example.com h:three.example.com", NULL },
 	/* the name of another attribute is not ours */
 	{ "<a title=\"href\" href=\"http://real.example.com/\">", "h:real.example.com", NULL },
+	/* issue 20, corpus spam/sa-spam-00133 */
+	{ "<p><a href=\"http://www.Smartest_Move_U_Could_Make.com%40w%77%77%2E%74%65%72%72%61%2Ee%73"
+	  "/pe%72%73o%6E%61%6C9/chunk102/\"><font face=\"Arial\"><b>CL", "h:www.terra.es",
+	    "www.smartest_move_u_could_make.com" },
 	/* file names in attributes are not domains */
 	{ "<img src=\"images/logo.png\"><a href=\"page.html\">", "", "logo.png page.html" },
 	/* unterminated tag and attribute */
