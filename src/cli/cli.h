@@ -36,6 +36,11 @@ bool cli_take_flag(int *argc, char **argv, const char *flag);
 /* Loads the config or prints every problem to stderr; 0 or -1. */
 int cli_load_config(const char *path, struct config *cfg);
 
+/* postern user hold|release ACCOUNT and user held (hold.c); reason may
+ * be NULL. Returns the exit status. */
+int cli_user_holds(const struct config *cfg, const char *verb, const char *account,
+    const char *reason);
+
 /* A DKIM key to make (dkim.c), for `dkim keygen` and `quickstart`. */
 struct cli_keygen {
 	const char *path;	/* where the PEM private key goes (0600) */

@@ -42,7 +42,7 @@ queue_list(const struct config *cfg)
 		localtime_r(&msg.env.time, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 		printf("%-16s %10zu %-20s <%s>%s\n", ids[i], msg.datalen, when, msg.env.from,
-		    msg.held ? " (on hold)" : "");
+		    msg.held ? " held" : "");
 		for (size_t r = 0; r < msg.env.nrcpts; r++) {
 			const struct spool_rcpt *rc_ = &msg.env.rcpts[r];
 			printf("%49s<%s> %s%s", "", rc_->addr,

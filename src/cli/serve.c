@@ -48,6 +48,7 @@
 #include "policy/spamhaus.h"
 
 #define QUEUE_WATCH_INTERVAL 300	/* seconds between looks at the queue */
+#define HOLDS_REFRESH 5		/* seconds: holds changed by the command apply within 10 s */
 
 static const char *config_path;
 static uid_t chown_uid;
@@ -402,11 +403,12 @@ on_outcome(void *arg, const char *user, bool delivered)
 		    r, cfg->alert_bounce_ratio, cfg->alert_window);
 	if (user != NULL && bounceratio_record(srv->bounces, user, !delivered, now,
 	    cfg->alert_window, cfg->alert_min_messages, cfg->alert_bounce_ratio, &r) && !delivered) {
+		char *err = NULL;
 		log_event("alert", "kind=bounce_ratio user=%s ratio=%.2f limit=%.2f window=%us",
 		    user, r, cfg->alert_bounce_ratio, cfg->alert_window);
-		if (!ratelimit_held(srv->ratelimit, user)) {
-			ratelimit_hold(srv->ratelimit, user);
-			log_event("account_held", "user=%s reason=bounce_ratio", user);
+		if (holds_set(srv->holds, user, "bounce_ratio", &err) == -1) {
+			log_event("error", "reason=\"cannot hold %s: %s\"", user, err);
+			free(err);
 		}
 	}
 }
@@ -415,11 +417,33 @@ static void
 account_released(void *arg, const char *user)
 {
 	struct server *srv = arg;
+	char *err = NULL;
 
-	if (ratelimit_held(srv->ratelimit, user)) {
-		ratelimit_unhold(srv->ratelimit, user);
-		log_event("released", "user=%s reason=\"account released with one of its messages\"", user);
+	if (holds_held(srv->holds, user) && holds_release(srv->holds, user, &err) == -1) {
+		log_event("error", "reason=\"cannot release %s: %s\"", user, err);
+		free(err);
 	}
+}
+
+/* A hold lifted by `postern user release` or by another node: what the
+ * account's hold kept goes now (SPEC 10). */
+static void
+account_released_elsewhere(void *arg, const char *user)
+{
+	struct server *srv = arg;
+	unsigned n = srv->sched ? scheduler_release_user(srv->sched, user) : 0;
+
+	log_event("released", "user=%s messages=%u", user, n);
+}
+
+/* Holds set or lifted by the command line (or another node) apply
+ * within HOLDS_REFRESH seconds. */
+static void
+refresh_holds(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	holds_refresh(srv->holds);
 }
 
 /* mta_options.sign (SPEC 6.7): srv->dkim is read at each transaction, so
@@ -570,6 +594,8 @@ cli_serve(int argc, char **argv)
 	}
 	srv.lockout = lockout_new();
 	srv.ratelimit = ratelimit_new();
+	srv.holds = holds_open(srv.cfg->data_dir, account_released_elsewhere, &srv);
+	holds_refresh(srv.holds);
 	if ((srv.gs = groupsync_new(srv.base, srv.cfg->data_dir)) == NULL ||
 	    (srv.verifier = verifier_new(srv.base)) == NULL || start_queue(&srv) == -1) {
 		log_event("error", "reason=\"cannot start worker threads: %s\"", strerror(errno));
@@ -590,6 +616,8 @@ cli_serve(int argc, char **argv)
 		log_event("recovered", "messages=%d", n);
 	srv.queue_watch = event_new(srv.base, -1, EV_PERSIST, watch_queue, &srv);
 	event_add(srv.queue_watch, &(struct timeval){ QUEUE_WATCH_INTERVAL, 0 });
+	srv.holds_timer = event_new(srv.base, -1, EV_PERSIST, refresh_holds, &srv);
+	event_add(srv.holds_timer, &(struct timeval){ HOLDS_REFRESH, 0 });
 	for (int i = 0; i < 4; i++) {
 		sigs[i] = evsignal_new(srv.base, signums[i], on_signal, &srv);
 		evsignal_add(sigs[i], NULL);
@@ -627,6 +655,8 @@ out:
 		event_free(srv.alert_ev);
 	if (srv.queue_watch)
 		event_free(srv.queue_watch);
+	if (srv.holds_timer)
+		event_free(srv.holds_timer);
 	while (srv.alert_mails) {
 		struct alert_mail *next = srv.alert_mails->next;
 		free(srv.alert_mails->subject);
@@ -636,6 +666,7 @@ out:
 	}
 	lockout_free(srv.lockout);
 	ratelimit_free(srv.ratelimit);
+	holds_free(srv.holds);
 	mta_free(srv.mta);
 	mta_free(srv.lmtp);
 	dkim_signer_free(srv.dkim);

@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,6 +19,10 @@
 #include "lib/xmalloc.h"
 
 #define PASSWORD_MAX 1024
+#define USER_USAGE "usage: postern user add|passwd|del ADDRESS -c FILE [--password-stdin]\n" \
+    "       postern user list -c FILE\n" \
+    "       postern user hold ADDRESS [--reason TEXT] -c FILE\n" \
+    "       postern user release ADDRESS -c FILE | postern user held -c FILE\n"
 
 /* Reads one line without its line end; -1 at EOF or when too long. */
 static int
@@ -114,11 +119,19 @@ cli_user(int argc, char **argv)
 	struct config cfg;
 	char pw[PASSWORD_MAX], *err = NULL;
 	const char *verb = argc > 1 ? argv[1] : "";
+	const char *reason = NULL;
 	int rc = 1;
 
+	/* --reason TEXT (user hold) */
+	for (int i = 1; i + 1 < argc; i++)
+		if (strcmp(argv[i], "--reason") == 0) {
+			reason = argv[i + 1];
+			memmove(&argv[i], &argv[i + 2], (size_t)(argc - i - 1) * sizeof(*argv));
+			argc -= 2;
+			break;
+		}
 	if (argc < 2) {
-		fprintf(stderr, "usage: postern user add|passwd|del ADDRESS -c FILE [--password-stdin]\n"
-		    "       postern user list -c FILE\n");
+		fprintf(stderr, USER_USAGE);
 		return 2;
 	}
 	if (prepare(path, &cfg) == -1) {
@@ -156,9 +169,14 @@ cli_user(int argc, char **argv)
 			printf("deleted %s (its mailbox is kept)\n", argv[2]);
 			rc = 0;
 		}
+	} else if ((strcmp(verb, "hold") == 0 || strcmp(verb, "release") == 0) && argc == 3) {
+		for (char *p = argv[2]; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		rc = cli_user_holds(&cfg, verb, argv[2], reason);
+	} else if (strcmp(verb, "held") == 0 && argc == 2) {
+		rc = cli_user_holds(&cfg, verb, NULL, NULL);
 	} else {
-		fprintf(stderr, "usage: postern user add|passwd|del ADDRESS -c FILE [--password-stdin]\n"
-		    "       postern user list -c FILE\n");
+		fprintf(stderr, USER_USAGE);
 		rc = 2;
 	}
 	free(err);

@@ -53,15 +53,22 @@ space_ok(const struct config *cfg)
 	return (uint64_t)sv.f_bavail * sv.f_frsize >= cfg->min_free_space;
 }
 
-/* Puts the account on hold once, with the alert that says why. */
+/* Puts the account on hold, with the alert that says why: once for a
+ * signal that repeats (limits), every time for outbound spam. */
 static void
-hold(const struct envelope_facts *f, const char *kind, const char *why)
+hold(const struct envelope_facts *f, const char *kind, const char *why, bool every_time)
 {
-	if (ratelimit_held(f->rl, f->user))
-		return;
-	ratelimit_hold(f->rl, f->user);
-	log_event("alert", "kind=%s user=%s client=%s reason=\"%s\"", kind, f->user, f->client_ip,
-	    why);
+	char *err = NULL;
+	int rc = holds_set(f->holds, f->user, kind, &err);
+
+	if (rc == -1) {
+		char q[LOG_VALUE_MAX];
+		log_event("error", "reason=%s", log_quote(q, sizeof(q), err, strlen(err)));
+		free(err);
+	}
+	if (rc != 1 || every_time)
+		log_event("alert", "kind=%s user=%s client=%s reason=\"%s\"", kind, f->user,
+		    f->client_ip, why);
 }
 
 /*
@@ -83,8 +90,8 @@ rate_ok(const struct envelope_facts *f, const char *what, const struct rate *r,
 	log_event("ratelimit", "user=%s client=%s kind=%s limit=%u window=%us", f->user,
 	    f->client_ip, what, r->count, r->seconds);
 	snprintf(why, sizeof(why),
-	    "account over its %s limit: new mail held until released (postern queue release)", what);
-	hold(f, "ratelimit", why);
+	    "account over its %s limit: new mail held until released (postern user release)", what);
+	hold(f, "ratelimit", why, false);
 	return false;
 }
 
@@ -170,7 +177,7 @@ policy_rcpt(const struct envelope_facts *f, size_t nrcpts, const struct mailaddr
 		if (f->user != NULL && !ratelimit_take(f->rl, f->user, "failed_recipients",
 		    &cfg->user_max_failed_recipients, 1, time(NULL)))
 			hold(f, "failed_recipients",
-			    "account sends to many unknown recipients: new mail held until released");
+			    "account sends to many unknown recipients: new mail held until released (postern user release)", true);
 		return;
 	case LOCAL_LOOP:
 		decision_refuse(v, "alias_loop", false, RPL_ALIAS_LOOP, addr);
@@ -229,9 +236,8 @@ policy_content(const struct envelope_facts *f, const struct scan *scan, const ch
 		score_symbols(sc, syms, sizeof(syms));
 		decision_refuse(v, "outbound_spam", false, RPL_OUTBOUND_SPAM, sc->total);
 		decision_log(v, " user=%s score=%.1f symbols=%s", f->user, sc->total, syms);
-		log_event("alert", "kind=outbound_spam user=%s client=%s score=%.1f reason=\"authenticated account sent content scored as spam: compromised password? new mail held until released\"",
-		    f->user, f->client_ip, sc->total);
-		ratelimit_hold(f->rl, f->user);
+		hold(f, "outbound_spam",
+		    "authenticated account sent content scored as spam: compromised password? new mail held until released (postern user release)", true);
 		return;
 	}
 	if (scan_verdict(scan) == VERDICT_REJECT) {

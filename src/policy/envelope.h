@@ -16,6 +16,7 @@
 #include "policy/ratelimit.h"
 #include "policy/spamhaus.h"
 #include "policy/decision.h"
+#include "policy/hold.h"
 #include "scan/scan.h"
 #include "smtp/address.h"
 #include "smtp/parse.h"
@@ -25,6 +26,7 @@ struct envelope_facts {
 	const struct config *cfg;
 	struct userdb *users;
 	struct ratelimit *rl;
+	struct holds *holds;
 	const char *client_ip;
 	const char *user;		/* authenticated account, or NULL */
 	bool submission;		/* a submission port: AUTH required */

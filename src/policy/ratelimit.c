@@ -23,14 +23,8 @@ struct window {
 	size_t nb, cap;
 };
 
-struct held {
-	struct held *next;
-	char *account;
-};
-
 struct ratelimit {
 	struct window *w;
-	struct held *held;
 };
 
 struct ratelimit *
@@ -50,12 +44,6 @@ ratelimit_free(struct ratelimit *rl)
 		free(rl->w->b);
 		free(rl->w);
 		rl->w = n;
-	}
-	while (rl->held) {
-		struct held *n = rl->held->next;
-		free(rl->held->account);
-		free(rl->held);
-		rl->held = n;
 	}
 	free(rl);
 }
@@ -107,39 +95,4 @@ ratelimit_take(struct ratelimit *rl, const char *account, const char *what,
 		w->b[w->nb++].n = n;
 	}
 	return true;
-}
-
-void
-ratelimit_hold(struct ratelimit *rl, const char *account)
-{
-	struct held *h;
-
-	if (ratelimit_held(rl, account))
-		return;
-	h = xcalloc(1, sizeof(*h));
-	h->account = xstrdup(account);
-	h->next = rl->held;
-	rl->held = h;
-}
-
-void
-ratelimit_unhold(struct ratelimit *rl, const char *account)
-{
-	for (struct held **p = &rl->held; *p; p = &(*p)->next)
-		if (strcmp((*p)->account, account) == 0) {
-			struct held *h = *p;
-			*p = h->next;
-			free(h->account);
-			free(h);
-			return;
-		}
-}
-
-bool
-ratelimit_held(const struct ratelimit *rl, const char *account)
-{
-	for (const struct held *h = rl->held; h; h = h->next)
-		if (strcmp(h->account, account) == 0)
-			return true;
-	return false;
 }

@@ -1,7 +1,7 @@
 /*
  * Per-account sending limits (SPEC 6.4): user_max_messages and
- * user_max_recipients in sliding windows, and the accounts put on hold
- * because one of them (or another compromised-account signal) tripped.
+ * user_max_recipients in sliding windows (the holds they trigger are
+ * policy/hold.h's).
  */
 #ifndef POSTERN_POLICY_RATELIMIT_H
 #define POSTERN_POLICY_RATELIMIT_H
@@ -22,10 +22,5 @@ void ratelimit_free(struct ratelimit *rl);
  */
 bool ratelimit_take(struct ratelimit *rl, const char *account, const char *what,
     const struct rate *r, unsigned n, time_t now);
-
-/* Accounts on hold: their new mail is queued held until released. */
-void ratelimit_hold(struct ratelimit *rl, const char *account);
-void ratelimit_unhold(struct ratelimit *rl, const char *account);
-bool ratelimit_held(const struct ratelimit *rl, const char *account);
 
 #endif

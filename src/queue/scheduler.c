@@ -918,6 +918,26 @@ scheduler_hold(struct scheduler *sc, const char *id, bool hold)
 	return 0;
 }
 
+unsigned
+scheduler_release_user(struct scheduler *sc, const char *user)
+{
+	unsigned n = 0;
+
+	for (struct smsg *m = sc->msgs; m; m = m->next) {
+		if (!m->held || m->deleted || m->user == NULL || strcasecmp(m->user, user) != 0)
+			continue;
+		m->held = false;
+		save_state(m);
+		log_event("released", "id=%s user=%s", m->id, user);
+		for (size_t i = 0; i < m->n; i++)
+			if (m->r[i].status == RCPT_PENDING)
+				m->r[i].next = 0;
+		dispatch(m);
+		n++;
+	}
+	return n;
+}
+
 int
 scheduler_delete(struct scheduler *sc, const char *id)
 {

@@ -68,6 +68,9 @@ int scheduler_recover(struct scheduler *sc);
 void scheduler_flush(struct scheduler *sc);
 int scheduler_hold(struct scheduler *sc, const char *id, bool hold);
 int scheduler_delete(struct scheduler *sc, const char *id);
+/* The account's hold was lifted: every message it kept goes now.
+ * Returns how many. */
+unsigned scheduler_release_user(struct scheduler *sc, const char *user);
 
 /* Messages in the queue. */
 unsigned scheduler_count(const struct scheduler *sc);

@@ -13,6 +13,7 @@
 #include "auth/userdb.h"
 #include "auth/verify.h"
 #include "policy/lockout.h"
+#include "policy/hold.h"
 #include "policy/ratelimit.h"
 #include "lib/config.h"
 #include "lib/groupsync.h"
@@ -47,7 +48,9 @@ struct server {
 	struct dkim_signer *dkim;	/* owned; NULL: not signing (no dkim_key) */
 	struct verifier *verifier;	/* owned: password checks off the loop */
 	struct lockout *lockout;	/* owned: AUTH failures per client IP */
-	struct ratelimit *ratelimit;	/* owned: per-account limits and holds */
+	struct ratelimit *ratelimit;	/* owned: per-account limits */
+	struct holds *holds;		/* owned: held accounts (policy/hold.h) */
+	struct event *holds_timer;	/* re-reads the holds another process changed */
 	struct selftest *selftest;	/* owned: relay self-test in flight */
 	struct stats *stats;		/* owned: counters (SQLite) */
 	struct metrics *metrics;	/* owned: /metrics, NULL when off */

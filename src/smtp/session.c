@@ -151,6 +151,7 @@ session_facts(const struct session *s, struct envelope_facts *f)
 	f->cfg = cfg;
 	f->users = s->srv->users;
 	f->rl = s->srv->ratelimit;
+	f->holds = s->srv->holds;
 	f->client_ip = s->ip;
 	f->user = s->user;
 	f->submission = s->role != ROLE_MX;

@@ -259,7 +259,7 @@ commit_done(void *arg, int status)
 			env.nrcpts = tx->nrcpts;
 			env.user = s->user;
 			scheduler_add(s->srv->sched, &env,
-			    s->user != NULL && ratelimit_held(s->srv->ratelimit, s->user));
+			    s->user != NULL && holds_held(s->srv->holds, s->user));
 		}
 	}
 	tx_free(s);

@@ -532,7 +532,7 @@ def test_bounce_storm_one_alert_and_account_held(make_server, sink):
     listing = queue_list(srv)
     line = next((l for l in listing.splitlines() if l.startswith(held_id)), None)
     assert line is not None, listing
-    assert "hold" in line.lower(), "not marked on hold in queue list: %r" % line
+    assert "held" in line.split(), "not marked held in queue list (SPEC 10): %r" % line
 
     # statistics
     st = wait_stats(srv, lambda x: x["bounced_by_account"].get(BOB) == storm and
@@ -606,7 +606,7 @@ def test_bounce_ratio_threshold_and_delivered_by_account(make_server, sink):
 def test_release_is_not_undone_by_the_released_message(make_server, sink):
     """An account held for its bounce ratio; the administrator releases
     its held message (`postern queue release`), which releases the
-    account (event=released user=). That message then goes out fine: a
+    account (event=release user=, SPEC 10). That message then goes out fine: a
     successful delivery is no sign of abuse, so it must neither raise a
     bounce_ratio alert nor hold the account again, and the account's next
     message goes out."""
@@ -627,17 +627,17 @@ def test_release_is_not_undone_by_the_released_message(make_server, sink):
 
     for b in bad:
         srv.wait_for_log("bounced", id=send_one(b))
-    srv.wait_for_log("account_held", user=BOB)
+    srv.wait_for_log("hold", user=BOB)
     qid = send_one("good1@remote.test")
     srv.wait_for_log("held", id=qid)
     n_alerts = len(srv.events("alert", kind="bounce_ratio", user=BOB))
     srv.cli("queue", "release", qid)
-    srv.wait_for_log("released", user=BOB)
+    srv.wait_for_log("release", user=BOB)
     srv.wait_for_log("delivered", id=qid)
     time.sleep(0.3)
-    assert len(srv.events("account_held", user=BOB)) == 1, (
+    assert len(srv.events("hold", user=BOB)) == 1, (
         "the released account was held again by its released message's successful delivery: %r"
-        % srv.events("account_held", user=BOB))
+        % srv.events("hold", user=BOB))
     qid2 = send_one("good2@remote.test")
     srv.wait_for_log("accepted", id=qid2)
     assert not srv.events("held", id=qid2), \
