@@ -42,6 +42,7 @@
 #include "smtp/tls.h"
 #include "acme/challenge.h"
 #include "acme/service.h"
+#include "web/https.h"
 #include "dns/health.h"
 #include "dns/resolver.h"
 #include "policy/selftest.h"
@@ -137,6 +138,28 @@ acme_install(void *arg, const char *cert, size_t cert_len, const char *key, size
 		server_listen_deferred(srv);
 		start_selftest(srv);
 	}
+	return 0;
+}
+
+/* https_listen (autoconfig, autodiscover, MTA-STS), bound before
+ * privileges are dropped (port 443); it serves with srv->ssl_ctx as it is
+ * at each connection. */
+static int
+start_https(struct server *srv)
+{
+	char *err = NULL;
+
+	if (srv->cfg->https_listen == NULL)
+		return 0;
+	if ((srv->https = https_new(srv->base, srv->cfg->https_listen, &srv->ssl_ctx, &srv->cfg,
+	    &err)) == NULL) {
+		log_event("error", "reason=\"%s\"", err);
+		free(err);
+		return -1;
+	}
+	if (srv->ssl_ctx == NULL && !srv->cert_coming)
+		log_event("warning", "reason=\"https_listen without tls_cert or acme_email: "
+		    "every handshake will fail\"");
 	return 0;
 }
 
@@ -270,7 +293,7 @@ start_dns(struct server *srv, char **err)
 	srv->health = health_new(srv->base, srv->resolver, ipz, srv->spamhaus->ip_display,
 	    domz, srv->spamhaus->domain_display, cfg->dnsbl_timeout * 1000,
 	    cfg->dnsbl_health_interval, cfg->ndns_servers == 0);
-	srv->spamhaus->health = srv->health;
+	spamhaus_attach_health(srv->spamhaus, srv->health);
 	log_event("dnsbl", "ip_zone=%s domain_zone=%s resolver=%s timeout=%us",
 	    srv->spamhaus->ip_display, srv->spamhaus->domain_display,
 	    cfg->ndns_servers ? "forward" : "recursive", cfg->dnsbl_timeout);
@@ -413,6 +436,8 @@ on_outcome(void *arg, const char *user, bool delivered)
 	}
 }
 
+/* The operator released one held message (postern queue release ID):
+ * the account's hold goes with it. */
 static void
 account_released(void *arg, const char *user)
 {
@@ -572,7 +597,7 @@ cli_serve(int argc, char **argv)
 	if (srv.cfg->acme_email != NULL && srv.cfg->tls_cert != NULL)
 		log_event("warning", "reason=\"tls_cert is set: acme_email is not used\"");
 	if (server_listen(&srv) == -1 || start_acme_listener(&srv) == -1 ||
-	    drop_privileges(srv.cfg) == -1)
+	    start_https(&srv) == -1 || drop_privileges(srv.cfg) == -1)
 		goto out;
 	/* statistics and alerts observe the log from here on */
 	if ((srv.stats = stats_open(srv.cfg->data_dir, &err)) == NULL) {
@@ -639,6 +664,7 @@ out:
 	control_free(control);
 	metrics_stop(srv.metrics);
 	acme_service_free(srv.acme);
+	https_free(srv.https);
 	acme_challenge_free(srv.acme_challenge);
 	scheduler_stop(srv.sched);
 	groupsync_free(srv.gs);
