@@ -122,11 +122,69 @@ dnsbl_domain_name(const char *name, size_t len, const char *zone, char *out, siz
 	return 0;
 }
 
+const char *
+dnsbl_kind_display(enum dnsbl_kind kind)
+{
+	switch (kind) {
+	case DNSBL_KIND_IP: return "zen";
+	case DNSBL_KIND_DOMAIN: return "dbl";
+	case DNSBL_KIND_AUTHBL: return "authbl";
+	case DNSBL_KIND_ZRD: return "zrd";
+	case DNSBL_KIND_HBL: return "hbl";
+	default: return "?";
+	}
+}
+
+void
+dnsbl_dqs_zone(const char *dqs_key, enum dnsbl_kind kind, char *out)
+{
+	out[0] = '\0';
+	if (dqs_key == NULL || *dqs_key == '\0' || kind < DNSBL_KIND_AUTHBL ||
+	    kind >= DNSBL_KIND_COUNT)
+		return;
+	snprintf(out, DNSBL_NAME_MAX, "%s.%s.dq.spamhaus.net", dqs_key, dnsbl_kind_display(kind));
+}
+
+/*
+ * The DQS-only zones (SPEC 4.1, Spamhaus's zone table): AuthBL answers
+ * 127.0.0.20 today, and any other record in 127/8 is taken as a listing
+ * too, except the 127.255.255.x error codes; ZRD answers 127.0.2.2-24,
+ * the hours since the domain was first seen; HBL 127.0.3.2 (email),
+ * .10 and .15 (files), .20 (wallets). Anything else means nothing
+ * documented: an error, never a listing.
+ */
+static enum dnsbl_code
+classify_dqs(enum dnsbl_kind kind, const unsigned char *a)
+{
+	if (a[1] == 255 && a[2] == 255)
+		return DNSBL_ERROR;	/* 127.255.255.x: typo, resolver, key, limit */
+	switch (kind) {
+	case DNSBL_KIND_AUTHBL:
+		return DNSBL_AUTHBL;
+	case DNSBL_KIND_ZRD:
+		return a[1] == 0 && a[2] == 2 && a[3] >= 2 && a[3] <= 24 ? DNSBL_ZRD : DNSBL_ERROR;
+	case DNSBL_KIND_HBL:
+		if (a[1] != 0 || a[2] != 3)
+			return DNSBL_ERROR;
+		switch (a[3]) {
+		case 2: return DNSBL_HBL_EMAIL;
+		case 10: return DNSBL_HBL_FILE_MALWARE;
+		case 15: return DNSBL_HBL_FILE_SUSPICIOUS;
+		case 20: return DNSBL_HBL_CW;
+		default: return DNSBL_ERROR;
+		}
+	default:
+		return DNSBL_ERROR;
+	}
+}
+
 enum dnsbl_code
 dnsbl_classify(enum dnsbl_kind kind, const unsigned char *a, size_t len)
 {
 	if (len != 4 || a[0] != 127)
 		return DNSBL_ERROR;	/* outside 127/8: a rewriting resolver */
+	if (kind >= DNSBL_KIND_AUTHBL)
+		return classify_dqs(kind, a);
 	if (kind == DNSBL_KIND_IP) {
 		if (a[1] != 0 || a[2] != 0)
 			return DNSBL_ERROR;	/* 127.255.255.x and the like */
@@ -171,6 +229,12 @@ dnsbl_code_name(enum dnsbl_code code)
 	case DNSBL_DBL_BOTNET: return "DBL botnet C&C";
 	case DNSBL_DBL_OTHER: return "DBL";
 	case DNSBL_DBL_ABUSED: return "DBL abused legit";
+	case DNSBL_AUTHBL: return "AuthBL";
+	case DNSBL_ZRD: return "ZRD";
+	case DNSBL_HBL_EMAIL: return "HBL email";
+	case DNSBL_HBL_FILE_MALWARE: return "HBL malware file";
+	case DNSBL_HBL_FILE_SUSPICIOUS: return "HBL suspicious file";
+	case DNSBL_HBL_CW: return "HBL crypto wallet";
 	case DNSBL_ERROR: return "error";
 	}
 	return "?";
@@ -179,7 +243,9 @@ dnsbl_code_name(enum dnsbl_code code)
 bool
 dnsbl_code_rejects(enum dnsbl_code code)
 {
-	return code != DNSBL_NONE && code != DNSBL_ERROR && code != DNSBL_DBL_ABUSED;
+	/* the DQS-only lists score (ZRD, HBL) or refuse AUTH (AuthBL), never
+	 * a recipient */
+	return code != DNSBL_NONE && code < DNSBL_DBL_ABUSED;
 }
 
 void
@@ -207,6 +273,12 @@ severity(enum dnsbl_code c)
 	case DNSBL_XBL: return 5;
 	case DNSBL_PBL: return 3;
 	case DNSBL_DBL_ABUSED: return 2;
+	case DNSBL_HBL_FILE_MALWARE: return 9;
+	case DNSBL_AUTHBL: return 8;
+	case DNSBL_HBL_EMAIL: return 6;
+	case DNSBL_HBL_CW: return 6;
+	case DNSBL_HBL_FILE_SUSPICIOUS: return 5;
+	case DNSBL_ZRD: return 4;
 	default: return 0;
 	}
 }
@@ -228,13 +300,18 @@ dnsbl_verdict_of(enum dnsbl_kind kind, const char *const *data, const int *len,
 			continue;
 		}
 		out->lists |= 1u << c;
+		/* ZRD: the freshest record counts (several are not expected) */
+		if (c == DNSBL_ZRD && (out->hours == 0 || a[3] < out->hours))
+			out->hours = a[3];
 		if (out->code != DNSBL_ERROR && severity(c) > severity(out->code)) {
 			out->code = c;
 			dnsbl_code_text(a, l, out->text);
 		}
 	}
-	if (out->code == DNSBL_ERROR)
+	if (out->code == DNSBL_ERROR) {
 		out->lists = 0;
+		out->hours = 0;
+	}
 }
 
 void

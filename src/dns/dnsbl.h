@@ -30,11 +30,37 @@ enum dnsbl_code {
 	DNSBL_DBL_BOTNET,	/* 127.0.1.6 */
 	DNSBL_DBL_OTHER,	/* other 127.0.1.2-99 */
 	DNSBL_DBL_ABUSED,	/* 127.0.1.102-106: abused legitimate */
+	/* the DQS-only zones (SPEC 4.1) */
+	DNSBL_AUTHBL,		/* AuthBL: any 127/8 answer but the error codes */
+	DNSBL_ZRD,		/* 127.0.2.2-24: first seen that many hours ago */
+	DNSBL_HBL_EMAIL,	/* 127.0.3.2 */
+	DNSBL_HBL_FILE_MALWARE,	/* 127.0.3.10 */
+	DNSBL_HBL_FILE_SUSPICIOUS,	/* 127.0.3.15 */
+	DNSBL_HBL_CW,		/* 127.0.3.20: crypto wallet */
 	/* errors: never listings */
 	DNSBL_ERROR,
 };
 
-enum dnsbl_kind { DNSBL_KIND_IP, DNSBL_KIND_DOMAIN };
+/*
+ * The zones, each with its own table of answers. The first two exist on
+ * the public mirrors; the last three only through the Data Query Service
+ * (SPEC 4.1), named KEY.authbl.dq.spamhaus.net and so on.
+ */
+enum dnsbl_kind {
+	DNSBL_KIND_IP,		/* zen */
+	DNSBL_KIND_DOMAIN,	/* DBL */
+	DNSBL_KIND_AUTHBL,	/* IPs of hosts that try stolen passwords */
+	DNSBL_KIND_ZRD,		/* zero-reputation (newly seen) domains */
+	DNSBL_KIND_HBL,		/* hashes: addresses, files, wallets */
+	DNSBL_KIND_COUNT
+};
+
+/* The name people see for a DQS-only zone: "authbl", "zrd", "hbl" (the
+ * key never appears in a reply, a header, an alert or a metric). */
+const char *dnsbl_kind_display(enum dnsbl_kind kind);
+/* KEY.authbl.dq.spamhaus.net, ... into out (DNSBL_NAME_MAX); "" for a
+ * public zone or without a key. */
+void dnsbl_dqs_zone(const char *dqs_key, enum dnsbl_kind kind, char *out);
 
 /* Zone names after applying a DQS key (SPEC 2): out must hold
  * DNSBL_NAME_MAX bytes. */
@@ -75,6 +101,7 @@ struct dnsbl_verdict {
 	enum dnsbl_code code;		/* most severe listing, or ERROR, or NONE */
 	unsigned lists;			/* bit (1 << code) for each listing seen */
 	char text[16];			/* the record behind code, dotted */
+	unsigned hours;			/* ZRD: first seen that many hours ago */
 };
 void dnsbl_verdict_of(enum dnsbl_kind kind, const char *const *data, const int *len,
     size_t count, struct dnsbl_verdict *out);

@@ -16,8 +16,11 @@
 struct zone_check {
 	struct dnsbl_health *h;
 	enum dnsbl_kind kind;
+	bool active;			/* watched (zen and DBL always) */
 	char query_zone[DNSBL_NAME_MAX];
 	char display[DNSBL_NAME_MAX];
+	char test_name[DNSBL_NAME_MAX];	/* under query_zone; "" for none */
+	bool quiet_missing;		/* a missing test point is no alert */
 	struct zone_health state;
 	struct dns_query *q;
 	enum zone_status pending;	/* a no-answer status waiting for the root probe */
@@ -28,7 +31,7 @@ struct dnsbl_health {
 	unsigned timeout_ms;
 	unsigned interval;
 	struct event *timer;
-	struct zone_check zones[2];	/* indexed by enum dnsbl_kind */
+	struct zone_check zones[DNSBL_KIND_COUNT];	/* indexed by enum dnsbl_kind */
 	bool recursive;			/* resolving ourselves: the root can be probed */
 	bool offline;			/* not even the root answers */
 	struct dns_query *probe;	/* ". NS", asked when a test point is unanswered */
@@ -57,6 +60,8 @@ set_status(struct zone_check *z, enum zone_status s, const char *code)
 	snprintf(z->state.code, sizeof(z->state.code), "%s", code ? code : "");
 	/* One alert per transition into a bad state, not one per lookup; an
 	 * offline machine is said once by the root probe, not as a zone alert. */
+	if (s == ZONE_MISSING && z->quiet_missing)
+		return;
 	if (s != ZONE_OK && s != ZONE_UNKNOWN && s != old && !z->h->offline)
 		log_event("alert", "kind=dnsbl zone=%s status=%s code=%s reason=\"blocklist %s is not working: mail is not being checked against it\"",
 		    z->display, health_status_name(s), code && *code ? code : "-", z->display);
@@ -88,7 +93,7 @@ on_root_answer(void *arg, const struct dns_answer *ans)
 	else if (!offline && h->offline)
 		log_event("dns", "status=online reason=\"the root servers answer again\"");
 	h->offline = offline;
-	for (int k = 0; k < 2; k++) {
+	for (int k = 0; k < DNSBL_KIND_COUNT; k++) {
 		struct zone_check *z = &h->zones[k];
 		if (z->pending == ZONE_UNKNOWN)
 			continue;
@@ -112,15 +117,30 @@ defer_to_root_probe(struct zone_check *z, enum zone_status s)
 	return true;
 }
 
+/* What each zone's test point must answer. */
+static enum dnsbl_code
+test_code(enum dnsbl_kind kind)
+{
+	switch (kind) {
+	case DNSBL_KIND_IP: return DNSBL_SBL;
+	case DNSBL_KIND_DOMAIN: return DNSBL_DBL_SPAM;
+	case DNSBL_KIND_AUTHBL: return DNSBL_AUTHBL;
+	case DNSBL_KIND_ZRD: return DNSBL_ZRD;
+	case DNSBL_KIND_HBL: return DNSBL_HBL_CW;	/* the key-check record */
+	default: return DNSBL_NONE;
+	}
+}
+
 static void
 on_test_answer(void *arg, const struct dns_answer *ans)
 {
 	struct zone_check *z = arg;
 	struct dnsbl_verdict v;
-	enum dnsbl_code want = z->kind == DNSBL_KIND_IP ? DNSBL_SBL : DNSBL_DBL_SPAM;
+	enum dnsbl_code want = test_code(z->kind);
 
 	z->q = NULL;
 	z->state.checked = time(NULL);
+	z->state.test_ok = false;
 	switch (ans->status) {
 	case DNS_OK:
 		dnsbl_verdict_of(z->kind, ans->data, ans->len, ans->count, &v);
@@ -128,9 +148,10 @@ on_test_answer(void *arg, const struct dns_answer *ans)
 			log_event("dnsbl_error", "zone=%s code=%s query=test_point", z->display, v.text);
 			z->state.errors++;
 			set_status(z, ZONE_ERROR, v.text);
-		} else if (v.lists & (1u << want))
+		} else if (v.lists & (1u << want)) {
+			z->state.test_ok = true;
 			set_status(z, ZONE_OK, NULL);
-		else
+		} else
 			set_status(z, ZONE_MISSING, v.text);
 		break;
 	case DNS_NXDOMAIN:
@@ -159,14 +180,11 @@ run_checks(evutil_socket_t fd, short what, void *arg)
 	struct dnsbl_health *h = arg;
 	char name[DNSBL_NAME_MAX + 32];
 
-	for (int k = 0; k < 2; k++) {
+	for (int k = 0; k < DNSBL_KIND_COUNT; k++) {
 		struct zone_check *z = &h->zones[k];
-		if (z->q != NULL)
+		if (!z->active || z->test_name[0] == '\0' || z->q != NULL)
 			continue;
-		if (z->kind == DNSBL_KIND_IP)
-			snprintf(name, sizeof(name), "2.0.0.127.%s", z->query_zone);
-		else
-			snprintf(name, sizeof(name), "dbltest.com.%s", z->query_zone);
+		snprintf(name, sizeof(name), "%s.%s", z->test_name, z->query_zone);
 		z->q = dns_query(h->res, name, DNS_TYPE_A, h->timeout_ms, on_test_answer, z);
 	}
 	if (h->interval > 0) {
@@ -187,16 +205,13 @@ health_new(struct event_base *base, struct resolver *res, const char *ip_zone,
 	h->recursive = recursive;
 	h->timeout_ms = timeout_ms;
 	h->interval = interval;
-	for (int k = 0; k < 2; k++) {
-		struct zone_check *z = &h->zones[k];
-		z->h = h;
-		z->kind = (enum dnsbl_kind)k;
-		snprintf(z->query_zone, sizeof(z->query_zone), "%s",
-		    k == DNSBL_KIND_IP ? ip_zone : domain_zone);
-		snprintf(z->display, sizeof(z->display), "%s",
-		    k == DNSBL_KIND_IP ? ip_display : domain_display);
-		z->state.zone = z->display;
+	for (int k = 0; k < DNSBL_KIND_COUNT; k++) {
+		h->zones[k].h = h;
+		h->zones[k].kind = (enum dnsbl_kind)k;
 	}
+	/* SPEC 4: 127.0.0.2 must be listed in zen, dbltest.com in the DBL */
+	health_add_zone(h, DNSBL_KIND_IP, ip_zone, ip_display, "2.0.0.127", false);
+	health_add_zone(h, DNSBL_KIND_DOMAIN, domain_zone, domain_display, "dbltest.com", false);
 	h->timer = evtimer_new(base, run_checks, h);
 	evtimer_add(h->timer, &now);
 	return h;
@@ -207,11 +222,43 @@ health_free(struct dnsbl_health *h)
 {
 	if (h == NULL)
 		return;
-	for (int k = 0; k < 2; k++)
+	for (int k = 0; k < DNSBL_KIND_COUNT; k++)
 		dns_cancel(h->zones[k].q);
 	dns_cancel(h->probe);
 	event_free(h->timer);
 	free(h);
+}
+
+void
+health_add_zone(struct dnsbl_health *h, enum dnsbl_kind kind, const char *query_zone,
+    const char *display, const char *test_name, bool quiet_missing)
+{
+	struct zone_check *z = &h->zones[kind];
+
+	z->active = true;
+	z->quiet_missing = quiet_missing;
+	snprintf(z->query_zone, sizeof(z->query_zone), "%s", query_zone);
+	snprintf(z->display, sizeof(z->display), "%s", display);
+	snprintf(z->test_name, sizeof(z->test_name), "%s", test_name ? test_name : "");
+	z->state.zone = z->display;
+}
+
+bool
+health_has_zone(const struct dnsbl_health *h, enum dnsbl_kind kind)
+{
+	return (unsigned)kind < DNSBL_KIND_COUNT && h->zones[kind].active;
+}
+
+void
+health_answer_ok(struct dnsbl_health *h, enum dnsbl_kind kind)
+{
+	struct zone_check *z = &h->zones[kind];
+
+	/* zones with a test point are judged by it alone */
+	if (!z->active || z->test_name[0] != '\0' || z->state.status == ZONE_OK)
+		return;
+	set_status(z, ZONE_OK, NULL);
+	log_zone(z);
 }
 
 void
@@ -230,6 +277,7 @@ health_error(struct dnsbl_health *h, enum dnsbl_kind kind, const char *query,
 bool
 health_dns_down(const struct dnsbl_health *h)
 {
+	/* zen and the DBL: the test points that always exist */
 	for (int k = 0; k < 2; k++) {
 		enum zone_status s = h->zones[k].state.status;
 		if (s != ZONE_TIMEOUT && s != ZONE_FAILURE)
@@ -241,5 +289,5 @@ health_dns_down(const struct dnsbl_health *h)
 const struct zone_health *
 health_zone(const struct dnsbl_health *h, enum dnsbl_kind kind)
 {
-	return &h->zones[kind].state;
+	return health_has_zone(h, kind) ? &h->zones[kind].state : NULL;
 }

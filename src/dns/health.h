@@ -30,6 +30,7 @@ struct zone_health {
 	char code[16];		/* the error answer, when status is ERROR */
 	time_t checked;		/* last test-point check */
 	unsigned long errors;	/* error answers seen since start */
+	bool test_ok;		/* the last test-point check answered as documented */
 };
 
 struct dnsbl_health;
@@ -46,10 +47,27 @@ struct dnsbl_health *health_new(struct event_base *base, struct resolver *res,
     const char *domain_display, unsigned timeout_ms, unsigned interval, bool recursive);
 void health_free(struct dnsbl_health *h);
 
+/*
+ * Watches one of the DQS-only zones too (SPEC 4.1), checked with the
+ * others. test_name: the test point queried under the zone (the HBL's
+ * key-check record), NULL for a zone watched only through the errors of
+ * real lookups. quiet_missing: a test point that does not answer is
+ * logged but raises no alert (HBL with `auto`: a free key has no HBL,
+ * and that is no fault). Call before the loop runs or any time after.
+ */
+void health_add_zone(struct dnsbl_health *h, enum dnsbl_kind kind, const char *query_zone,
+    const char *display, const char *test_name, bool quiet_missing);
+/* True when kind is watched (health_add_zone, or zen and the DBL). */
+bool health_has_zone(const struct dnsbl_health *h, enum dnsbl_kind kind);
+/* A real lookup in a zone without a test point got a valid answer (a
+ * listing or NXDOMAIN): the zone works again after errors. */
+void health_answer_ok(struct dnsbl_health *h, enum dnsbl_kind kind);
+
 /* A real lookup got an error answer in a zone: log it, mark the zone. */
 void health_error(struct dnsbl_health *h, enum dnsbl_kind kind, const char *query,
     const char *code);
 
+/* NULL when kind is not watched. */
 const struct zone_health *health_zone(const struct dnsbl_health *h, enum dnsbl_kind kind);
 
 /*

@@ -82,6 +82,8 @@
 #define RPL_AUTH_NEED_TLS	"530 5.7.0 Must issue a STARTTLS command first"
 #define RPL_AUTH_ALREADY	"503 5.5.1 Already authenticated"
 #define RPL_AUTH_LOCKED		"454 4.7.0 Too many failed authentications from your address; try later"
+/* SPEC 4.1: the AuthBL zone is named, never the DQS key behind it */
+#define RPL_AUTHBL		"554 5.7.1 Service unavailable; client [%s] blocked using AuthBL; see https://check.spamhaus.org/"
 #define RPL_AUTH_MECH		"504 5.5.4 Unrecognized authentication type"
 #define RPL_AUTH_TEMP		"454 4.7.0 Temporary authentication failure, try again later"
 #define RPL_AUTH_INVALID	"535 5.7.8 Authentication credentials invalid"

@@ -15,6 +15,7 @@
 #include "dns/answer.h"
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
+#include "policy/replies.h"
 
 #define PTR_NAMES_MAX 2
 
@@ -73,6 +74,103 @@ spamhaus_init(struct spamhaus *sh, struct resolver *res, struct dnsbl_health *he
 		snprintf(sh->ip_display, sizeof(sh->ip_display), "%s", ip_zone);
 		snprintf(sh->domain_display, sizeof(sh->domain_display), "%s", domain_zone);
 	}
+	/* SPEC 4.1: AuthBL, ZRD and HBL exist only through DQS; without a
+	 * key their zones stay empty and nothing asks them */
+	dnsbl_dqs_zone(dqs_key, DNSBL_KIND_AUTHBL, sh->authbl_zone);
+	dnsbl_dqs_zone(dqs_key, DNSBL_KIND_ZRD, sh->zrd_zone);
+	dnsbl_dqs_zone(dqs_key, DNSBL_KIND_HBL, sh->hbl_zone);
+	sh->hbl = HBL_AUTO;
+}
+
+void
+spamhaus_set_hbl(struct spamhaus *sh, const char *mode)
+{
+	if (mode != NULL && strcmp(mode, "yes") == 0)
+		sh->hbl = HBL_YES;
+	else if (mode != NULL && strcmp(mode, "no") == 0)
+		sh->hbl = HBL_NO;
+	else
+		sh->hbl = HBL_AUTO;
+}
+
+void
+spamhaus_attach_health(struct spamhaus *sh, struct dnsbl_health *health)
+{
+	sh->health = health;
+	if (health == NULL || !spamhaus_dqs(sh))
+		return;
+	/* Spamhaus documents no test point for AuthBL and ZRD: their error
+	 * answers still mark them broken, and the next good answer mends. */
+	health_add_zone(health, DNSBL_KIND_AUTHBL, sh->authbl_zone,
+	    dnsbl_kind_display(DNSBL_KIND_AUTHBL), NULL, false);
+	health_add_zone(health, DNSBL_KIND_ZRD, sh->zrd_zone, dnsbl_kind_display(DNSBL_KIND_ZRD),
+	    NULL, false);
+	if (sh->hbl != HBL_NO)
+		health_add_zone(health, DNSBL_KIND_HBL, sh->hbl_zone,
+		    dnsbl_kind_display(DNSBL_KIND_HBL), HBL_TEST_POINT, sh->hbl == HBL_AUTO);
+}
+
+bool
+spamhaus_dqs(const struct spamhaus *sh)
+{
+	return sh->authbl_zone[0] != '\0';
+}
+
+bool
+spamhaus_hbl_on(const struct spamhaus *sh)
+{
+	const struct zone_health *z;
+
+	if (!spamhaus_dqs(sh) || sh->hbl == HBL_NO)
+		return false;
+	if (sh->hbl == HBL_YES)
+		return true;
+	if (sh->health == NULL)
+		return sh->hbl_probed;
+	/* SPEC 4.1: with auto, off until the test point has answered, and
+	 * off again while it does not */
+	z = health_zone(sh->health, DNSBL_KIND_HBL);
+	return z != NULL && z->test_ok;
+}
+
+struct hbl_probe {
+	struct spamhaus *sh;
+	void (*cb)(void *);
+	void *arg;
+};
+
+static void
+on_hbl_probe(void *arg, const struct dns_answer *ans)
+{
+	struct hbl_probe *p = arg;
+	struct dnsbl_verdict v;
+
+	if (ans->status == DNS_OK) {
+		dnsbl_verdict_of(DNSBL_KIND_HBL, ans->data, ans->len, ans->count, &v);
+		p->sh->hbl_probed = (v.lists & (1u << DNSBL_HBL_CW)) != 0;
+		if (v.code == DNSBL_ERROR)
+			log_event("dnsbl_error", "zone=hbl code=%s query=test_point", v.text);
+	}
+	log_event("dnsbl_health", "zone=hbl status=%s", p->sh->hbl_probed ? "ok" :
+	    ans->status == DNS_TIMEOUT ? "timeout" : "test_point_missing");
+	p->cb(p->arg);
+	free(p);
+}
+
+struct dns_query *
+spamhaus_hbl_probe(struct spamhaus *sh, void (*cb)(void *arg), void *arg)
+{
+	char name[DNSBL_NAME_MAX * 2];
+	struct hbl_probe *p;
+
+	if (!spamhaus_dqs(sh) || sh->hbl != HBL_AUTO)
+		return NULL;
+	p = xcalloc(1, sizeof(*p));
+	p->sh = sh;
+	p->cb = cb;
+	p->arg = arg;
+	snprintf(name, sizeof(name), "%s.%s", HBL_TEST_POINT, sh->hbl_zone);
+	return dns_query(sh->res, name, DNS_TYPE_A, sh->timeout_ms, on_hbl_probe, p);
 }
 
 static const char *
@@ -83,6 +181,7 @@ target_name(enum check_target t)
 	case CHECK_HELO: return "helo";
 	case CHECK_SENDER: return "sender";
 	case CHECK_RDNS: return "rdns";
+	case CHECK_AUTHBL: return "authbl";
 	default: return "?";
 	}
 }
@@ -94,14 +193,28 @@ one_done(struct client_checks *c)
 		c->cb(c->arg);	/* last: the callback may free c */
 }
 
+static enum dnsbl_kind
+target_kind(enum check_target t)
+{
+	return t == CHECK_IP ? DNSBL_KIND_IP : t == CHECK_AUTHBL ? DNSBL_KIND_AUTHBL :
+	    DNSBL_KIND_DOMAIN;
+}
+
+static const char *
+target_zone(const struct spamhaus *sh, enum check_target t)
+{
+	return t == CHECK_IP ? sh->ip_display : t == CHECK_AUTHBL ?
+	    dnsbl_kind_display(DNSBL_KIND_AUTHBL) : sh->domain_display;
+}
+
 static void
 on_list_answer(void *arg, const struct dns_answer *ans)
 {
 	struct lookup *l = arg;
 	struct client_checks *c = l->c;
 	const struct spamhaus *sh = c->sh;
-	enum dnsbl_kind kind = l->target == CHECK_IP ? DNSBL_KIND_IP : DNSBL_KIND_DOMAIN;
-	const char *zone = kind == DNSBL_KIND_IP ? sh->ip_display : sh->domain_display;
+	enum dnsbl_kind kind = target_kind(l->target);
+	const char *zone = target_zone(sh, l->target);
 	char q[LOG_VALUE_MAX];
 
 	l->q = NULL;
@@ -110,6 +223,13 @@ on_list_answer(void *arg, const struct dns_answer *ans)
 		dnsbl_verdict_of(kind, ans->data, ans->len, ans->count, &l->v);
 		if (l->v.code == DNSBL_ERROR && sh->health)
 			health_error(sh->health, kind, l->item, l->v.text);
+		else if (sh->health)
+			health_answer_ok(sh->health, kind);
+		break;
+	case DNS_NXDOMAIN:
+	case DNS_NODATA:
+		if (sh->health)
+			health_answer_ok(sh->health, kind);
 		break;
 	case DNS_TIMEOUT:
 		/* SPEC 2: a lookup that does not answer in time passes. */
@@ -255,6 +375,36 @@ checks_new(const struct spamhaus *sh, const char *ip, bool check_ip, checks_read
 	return c;
 }
 
+struct client_checks *
+checks_new_auth(const struct spamhaus *sh, const char *ip, checks_ready_cb *cb, void *arg)
+{
+	struct client_checks *c = xcalloc(1, sizeof(*c));
+	char qname[DNSBL_NAME_MAX + 80];
+
+	c->sh = sh;
+	c->cb = cb;
+	c->arg = arg;
+	snprintf(c->ip, sizeof(c->ip), "%s", ip);
+	if (!spamhaus_dqs(sh) || (sh->health && health_dns_down(sh->health)))
+		return c;
+	if (dnsbl_ip_name_str(ip, sh->authbl_zone, qname, sizeof(qname)) == 0)
+		start_lookup(c, CHECK_AUTHBL, 0, ip, qname);
+	return c;
+}
+
+void
+checks_auth(const struct client_checks *c, struct decision *v)
+{
+	const struct lookup *l = &c->lk[CHECK_AUTHBL][0];
+
+	decision_init(v);
+	if (!l->active || l->v.code != DNSBL_AUTHBL)
+		return;
+	/* a failed AUTH: counts toward the session's error limit too */
+	decision_refuse(v, "authbl", true, RPL_AUTHBL, l->item);
+	decision_log(v, " zone=%s code=%s", dnsbl_kind_display(DNSBL_KIND_AUTHBL), l->v.text);
+}
+
 void
 checks_free(struct client_checks *c)
 {
@@ -315,9 +465,11 @@ checks_reject(const struct client_checks *c, char *reply, size_t replylen, char 
 	static const char *const what[CHECK_COUNT] = {
 		[CHECK_IP] = "client", [CHECK_HELO] = "helo name",
 		[CHECK_SENDER] = "sender domain", [CHECK_RDNS] = "client name",
+		[CHECK_AUTHBL] = "client",
 	};
 
-	for (int t = 0; t < CHECK_COUNT; t++)
+	/* AuthBL is judged at AUTH (checks_auth), never at RCPT */
+	for (int t = 0; t < CHECK_AUTHBL; t++)
 		for (int s = 0; s < 2; s++) {
 			const struct lookup *l = &c->lk[t][s];
 			const char *zone = t == CHECK_IP ? c->sh->ip_display : c->sh->domain_display;

@@ -282,12 +282,14 @@ session_process(struct session *s)
 			count_error(s);
 			continue;
 		}
-		/* RCPT is where blocklist verdicts are given (SPEC 4): wait for
-		 * lookups still in flight, leaving the line in the buffer. */
+		/* RCPT is where blocklist verdicts are given (SPEC 4), AUTH
+		 * where AuthBL's is (4.1): wait for lookups still in flight,
+		 * leaving the line in the buffer. */
 		if (s->checks && checks_pending(s->checks) && eol.pos >= 4) {
 			char verb[4];
 			evbuffer_copyout(in, verb, 4);
-			if (strncasecmp(verb, "RCPT", 4) == 0) {
+			if (strncasecmp(verb, "RCPT", 4) == 0 || (s->role != ROLE_MX &&
+			    s->state == S_READY && strncasecmp(verb, "AUTH", 4) == 0)) {
 				s->resume = s->state;
 				session_enter(s, S_LOOKUP);
 				return;
@@ -545,7 +547,10 @@ session_start(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 		s->dnsbl_exempt = cidr_list_match(cfg->allow_networks, cfg->nallow_networks, sa) ||
 		    cidr_list_match(cfg->trusted_networks, cfg->ntrusted_networks, sa);
 		s->checks = checks_new(srv->spamhaus, s->ip, !s->dnsbl_exempt, on_checks_ready, s);
-	}
+	} else if (srv->spamhaus != NULL && spamhaus_dqs(srv->spamhaus) &&
+	    !(srv->selftest_running && strcmp(s->ip, SELFTEST_SOURCE) == 0))
+		/* SPEC 4.1: AuthBL asked at connect, so AUTH rarely waits */
+		s->checks = checks_new_auth(srv->spamhaus, s->ip, on_checks_ready, s);
 	if (s->state == S_GREET)
 		reply(s, RPL_BANNER, srv->cfg->hostname);
 }

@@ -60,12 +60,24 @@ cmd_starttls(struct session *s, const struct smtp_cmd *cmd)
 	starttls_begin(s);
 }
 
+/* A failed attempt counts per client IP toward the lockout (SPEC 6.2). */
+static void
+auth_count_failure(struct session *s)
+{
+	time_t until;
+
+	if (lockout_fail(s->srv->lockout, s->ip, &s->srv->cfg->auth_max_failures,
+	    s->srv->cfg->auth_lockout, time(NULL), &until))
+		log_event("auth_lockout", "client=%s failures=%u window=%us until=%lld",
+		    s->ip, s->srv->cfg->auth_max_failures.count,
+		    s->srv->cfg->auth_max_failures.seconds, (long long)until);
+}
+
 static void
 auth_done(void *arg, bool ok)
 {
 	struct session *s = arg;
 	char u[LOG_VALUE_MAX];
-	time_t until;
 
 	s->auth_req = NULL;
 	session_enter(s, S_READY);
@@ -81,17 +93,39 @@ auth_done(void *arg, bool ok)
 		/* fail2ban-friendly: always client= and user= */
 		log_event("auth_failed", "client=%s user=%s mech=%s", s->ip, logq(u, s->auth_user),
 		    s->auth_mech == SASL_PLAIN ? "PLAIN" : "LOGIN");
-		if (lockout_fail(s->srv->lockout, s->ip, &s->srv->cfg->auth_max_failures,
-		    s->srv->cfg->auth_lockout, time(NULL), &until))
-			log_event("auth_lockout", "client=%s failures=%u window=%us until=%lld",
-			    s->ip, s->srv->cfg->auth_max_failures.count,
-			    s->srv->cfg->auth_max_failures.seconds, (long long)until);
+		auth_count_failure(s);
 		reply(s, RPL_AUTH_INVALID);
 		count_error(s);
 	}
 	explicit_bzero(s->auth_user, sizeof(s->auth_user));
 	if (s->state == S_READY)
 		session_process(s);
+}
+
+/*
+ * SPEC 4.1: a client in AuthBL is refused before its password is
+ * checked, right or wrong: a botnet host trying stolen passwords learns
+ * nothing. It is a failed AUTH (auth_failed, the lockout count) as well
+ * as a rejection (reason=authbl stage=auth). True when refused.
+ */
+static bool
+auth_blocked(struct session *s)
+{
+	struct decision v;
+	char u[LOG_VALUE_MAX];
+
+	if (s->checks == NULL)
+		return false;
+	checks_auth(s->checks, &v);
+	if (!v.refused)
+		return false;
+	session_enter(s, S_READY);
+	log_event("auth_failed", "client=%s user=%s mech=%s reason=authbl", s->ip,
+	    logq(u, s->auth_user), s->auth_mech == SASL_PLAIN ? "PLAIN" : "LOGIN");
+	auth_count_failure(s);
+	explicit_bzero(s->auth_user, sizeof(s->auth_user));
+	session_refuse(s, &v, "auth", NULL);
+	return true;
 }
 
 /* User and password known: check them off the loop. */
@@ -105,6 +139,8 @@ auth_check(struct session *s, const char *user, const char *pass)
 		lower[i] = (char)tolower((unsigned char)user[i]);
 	lower[i] = '\0';
 	snprintf(s->auth_user, sizeof(s->auth_user), "%s", lower);
+	if (auth_blocked(s))
+		return;
 	userdb_refresh(s->srv->users, &(char *){ NULL });
 	s->auth_req = verifier_check(s->srv->verifier, userdb_hash(s->srv->users, lower), pass,
 	    auth_done, s);
