@@ -22,7 +22,8 @@ FUZZ_LIBSRCS := src/lib/xmalloc.c src/lib/value.c src/lib/config.c src/smtp/pars
                 src/smtp/data.c src/monitor/log.c src/dns/dnsbl.c src/dns/answer.c \
                 src/scan/decode.c src/scan/mime.c src/scan/urls.c src/scan/received.c \
                 src/scan/score.c src/queue/reply.c src/auth/sasl.c src/scan/hdraddr.c \
-                src/policy/learn.c src/lib/durable.c src/acme/answer.c src/web/autoconfig.c
+                src/policy/learn.c src/lib/durable.c src/acme/answer.c src/web/autoconfig.c src/queue/spool.c \
+                src/queue/spool_repair.c
 
 .PHONY: all run test unit bench asan fuzz fuzz-smoke deps clean format install deb
 

@@ -73,6 +73,12 @@ advice(const char *kind)
 	if (strcmp(kind, "queue_stuck") == 0)
 		return "Messages pile up in the queue and none was delivered recently. Check the\n"
 		    "log for event=deferred reasons (DNS, network, disk space), and postern queue list.";
+	if (strcmp(kind, "queue_corrupt") == 0)
+		return "A queue file that was acknowledged (its sender got a 250) is damaged: disk or\n"
+		    "file-system trouble, or someone edited it. It was moved, unaltered, to\n"
+		    "queue/corrupt/ under the data directory; nothing was delivered from it. See\n"
+		    "postern queue list, then postern queue salvage ID to re-queue what can be\n"
+		    "saved (the envelope and the message up to the damage). Check the disk.";
 	if (strcmp(kind, "failed_recipients") == 0)
 		return "An account sends to many addresses that do not exist: typical of a harvested\n"
 		    "list sent from a stolen account. Its new mail is held; check and release.";

@@ -19,33 +19,84 @@
 
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
+#include "queue/spool.h"
 
 struct control {
 	struct evconnlistener *l;
 	struct scheduler *sc;
 	char *path;
+	char *data_dir;		/* the socket's directory (control.h) */
 };
 
+/*
+ * Re-queues what can be saved of a quarantined message and hands it to
+ * the scheduler. It runs on the loop, one fsync included: a rare repair
+ * an administrator starts, not traffic.
+ */
+static void
+salvage(struct control *c, const char *id, char *out, size_t outlen)
+{
+	struct spool_salvage_result res;
+	int rc = spool_salvage(c->data_dir, id, &res);
+
+	if (rc != 0) {
+		snprintf(out, outlen, "error: %s", res.why);
+		return;
+	}
+	if (res.already) {
+		snprintf(out, outlen, "ok %s was salvaged before, as %s: nothing done", id, res.new_id);
+		return;
+	}
+	log_event("salvaged", "id=%s new_id=%s kept=%zu of=%zu rcpts=%zu", id, res.new_id, res.kept,
+	    res.total, res.env.nrcpts);
+	if (res.why[0])
+		log_event("warning", "id=%s reason=\"%s\"", id, res.why);
+	snprintf(out, outlen, "ok %s salvaged as %s: %zu of %zu octets of the message, %zu recipient%s",
+	    id, res.new_id, res.kept, res.total, res.env.nrcpts, res.env.nrcpts == 1 ? "" : "s");
+	scheduler_add(c->sc, &res.env, false);
+	spool_envelope_clear(&res.env);
+}
+
+/* A request is "VERB" or "VERB ID", nothing else. The id is checked
+ * with the spool's own syntax before anything looks it up, so that no
+ * request can name a file outside the queue. */
 static void
 answer(struct control *c, const char *line, char *out, size_t outlen)
 {
-	char verb[16], id[64];
-	int n = sscanf(line, "%15s %63s", verb, id);
+	const char *sp = strchr(line, ' ');
+	size_t vl = sp ? (size_t)(sp - line) : strlen(line);
+	const char *id = sp ? sp + 1 : "";
+	bool takes_id;
+	char verb[16];
 
-	if (n >= 1 && strcmp(verb, "flush") == 0) {
+	if (vl == 0 || vl >= sizeof(verb)) {
+		snprintf(out, outlen, "error: unknown request");
+		return;
+	}
+	memcpy(verb, line, vl);
+	verb[vl] = '\0';
+	takes_id = strcmp(verb, "hold") == 0 || strcmp(verb, "release") == 0 ||
+	    strcmp(verb, "delete") == 0 || strcmp(verb, "salvage") == 0;
+	if (takes_id && !spool_id_valid(id, strlen(id))) {
+		snprintf(out, outlen, "error: not a queue ID (%d characters 0-9 A-F)", SPOOL_ID_LEN);
+		return;
+	}
+	if (strcmp(verb, "flush") == 0 && sp == NULL) {
 		scheduler_flush(c->sc);
 		snprintf(out, outlen, "ok %u messages in the queue", scheduler_count(c->sc));
-	} else if (n == 2 && (strcmp(verb, "hold") == 0 || strcmp(verb, "release") == 0)) {
+	} else if (strcmp(verb, "hold") == 0 || strcmp(verb, "release") == 0) {
 		if (scheduler_hold(c->sc, id, verb[0] == 'h') == -1)
 			snprintf(out, outlen, "error: no message %s in the queue", id);
 		else
 			snprintf(out, outlen, "ok %s %s", id, verb[0] == 'h' ? "held" : "released");
-	} else if (n == 2 && strcmp(verb, "delete") == 0) {
+	} else if (strcmp(verb, "delete") == 0) {
 		if (scheduler_delete(c->sc, id) == -1)
 			snprintf(out, outlen, "error: no message %s in the queue", id);
 		else
 			snprintf(out, outlen, "ok %s deleted", id);
-	} else
+	} else if (strcmp(verb, "salvage") == 0)
+		salvage(c, id, out, outlen);
+	else
 		snprintf(out, outlen, "error: unknown request");
 }
 
@@ -54,7 +105,7 @@ on_read(struct bufferevent *bev, void *arg)
 {
 	struct control *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	char *line, out[CONTROL_LINE_MAX];
+	char *line, out[CONTROL_LINE_MAX], q[LOG_VALUE_MAX];
 	size_t len;
 
 	line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
@@ -64,7 +115,8 @@ on_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	answer(c, line, out, sizeof(out));
-	log_event("control", "request=\"%.64s\" reply=\"%.64s\"", line, out);
+	/* the request is whatever a local user typed: quoted for logfmt */
+	log_event("control", "request=%s reply=\"%.200s\"", log_quote(q, sizeof(q), line, len), out);
 	free(line);
 	evbuffer_add_printf(bufferevent_get_output(bev), "%s\n", out);
 	bufferevent_disable(bev, EV_READ);
@@ -113,12 +165,17 @@ control_start(struct event_base *base, const char *path, struct scheduler *sc)
 	c = xcalloc(1, sizeof(*c));
 	c->sc = sc;
 	c->path = xstrdup(path);
+	if (strrchr(path, '/') != NULL)
+		c->data_dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
+	else
+		c->data_dir = xstrdup(".");
 	old = umask(077);
 	c->l = evconnlistener_new_bind(base, on_accept, c, LEV_OPT_CLOSE_ON_FREE |
 	    LEV_OPT_CLOSE_ON_EXEC, 16, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
 	if (c->l == NULL) {
 		free(c->path);
+		free(c->data_dir);
 		free(c);
 		return NULL;
 	}
@@ -133,6 +190,7 @@ control_free(struct control *c)
 	evconnlistener_free(c->l);
 	unlink(c->path);
 	free(c->path);
+	free(c->data_dir);
 	free(c);
 }
 

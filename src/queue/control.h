@@ -1,7 +1,9 @@
 /*
  * The control socket <data_dir>/control (AF_UNIX, mode 0600): how
- * `postern queue flush|hold|release|delete` reaches a running server.
- * One request line, one reply line ("ok ..." or "error: reason").
+ * `postern queue flush|hold|release|delete|salvage` reaches a running
+ * server; it lives in data_dir, which the server takes from its path.
+ * One request line, one reply line ("ok ..." or "error: reason"); an id
+ * that is not a queue id (spool_id_valid) is refused.
  */
 #ifndef POSTERN_QUEUE_CONTROL_H
 #define POSTERN_QUEUE_CONTROL_H
@@ -11,7 +13,7 @@
 
 #include "queue/scheduler.h"
 
-#define CONTROL_LINE_MAX 256
+#define CONTROL_LINE_MAX 512
 
 struct control;
 

@@ -481,6 +481,8 @@ record(struct smsg *m, size_t i, bool ok, bool permanent, const char *reason,
 		    m->user ? " user=" : "", m->user ? m->user : "");
 		if (r->remote && m->sc->opt.outcome)
 			m->sc->opt.outcome(m->sc->opt.route_arg, m->user, false);
+		if (r->remote && permanent && reason && m->sc->opt.rcpt_refused)
+			m->sc->opt.rcpt_refused(m->sc->opt.route_arg, m->user, r->addr, reason);
 		free(why0);
 		return;
 	}
@@ -846,6 +848,14 @@ scheduler_add(struct scheduler *sc, const struct spool_envelope *env, bool held)
 {
 	struct smsg *m;
 
+	/* Its sync is done: into queue/, where it counts as acknowledged
+	 * (spool.h). If the rename fails, the complete file stays under
+	 * queue/tmp/ and the next start queues it. */
+	if (spool_commit(sc->data_dir, env->id) == -1) {
+		log_event("error", "id=%s reason=\"cannot move the message into the queue: %s; it is queued at the next start\"",
+		    env->id, strerror(errno));
+		return;
+	}
 	if (sc->stopped)
 		return;		/* durable in the queue: the next start recovers it */
 	m = msg_new(sc, env, held, false);

@@ -1,12 +1,19 @@
 /*
  * Queue files. Layout:
  *   "POSTERN-QUEUE 1\n" then "key value\n" lines (id, time, from, client,
- *   helo, user, one "rcpt ADDR\tMAILBOX" per recipient), "\n", message,
- *   the meta section ("folder NAME\n", "header LINE\n": what the scan
- *   decided, written after the message is complete), and the trailer
+ *   helo, user, one "rcpt ADDR\tMAILBOX" per recipient, and last "sum
+ *   HASH", the FNV-1a 64 hash of the envelope before it), "\n", message,
+ *   the meta section ("POSTERN-META\n", "folder NAME\n", "header LINE\n":
+ *   what the scan decided, and "sums 1 H H ...\n": an FNV-1a 32 hash per
+ *   block of the message, SPOOL_BLOCK_SMALL octets for the first
+ *   SPOOL_BLOCK_SPLIT, SPOOL_BLOCK_LARGE after), and the trailer
  *   "\nPOSTERN-END SIZE HASH META\n" of exactly SPOOL_TRAILER_LEN bytes,
  *   where SIZE is the number of bytes before the trailer, HASH their
  *   FNV-1a 64 hash and META the length of the meta section.
+ * The trailer decides whether a file loads; the envelope's and the
+ * blocks' own hashes only serve spool_examine, to tell what of a damaged
+ * file can be trusted. Readers ignore keys they do not know, so older
+ * files (no sum, no sums) load the same.
  * Values never hold '\n' or '\t': addresses are parsed strictly and the
  * HELO name is sanitised by the session.
  */
@@ -27,36 +34,110 @@
 
 #include "lib/durable.h"
 #include "lib/xmalloc.h"
+#include "queue/spool_internal.h"
 
-#define SPOOL_MAGIC "POSTERN-QUEUE 1\n"
-#define SPOOL_TRAILER_FMT "\nPOSTERN-END %020" PRIu64 " %016" PRIx64 " %010u\n"
-#define SPOOL_TRAILER_LEN (1 + 11 + 1 + 20 + 1 + 16 + 1 + 10 + 1)
 #define SPOOL_META_MAX (64 * 1024)
 #define SPOOL_BUF 65536
+/* Block checksums: sector-sized blocks at the start, where small messages
+ * live and a damaged byte should cost little, larger ones after, so that
+ * the sums of a 50 MB message stay near 60 KB. */
+#define SPOOL_BLOCK_SMALL 512
+#define SPOOL_BLOCK_SPLIT 65536
+#define SPOOL_BLOCK_LARGE 8192
 
 struct spool_writer {
 	int fd;
 	char tmp[PATH_MAX];
-	char final[PATH_MAX];
-	uint64_t hash;		/* FNV-1a of every byte written */
+	uint64_t hash;		/* FNV-1a 64 of every byte written */
 	uint64_t total;		/* bytes written, envelope included */
 	uint64_t msgsize;	/* message octets */
 	uint64_t env_len;	/* octets of envelope before the message */
+	uint32_t bhash;		/* FNV-1a 32 of the current block */
+	uint32_t *sums;		/* of the finished blocks */
+	size_t nsums, capsums;
 	char *buf;		/* write buffer */
 	size_t used;
 };
 
-static const uint64_t FNV_OFFSET = 14695981039346656037ULL;
 static const uint64_t FNV_PRIME = 1099511628211ULL;
+static const uint32_t FNV32_PRIME = 16777619U;
 
-static uint64_t
-fnv1a(uint64_t h, const char *p, size_t n)
+uint64_t
+spool_fnv1a(uint64_t h, const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		h ^= (unsigned char)p[i];
 		h *= FNV_PRIME;
 	}
 	return h;
+}
+
+/* Each step of FNV-1a is a bijection of the state, so a block that
+ * differs from what was written in one octet always hashes differently. */
+uint32_t
+spool_fnv1a32(uint32_t h, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= FNV32_PRIME;
+	}
+	return h;
+}
+
+/* Both hashes in one pass: two independent chains cost about one. */
+static void
+fnv1a_both(uint64_t *h, uint32_t *b, const char *p, size_t n)
+{
+	uint64_t x = *h;
+	uint32_t y = *b;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		x = (x ^ c) * FNV_PRIME;
+		y = (y ^ c) * FNV32_PRIME;
+	}
+	*h = x;
+	*b = y;
+}
+
+/* End (message offset) of the block holding offset off. */
+static uint64_t
+block_end(uint64_t off)
+{
+	if (off < SPOOL_BLOCK_SPLIT)
+		return (off / SPOOL_BLOCK_SMALL + 1) * SPOOL_BLOCK_SMALL;
+	return (off / SPOOL_BLOCK_LARGE + 1) * SPOOL_BLOCK_LARGE;
+}
+
+/* Start of block k. */
+uint64_t
+spool_block_start(size_t k)
+{
+	if (k < SPOOL_BLOCK_SPLIT / SPOOL_BLOCK_SMALL)
+		return (uint64_t)k * SPOOL_BLOCK_SMALL;
+	return SPOOL_BLOCK_SPLIT + (uint64_t)(k - SPOOL_BLOCK_SPLIT / SPOOL_BLOCK_SMALL) *
+	    SPOOL_BLOCK_LARGE;
+}
+
+/* Number of blocks of a message of len octets. */
+size_t
+spool_block_count(uint64_t len)
+{
+	if (len <= SPOOL_BLOCK_SPLIT)
+		return (size_t)((len + SPOOL_BLOCK_SMALL - 1) / SPOOL_BLOCK_SMALL);
+	return SPOOL_BLOCK_SPLIT / SPOOL_BLOCK_SMALL +
+	    (size_t)((len - SPOOL_BLOCK_SPLIT + SPOOL_BLOCK_LARGE - 1) / SPOOL_BLOCK_LARGE);
+}
+
+bool
+spool_id_valid(const char *buf, size_t len)
+{
+	if (buf == NULL || len != SPOOL_ID_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((buf[i] >= '0' && buf[i] <= '9') || (buf[i] >= 'A' && buf[i] <= 'F')))
+			return false;
+	return true;
 }
 
 int
@@ -103,10 +184,10 @@ flush_buf(struct spool_writer *w)
 	return 0;
 }
 
+/* Copies into the write buffer; the caller has hashed. */
 static int
-put(struct spool_writer *w, const char *p, size_t n)
+put_raw(struct spool_writer *w, const char *p, size_t n)
 {
-	w->hash = fnv1a(w->hash, p, n);
 	w->total += n;
 	while (n > 0) {
 		size_t room = SPOOL_BUF - w->used, k = n < room ? n : room;
@@ -118,6 +199,13 @@ put(struct spool_writer *w, const char *p, size_t n)
 			return -1;
 	}
 	return 0;
+}
+
+static int
+put(struct spool_writer *w, const char *p, size_t n)
+{
+	w->hash = spool_fnv1a(w->hash, p, n);
+	return put_raw(w, p, n);
 }
 
 static int
@@ -137,18 +225,18 @@ struct spool_writer *
 spool_create(const char *data_dir, const struct spool_envelope *env)
 {
 	struct spool_writer *w = xcalloc(1, sizeof(*w));
-	char num[32];
+	char num[32], sum[24];
 	int rc = 0;
 
 	snprintf(w->tmp, sizeof(w->tmp), "%s/queue/tmp/%s", data_dir, env->id);
-	snprintf(w->final, sizeof(w->final), "%s/queue/%s", data_dir, env->id);
 	w->fd = open(w->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (w->fd == -1) {
 		free(w);
 		return NULL;
 	}
 	w->buf = xmalloc(SPOOL_BUF);
-	w->hash = FNV_OFFSET;
+	w->hash = SPOOL_FNV_OFFSET;
+	w->bhash = SPOOL_FNV32_OFFSET;
 	snprintf(num, sizeof(num), "%lld", (long long)env->time);
 	rc |= put(w, SPOOL_MAGIC, strlen(SPOOL_MAGIC));
 	rc |= put_kv(w, "id", env->id);
@@ -167,6 +255,10 @@ spool_create(const char *data_dir, const struct spool_envelope *env)
 		else
 			rc |= put(w, line, (size_t)n);
 	}
+	/* the envelope's own hash: whom a salvaged message goes to must
+	 * not come from damaged bytes */
+	snprintf(sum, sizeof(sum), "%016" PRIx64, w->hash);
+	rc |= put_kv(w, "sum", sum);
 	rc |= put(w, "\n", 1);
 	w->env_len = w->total;
 	if (rc != 0) {
@@ -181,8 +273,26 @@ spool_create(const char *data_dir, const struct spool_envelope *env)
 int
 spool_write(struct spool_writer *w, const char *buf, size_t len)
 {
-	w->msgsize += len;
-	return put(w, buf, len);
+	while (len > 0) {
+		uint64_t end = block_end(w->msgsize);
+		size_t n = end - w->msgsize < len ? (size_t)(end - w->msgsize) : len;
+
+		fnv1a_both(&w->hash, &w->bhash, buf, n);
+		w->msgsize += n;
+		if (w->msgsize == end) {
+			if (w->nsums == w->capsums) {
+				w->capsums = w->capsums ? w->capsums * 2 : 16;
+				w->sums = xrealloc(w->sums, w->capsums * sizeof(*w->sums));
+			}
+			w->sums[w->nsums++] = w->bhash;
+			w->bhash = SPOOL_FNV32_OFFSET;
+		}
+		if (put_raw(w, buf, n) == -1)
+			return -1;
+		buf += n;
+		len -= n;
+	}
+	return 0;
 }
 
 uint64_t
@@ -217,12 +327,13 @@ spool_read_back(struct spool_writer *w, char **out, size_t max)
 	return (ssize_t)got;
 }
 
-/* Header lines travel CRLF-less in the meta section, one per line. */
+/* Header lines travel CRLF-less in the meta section, one per line; the
+ * block sums come last, in one line. */
 static int
 put_meta(struct spool_writer *w, const struct spool_meta *meta, unsigned *metalen)
 {
 	uint64_t before = w->total;
-	int rc = 0;
+	int rc = put(w, SPOOL_META_MARK, strlen(SPOOL_META_MARK));
 
 	if (meta != NULL && meta->folder != NULL)
 		rc |= put_kv(w, "folder", meta->folder);
@@ -241,12 +352,32 @@ put_meta(struct spool_writer *w, const struct spool_meta *meta, unsigned *metale
 		errno = EOVERFLOW;
 		return -1;
 	}
+	if (spool_block_count(w->msgsize) > w->nsums) {
+		/* the last, partial block */
+		if (w->nsums == w->capsums) {
+			w->capsums = w->capsums ? w->capsums * 2 : 16;
+			w->sums = xrealloc(w->sums, w->capsums * sizeof(*w->sums));
+		}
+		w->sums[w->nsums++] = w->bhash;
+	}
+	rc |= put(w, "sums 1", 6);
+	for (size_t i = 0; i < w->nsums && rc == 0; i++) {
+		char h[10];
+		snprintf(h, sizeof(h), " %08" PRIx32, w->sums[i]);
+		rc |= put(w, h, 9);
+	}
+	rc |= put(w, "\n", 1);
+	if (w->total - before > UINT32_MAX) {
+		errno = EOVERFLOW;
+		return -1;
+	}
 	*metalen = (unsigned)(w->total - before);
 	return rc;
 }
 
-int
-spool_finish(struct spool_writer *w, const struct spool_meta *meta)
+/* Meta and trailer, then close; with sync, fsync first. */
+static int
+finish_file(struct spool_writer *w, const struct spool_meta *meta, bool sync)
 {
 	char trailer[SPOOL_TRAILER_LEN + 1];
 	unsigned metalen = 0;
@@ -261,7 +392,7 @@ spool_finish(struct spool_writer *w, const struct spool_meta *meta)
 	snprintf(trailer, sizeof(trailer), SPOOL_TRAILER_FMT, w->total, w->hash, metalen);
 	if (durable_write_all(w->fd, w->buf, w->used) == -1 ||
 	    durable_write_all(w->fd, trailer, SPOOL_TRAILER_LEN) == -1 ||
-	    close(w->fd) == -1) {
+	    (sync && fsync(w->fd) == -1) || close(w->fd) == -1) {
 		saved = errno;
 		w->fd = -1;
 		spool_abort(w);
@@ -269,15 +400,37 @@ spool_finish(struct spool_writer *w, const struct spool_meta *meta)
 		return -1;
 	}
 	w->fd = -1;
-	if (rename(w->tmp, w->final) == -1) {
-		saved = errno;
-		spool_abort(w);
-		errno = saved;
-		return -1;
-	}
+	free(w->sums);
 	free(w->buf);
 	free(w);
 	return 0;
+}
+
+int
+spool_finish(struct spool_writer *w, const struct spool_meta *meta)
+{
+	return finish_file(w, meta, false);
+}
+
+int
+spool_finish_synced(struct spool_writer *w, const struct spool_meta *meta)
+{
+	return finish_file(w, meta, true);
+}
+
+int
+spool_commit(const char *data_dir, const char *id)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	struct stat st;
+
+	snprintf(from, sizeof(from), "%s/queue/tmp/%s", data_dir, id);
+	snprintf(to, sizeof(to), "%s/queue/%s", data_dir, id);
+	if (rename(from, to) == 0)
+		return 0;
+	if (errno == ENOENT && stat(to, &st) == 0)
+		return 0;
+	return -1;
 }
 
 void
@@ -288,6 +441,7 @@ spool_abort(struct spool_writer *w)
 	if (w->fd != -1)
 		close(w->fd);
 	unlink(w->tmp);
+	free(w->sums);
 	free(w->buf);
 	free(w);
 }
@@ -310,8 +464,8 @@ spool_envelope_clear(struct spool_envelope *env)
 
 /* Validates the trailer; returns the length of what it covers or -1,
  * with the meta section's length in *metalen. */
-static ssize_t
-check_trailer(const char *buf, size_t len, size_t *metalen)
+ssize_t
+spool_check_trailer(const char *buf, size_t len, size_t *metalen)
 {
 	char want[SPOOL_TRAILER_LEN + 1];
 	size_t body;
@@ -328,7 +482,7 @@ check_trailer(const char *buf, size_t len, size_t *metalen)
 		ml = ml * 10 + (unsigned)(t[i] - '0');
 	}
 	snprintf(want, sizeof(want), SPOOL_TRAILER_FMT, (uint64_t)body,
-	    fnv1a(FNV_OFFSET, buf, body), ml);
+	    spool_fnv1a(SPOOL_FNV_OFFSET, buf, body), ml);
 	if (memcmp(want, buf + body, SPOOL_TRAILER_LEN) != 0 || ml > body)
 		return -1;
 	*metalen = ml;
@@ -358,34 +512,36 @@ parse_meta(const char *p, size_t len, struct spool_msg *msg)
 	}
 }
 
-int
-spool_parse(const char *buf, size_t len, struct spool_msg *msg)
+/*
+ * The envelope lines of buf[0..len) after the magic, into env. Returns
+ * the offset just past the blank line that ends them, or 0 when they are
+ * malformed (env cleared). *sum_at gets the offset of the "sum" line, or
+ * 0 when there is none.
+ */
+size_t
+spool_parse_envelope(const char *buf, size_t len, struct spool_envelope *env, size_t *sum_at)
 {
-	size_t metalen = 0;
-	ssize_t body = check_trailer(buf, len, &metalen);
-	size_t pos, mlen = strlen(SPOOL_MAGIC);
-	struct spool_envelope *env = &msg->env;
+	size_t pos = strlen(SPOOL_MAGIC);
 
-	memset(msg, 0, sizeof(*msg));
-	if (body < 0 || memcmp(buf, SPOOL_MAGIC, mlen) != 0)
-		return 1;
-	pos = mlen;
+	*sum_at = 0;
 	for (;;) {
 		const char *line = buf + pos, *nl, *sp;
 		size_t llen, klen;
 		char *val;
 
-		nl = memchr(line, '\n', (size_t)body - pos);
-		if (nl == NULL)
+		if (pos >= len || (nl = memchr(line, '\n', len - pos)) == NULL)
 			goto bad;
 		llen = (size_t)(nl - line);
-		pos += llen + 1;
-		if (llen == 0)
+		if (llen == 0) {
+			pos++;
 			break;
-		sp = memchr(line, ' ', llen);
-		if (sp == NULL)
+		}
+		if ((sp = memchr(line, ' ', llen)) == NULL)
 			goto bad;
 		klen = (size_t)(sp - line);
+		if (klen == 3 && memcmp(line, "sum", 3) == 0)
+			*sum_at = pos;
+		pos += llen + 1;
 		val = xstrndup(sp + 1, llen - klen - 1);
 		if (klen == 2 && memcmp(line, "id", 2) == 0) {
 			snprintf(env->id, sizeof(env->id), "%s", val);
@@ -425,7 +581,27 @@ spool_parse(const char *buf, size_t len, struct spool_msg *msg)
 		} else
 			free(val);	/* written by a later version: ignored */
 	}
-	if (env->nrcpts == 0 || env->from == NULL || (size_t)body - pos < metalen)
+	if (env->nrcpts == 0 || env->from == NULL)
+		goto bad;
+	return pos;
+bad:
+	spool_envelope_clear(env);
+	return 0;
+}
+
+int
+spool_parse(const char *buf, size_t len, struct spool_msg *msg)
+{
+	size_t metalen = 0, pos, sum_at;
+	ssize_t body = spool_check_trailer(buf, len, &metalen);
+	struct spool_envelope *env = &msg->env;
+
+	memset(msg, 0, sizeof(*msg));
+	if (body < 0 || memcmp(buf, SPOOL_MAGIC, strlen(SPOOL_MAGIC)) != 0)
+		return 1;
+	if ((pos = spool_parse_envelope(buf, (size_t)body, env, &sum_at)) == 0)
+		return 1;
+	if ((size_t)body - pos < metalen)
 		goto bad;
 	msg->data = buf + pos;
 	msg->datalen = (size_t)body - pos - metalen;
@@ -439,11 +615,14 @@ spool_parse(const char *buf, size_t len, struct spool_msg *msg)
 	return 0;
 bad:
 	spool_envelope_clear(env);
+	free(msg->folder);
+	free(msg->headers);
+	memset(msg, 0, sizeof(*msg));
 	return 1;
 }
 
-static char *
-read_file(const char *path, size_t *len)
+char *
+spool_read_file(const char *path, size_t *len)
 {
 	struct stat st;
 	char *buf;
@@ -471,51 +650,187 @@ read_file(const char *path, size_t *len)
 	return buf;
 }
 
-/* The state file: one line per recipient that left PENDING or was
+/*
+ * The state file: one line per recipient that left PENDING or was
  * tried, "INDEX STATUS ATTEMPTS NEXT REASON", "held" when on hold and
- * "warned" once the delay warning was queued. */
-static void
-load_state(const char *data_dir, struct spool_msg *msg)
+ * "warned" once the delay warning was queued; later lines win (lines are
+ * appended as deliveries happen). Each line starts with the FNV-1a 32
+ * hash of the rest, "HHHHHHHH ", so that a damaged byte cannot turn into
+ * another recipient's or another status; lines without it come from an
+ * older postern and are only checked for form.
+ */
+
+/* A decimal number of at most 18 digits (an optional '-' when neg). */
+static bool
+parse_num(const char **p, const char *end, bool neg, long long *out)
 {
-	char path[PATH_MAX];
-	size_t len;
-	char *buf, *line, *save = NULL;
+	const char *s = *p;
+	bool minus = false;
+	long long v = 0;
+	int digits = 0;
 
-	snprintf(path, sizeof(path), "%s/queue/%s.state", data_dir, msg->env.id);
-	if ((buf = read_file(path, &len)) == NULL)
-		return;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		unsigned long idx, attempts;
-		long long next;
-		char status[16];
-		int off = 0;
-		struct spool_rcpt *r;
-
-		if (strcmp(line, "held") == 0) {
-			msg->held = true;
-			continue;
-		}
-		if (strcmp(line, "warned") == 0) {
-			msg->warned = true;
-			continue;
-		}
-		if (sscanf(line, "%lu %15s %lu %lld %n", &idx, status, &attempts, &next, &off) < 4 ||
-		    idx >= msg->env.nrcpts)
-			continue;
-		r = &msg->env.rcpts[idx];
-		if (strcmp(status, "delivered") == 0)
-			r->status = RCPT_DELIVERED;
-		else if (strcmp(status, "bounced") == 0)
-			r->status = RCPT_BOUNCED;
-		else
-			r->status = RCPT_PENDING;
-		r->done = r->status != RCPT_PENDING;
-		r->attempts = (unsigned)attempts;
-		r->next_attempt = (time_t)next;
-		free(r->reason);
-		r->reason = off > 0 && line[off] && strcmp(line + off, "-") != 0 ?
-		    xstrdup(line + off) : NULL;
+	if (neg && s < end && *s == '-') {
+		minus = true;
+		s++;
 	}
+	while (s < end && *s >= '0' && *s <= '9' && digits < 18) {
+		v = v * 10 + (*s++ - '0');
+		digits++;
+	}
+	if (digits == 0 || (s < end && *s != ' '))
+		return false;
+	*p = s;
+	*out = minus ? -v : v;
+	return true;
+}
+
+struct state_rec {
+	enum { REC_HELD, REC_WARNED, REC_RCPT } kind;
+	size_t idx;
+	enum rcpt_status status;
+	unsigned attempts;
+	long long next;
+	const char *reason;	/* NULL for "-" */
+	size_t reasonlen;
+};
+
+/* One line's content (checksum removed). Returns false when malformed. */
+static bool
+state_rec_parse(const char *p, size_t l, size_t nrcpts, struct state_rec *rec)
+{
+	const char *end = p + l, *st;
+	long long v;
+	size_t sl;
+
+	if (memchr(p, '\0', l) != NULL)
+		return false;
+	if (l == 4 && memcmp(p, "held", 4) == 0) {
+		rec->kind = REC_HELD;
+		return true;
+	}
+	if (l == 6 && memcmp(p, "warned", 6) == 0) {
+		rec->kind = REC_WARNED;
+		return true;
+	}
+	rec->kind = REC_RCPT;
+	if (!parse_num(&p, end, false, &v) || (unsigned long long)v >= nrcpts || p >= end)
+		return false;
+	rec->idx = (size_t)v;
+	st = ++p;
+	while (p < end && *p != ' ')
+		p++;
+	sl = (size_t)(p - st);
+	if (sl == 7 && memcmp(st, "pending", 7) == 0)
+		rec->status = RCPT_PENDING;
+	else if (sl == 9 && memcmp(st, "delivered", 9) == 0)
+		rec->status = RCPT_DELIVERED;
+	else if (sl == 7 && memcmp(st, "bounced", 7) == 0)
+		rec->status = RCPT_BOUNCED;
+	else
+		return false;
+	if (p >= end)
+		return false;
+	p++;
+	if (!parse_num(&p, end, false, &v) || v > UINT32_MAX || p >= end)
+		return false;
+	rec->attempts = (unsigned)v;
+	p++;
+	if (!parse_num(&p, end, true, &rec->next))
+		return false;
+	if (p < end)
+		p++;	/* the space before the reason */
+	rec->reason = p;
+	rec->reasonlen = (size_t)(end - p);
+	if (rec->reasonlen == 0 || (rec->reasonlen == 1 && *p == '-'))
+		rec->reason = NULL;
+	return true;
+}
+
+/* Next line of a state file: content and its length; false at the end.
+ * *bad is set for a line whose checksum does not match or whose form is
+ * wrong. A last line without its newline is a write cut short by a
+ * crash: it is ignored (the record it carried is simply not there). */
+static bool
+state_next(const char *buf, size_t len, size_t *pos, size_t nrcpts, struct state_rec *rec,
+    bool *bad)
+{
+	const char *line = buf + *pos, *nl;
+	size_t l;
+	uint32_t want = 0;
+
+	*bad = false;
+	if (*pos >= len || (nl = memchr(line, '\n', len - *pos)) == NULL)
+		return false;
+	l = (size_t)(nl - line);
+	*pos += l + 1;
+	if (l > 9 && line[8] == ' ') {
+		int i;
+		for (i = 0; i < 8; i++) {
+			char c = line[i];
+			unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0') :
+			    c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16;
+			if (d == 16)
+				break;
+			want = want << 4 | d;
+		}
+		if (i == 8) {
+			if (spool_fnv1a32(SPOOL_FNV32_OFFSET, line + 9, l - 9) != want) {
+				*bad = true;
+				return true;
+			}
+			line += 9;
+			l -= 9;
+		}
+	}
+	*bad = !state_rec_parse(line, l, nrcpts, rec);
+	return true;
+}
+
+int
+spool_state_parse(const char *buf, size_t len, struct spool_envelope *env, bool *held,
+    bool *warned)
+{
+	struct state_rec rec;
+	size_t pos = 0;
+	bool bad;
+
+	*held = *warned = false;
+	/* all or nothing: a damaged file is not half applied */
+	while (state_next(buf, len, &pos, env->nrcpts, &rec, &bad))
+		if (bad)
+			return 1;
+	pos = 0;
+	while (state_next(buf, len, &pos, env->nrcpts, &rec, &bad)) {
+		struct spool_rcpt *r;
+		if (rec.kind == REC_HELD) {
+			*held = true;
+			continue;
+		}
+		if (rec.kind == REC_WARNED) {
+			*warned = true;
+			continue;
+		}
+		r = &env->rcpts[rec.idx];
+		r->status = rec.status;
+		r->done = r->status != RCPT_PENDING;
+		r->attempts = rec.attempts;
+		r->next_attempt = (time_t)rec.next;
+		free(r->reason);
+		r->reason = rec.reason ? xstrndup(rec.reason, rec.reasonlen) : NULL;
+	}
+	return 0;
+}
+
+static void
+load_state(const char *path, struct spool_msg *msg)
+{
+	size_t len;
+	char *buf;
+
+	if ((buf = spool_read_file(path, &len)) == NULL)
+		return;
+	if (spool_state_parse(buf, len, &msg->env, &msg->held, &msg->warned) != 0)
+		msg->state_damaged = true;
 	free(buf);
 }
 
@@ -528,14 +843,17 @@ spool_load(const char *data_dir, const char *id, struct spool_msg *msg)
 
 	memset(msg, 0, sizeof(*msg));
 	snprintf(path, sizeof(path), "%s/queue/%s", data_dir, id);
-	if ((raw = read_file(path, &len)) == NULL)
+	if ((raw = spool_read_file(path, &len)) == NULL)
 		return -1;
-	if (spool_parse(raw, len, msg) != 0) {
+	/* a file under another name is not this message */
+	if (spool_parse(raw, len, msg) != 0 || strcmp(msg->env.id, id) != 0) {
+		spool_msg_clear(msg);
 		free(raw);
 		return 1;
 	}
 	msg->raw = raw;
-	load_state(data_dir, msg);
+	snprintf(path, sizeof(path), "%s/queue/%s.state", data_dir, id);
+	load_state(path, msg);
 	return 0;
 }
 
@@ -560,18 +878,26 @@ spool_rcpt_status_name(enum rcpt_status st)
 	return "?";
 }
 
+/* One line of the state file, behind the hash of its content. */
+static void
+state_put(FILE *f, const char *content)
+{
+	fprintf(f, "%08" PRIx32 " %s\n", spool_fnv1a32(SPOOL_FNV32_OFFSET, content, strlen(content)), content);
+}
+
 /* One recipient's line of the state file. */
 static void
 state_line(FILE *f, size_t i, const struct spool_rcpt *r)
 {
-	char reason[512];
+	char reason[512], line[600];
 
 	snprintf(reason, sizeof(reason), "%s", r->reason ? r->reason : "-");
 	for (char *p = reason; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
-	fprintf(f, "%zu %s %u %lld %s\n", i, spool_rcpt_status_name(r->status), r->attempts,
-	    (long long)r->next_attempt, reason);
+	snprintf(line, sizeof(line), "%zu %s %u %lld %s", i, spool_rcpt_status_name(r->status),
+	    r->attempts, (long long)r->next_attempt, reason);
+	state_put(f, line);
 }
 
 int
@@ -584,9 +910,9 @@ spool_save_state(const char *data_dir, const struct spool_envelope *env, bool he
 	int rc;
 
 	if (held)
-		fprintf(f, "held\n");
+		state_put(f, "held");
 	if (warned)
-		fprintf(f, "warned\n");
+		state_put(f, "warned");
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		const struct spool_rcpt *r = &env->rcpts[i];
 		if (r->status == RCPT_PENDING && r->attempts == 0)
@@ -629,22 +955,19 @@ int
 spool_remove(const char *data_dir, const char *id)
 {
 	char path[PATH_MAX];
+	int rc, saved;
 
 	snprintf(path, sizeof(path), "%s/queue/%s.state", data_dir, id);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/queue/%s", data_dir, id);
-	return unlink(path);
-}
-
-static int
-is_id(const char *name)
-{
-	if (strlen(name) != SPOOL_ID_LEN)
+	rc = unlink(path);
+	saved = errno;
+	/* still under tmp/ when its sync failed or its client left */
+	snprintf(path, sizeof(path), "%s/queue/tmp/%s", data_dir, id);
+	if (unlink(path) == 0)
 		return 0;
-	for (const char *p = name; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'F')))
-			return 0;
-	return 1;
+	errno = saved;
+	return rc;
 }
 
 static int
@@ -666,7 +989,7 @@ spool_list(const char *data_dir, size_t *n)
 	if ((d = opendir(path)) == NULL)
 		return NULL;
 	while ((de = readdir(d)) != NULL) {
-		if (!is_id(de->d_name))
+		if (!spool_id_valid(de->d_name, strlen(de->d_name)))
 			continue;
 		ids = xrealloc(ids, (*n + 1) * sizeof(char *));
 		ids[(*n)++] = xstrdup(de->d_name);
@@ -683,47 +1006,4 @@ spool_list_free(char **ids, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(ids[i]);
 	free(ids);
-}
-
-int
-spool_recover(const char *data_dir, void (*fn)(const char *id, void *arg), void *arg)
-{
-	char path[PATH_MAX];
-	DIR *d;
-	struct dirent *de;
-	char **ids;
-	size_t n;
-	int valid = 0;
-
-	/* Files still under tmp/ never reached spool_finish: their client
-	 * got no 250, so they are dropped. */
-	snprintf(path, sizeof(path), "%s/queue/tmp", data_dir);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/queue/tmp/%s", data_dir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
-
-	ids = spool_list(data_dir, &n);
-	for (size_t i = 0; i < n; i++) {
-		struct spool_msg msg;
-		int rc = spool_load(data_dir, ids[i], &msg);
-		if (rc == 1) {
-			/* Renamed but not covered by a sync before the crash,
-			 * so never acknowledged. */
-			spool_remove(data_dir, ids[i]);
-			continue;
-		}
-		if (rc == 0) {
-			spool_msg_clear(&msg);
-			valid++;
-			fn(ids[i], arg);
-		}
-	}
-	spool_list_free(ids, n);
-	return valid;
 }
