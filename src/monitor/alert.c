@@ -79,6 +79,17 @@ advice(const char *kind)
 		    "queue/corrupt/ under the data directory; nothing was delivered from it. See\n"
 		    "postern queue list, then postern queue salvage ID to re-queue what can be\n"
 		    "saved (the envelope and the message up to the damage). Check the disk.";
+	if (strcmp(kind, "reputation") == 0)
+		return "Something receivers look at before they accept this server's mail is wrong:\n"
+		    "its address is in a Spamhaus list (most receivers then refuse its mail), a\n"
+		    "domain of ours is in the DBL, or its address has no PTR naming it. 'reason'\n"
+		    "says what was found, 'fix' what to do. A listing after spam left the server\n"
+		    "means an account or a script is compromised: find it (postern stats, the\n"
+		    "log) before asking for removal. postern doctor shows every check.";
+	if (strcmp(kind, "certificate") == 0)
+		return "The TLS certificate is about to expire or has expired: mail clients will\n"
+		    "refuse to connect and senders that require TLS will stop delivering. Renew it\n"
+		    "(certbot renew, or check why ACME failed in the log), then reload postern.";
 	if (strcmp(kind, "failed_recipients") == 0)
 		return "An account sends to many addresses that do not exist: typical of a harvested\n"
 		    "list sent from a stolen account. Its new mail is held; check and release.";
@@ -95,7 +106,10 @@ alerts_observe(void *arg, const char *event, const char *fields)
 	char kind[64] = "alert", about[128] = "", key[192], subject[256], *body;
 	size_t len = strlen(fields), slot = 0;
 	time_t now = time(NULL);
-	static const char *const subjects[] = { "user", "zone", "client", "account" };
+	/* what an alert is about: one mail per account, zone, client, server
+	 * address or domain (reputation), certificate name */
+	static const char *const subjects[] = { "user", "zone", "client", "account", "ip",
+	    "domain", "name" };
 
 	if (strcmp(event, "alert") != 0)
 		return;

@@ -101,7 +101,7 @@ check(X509 *leaf, STACK_OF(X509) *chain, const char *what, const char *hostname,
 {
 	X509_STORE *store = NULL;
 	X509_STORE_CTX *ctx = NULL;
-	char names[512], until[64], *why = NULL;
+	char names[512], until[64], left[48], *why = NULL;
 	int days = 0, secs = 0;
 	ASN1_TIME *at_now = NULL;
 	BIO *bio = NULL;
@@ -113,6 +113,19 @@ check(X509 *leaf, STACK_OF(X509) *chain, const char *what, const char *hostname,
 		int n = BIO_read(bio, until, sizeof(until) - 1);
 		until[n > 0 ? n : 0] = '\0';
 	}
+	/* SPEC 9: expiry within DOCTOR_CERT_DAYS is news whatever else is
+	 * wrong with the certificate (the server's alert is about it) */
+	at_now = ASN1_TIME_set(NULL, now);
+	if (at_now == NULL || ASN1_TIME_diff(&days, &secs, at_now, X509_get0_notAfter(leaf)) != 1)
+		days = 0, secs = 0;
+	if (days < DOCTOR_CERT_DAYS)
+		out->flags |= DOCTOR_F_EXPIRY;
+	if (days < 0 || (days == 0 && secs <= 0))
+		snprintf(left, sizeof(left), "; it has expired");
+	else if (days < DOCTOR_CERT_DAYS)
+		snprintf(left, sizeof(left), "; it expires in %d days", days);
+	else
+		left[0] = '\0';
 	if ((store = trust_store(&why)) == NULL) {
 		set(out, DOCTOR_FAIL, why, xasprintf("check SSL_CERT_FILE or the ca-certificates "
 		    "package"));
@@ -125,11 +138,10 @@ check(X509 *leaf, STACK_OF(X509) *chain, const char *what, const char *hostname,
 	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
 	if (X509_verify_cert(ctx) != 1) {
 		int err = X509_STORE_CTX_get_error(ctx);
-		if (err == X509_V_ERR_CERT_HAS_EXPIRED)
-			out->flags |= DOCTOR_F_EXPIRY;
 		set(out, DOCTOR_FAIL,
-		    xasprintf("%s (%s, valid until %s) does not chain to a trusted CA: %s", what,
-		    names, until, X509_verify_cert_error_string(err)),
+		    xasprintf("%s (%s, valid until %s) does not chain to a trusted CA: %s%s", what,
+		    names, until, X509_verify_cert_error_string(err),
+		    err == X509_V_ERR_CERT_HAS_EXPIRED ? "" : left),
 		    err == X509_V_ERR_CERT_HAS_EXPIRED ?
 		    xasprintf("renew it (certbot renew), then reload postern") :
 		    xasprintf("use a certificate from a public CA for %s (certbot certonly "
@@ -138,16 +150,12 @@ check(X509 *leaf, STACK_OF(X509) *chain, const char *what, const char *hostname,
 	}
 	if (X509_check_host(leaf, hostname, strlen(hostname), 0, NULL) != 1) {
 		set(out, DOCTOR_FAIL,
-		    xasprintf("%s names %s, not %s (hostname)", what, names, hostname),
+		    xasprintf("%s names %s, not %s (hostname)%s", what, names, hostname, left),
 		    xasprintf("get a certificate that names %s (certbot certonly --standalone "
 		    "-d %s), or correct hostname", hostname, hostname));
 		goto out;
 	}
-	at_now = ASN1_TIME_set(NULL, now);
-	if (at_now == NULL || ASN1_TIME_diff(&days, &secs, at_now, X509_get0_notAfter(leaf)) != 1)
-		days = 0, secs = 0;
 	if (days < DOCTOR_CERT_DAYS) {
-		out->flags |= DOCTOR_F_EXPIRY;
 		set(out, DOCTOR_WARN,
 		    xasprintf("%s (%s) expires in %d days (%s)", what, names, days, until),
 		    xasprintf("renew it now (certbot renew; check its timer), then reload postern "

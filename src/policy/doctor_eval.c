@@ -253,7 +253,8 @@ no_ips(struct doctor *d, const char *name, const char *domain)
 	add(&d->checks, name, domain, NULL, DOCTOR_FAIL,
 	    xasprintf("no server address known (%s has no A/AAAA record, no --ip, no "
 	    "public_ip)", d->cfg->hostname),
-	    xasprintf("set public_ip = ADDRESS... in the configuration, or give --ip"));
+	    xasprintf("set public_ip = ADDRESS... in the configuration, or give --ip"))->flags |=
+	    DOCTOR_F_UNSURE;	/* nothing was looked up */
 }
 
 static void

@@ -95,7 +95,7 @@ def make_cert(directory):
     if not cert.exists():
         subprocess.run(
             ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-             "-subj", "/CN=" + HOSTNAME, "-days", "2",
+             "-subj", "/CN=" + HOSTNAME, "-days", "30",
              "-keyout", str(key), "-out", str(cert)],
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             timeout=60)
