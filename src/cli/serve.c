@@ -45,7 +45,6 @@
 #include "web/https.h"
 #include "dns/health.h"
 #include "dns/resolver.h"
-#include "policy/reputation.h"
 #include "policy/selftest.h"
 #include "policy/spamhaus.h"
 
@@ -255,7 +254,6 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	case SIGHUP:
 		if (server_reload(srv, config_path) == 0) {
 			alerts_set_window(srv->alerts, srv->cfg->alert_window);
-			reputation_set_config(srv->reputation, srv->cfg, srv->cfg->doctor_interval);
 			start_selftest(srv);
 		}
 		break;
@@ -438,6 +436,21 @@ on_outcome(void *arg, const char *user, bool delivered)
 	}
 }
 
+/* scheduler_options.rcpt_refused: a remote "no such user" is
+ * remembered for queue_lifetime (SPEC 10). */
+static void
+rcpt_refused(void *arg, const char *user, const char *rcpt, const char *reply)
+{
+	struct server *srv = arg;
+	char q[LOG_VALUE_MAX];
+
+	if (!suppress_is_unknown_user(reply, strlen(reply)))
+		return;
+	if (suppress_add(srv->suppress, rcpt, time(NULL), srv->cfg->queue_lifetime) == 0)
+		log_event("suppressed", "rcpt=%s for=%us reply=%s", rcpt, srv->cfg->queue_lifetime,
+		    log_quote(q, sizeof(q), reply, strlen(reply)));
+}
+
 /* The operator released one held message (postern queue release ID):
  * the account's hold goes with it. */
 static void
@@ -508,6 +521,7 @@ start_queue(struct server *srv)
 		.route_arg = srv,
 		.released = account_released,
 		.outcome = on_outcome,
+		.rcpt_refused = rcpt_refused,
 	};
 
 	srv->mta = mta_new(srv->base, srv->resolver, &mo);
@@ -619,12 +633,11 @@ cli_serve(int argc, char **argv)
 		log_event("error", "reason=\"%s\"", err);
 		goto out;
 	}
-	srv.reputation = reputation_new(srv.base, srv.resolver, srv.cfg, &srv.ssl_ctx,
-	    srv.cfg->doctor_interval);
 	srv.lockout = lockout_new();
 	srv.ratelimit = ratelimit_new();
 	srv.holds = holds_open(srv.cfg->data_dir, account_released_elsewhere, &srv);
 	holds_refresh(srv.holds);
+	srv.suppress = suppress_open(srv.cfg->data_dir);
 	if ((srv.gs = groupsync_new(srv.base, srv.cfg->data_dir)) == NULL ||
 	    (srv.verifier = verifier_new(srv.base)) == NULL || start_queue(&srv) == -1) {
 		log_event("error", "reason=\"cannot start worker threads: %s\"", strerror(errno));
@@ -697,10 +710,10 @@ out:
 	lockout_free(srv.lockout);
 	ratelimit_free(srv.ratelimit);
 	holds_free(srv.holds);
+	suppress_free(srv.suppress);
 	mta_free(srv.mta);
 	mta_free(srv.lmtp);
 	dkim_signer_free(srv.dkim);
-	reputation_free(srv.reputation);
 	health_free(srv.health);
 	free(srv.spamhaus);
 	resolver_free(srv.resolver);

@@ -125,6 +125,18 @@ policy_mail(const struct envelope_facts *f, const struct smtp_params *p,
 	}
 }
 
+/* SPEC 6.4: many unknown recipients from one account is a
+ * compromised-account signal (harvested address lists). */
+static void
+failed_recipient(const struct envelope_facts *f)
+{
+	if (f->user != NULL && !ratelimit_take(f->rl, f->user, "failed_recipients",
+	    &f->cfg->user_max_failed_recipients, 1, time(NULL)))
+		hold(f, "failed_recipients",
+		    "account sends to many unknown recipients: new mail held until released (postern user release)",
+		    false);
+}
+
 void
 policy_rcpt(const struct envelope_facts *f, size_t nrcpts, const struct mailaddr *rcpt,
     const char *addr, char **mailboxes, struct decision *v)
@@ -164,6 +176,20 @@ policy_rcpt(const struct envelope_facts *f, size_t nrcpts, const struct mailaddr
 		/* SPEC 6.3: relay needs AUTH or a trusted_networks client;
 		 * the address was parsed strictly, so no relay trick gets
 		 * here as a local recipient. */
+		if (f->user != NULL && f->suppress != NULL) {
+			time_t until;
+			if (suppress_check(f->suppress, addr, time(NULL), &until)) {
+				/* SPEC 10: it bounced as unknown: refused at once,
+				 * and a failed recipient of the account */
+				struct tm tm;
+				char when[32];
+				gmtime_r(&until, &tm);
+				strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+				decision_refuse(v, "suppressed", true, RPL_SUPPRESSED, addr, when);
+				failed_recipient(f);
+				return;
+			}
+		}
 		if (f->user != NULL || f->relay_trusted) {
 			*mailboxes = xstrdup(SPOOL_REMOTE);
 			return;
@@ -172,12 +198,7 @@ policy_rcpt(const struct envelope_facts *f, size_t nrcpts, const struct mailaddr
 		return;
 	case LOCAL_UNKNOWN:
 		decision_refuse(v, "unknown_user", true, RPL_USER_UNKNOWN, addr);
-		/* SPEC 6.4: many unknown recipients from one account is a
-		 * compromised-account signal (harvested address lists) */
-		if (f->user != NULL && !ratelimit_take(f->rl, f->user, "failed_recipients",
-		    &cfg->user_max_failed_recipients, 1, time(NULL)))
-			hold(f, "failed_recipients",
-			    "account sends to many unknown recipients: new mail held until released (postern user release)", true);
+		failed_recipient(f);
 		return;
 	case LOCAL_LOOP:
 		decision_refuse(v, "alias_loop", false, RPL_ALIAS_LOOP, addr);

@@ -17,6 +17,7 @@
 #include "policy/spamhaus.h"
 #include "policy/decision.h"
 #include "policy/hold.h"
+#include "policy/suppress.h"
 #include "scan/scan.h"
 #include "smtp/address.h"
 #include "smtp/parse.h"
@@ -27,6 +28,7 @@ struct envelope_facts {
 	struct userdb *users;
 	struct ratelimit *rl;
 	struct holds *holds;
+	struct suppress *suppress;	/* remembered bounces, or NULL */
 	const char *client_ip;
 	const char *user;		/* authenticated account, or NULL */
 	bool submission;		/* a submission port: AUTH required */

@@ -18,7 +18,7 @@ struct bucket {
 struct window {
 	struct window *next;
 	char *account;
-	char what[16];
+	char what[32];		/* "messages", "recipients", "failed_recipients" */
 	struct bucket *b;
 	size_t nb, cap;
 };

@@ -59,6 +59,7 @@
 #define RPL_TOO_MANY_RCPTS	"452 4.5.3 Too many recipients"
 #define RPL_RELAY_DENIED	"554 5.7.1 <%s>: Relay access denied"
 #define RPL_USER_UNKNOWN	"550 5.1.1 <%s>: Recipient address rejected: User unknown"
+#define RPL_SUPPRESSED		"550 5.1.1 <%s>: Recipient address rejected: it bounced as unknown; remembered until %s"
 #define RPL_ALIAS_LOOP		"451 4.3.0 <%s>: Alias expansion failed (loop or too many targets)"
 /* the Spamhaus refusal is formatted by policy/spamhaus.c (zone, list, link) */
 

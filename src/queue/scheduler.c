@@ -481,6 +481,8 @@ record(struct smsg *m, size_t i, bool ok, bool permanent, const char *reason,
 		    m->user ? " user=" : "", m->user ? m->user : "");
 		if (r->remote && m->sc->opt.outcome)
 			m->sc->opt.outcome(m->sc->opt.route_arg, m->user, false);
+		if (r->remote && permanent && reason && m->sc->opt.rcpt_refused)
+			m->sc->opt.rcpt_refused(m->sc->opt.route_arg, m->user, r->addr, reason);
 		free(why0);
 		return;
 	}

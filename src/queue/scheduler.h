@@ -36,6 +36,9 @@ struct scheduler_options {
 	/* The final result of a remote recipient (user NULL: no account),
 	 * for the bounce-ratio watch. */
 	void (*outcome)(void *arg, const char *user, bool delivered);
+	/* A remote recipient refused permanently (reply: the remote's
+	 * reply), for the remembered bounces (policy/suppress.h). */
+	void (*rcpt_refused)(void *arg, const char *user, const char *rcpt, const char *reply);
 	/* Local delivery by LMTP (local_delivery = lmtp:...) instead of the
 	 * Maildir thread: an SMTP client in LMTP mode, borrowed. */
 	struct mta *lmtp;

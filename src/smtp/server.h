@@ -14,6 +14,7 @@
 #include "auth/verify.h"
 #include "policy/lockout.h"
 #include "policy/hold.h"
+#include "policy/suppress.h"
 #include "policy/ratelimit.h"
 #include "lib/config.h"
 #include "lib/groupsync.h"
@@ -50,6 +51,7 @@ struct server {
 	struct lockout *lockout;	/* owned: AUTH failures per client IP */
 	struct ratelimit *ratelimit;	/* owned: per-account limits */
 	struct holds *holds;		/* owned: held accounts (policy/hold.h) */
+	struct suppress *suppress;	/* owned: remembered bounces (policy/suppress.h) */
 	struct event *holds_timer;	/* re-reads the holds another process changed */
 	struct selftest *selftest;	/* owned: relay self-test in flight */
 	struct stats *stats;		/* owned: counters (SQLite) */
@@ -68,7 +70,6 @@ struct server {
 	struct resolver *resolver;	/* owned */
 	struct dnsbl_health *health;	/* owned; NULL when dnsbl is off */
 	struct spamhaus *spamhaus;	/* owned; NULL when dnsbl is off */
-	struct reputation *reputation;	/* owned: the server watches itself (SPEC 9) */
 	struct evconnlistener *listeners[SERVER_LISTENERS_MAX];
 	enum listener_role roles[SERVER_LISTENERS_MAX];	/* of each listener */
 	bool deferred[SERVER_LISTENERS_MAX];	/* bound, not listening: waits for

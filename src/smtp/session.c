@@ -152,6 +152,7 @@ session_facts(const struct session *s, struct envelope_facts *f)
 	f->users = s->srv->users;
 	f->rl = s->srv->ratelimit;
 	f->holds = s->srv->holds;
+	f->suppress = s->srv->suppress;
 	f->client_ip = s->ip;
 	f->user = s->user;
 	f->submission = s->role != ROLE_MX;

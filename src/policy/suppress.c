@@ -1,0 +1,248 @@
+/*
+ * Remembered bounces: a hash table of addresses with their expiry, and
+ * the file that makes them survive a restart (rewritten through
+ * durable_edit_file on each addition: bounces are rare next to
+ * deliveries, and each one must not be forgotten).
+ */
+#include "suppress.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lib/durable.h"
+#include "lib/xmalloc.h"
+#include "monitor/log.h"
+
+#define NBUCKETS 4096
+#define ADDR_MAX 320
+
+struct entry {
+	struct entry *next;
+	time_t until;
+	char addr[];		/* lower case */
+};
+
+struct suppress {
+	char *path;
+	struct entry *b[NBUCKETS];
+	size_t n;
+};
+
+static unsigned
+hash(const char *s)
+{
+	unsigned h = 2166136261u;	/* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)tolower((unsigned char)*s)) * 16777619u;
+	return h % NBUCKETS;
+}
+
+static struct entry *
+find(struct suppress *s, const char *addr)
+{
+	for (struct entry *e = s->b[hash(addr)]; e; e = e->next)
+		if (strcasecmp(e->addr, addr) == 0)
+			return e;
+	return NULL;
+}
+
+static void
+put(struct suppress *s, const char *addr, time_t until)
+{
+	struct entry *e = find(s, addr);
+	size_t len = strlen(addr);
+
+	if (e != NULL) {
+		if (until > e->until)
+			e->until = until;
+		return;
+	}
+	e = xmalloc(sizeof(*e) + len + 1);
+	for (size_t i = 0; i <= len; i++)
+		e->addr[i] = (char)tolower((unsigned char)addr[i]);
+	e->until = until;
+	e->next = s->b[hash(addr)];
+	s->b[hash(addr)] = e;
+	s->n++;
+}
+
+/* Drops what expired; past SUPPRESS_MAX also what expires soonest. */
+static void
+prune(struct suppress *s, time_t now)
+{
+	time_t cut = now;
+
+	for (int pass = 0; pass < 64; pass++) {
+		for (size_t i = 0; i < NBUCKETS; i++)
+			for (struct entry **p = &s->b[i]; *p;) {
+				if ((*p)->until <= cut) {
+					struct entry *dead = *p;
+					*p = dead->next;
+					free(dead);
+					s->n--;
+				} else
+					p = &(*p)->next;
+			}
+		if (s->n <= SUPPRESS_MAX)
+			return;
+		cut += 3600;	/* an hour more at a time */
+	}
+}
+
+/* "ADDRESS UNTIL" */
+static bool
+parse_line(const char *p, size_t len, char *addr, time_t *until)
+{
+	const char *sp = memchr(p, ' ', len);
+	size_t al = sp ? (size_t)(sp - p) : 0;
+	long long t = 0;
+
+	if (sp == NULL || al == 0 || al >= ADDR_MAX || memchr(p, '@', al) == NULL)
+		return false;
+	for (size_t i = 0; i < al; i++)
+		if ((unsigned char)p[i] <= ' ' || (unsigned char)p[i] == 127)
+			return false;
+	for (const char *q = sp + 1; q < p + len; q++) {
+		if (!isdigit((unsigned char)*q) || t > 100000000000LL)
+			return false;
+		t = t * 10 + (*q - '0');
+	}
+	memcpy(addr, p, al);
+	addr[al] = '\0';
+	*until = (time_t)t;
+	return true;
+}
+
+static void
+load_text(struct suppress *s, const char *text, time_t now)
+{
+	for (const char *p = text; *p;) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		char addr[ADDR_MAX];
+		time_t until;
+
+		if (parse_line(p, len, addr, &until) && until > now)
+			put(s, addr, until);
+		p = eol ? eol + 1 : p + len;
+	}
+}
+
+struct suppress *
+suppress_open(const char *data_dir)
+{
+	struct suppress *s = xcalloc(1, sizeof(*s));
+	struct stat st;
+	char *text;
+
+	s->path = xasprintf("%s/suppressed", data_dir);
+	if ((text = durable_slurp(s->path, &st)) != NULL) {
+		load_text(s, text, time(NULL));
+		free(text);
+	} else if (errno != ENOENT)
+		log_event("error", "reason=\"cannot read %s: %s\"", s->path, strerror(errno));
+	prune(s, time(NULL));
+	return s;
+}
+
+void
+suppress_free(struct suppress *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < NBUCKETS; i++)
+		while (s->b[i]) {
+			struct entry *n = s->b[i]->next;
+			free(s->b[i]);
+			s->b[i] = n;
+		}
+	free(s->path);
+	free(s);
+}
+
+bool
+suppress_is_unknown_user(const char *reply, size_t len)
+{
+	static const char *const phrases[] = {
+		"no such user", "user unknown", "unknown user", "no such mailbox",
+		"mailbox unavailable", "does not exist", "recipient not found",
+		"invalid recipient", "unknown recipient", "no mailbox",
+	};
+	char low[512];
+	size_t n = len < sizeof(low) - 1 ? len : sizeof(low) - 1;
+	size_t i = 4;
+
+	if (len < 4 || reply[0] != '5' || !isdigit((unsigned char)reply[1]) ||
+	    !isdigit((unsigned char)reply[2]))
+		return false;
+	/* an enhanced code decides when there is one */
+	if (len > 6 && reply[i] == '5' && reply[i + 1] == '.') {
+		const char *c = reply + i;
+		size_t rest = len - i;
+		if (rest >= 6 && strncmp(c, "5.1.10", 6) == 0 && (rest == 6 || c[6] == ' '))
+			return true;
+		return rest >= 5 && strncmp(c, "5.1.1", 5) == 0 && (rest == 5 || c[5] == ' ');
+	}
+	if (strncmp(reply, "550", 3) != 0 && strncmp(reply, "551", 3) != 0 &&
+	    strncmp(reply, "553", 3) != 0)
+		return false;
+	for (size_t k = 0; k < n; k++)
+		low[k] = (char)tolower((unsigned char)reply[k]);
+	low[n] = '\0';
+	for (size_t k = 0; k < sizeof(phrases) / sizeof(phrases[0]); k++)
+		if (strstr(low, phrases[k]) != NULL)
+			return true;
+	return false;
+}
+
+struct add_arg {
+	struct suppress *s;
+	time_t now;
+};
+
+/* The whole table, as the file holds it. */
+static int
+write_table(char *old, FILE *out, void *arg, char **err)
+{
+	struct add_arg *a = arg;
+
+	for (size_t i = 0; i < NBUCKETS; i++)
+		for (struct entry *e = a->s->b[i]; e; e = e->next)
+			if (e->until > a->now)
+				fprintf(out, "%s %lld\n", e->addr, (long long)e->until);
+	return 0;
+}
+
+int
+suppress_add(struct suppress *s, const char *addr, time_t now, unsigned lifetime)
+{
+	struct add_arg a = { s, now };
+	char *err = NULL;
+
+	if (strlen(addr) >= ADDR_MAX || strchr(addr, ' ') != NULL || strchr(addr, '\n') != NULL)
+		return -1;
+	put(s, addr, now + (time_t)lifetime);
+	prune(s, now);
+	if (durable_edit_file(s->path, 0640, write_table, &a, &err) == -1) {
+		log_event("error", "reason=\"cannot write %s: %s\"", s->path, err);
+		free(err);
+		return -1;
+	}
+	return 0;
+}
+
+bool
+suppress_check(struct suppress *s, const char *addr, time_t now, time_t *until)
+{
+	struct entry *e = find(s, addr);
+
+	if (e == NULL || e->until <= now)
+		return false;
+	*until = e->until;
+	return true;
+}
