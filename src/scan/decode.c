@@ -1,11 +1,15 @@
 /*
  * Decoders. Output never exceeds input for QP, base64 and entities; the
  * charset converters may grow text (Latin-1 to UTF-8 doubles at most,
- * UTF-16 to UTF-8 grows by half), and stop when outlen is reached.
+ * windows-1252 and other one-octet charsets triple, UTF-16 grows by
+ * half, UTF-32 shrinks), and stop when outlen is reached.
  */
 #include "decode.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <iconv.h>
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -103,27 +107,39 @@ base64_decode(const char *buf, size_t len, char *out, size_t outlen)
 	return o;
 }
 
+static const struct { const char *n; enum charset cs; } charset_names[] = {
+	{ "iso-8859-1", CHARSET_LATIN1 }, { "iso8859-1", CHARSET_LATIN1 },
+	{ "latin1", CHARSET_LATIN1 }, { "latin-1", CHARSET_LATIN1 },
+	{ "us-ascii", CHARSET_UTF8 }, { "utf-8", CHARSET_UTF8 }, { "utf8", CHARSET_UTF8 },
+	{ "ascii", CHARSET_UTF8 },
+	{ "windows-1252", CHARSET_CP1252 }, { "cp1252", CHARSET_CP1252 },
+	{ "iso-8859-15", CHARSET_LATIN1 },
+	{ "utf-16le", CHARSET_UTF16LE }, { "utf-16be", CHARSET_UTF16BE },
+	{ "utf-16", CHARSET_UTF16 }, { "ucs-2", CHARSET_UTF16 }, { "unicode", CHARSET_UTF16 },
+	{ "utf-32le", CHARSET_UTF32LE }, { "utf-32be", CHARSET_UTF32BE },
+	{ "utf-32", CHARSET_UTF32 }, { "ucs-4", CHARSET_UTF32 },
+};
+
+/* Index in charset_names, -1 when the name is not there. */
+static int
+charset_find(const char **name, size_t *len)
+{
+	while (*len > 0 && (**name == '"' || **name == ' '))
+		(*name)++, (*len)--;
+	while (*len > 0 && ((*name)[*len - 1] == '"' || (*name)[*len - 1] == ' '))
+		(*len)--;
+	for (size_t i = 0; i < sizeof(charset_names) / sizeof(charset_names[0]); i++)
+		if (strlen(charset_names[i].n) == *len && strncasecmp(charset_names[i].n, *name, *len) == 0)
+			return (int)i;
+	return -1;
+}
+
 enum charset
 charset_lookup(const char *name, size_t len)
 {
-	static const struct { const char *n; enum charset cs; } names[] = {
-		{ "iso-8859-1", CHARSET_LATIN1 }, { "iso8859-1", CHARSET_LATIN1 },
-		{ "latin1", CHARSET_LATIN1 }, { "latin-1", CHARSET_LATIN1 },
-		{ "us-ascii", CHARSET_UTF8 }, { "utf-8", CHARSET_UTF8 }, { "utf8", CHARSET_UTF8 },
-		{ "windows-1252", CHARSET_CP1252 }, { "cp1252", CHARSET_CP1252 },
-		{ "iso-8859-15", CHARSET_LATIN1 },
-		{ "utf-16le", CHARSET_UTF16LE }, { "utf-16be", CHARSET_UTF16BE },
-		{ "utf-16", CHARSET_UTF16 }, { "ucs-2", CHARSET_UTF16 },
-	};
+	int i = charset_find(&name, &len);
 
-	while (len > 0 && (*name == '"' || *name == ' '))
-		name++, len--;
-	while (len > 0 && (name[len - 1] == '"' || name[len - 1] == ' '))
-		len--;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strlen(names[i].n) == len && strncasecmp(names[i].n, name, len) == 0)
-			return names[i].cs;
-	return CHARSET_UTF8;
+	return i >= 0 ? charset_names[i].cs : len > 0 ? CHARSET_OTHER : CHARSET_UTF8;
 }
 
 size_t
@@ -164,14 +180,81 @@ static const unsigned short cp1252_high[32] = {
 	0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0, 0x017e, 0x0178,
 };
 
+/* Code unit of w octets (2 or 4) at p in the given byte order. */
+static unsigned long
+unit_at(const unsigned char *p, size_t w, int be)
+{
+	unsigned long u = 0;
+
+	for (size_t k = 0; k < w; k++)
+		u |= (unsigned long)p[be ? k : w - 1 - k] << (8 * (w - 1 - k));
+	return u;
+}
+
+/*
+ * Byte order of UTF-16 (w 2) or UTF-32 (w 4) text: a BOM decides (and is
+ * skipped: *skip); otherwise the label, or for a bare "UTF-16"/"UTF-32"
+ * the order in which the first units' high octets are zero.
+ */
+static int
+unicode_order(const unsigned char *b, size_t len, size_t w, int label_be, bool label_has_order,
+    size_t *skip)
+{
+	size_t lo_zero = 0, hi_zero = 0;
+
+	*skip = 0;
+	if (w == 2 && len >= 2 && b[0] == 0xfe && b[1] == 0xff)
+		return *skip = 2, 1;
+	if (w == 2 && len >= 2 && b[0] == 0xff && b[1] == 0xfe)
+		return *skip = 2, 0;
+	if (w == 4 && len >= 4 && b[0] == 0 && b[1] == 0 && b[2] == 0xfe && b[3] == 0xff)
+		return *skip = 4, 1;
+	if (w == 4 && len >= 4 && b[0] == 0xff && b[1] == 0xfe && b[2] == 0 && b[3] == 0)
+		return *skip = 4, 0;
+	if (label_has_order)
+		return label_be;
+	for (size_t i = 0; i + w <= len && i < 1024; i += w) {
+		hi_zero += b[i] == 0;		/* big endian ASCII: 00 41 */
+		lo_zero += b[i + w - 1] == 0;	/* little endian: 41 00 */
+	}
+	return lo_zero > hi_zero ? 0 : 1;
+}
+
+static size_t
+unicode_to_utf8(const unsigned char *b, size_t len, size_t w, int be, char *out, size_t outlen)
+{
+	size_t i = 0, o = 0;
+
+	while (i + w <= len) {
+		unsigned long u = unit_at(b + i, w, be);
+		size_t n;
+		i += w;
+		if (w == 2 && u >= 0xd800 && u <= 0xdbff && i + 2 <= len) {
+			unsigned long lo = unit_at(b + i, 2, be);
+			if (lo >= 0xdc00 && lo <= 0xdfff) {
+				u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+				i += 2;
+			} else
+				u = '?';
+		} else if ((u >= 0xd800 && u <= 0xdfff) || u > 0x10ffff)
+			u = '?';
+		if ((n = utf8_put(u, out + o, outlen - o)) == 0)
+			break;
+		o += n;
+	}
+	return o;
+}
+
 size_t
 charset_to_utf8(enum charset cs, const char *buf, size_t len, char *out, size_t outlen)
 {
-	size_t i = 0, o = 0;
-	int be = 1;
+	const unsigned char *b = (const unsigned char *)buf;
+	size_t o = 0, skip, w = 2;
+	int be;
 
 	switch (cs) {
 	case CHARSET_UTF8:
+	case CHARSET_OTHER:
 		/* Copied as is: the extractors only look for ASCII structure
 		 * and pass host names to libidn2, which validates UTF-8. */
 		if (len > outlen)
@@ -180,49 +263,87 @@ charset_to_utf8(enum charset cs, const char *buf, size_t len, char *out, size_t 
 		return len;
 	case CHARSET_LATIN1:
 	case CHARSET_CP1252:
-		for (; i < len; i++) {
-			unsigned char c = (unsigned char)buf[i];
-			unsigned long cp = c;
+		for (size_t i = 0; i < len; i++) {
+			unsigned long cp = b[i];
 			size_t n;
-			if (cs == CHARSET_CP1252 && c >= 0x80 && c < 0xa0)
-				cp = cp1252_high[c - 0x80] ? cp1252_high[c - 0x80] : '?';
+			if (cs == CHARSET_CP1252 && b[i] >= 0x80 && b[i] < 0xa0)
+				cp = cp1252_high[b[i] - 0x80] ? cp1252_high[b[i] - 0x80] : '?';
 			if ((n = utf8_put(cp, out + o, outlen - o)) == 0)
 				break;
 			o += n;
 		}
 		return o;
 	case CHARSET_UTF16LE:
-		be = 0;
-		break;
 	case CHARSET_UTF16BE:
-		break;
 	case CHARSET_UTF16:
-		if (len >= 2 && (unsigned char)buf[0] == 0xff && (unsigned char)buf[1] == 0xfe)
-			be = 0, i = 2;
-		else if (len >= 2 && (unsigned char)buf[0] == 0xfe && (unsigned char)buf[1] == 0xff)
-			i = 2;
+		break;
+	case CHARSET_UTF32LE:
+	case CHARSET_UTF32BE:
+	case CHARSET_UTF32:
+		w = 4;
 		break;
 	}
-	while (i + 1 < len) {
-		unsigned long u = be ? ((unsigned char)buf[i] << 8) | (unsigned char)buf[i + 1] :
-		    ((unsigned char)buf[i + 1] << 8) | (unsigned char)buf[i];
-		size_t n;
-		i += 2;
-		if (u >= 0xd800 && u <= 0xdbff && i + 1 < len) {
-			unsigned long lo = be ? ((unsigned char)buf[i] << 8) | (unsigned char)buf[i + 1] :
-			    ((unsigned char)buf[i + 1] << 8) | (unsigned char)buf[i];
-			if (lo >= 0xdc00 && lo <= 0xdfff) {
-				u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
-				i += 2;
-			} else
-				u = '?';
-		} else if (u >= 0xd800 && u <= 0xdfff)
-			u = '?';
-		if ((n = utf8_put(u, out + o, outlen - o)) == 0)
-			break;
-		o += n;
+	be = unicode_order(b, len, w, cs == CHARSET_UTF16BE || cs == CHARSET_UTF32BE,
+	    cs != CHARSET_UTF16 && cs != CHARSET_UTF32, &skip);
+	return unicode_to_utf8(b + skip, len - skip, w, be, out, outlen);
+}
+
+/* What iconv(3) is asked for: a plain charset name, never its
+ * "//TRANSLIT"-style suffixes or anything longer than a name. */
+#define ICONV_NAME_MAX 40
+
+static size_t
+iconv_to_utf8(const char *name, size_t nlen, const char *buf, size_t len, char *out,
+    size_t outlen, bool *known)
+{
+	char cs[ICONV_NAME_MAX + 1];
+	char *in = (char *)buf, *o = out;
+	size_t inleft = len, oleft = outlen;
+	iconv_t cd;
+
+	*known = false;
+	if (nlen == 0 || nlen > ICONV_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < nlen; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (!isalnum(c) && c != '-' && c != '_' && c != '.' && c != ':')
+			return 0;
+		cs[i] = (char)c;
 	}
-	return o;
+	cs[nlen] = '\0';
+	if ((cd = iconv_open("UTF-8", cs)) == (iconv_t)-1)
+		return 0;
+	*known = true;
+	/* each round consumes at least one octet: at most len rounds */
+	while (inleft > 0) {
+		if (iconv(cd, &in, &inleft, &o, &oleft) != (size_t)-1)
+			break;
+		if (errno != EILSEQ || oleft == 0)
+			break;	/* E2BIG: out is full; EINVAL: cut sequence */
+		*o++ = '?';
+		oleft--;
+		in++;
+		inleft--;
+	}
+	/* the end of a stateful encoding (ISO-2022-JP) may emit a last
+	 * character */
+	iconv(cd, NULL, NULL, &o, &oleft);
+	iconv_close(cd);
+	return outlen - oleft;
+}
+
+size_t
+charset_name_to_utf8(const char *name, size_t nlen, const char *buf, size_t len, char *out,
+    size_t outlen)
+{
+	int i = charset_find(&name, &nlen);
+	bool known;
+	size_t n;
+
+	if (i >= 0)
+		return charset_to_utf8(charset_names[i].cs, buf, len, out, outlen);
+	n = iconv_to_utf8(name, nlen, buf, len, out, outlen, &known);
+	return known ? n : charset_to_utf8(CHARSET_UTF8, buf, len, out, outlen);
 }
 
 /* One encoded word "=?charset?Q|B?text?=" at buf; returns its length or 0. */
@@ -266,7 +387,7 @@ encoded_word(const char *buf, size_t len, char *out, size_t outlen, size_t *writ
 		/* RFC 2231 language suffix "charset*lang" */
 		const char *star = memchr(cs, '*', (size_t)(enc - cs));
 		size_t cl = (size_t)((star ? star : enc) - cs);
-		*written = charset_to_utf8(charset_lookup(cs, cl), tmp, n, out, outlen);
+		*written = charset_name_to_utf8(cs, cl, tmp, n, out, outlen);
 	}
 	return (size_t)(end + 2 - buf);
 }

@@ -20,19 +20,39 @@ size_t qp_decode(const char *buf, size_t len, char *out, size_t outlen);
 size_t base64_decode(const char *buf, size_t len, char *out, size_t outlen);
 
 enum charset {
-	CHARSET_UTF8 = 0,	/* also US-ASCII and unknown charsets */
+	CHARSET_UTF8 = 0,	/* also US-ASCII, and no charset at all */
 	CHARSET_LATIN1,		/* ISO-8859-1 */
 	CHARSET_CP1252,		/* windows-1252 */
 	CHARSET_UTF16LE,
 	CHARSET_UTF16BE,
-	CHARSET_UTF16,		/* byte order from a BOM, else big endian */
+	CHARSET_UTF16,		/* byte order from a BOM, else guessed */
+	CHARSET_UTF32LE,
+	CHARSET_UTF32BE,
+	CHARSET_UTF32,		/* byte order from a BOM, else guessed */
+	CHARSET_OTHER,		/* a name not above: charset_name_to_utf8 */
 };
 
 /* Maps a MIME charset name (any case, maybe quoted) to what we decode. */
 enum charset charset_lookup(const char *name, size_t len);
 
-/* Converts text in charset cs to UTF-8. Invalid sequences become '?'. */
+/*
+ * Converts text in charset cs to UTF-8 (CHARSET_OTHER: copied as is).
+ * Invalid sequences become '?'.
+ * UTF-16 and UTF-32 follow a byte order mark whatever the label says
+ * (and drop it); without one, "UTF-16"/"UTF-32" take the order in which
+ * the text's high octets are zero (ASCII-heavy mail), else big endian
+ * (RFC 2781 4.3). Grows text at most threefold.
+ */
 size_t charset_to_utf8(enum charset cs, const char *buf, size_t len, char *out, size_t outlen);
+
+/*
+ * The same for a charset given by name (nlen octets): those of enum
+ * charset here, any other iconv(3) knows through it (KOI8-R, Shift_JIS,
+ * ISO-2022-JP, UTF-7...); one nobody knows is copied as is, since URLs
+ * are ASCII in every ASCII-compatible charset.
+ */
+size_t charset_name_to_utf8(const char *name, size_t nlen, const char *buf, size_t len,
+    char *out, size_t outlen);
 
 /* Decodes RFC 2047 encoded words in a header value, into UTF-8; white
  * space between adjacent encoded words is dropped (RFC 2047 6.2). */

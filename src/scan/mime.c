@@ -189,8 +189,10 @@ part_headers(struct mime_part *p, char *boundary, size_t blen)
 		parse_content_type(v, vl, p);
 		if (p->type[0] == '\0')
 			strcpy(p->type, "text");
-		if (mime_param(v, vl, "charset", tmp, sizeof(tmp)))
+		if (mime_param(v, vl, "charset", tmp, sizeof(tmp))) {
 			p->charset = charset_lookup(tmp, strlen(tmp));
+			memcpy(p->charset_name, tmp, sizeof(p->charset_name));
+		}
 		if (boundary)
 			mime_param(v, vl, "boundary", boundary, blen);
 	}
@@ -362,7 +364,10 @@ mime_decode_body(const struct mime_part *p, char *out, size_t outlen)
 		n = base64_decode(p->body, p->body_len, tmp, n);
 	else
 		memcpy(tmp, p->body, n);
-	n = charset_to_utf8(p->charset, tmp, n, out, outlen);
+	/* a charset only iconv(3) may know goes by its name */
+	n = p->charset == CHARSET_OTHER ? charset_name_to_utf8(p->charset_name,
+	    strnlen(p->charset_name, sizeof(p->charset_name)), tmp, n, out, outlen) :
+	    charset_to_utf8(p->charset, tmp, n, out, outlen);
 	free(tmp);
 	return n;
 }

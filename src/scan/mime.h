@@ -56,6 +56,7 @@ struct mime_part {
 	char subtype[MIME_TOKEN_MAX];	/* e.g. "html" */
 	enum mime_encoding encoding;
 	enum charset charset;
+	char charset_name[MIME_TOKEN_MAX];	/* as declared, "" if none */
 	bool attachment;	/* Content-Disposition: attachment */
 	int depth;
 };
@@ -74,8 +75,9 @@ typedef void mime_part_cb(void *arg, const struct mime_part *part);
 unsigned mime_walk(const char *msg, size_t len, mime_part_cb *cb, void *arg,
     struct mime_stats *stats);
 
-/* Decodes a part's body (transfer encoding, then charset to UTF-8) into
- * out. Returns the length written. */
+/* Decodes a part's body (transfer encoding, then charset to UTF-8: by
+ * charset_name when set, else by charset) into out. Returns the length
+ * written. */
 size_t mime_decode_body(const struct mime_part *p, char *out, size_t outlen);
 
 #endif

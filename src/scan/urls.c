@@ -182,32 +182,84 @@ hexval(int c)
 	return -1;
 }
 
-/* inet_aton's forms (decimal, octal, hex, 1-4 parts) but only when the
- * host is entirely numeric, as browsers do. */
+/*
+ * IPv4 hosts as browsers read them (WHATWG URL Standard, "IPv4 parser"):
+ * a host whose last label is a number is an IPv4 address or invalid,
+ * never a name. Each of 1-4 parts is decimal, 0x hex or 0-prefixed octal
+ * ("0x" alone is 0); all but the last fit an octet, the last fills the
+ * rest: 3232235777, 0300.0250.0.1, 0xC0.0xA8.1.1 and 192.168.257 are
+ * addresses; 1.2.3.4.5, example.123 and 09.1.1.1 are nothing.
+ */
 static bool
-numeric_ipv4(const char *h, char *out, size_t outlen)
+ipv4_number(const char *p, size_t len, uint64_t *v)
 {
-	struct in_addr a;
-	bool digit = false;
+	int radix = 10;
 
-	for (const char *p = h; *p; p++) {
-		if (isdigit((unsigned char)*p))
-			digit = true;
-		else if (*p != '.' && *p != 'x' && *p != 'X' && hexval(*p) < 0)
-			return false;
-	}
-	/* hex letters only count after a 0x prefix */
-	for (const char *p = h; *p; p++)
-		if (isalpha((unsigned char)*p) && *p != 'x' && *p != 'X') {
-			const char *q = p;
-			while (q > h && q[-1] != '.' && q[-1] != 'x' && q[-1] != 'X')
-				q--;
-			if (q == h || (q[-1] != 'x' && q[-1] != 'X'))
-				return false;
-		}
-	if (!digit || inet_aton(h, &a) == 0)
+	if (len == 0)
 		return false;
-	return inet_ntop(AF_INET, &a, out, (socklen_t)outlen) != NULL;
+	if (len >= 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		radix = 16, p += 2, len -= 2;
+	else if (len >= 2 && p[0] == '0')
+		radix = 8, p++, len--;
+	*v = 0;
+	for (size_t i = 0; i < len; i++) {
+		int d = hexval((unsigned char)p[i]);
+		if (d < 0 || d >= radix)
+			return false;
+		/* past 2^32 it only has to stay too big */
+		if (*v <= 0xffffffffu)
+			*v = *v * (uint64_t)radix + (uint64_t)d;
+	}
+	return true;
+}
+
+static bool
+ends_in_number(const char *h)
+{
+	const char *last = strrchr(h, '.');
+	size_t l;
+	uint64_t v;
+	bool digits = true;
+
+	last = last ? last + 1 : h;
+	l = strlen(last);
+	for (size_t i = 0; i < l; i++)
+		digits = digits && isdigit((unsigned char)last[i]);
+	return (l > 0 && digits) || ipv4_number(last, l, &v);
+}
+
+/* Returns 1 for an address (dotted quad in out), 0 when h is a name, -1
+ * when it ends in a number but is no address (an invalid host). */
+static int
+whatwg_ipv4(const char *h, char *out, size_t outlen)
+{
+	uint64_t num[4], addr = 0;
+	size_t n = 0;
+	const char *p = h;
+	struct in_addr a;
+
+	if (!ends_in_number(h))
+		return 0;
+	for (;;) {
+		const char *dot = strchr(p, '.');
+		size_t l = dot ? (size_t)(dot - p) : strlen(p);
+		if (n == 4 || !ipv4_number(p, l, &num[n]))
+			return -1;
+		n++;
+		if (dot == NULL)
+			break;
+		p = dot + 1;
+	}
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (num[i] > 255)
+			return -1;
+		addr |= num[i] << (8 * (3 - i));
+	}
+	if (num[n - 1] >= (uint64_t)1 << (8 * (5 - n)))
+		return -1;
+	addr |= num[n - 1];
+	a.s_addr = htonl((uint32_t)addr);
+	return inet_ntop(AF_INET, &a, out, (socklen_t)outlen) != NULL ? 1 : -1;
 }
 
 /* Labels as DNS has them (RFC 1035 2.3.1, RFC 5890 2.3.1): none empty,
@@ -301,8 +353,9 @@ url_normalize_host(const char *host, size_t len, char *out, size_t outlen)
 	}
 	buf[n] = '\0';
 	if (ascii) {
-		if (numeric_ipv4(buf, out, outlen))
-			return URL_ITEM_IP;
+		int ip = whatwg_ipv4(buf, out, outlen);
+		if (ip != 0)
+			return ip == 1 ? URL_ITEM_IP : -1;
 		if (n >= outlen || !labels_ok(buf))
 			return -1;
 		memcpy(out, buf, n + 1);
@@ -337,6 +390,14 @@ url_normalize_host(const char *host, size_t len, char *out, size_t outlen)
 				idn2_free(ace);
 				return -1;
 			}
+		/* UTS 46 maps fullwidth digits to ASCII: an address again */
+		{
+			int ip = whatwg_ipv4(ace, out, outlen);
+			if (ip != 0) {
+				idn2_free(ace);
+				return ip == 1 ? URL_ITEM_IP : -1;
+			}
+		}
 		strcpy(out, ace);
 		idn2_free(ace);
 		return URL_ITEM_HOST;
@@ -414,7 +475,34 @@ take_url(struct url_set *s, const char *start, const char *host_start, const cha
 	return (size_t)(p - host_start);
 }
 
-/* Email address around the '@' at text[at]. */
+/*
+ * SPEC 5.1: a www. name and an address's domain are domains whatever
+ * their TLD (new TLDs appear faster than the public-suffix list ships;
+ * test TLDs exist). What is asked of the TLD is only that it looks like
+ * one: letters (RFC 1123 2.1: never all-numeric) or an A-label, so that
+ * "image001.png@01D3A1B2.C3D4E5F0" (an HTML cid:) is no address.
+ */
+static bool
+tld_plausible(const char *host)
+{
+	const char *tld = strrchr(host, '.');
+	size_t l;
+
+	if (tld == NULL)
+		return false;
+	tld++;
+	l = strlen(tld);
+	if (l > 4 && strncmp(tld, "xn--", 4) == 0)
+		return true;
+	if (l < 2)
+		return false;
+	for (size_t i = 0; i < l; i++)
+		if (!isalpha((unsigned char)tld[i]))
+			return false;
+	return true;
+}
+
+/* Email address around the '@' at text[at]: its domain, any TLD. */
 static void
 take_email(struct url_set *s, const char *t, size_t len, size_t at, enum url_source src)
 {
@@ -431,7 +519,7 @@ take_email(struct url_set *s, const char *t, size_t len, size_t at, enum url_sou
 	if (l == at || r <= at + 1)
 		return;
 	kind = url_normalize_host(t + at + 1, r - at - 1, dom, sizeof(dom));
-	if (kind != URL_ITEM_HOST || !url_has_public_suffix(dom))
+	if (kind != URL_ITEM_HOST || !tld_plausible(dom))
 		return;
 	snprintf(addr, sizeof(addr), "%.*s", (int)(r - l), t + l);
 	add_item(s, URL_ITEM_EMAIL, src, dom, addr, strlen(addr));
@@ -446,8 +534,9 @@ local_char(unsigned char c)
 
 /*
  * A bare domain or www. name in a word starting at t[i]. Returns the
- * length of the word consumed. SPEC 5.1: a bare word counts only when the
- * public-suffix list says so, and never inside a URL's path or query
+ * length of the word consumed. SPEC 5.1: a www. name is a domain
+ * whatever its TLD; another bare word only when the public-suffix list
+ * says so, and never inside a URL's path or query
  * (depth > 0: "article.pl?sid=" is a file), in a file path
  * ("/etc/mail/sendmail.cf"), with a '_' or as an address's local part:
  * there only a www. name is a URL itself (issue 20).
@@ -479,8 +568,10 @@ take_bare(struct url_set *s, const char *t, size_t len, size_t i, enum url_sourc
 	if (!www && (depth > 0 || (i > 0 && (t[i - 1] == '/' || t[i - 1] == '\\')) ||
 	    memchr(t + i, '_', j - i) != NULL))
 		return j - i;
+	/* SPEC 5.1: a www. name whatever its TLD; the public-suffix list
+	 * decides only for other bare words */
 	if (url_normalize_host(t + i, j - i, host, sizeof(host)) != URL_ITEM_HOST ||
-	    !url_has_public_suffix(host))
+	    !(www ? tld_plausible(host) : url_has_public_suffix(host)))
 		return j - i;
 	e = j;
 	/* a path after the domain is part of the URL */
@@ -560,6 +651,14 @@ scan_text(struct url_set *s, const char *t, size_t len, enum url_source src, int
 				continue;
 			}
 			i += 3;
+			continue;
+		}
+		/* "//host" in a query ("?next=//evil.example/"): protocol-
+		 * relative, a URL for the browser the redirector sends it to
+		 * (SPEC 5.1); '=' and '&' are blanks here (follow_redirect) */
+		if (c == '/' && depth > 0 && i > 0 && t[i - 1] == ' ' && i + 2 < len &&
+		    t[i + 1] == '/' && t[i + 2] != '/') {
+			i += 2 + take_url(s, t + i, t + i + 2, t + len, src, depth);
 			continue;
 		}
 		if (c == '@') {

@@ -2,7 +2,8 @@
  * Fuzz target for the MIME walker and the decoders under it: the input is
  * a whole message. Every leaf part is decoded into an exactly-sized
  * buffer; every header of every part is iterated, unfolded, searched for
- * parameters and RFC 2047-decoded. Invariants: pointers handed out lie
+ * parameters and RFC 2047-decoded; the raw input goes through every
+ * charset converter. Invariants: pointers handed out lie
  * inside the input, decoders never write past outlen, the caps hold.
  */
 #include "fuzz.h"
@@ -110,7 +111,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(html_entities_decode(msg, size, out, cap) <= size);
 		free(out);
 	}
-	for (int cs = CHARSET_UTF8; cs <= CHARSET_UTF16; cs++) {
+	for (int cs = CHARSET_UTF8; cs <= CHARSET_OTHER; cs++) {
 		size_t cap = size * 3 + 1;
 		char *out = malloc(cap);
 		CHECK(charset_to_utf8((enum charset)cs, msg, size, out, cap) <= cap);
@@ -120,6 +121,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		out = malloc(cap);
 		CHECK(charset_to_utf8((enum charset)cs, msg, size, out, cap) <= cap);
 		free(out);
+	}
+	/* through iconv: stateful, multi-octet and unknown charsets; at most
+	 * three octets of UTF-8 per input octet, never past outlen */
+	{
+		static const char *const names[] = { "koi8-r", "utf-7", "shift_jis", "iso-2022-jp",
+			"gb18030", "x-unknown", "utf-8//translit" };
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			size_t cap = size * 3 + 1, n;
+			char *out = malloc(cap);
+			n = charset_name_to_utf8(names[i], strlen(names[i]), msg, size, out, cap);
+			CHECK(n <= cap);
+			free(out);
+			cap = size / 2 + 1;
+			out = malloc(cap);
+			CHECK(charset_name_to_utf8(names[i], strlen(names[i]), msg, size, out, cap) <= cap);
+			free(out);
+		}
 	}
 	free(msg);
 	return 0;

@@ -1,7 +1,8 @@
 /*
  * Table tests for the scanner's decoders (src/scan/decode.h):
  * quoted-printable, base64, charsets to UTF-8 (Latin-1, windows-1252,
- * UTF-16 with and without a BOM), RFC 2047 encoded words and HTML
+ * UTF-16 and UTF-32 with and without a BOM, the others through iconv),
+ * RFC 2047 encoded words and HTML
  * character references. Each case names the decoder, its input and the
  * exact UTF-8 it must produce.
  */
@@ -9,10 +10,15 @@
 
 #include "scan/decode.h"
 
-enum dec_fn { D_QP, D_B64, D_2047, D_HTML, D_LATIN1, D_CP1252, D_U16LE, D_U16BE, D_U16 };
+enum dec_fn {
+	D_QP, D_B64, D_2047, D_HTML, D_LATIN1, D_CP1252, D_U16LE, D_U16BE, D_U16, D_U32LE,
+	D_U32BE, D_U32, D_KOI8R, D_UTF7, D_SJIS, D_2022JP, D_UNKNOWN,
+};
 
 static const char *const fn_names[] = {
 	"qp", "base64", "rfc2047", "html", "latin1", "cp1252", "utf16le", "utf16be", "utf16",
+	"utf32le", "utf32be", "utf32", "koi8-r", "utf-7", "shift_jis", "iso-2022-jp",
+	"x-unknown",
 };
 
 struct dec_case {
@@ -107,6 +113,39 @@ static const struct dec_case dec_cases[] = {
 	      "e\x00/\x00"),
 	    S("h\xc3\xa9llo http://b\xc3\xbc" "cher.example/") },
 
+	/* without a BOM, "UTF-16" takes the order whose high octets are
+	 * zero: mail sent as UTF-16LE but labelled "UTF-16" (SPEC 5.1) */
+	{ D_U16, S("h\0t\0t\0p\0:\0/\0/\0x\0.\0t\0e\0s\0t\0"), S("http://x.test") },
+	{ D_U16, S("\0h\0t\0t\0p"), S("http") },
+	/* a BOM decides whatever the label, and is not copied */
+	{ D_U16LE, S("\xff\xfeh\0i\0"), S("hi") },
+	{ D_U16BE, S("\xfe\xff\0h\0i"), S("hi") },
+	{ D_U16LE, S("\xfe\xff\0h\0i"), S("hi") },
+	/* a lone surrogate or a cut unit */
+	{ D_U16BE, S("\xd8\x3d\0a"), S("?a") },
+	{ D_U16BE, S("\0a\0"), S("a") },
+	/* UTF-32 */
+	{ D_U32LE, S("h\0\0\0i\0\0\0"), S("hi") },
+	{ D_U32BE, S("\0\0\0h\0\0\0i"), S("hi") },
+	{ D_U32BE, S("\0\x01\xf6\0"), S("\xf0\x9f\x98\x80") },
+	{ D_U32, S("\xff\xfe\0\0h\0\0\0i\0\0\0"), S("hi") },
+	{ D_U32, S("\0\0\xfe\xff\0\0\0h\0\0\0i"), S("hi") },
+	{ D_U32, S("w\0\0\0w\0\0\0w\0\0\0.\0\0\0x\0\0\0"), S("www.x") },
+	{ D_U32, S("\0\0\0w\0\0\0w"), S("ww") },
+	/* beyond U+10FFFF, surrogates: invalid */
+	{ D_U32BE, S("\0\x11\0\0\0\0\xd8\0\0\0\0a"), S("??a") },
+	{ D_U32LE, S("a\0\0\0b\0"), S("a") },
+	/* ---- other charsets, through iconv ---- */
+	{ D_KOI8R, S("\xd0\xd2\xc9\xcd\xc5\xd2.\xd2\xc6"),
+	    S("\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd1\x80\xd1\x84") },
+	{ D_UTF7, S("see +AGgAdAB0AHAAOgAvAC8-x.test"), S("see http://x.test") },
+	{ D_SJIS, S("\x82\xa0 http://x.test/"), S("\xe3\x81\x82 http://x.test/") },
+	{ D_2022JP, S("\x1b$B$\"\x1b(B http://x.test/"), S("\xe3\x81\x82 http://x.test/") },
+	/* an invalid octet becomes '?', the rest is converted */
+	{ D_SJIS, S("a\x80" "b"), S("a?b") },
+	/* a charset nobody knows: copied, ASCII structure intact */
+	{ D_UNKNOWN, S("http://x.test/ \xff"), S("http://x.test/ \xff") },
+
 	/* ---- RFC 2047 encoded words ---- */
 	{ D_2047, S("plain subject"), S("plain subject") },
 	{ D_2047, S("=?ISO-8859-1?Q?caf=E9?="), S("caf\xc3\xa9") },
@@ -126,6 +165,11 @@ static const struct dec_case dec_cases[] = {
 	{ D_2047, S("=?UTF-8?Q?a?=\n\t=?ISO-8859-1?Q?=E9?="), S("a\xc3\xa9") },
 	{ D_2047, S("=?UTF-8?B?aHR0cDovL2V2?= =?UTF-8?B?aWwuZXhhbXBsZS8=?="),
 	    S("http://evil.example/") },
+	/* any charset iconv knows */
+	{ D_2047, S("=?KOI8-R?B?0NLJzcXS?="), S("\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80") },
+	{ D_2047, S("=?UTF-16?B?AGgAdAB0AHAAOgAvAC8AeAAuAHQAZQBzAHQ=?="), S("http://x.test") },
+	/* a name iconv might take for options is no charset */
+	{ D_2047, S("=?UTF-8//TRANSLIT?Q?a?="), S("a") },
 	/* but kept around ordinary text */
 	{ D_2047, S("Re: =?UTF-8?Q?caf=C3=A9?= ok"), S("Re: caf\xc3\xa9 ok") },
 	{ D_2047, S("=?UTF-8?Q?a?= b =?UTF-8?Q?c?="), S("a b c") },
@@ -190,6 +234,16 @@ run_dec(enum dec_fn fn, const char *in, size_t inlen, char *out, size_t outlen)
 	case D_U16LE: return charset_to_utf8(CHARSET_UTF16LE, in, inlen, out, outlen);
 	case D_U16BE: return charset_to_utf8(CHARSET_UTF16BE, in, inlen, out, outlen);
 	case D_U16: return charset_to_utf8(CHARSET_UTF16, in, inlen, out, outlen);
+	case D_U32LE: return charset_to_utf8(CHARSET_UTF32LE, in, inlen, out, outlen);
+	case D_U32BE: return charset_to_utf8(CHARSET_UTF32BE, in, inlen, out, outlen);
+	case D_U32: return charset_to_utf8(CHARSET_UTF32, in, inlen, out, outlen);
+	case D_KOI8R:
+	case D_UTF7:
+	case D_SJIS:
+	case D_2022JP:
+	case D_UNKNOWN:
+		return charset_name_to_utf8(fn_names[fn], strlen(fn_names[fn]), in, inlen, out,
+		    outlen);
 	}
 	return 0;
 }
@@ -291,13 +345,18 @@ static const struct cs_case cs_cases[] = {
 	{ S("utf-16be"), CHARSET_UTF16BE },
 	{ S("UTF-16"), CHARSET_UTF16 },
 	{ S("ucs-2"), CHARSET_UTF16 },
-	/* unknown charsets are read as UTF-8 (ASCII structure survives) */
-	{ S("koi8-r"), CHARSET_UTF8 },
-	{ S("x-unknown"), CHARSET_UTF8 },
+	{ S("UTF-32"), CHARSET_UTF32 },
+	{ S("utf-32le"), CHARSET_UTF32LE },
+	{ S("UTF-32BE"), CHARSET_UTF32BE },
+	/* the others go by name (charset_name_to_utf8, iconv) */
+	{ S("koi8-r"), CHARSET_OTHER },
+	{ S("x-unknown"), CHARSET_OTHER },
+	/* none at all is US-ASCII (RFC 2045 5.2) */
 	{ S(""), CHARSET_UTF8 },
+	{ S("\"\""), CHARSET_UTF8 },
 	/* prefixes are no match */
-	{ S("utf-16l"), CHARSET_UTF8 },
-	{ S("iso-8859-1x"), CHARSET_UTF8 },
+	{ S("utf-16l"), CHARSET_OTHER },
+	{ S("iso-8859-1x"), CHARSET_OTHER },
 };
 
 static void

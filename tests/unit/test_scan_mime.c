@@ -261,6 +261,35 @@ static const struct msg_case msg_cases[] = {
 	  "AA==\r\n", 1,
 	    { { "text/plain base64 utf16", "h\xc3\xa9llo http://b\xc3\xbc" "cher.example/", 0 } },
 	    false, false, false },
+	/* SPEC 5.1: UTF-16/32, with or without BOM */
+	{ "utf-16le labelled utf-16, no BOM", HDR "Content-Type: text/plain; charset=\"utf-16\"\r\n"
+	  "Content-Transfer-Encoding: base64\r\n\r\ncwBlAGUAIABoAHQAdABwADoALwAvAHcAdwB3AC4AYgBhAGQAcwBwAGEAbQAuAHQAZQBzAHQALwA=\r\n", 1,
+	    { { "text/plain base64 utf16", "see http://www.badspam.test/", 0 } }, false, false, false },
+	/* SPEC 5.1: UTF-16/32, with or without BOM */
+	{ "utf-16be, no BOM", HDR "Content-Type: text/plain; charset=\"UTF-16BE\"\r\n"
+	  "Content-Transfer-Encoding: base64\r\n\r\nAHMAZQBlACAAaAB0AHQAcAA6AC8ALwB3AHcAdwAuAGIAYQBkAHMAcABhAG0ALgB0AGUAcwB0AC8=\r\n", 1,
+	    { { "text/plain base64 utf16be", "see http://www.badspam.test/", 0 } }, false, false, false },
+	/* SPEC 5.1: UTF-16/32, with or without BOM */
+	{ "utf-16le with BOM", HDR "Content-Type: text/plain; charset=\"utf-16le\"\r\n"
+	  "Content-Transfer-Encoding: base64\r\n\r\n//5zAGUAZQAgAGgAdAB0AHAAOgAvAC8AdwB3AHcALgBiAGEAZABzAHAAYQBtAC4AdABlAHMAdAAvAA==\r\n", 1,
+	    { { "text/plain base64 utf16le", "see http://www.badspam.test/", 0 } }, false, false, false },
+	/* SPEC 5.1: UTF-16/32, with or without BOM */
+	{ "utf-32 with BOM", HDR "Content-Type: text/plain; charset=\"utf-32\"\r\n"
+	  "Content-Transfer-Encoding: base64\r\n\r\n//4AAHMAAABlAAAAZQAAACAAAABoAAAAdAAAAHQAAABwAAAAOgAAAC8AAAAvAAAAdwAAAHcAAAB3AAAALgAAAGIAAABhAAAAZAAAAHMAAABwAAAAYQAAAG0AAAAuAAAAdAAAAGUAAABzAAAAdAAAAC8AAAA=\r\n", 1,
+	    { { "text/plain base64 utf32", "see http://www.badspam.test/", 0 } }, false, false, false },
+	/* SPEC 5.1: UTF-16/32, with or without BOM */
+	{ "utf-32le labelled utf-32, no BOM", HDR "Content-Type: text/plain; charset=\"utf-32\"\r\n"
+	  "Content-Transfer-Encoding: base64\r\n\r\ncwAAAGUAAABlAAAAIAAAAGgAAAB0AAAAdAAAAHAAAAA6AAAALwAAAC8AAAB3AAAAdwAAAHcAAAAuAAAAYgAAAGEAAABkAAAAcwAAAHAAAABhAAAAbQAAAC4AAAB0AAAAZQAAAHMAAAB0AAAALwAAAA==\r\n", 1,
+	    { { "text/plain base64 utf32", "see http://www.badspam.test/", 0 } }, false, false, false },
+	/* SPEC 5.1: UTF-16/32, with or without BOM */
+	{ "utf-32be, no BOM", HDR "Content-Type: text/plain; charset=\"UTF-32BE\"\r\n"
+	  "Content-Transfer-Encoding: base64\r\n\r\nAAAAcwAAAGUAAABlAAAAIAAAAGgAAAB0AAAAdAAAAHAAAAA6AAAALwAAAC8AAAB3AAAAdwAAAHcAAAAuAAAAYgAAAGEAAABkAAAAcwAAAHAAAABhAAAAbQAAAC4AAAB0AAAAZQAAAHMAAAB0AAAALw==\r\n", 1,
+	    { { "text/plain base64 utf32be", "see http://www.badspam.test/", 0 } }, false, false, false },
+	/* any other charset by name, through iconv */
+	{ "koi8-r base64", HDR "Content-Type: text/plain; charset=koi8-r\r\n"
+	  "Content-Transfer-Encoding: base64\r\n\r\n0NLJzcXSIGh0dHA6Ly/Q0snNxdIu0sYv\r\n", 1,
+	    { { "text/plain base64 other", "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80 http://\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd1\x80\xd1\x84/", 0 } },
+	    false, false, false },
 	{ "cp1252 8bit", HDR "Content-Type: text/plain; charset=windows-1252\r\n"
 	  "Content-Transfer-Encoding: 8bit\r\n\r\n\x93hi\x94\r\n", 1,
 	    { { "text/plain 7bit cp1252", "\xe2\x80\x9chi\xe2\x80\x9d\r\n", 0 } },
@@ -335,7 +364,7 @@ static const char *
 cs_name(enum charset c)
 {
 	static const char *const names[] = { "utf8", "latin1", "cp1252", "utf16le", "utf16be",
-		"utf16" };
+		"utf16", "utf32le", "utf32be", "utf32", "other" };
 	return (unsigned)c < NELEM(names) ? names[c] : "?";
 }
 

@@ -75,6 +75,28 @@ static const struct host_case host_cases[] = {
 	{ "127.1", URL_ITEM_IP, "127.0.0.1" },
 	{ "%31%39%32.168.1.1", URL_ITEM_IP, "192.168.1.1" },
 	/* names made of hex letters are names */
+	/* WHATWG URL: a host whose last label is a number is an address or
+	 * nothing */
+	{ "1.2.3.4.5", -1, NULL },
+	{ "example.123", -1, NULL },
+	{ "example.0x10", -1, NULL },
+	{ "256.1.1.1", -1, NULL },
+	{ "1.2.3.256", -1, NULL },
+	{ "1.2.65536", -1, NULL },
+	{ "1.2.65535", URL_ITEM_IP, "1.2.255.255" },
+	{ "09.1.1.1", -1, NULL },
+	{ "0x.0x.0x.0x", URL_ITEM_IP, "0.0.0.0" },
+	{ "4294967295", URL_ITEM_IP, "255.255.255.255" },
+	{ "4294967296", -1, NULL },
+	{ "99999999999999999999999", -1, NULL },
+	{ "0x100000000", -1, NULL },
+	{ "1.2.3.4.", URL_ITEM_IP, "1.2.3.4" },
+	{ "1..2", -1, NULL },
+	{ "0xg.1.1.1", -1, NULL },
+	/* fullwidth digits are digits (UTS 46) */
+	{ "\xef\xbc\x91\xef\xbc\x92\xef\xbc\x97.0.0.1", URL_ITEM_IP, "127.0.0.1" },
+	/* the last label is a name: a name */
+	{ "1.2.3.example", URL_ITEM_HOST, "1.2.3.example" },
 	{ "deadbeef.com", URL_ITEM_HOST, "deadbeef.com" },
 	{ "cafe.de", URL_ITEM_HOST, "cafe.de" },
 	{ "0x.example", URL_ITEM_HOST, "0x.example" },
@@ -294,7 +316,15 @@ static const struct text_case text_cases[] = {
 	{ "visit shop.example.co.uk/buy?x=1 today", false, "h:shop.example.co.uk", true, NULL },
 	{ "Open file.txt and report.pdf, run setup.exe", false, "", true, NULL },
 	{ "see index.html or image.jpeg", false, "", true, NULL },
-	{ "www.nosuchtld and www.bar.localdomain", false, "", true, NULL },
+	/* SPEC 5.1: a www. name whatever its TLD (issue 15), if the TLD
+	 * looks like one */
+	{ "www.nosuchtld and www.bar.localdomain", false, "h:www.nosuchtld h:www.bar.localdomain",
+	    true, NULL },
+	{ "Visit www.badspam.test today", false, "h:www.badspam.test", true, NULL },
+	{ "www.example.123 www.example.c0m www.example.x", false, "", true, NULL },
+	{ "www.example.xn--p1ai", false, "h:www.example.xn--p1ai", true, NULL },
+	/* a bare word without www. still needs a TLD the list knows */
+	{ "badspam.test and foo.nosuchtld", false, "", true, NULL },
 	{ "version 1.2.3 costs 3.14", false, "", true, NULL },
 	{ "e.g. i.e. etc.", false, "", true, NULL },
 	{ "example.com.", false, "h:example.com", true, NULL },
@@ -305,7 +335,13 @@ static const struct text_case text_cases[] = {
 	{ "user@Example.COM.", false, "e:example.com", true, NULL },
 	{ "first.last+tag@sub.example.net,", false, "e:sub.example.net", true, NULL },
 	{ "not an address: user@localhost or @example.com", false, "", false, "localhost" },
-	{ "user@file.txt", false, "", true, NULL },
+	/* an address's domain, whatever its TLD (SPEC 5.1, issue 15) */
+	{ "write to sales@badspam2.test now", false, "e:badspam2.test", true, NULL },
+	{ "mailto:someone@badspam2.test", false, "e:badspam2.test", true, NULL },
+	{ "user@file.txt", false, "e:file.txt", true, NULL },
+	/* but an HTML cid: is no address */
+	{ "cid:image001.png@01D3A1B2.C3D4E5F0", false, "", true, NULL },
+	{ "user@host.123", false, "", true, NULL },
 	/* redirectors: the URL in the query is extracted too */
 	{ "http://r.example/?url=http%3A%2F%2Fevil.example%2F", false,
 	    "h:r.example h:evil.example", true, NULL },
@@ -338,6 +374,21 @@ static const struct text_case text_cases[] = {
 	 * it for a blocklist to list */
 	{ "http://iki.fi/ http://dyndns.org/x user@blogspot.com", false, "", true, NULL },
 	{ "http://www.iki.fi/ http://foo.dyndns.org/", false, "h:www.iki.fi h:foo.dyndns.org",
+	    true, NULL },
+	/* a scheme URL's host whatever its TLD */
+	{ "http://badspam.test/x https://a.b.nosuchtld/", false, "h:badspam.test h:a.b.nosuchtld",
+	    true, NULL },
+	/* protocol-relative in a query: a URL for the browser it is sent to
+	 * (SPEC 5.1), any TLD; not in a path, not in prose */
+	{ "http://r.example/go?next=//evil.test/x", false, "h:r.example h:evil.test", true, NULL },
+	{ "http://r.example/go?a=1&next=%2F%2Fevil.example.com%2F", false,
+	    "h:r.example h:evil.example.com", true, NULL },
+	{ "http://r.example//not.example/ and //prose.example/", false, "h:r.example", true, NULL },
+	/* IPv4 as browsers read it, in text too; a host ending in a number
+	 * that is no address is nothing (WHATWG URL) */
+	{ "http://3232235777/ and http://0xC0.0xA8.257/", false, "i:192.168.1.1 i:192.168.1.1", false,
+	    NULL },
+	{ "http://1.2.3.4.5/ http://example.123/ http://09.1.1.1/ http://256.1.1.1/", false, "",
 	    true, NULL },
 	/* a host without a dot is no item */
 	{ "http://localhost/x http://intranet:8080/", false, "", true, NULL },
@@ -395,6 +446,13 @@ static const struct html_case html_cases[] = {
 	{ "<a href=\" //proto2.example.com/path \">", "h:proto2.example.com", NULL },
 	{ "<a href=\"&#x2F;&#x2F;pr.example.com/\">", "h:pr.example.com", NULL },
 	{ "<img src=\"//192.0.2.7/pixel.gif\">", "i:192.0.2.7", NULL },
+	/* any TLD in attributes too */
+	{ "<a href=\"http://www.badspam.test/\">x</a>", "h:www.badspam.test", NULL },
+	{ "<a href=\"mailto:someone@badspam2.test\">x</a>", "e:badspam2.test", NULL },
+	{ "<a href=\"//cdn.badspam.test/x\">x</a>", "h:cdn.badspam.test", NULL },
+	{ "<p>www.badspam.test</p>", "h:www.badspam.test", NULL },
+	{ "<img src=\"cid:image001.png@01D3A1B2.C3D4E5F0\">", "", "01d3a1b2.c3d4e5f0" },
+	{ "<a href=\"http://0x7f.1/\">", "i:127.0.0.1", NULL },
 	/* mailto: */
 	{ "<a href=\"mailto:someone@mail.example.org\">write</a>", "e:mail.example.org", NULL },
 	{ "<a href=\"mailto:someone&#64;mail2.example.org?subject=hi\">", "e:mail2.example.org",
