@@ -45,6 +45,7 @@
 #include "web/https.h"
 #include "dns/health.h"
 #include "dns/resolver.h"
+#include "policy/reputation.h"
 #include "policy/selftest.h"
 #include "policy/spamhaus.h"
 
@@ -254,6 +255,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	case SIGHUP:
 		if (server_reload(srv, config_path) == 0) {
 			alerts_set_window(srv->alerts, srv->cfg->alert_window);
+			reputation_set_config(srv->reputation, srv->cfg, srv->cfg->doctor_interval);
 			start_selftest(srv);
 		}
 		break;
@@ -633,6 +635,8 @@ cli_serve(int argc, char **argv)
 		log_event("error", "reason=\"%s\"", err);
 		goto out;
 	}
+	srv.reputation = reputation_new(srv.base, srv.resolver, srv.cfg, &srv.ssl_ctx,
+	    srv.cfg->doctor_interval);
 	srv.lockout = lockout_new();
 	srv.ratelimit = ratelimit_new();
 	srv.holds = holds_open(srv.cfg->data_dir, account_released_elsewhere, &srv);
@@ -714,6 +718,7 @@ out:
 	mta_free(srv.mta);
 	mta_free(srv.lmtp);
 	dkim_signer_free(srv.dkim);
+	reputation_free(srv.reputation);
 	health_free(srv.health);
 	free(srv.spamhaus);
 	resolver_free(srv.resolver);

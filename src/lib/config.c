@@ -107,6 +107,7 @@ static const struct key keys[] = {
 	{ "alert_min_messages", K_UINT, OFF(alert_min_messages), 0, 0, COUNT_MAX },
 	{ "alert_window", K_DURATION, OFF(alert_window), 0, 1, YEAR },
 	{ "public_ip", K_IP_LIST, OFF(public_ip), OFF(npublic_ip), 0, 0 },
+	{ "doctor_interval", K_DURATION, OFF(doctor_interval), 0, 1, YEAR },
 	{ "acme_email", K_STRING, OFF(acme_email), 0, 0, 0 },
 	{ "acme_directory", K_STRING, OFF(acme_directory), 0, 0, 0 },
 	{ "acme_http_listen", K_HOSTPORT_OPT, OFF(acme_http_listen), 0, 0, 0 },
@@ -206,6 +207,7 @@ set_defaults(struct config *cfg)
 	cfg->alert_bounce_ratio = 0.2;
 	cfg->alert_min_messages = 20;
 	cfg->alert_window = 3600;
+	cfg->doctor_interval = 3600;	/* SPEC 9 */
 	cfg->acme_directory = xstrdup("https://acme-v02.api.letsencrypt.org/directory");
 	/* RFC 8461 5: "testing" reports failures without refusing mail, the
 	 * safe start while certificates and DNS settle; enforce when sure */

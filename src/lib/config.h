@@ -91,6 +91,7 @@ struct config {
 	unsigned alert_min_messages, alert_window;
 	char **public_ip;		/* the server's addresses (doctor), normalized */
 	size_t npublic_ip;
+	unsigned doctor_interval;	/* period of the reputation watch (SPEC 9) */
 	/* ACME (SPEC 9): on when acme_email is set and tls_cert is not */
 	char *acme_email;		/* the account's contact; NULL: no ACME */
 	char *acme_directory;		/* the CA's directory URL */

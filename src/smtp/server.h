@@ -70,6 +70,7 @@ struct server {
 	struct resolver *resolver;	/* owned */
 	struct dnsbl_health *health;	/* owned; NULL when dnsbl is off */
 	struct spamhaus *spamhaus;	/* owned; NULL when dnsbl is off */
+	struct reputation *reputation;	/* owned: the server watches itself (SPEC 9) */
 	struct evconnlistener *listeners[SERVER_LISTENERS_MAX];
 	enum listener_role roles[SERVER_LISTENERS_MAX];	/* of each listener */
 	bool deferred[SERVER_LISTENERS_MAX];	/* bound, not listening: waits for
