@@ -23,7 +23,8 @@ FUZZ_LIBSRCS := src/lib/xmalloc.c src/lib/value.c src/lib/config.c src/smtp/pars
                 src/scan/decode.c src/scan/mime.c src/scan/urls.c src/scan/received.c \
                 src/scan/score.c src/queue/reply.c src/auth/sasl.c src/scan/hdraddr.c \
                 src/policy/learn.c src/lib/durable.c src/acme/answer.c src/web/autoconfig.c src/queue/spool.c \
-                src/queue/spool_repair.c
+                src/queue/spool_repair.c src/scan/spf.c src/scan/dkim.c src/scan/dmarc.c \
+                src/dns/resolver.c src/dns/cache.c
 
 .PHONY: all run test unit bench asan fuzz fuzz-smoke deps clean format install deb
 
@@ -78,7 +79,7 @@ $(BUILD)/fuzz/obj/%.o: src/%.c $(wildcard src/*/*.h)
 	clang $(FUZZ_OBJ_CFLAGS) -c -o $@ $<
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_OBJS) -lidn2 -lpsl -ljansson
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_OBJS) -lidn2 -lpsl -ljansson -lunbound -levent -lssl -lcrypto
 
 fuzz-build: $(FUZZ_BINS)
 
