@@ -24,6 +24,7 @@ import struct
 import subprocess
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,11 @@ SANITIZER_MARKERS = (
     "ERROR: ThreadSanitizer",
     "WARNING: ThreadSanitizer",
 )
+
+
+def token(n=16):
+    """A fresh unique marker to find one message among others."""
+    return uuid.uuid4().hex[:n]
 
 
 def free_port(host="127.0.0.1"):

@@ -9,11 +9,8 @@ import uuid
 import pytest
 
 import conftest
-from conftest import POSTERN_BIN, SLOW, Server, queue_id, simple_message
+from conftest import token, POSTERN_BIN, SLOW, Server, queue_id, simple_message
 
-
-def token():
-    return uuid.uuid4().hex
 
 
 def run(*args, stdin=None, timeout=30):

@@ -6,11 +6,8 @@ import uuid
 
 import pytest
 
-from conftest import DOMAIN, HOSTNAME, queue_id, simple_message, split_message
+from conftest import token, DOMAIN, HOSTNAME, queue_id, simple_message, split_message
 
-
-def token():
-    return uuid.uuid4().hex
 
 
 RECEIVED_RE = re.compile(

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (DOMAIN, PASSWORD, POSTERN_BIN, REPO, SLOW, Server, free_port,
+from conftest import (token, DOMAIN, PASSWORD, POSTERN_BIN, REPO, SLOW, Server, free_port,
                       insecure_tls_context, make_cert, queue_id, wait_until)
 
 CONTRIB_CONF = REPO / "contrib" / "dovecot" / "dovecot.conf"
@@ -283,9 +283,6 @@ class Dovecot:
         c.starttls(ssl_context=insecure_tls_context())
         return c
 
-
-def token():
-    return uuid.uuid4().hex
 
 
 def clean_message(t):

@@ -9,14 +9,11 @@ import uuid
 
 import pytest
 
-from conftest import PASSWORD, SMTPClient, free_port, queue_id, wait_until
+from conftest import token, PASSWORD, SMTPClient, free_port, queue_id, wait_until
 
 BOB = "bob@example.test"
 CAROL = "carol@example.test"
 
-
-def token():
-    return uuid.uuid4().hex[:16]
 
 
 def login(srv, user=BOB):

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from conftest import DOMAIN, fake_dns, queue_id
+from conftest import token, DOMAIN, fake_dns, queue_id
 
 BOB = "bob@" + DOMAIN
 CAROL = "carol@" + DOMAIN
@@ -27,9 +27,6 @@ def spf_record():
     yield
     fake_dns().records.pop((HAM_DOMAIN, 16), None)
 
-
-def token():
-    return uuid.uuid4().hex[:16]
 
 
 def message(t, sender, clean=True, to=BOB):

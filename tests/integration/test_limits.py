@@ -7,11 +7,8 @@ import uuid
 import pytest
 
 import conftest
-from conftest import dot_stuff, queue_id, simple_message, wait_until
+from conftest import token, dot_stuff, queue_id, simple_message, wait_until
 
-
-def token():
-    return uuid.uuid4().hex
 
 
 # -- connections ----------------------------------------------------------

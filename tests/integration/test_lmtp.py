@@ -14,12 +14,9 @@ import uuid
 
 import pytest
 
-from conftest import DOMAIN, free_port, queue_id, simple_message, wait_until
+from conftest import token, DOMAIN, free_port, queue_id, simple_message, wait_until
 from smtpsink import SMTPSink
 
-
-def token():
-    return uuid.uuid4().hex[:16]
 
 
 def junk_message(t):

@@ -37,7 +37,7 @@ import uuid
 
 import pytest
 
-from conftest import (DOMAIN, PASSWORD, SMTPClient, free_port, queue_id,
+from conftest import (token, DOMAIN, PASSWORD, SMTPClient, free_port, queue_id,
                       simple_message, split_message, wait_until)
 from dnsfixture import Unbound
 from smtpsink import SMTPSink
@@ -52,9 +52,6 @@ STATS_KEYS = ("accepted", "rejected", "delivered", "deferred", "bounced", "conne
 STATS_OBJECTS = ("rejected_by", "sent_by_account", "delivered_by_account",
                  "bounced_by_account", "ratelimited_by_account", "dnsbl_errors", "alerts")
 
-
-def token():
-    return uuid.uuid4().hex[:16]
 
 
 # ---------------------------------------------------------------- helpers

@@ -5,11 +5,8 @@ import uuid
 
 import conftest
 
-from conftest import dot_stuff, queue_id, simple_message, split_message
+from conftest import token, dot_stuff, queue_id, simple_message, split_message
 
-
-def token():
-    return uuid.uuid4().hex
 
 
 def test_pipelined_transaction_replies_in_order(shared_server):

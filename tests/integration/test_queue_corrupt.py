@@ -26,15 +26,12 @@ import uuid
 
 import pytest
 
-from conftest import free_port, queue_id, simple_message, wait_until
+from conftest import token, free_port, queue_id, simple_message, wait_until
 from smtpsink import SMTPSink
 
 SINK_IP = "127.0.1.225"
 TEMPFAIL = "451 4.3.0 try later"
 
-
-def token():
-    return uuid.uuid4().hex[:16]
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 
-from conftest import (HOSTNAME, dot_stuff, make_cert, queue_id, simple_message, split_message,
+from conftest import (token, HOSTNAME, dot_stuff, make_cert, queue_id, simple_message, split_message,
                       wait_until)
 from dnsfixture import Unbound
 from smtpsink import SMTPSink
@@ -47,9 +47,6 @@ IP_BADTLS = "127.0.0.78"        # badtls.rd.test and badtlsreq.rd.test
 
 TEMPFAIL = "451 4.3.0 try later"
 
-
-def token():
-    return uuid.uuid4().hex[:16]
 
 
 # ---------------------------------------------------------------- fixtures

@@ -7,11 +7,8 @@ import uuid
 import pytest
 
 import conftest
-from conftest import queue_id, simple_message
+from conftest import token, queue_id, simple_message
 
-
-def token():
-    return uuid.uuid4().hex
 
 
 def deliver_one(srv):

@@ -19,13 +19,10 @@ import uuid
 
 import pytest
 
-from conftest import SMTPClient, free_port, queue_id, simple_message, wait_until
+from conftest import token, SMTPClient, free_port, queue_id, simple_message, wait_until
 
 BOB = "bob@example.test"
 
-
-def token():
-    return uuid.uuid4().hex[:16]
 
 
 def start_data(c, t=None):

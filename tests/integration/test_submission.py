@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 
-from conftest import (DOMAIN, PASSWORD, SMTPClient, Server, fake_dns, free_port, queue_id,
+from conftest import (token, DOMAIN, PASSWORD, SMTPClient, Server, fake_dns, free_port, queue_id,
                       simple_message, split_message, wait_until)
 from smtpsink import SMTPSink
 
@@ -27,9 +27,6 @@ CAROL = "carol@example.test"
 FRANK = "frank@example.test"
 SINK_IP = "127.0.1.200"
 
-
-def token():
-    return uuid.uuid4().hex[:16]
 
 
 def b64(data):

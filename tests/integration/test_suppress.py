@@ -9,15 +9,12 @@ import uuid
 
 import pytest
 
-from conftest import PASSWORD, SMTPClient, free_port, queue_id
+from conftest import token, PASSWORD, SMTPClient, free_port, queue_id
 from smtpsink import SMTPSink
 
 BOB = "bob@example.test"
 SINK_IP = "127.0.1.220"
 
-
-def token():
-    return uuid.uuid4().hex[:16]
 
 
 def login(srv, user=BOB):

@@ -6,11 +6,8 @@ import uuid
 
 import pytest
 
-from conftest import dot_stuff, queue_id, simple_message, split_message
+from conftest import token, dot_stuff, queue_id, simple_message, split_message
 
-
-def token():
-    return uuid.uuid4().hex
 
 
 def keywords(ehlo):
