@@ -10,8 +10,11 @@
 #include <errno.h>
 #include <iconv.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "lib/xmalloc.h"
 
 static int
 hexval(unsigned char c)
@@ -346,12 +349,17 @@ charset_name_to_utf8(const char *name, size_t nlen, const char *buf, size_t len,
 	return known ? n : charset_to_utf8(CHARSET_UTF8, buf, len, out, outlen);
 }
 
-/* One encoded word "=?charset?Q|B?text?=" at buf; returns its length or 0. */
+/*
+ * One encoded word "=?charset?Q|B?text?=" at buf, decoded whole whatever
+ * its length (RFC 2047 says 75, senders write more). Returns its length,
+ * or 0 when there is none; *noend is set when no "?=" follows at all, so
+ * the caller stops looking (no quadratic search).
+ */
 static size_t
-encoded_word(const char *buf, size_t len, char *out, size_t outlen, size_t *written)
+encoded_word(const char *buf, size_t len, char *out, size_t outlen, size_t *written, int *noend)
 {
 	const char *cs, *enc, *text, *end;
-	char tmp[1024];
+	char *tmp;
 	size_t tl, n;
 
 	*written = 0;
@@ -363,32 +371,38 @@ encoded_word(const char *buf, size_t len, char *out, size_t outlen, size_t *writ
 		return 0;
 	text = enc + 3;
 	end = NULL;
-	for (const char *p = text; p + 1 < buf + len; p++)
-		if (p[0] == '?' && p[1] == '=') {
+	for (const char *p = text; p + 1 < buf + len; p++) {
+		p = memchr(p, '?', (size_t)(buf + len - p));
+		if (p == NULL || p + 1 >= buf + len)
+			break;
+		if (p[1] == '=') {
 			end = p;
 			break;
 		}
-	if (end == NULL)
+	}
+	if (end == NULL) {
+		*noend = 1;
 		return 0;
+	}
 	tl = (size_t)(end - text);
-	if (tl > sizeof(tmp))
-		tl = sizeof(tmp);
-	if (enc[1] == 'B' || enc[1] == 'b')
-		n = base64_decode(text, tl, tmp, sizeof(tmp));
-	else if (enc[1] == 'Q' || enc[1] == 'q') {
-		/* RFC 2047 4.2: '_' is a space */
-		char q[1024];
-		for (size_t k = 0; k < tl; k++)
-			q[k] = text[k] == '_' ? ' ' : text[k];
-		n = qp_decode(q, tl, tmp, sizeof(tmp));
-	} else
+	if (enc[1] != 'B' && enc[1] != 'b' && enc[1] != 'Q' && enc[1] != 'q')
 		return 0;
+	tmp = xmalloc(tl + 1);
+	if (enc[1] == 'B' || enc[1] == 'b')
+		n = base64_decode(text, tl, tmp, tl + 1);
+	else {
+		/* RFC 2047 4.2: '_' is a space; decoded in place */
+		for (size_t k = 0; k < tl; k++)
+			tmp[k] = text[k] == '_' ? ' ' : text[k];
+		n = qp_decode(tmp, tl, tmp, tl);
+	}
 	{
 		/* RFC 2231 language suffix "charset*lang" */
 		const char *star = memchr(cs, '*', (size_t)(enc - cs));
 		size_t cl = (size_t)((star ? star : enc) - cs);
 		*written = charset_name_to_utf8(cs, cl, tmp, n, out, outlen);
 	}
+	free(tmp);
 	return (size_t)(end + 2 - buf);
 }
 
@@ -396,10 +410,11 @@ size_t
 rfc2047_decode(const char *buf, size_t len, char *out, size_t outlen)
 {
 	size_t i = 0, o = 0, pending_ws = 0;
-	int last_was_word = 0;
+	int last_was_word = 0, noend = 0;
 
 	while (i < len && o < outlen) {
-		size_t w, used = encoded_word(buf + i, len - i, out + o, outlen - o, &w);
+		size_t w = 0, used = noend ? 0 :
+		    encoded_word(buf + i, len - i, out + o, outlen - o, &w, &noend);
 		if (used > 0) {
 			if (last_was_word && pending_ws) {
 				/* drop white space between encoded words: move the

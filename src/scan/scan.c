@@ -22,6 +22,7 @@
 #include "scan/mime.h"
 
 #define FROM_DOMAINS_MAX 4
+#define SUBJECT_MAX (64 * 1024)	/* octets of one Subject: read */
 
 struct scan {
 	struct scan_input in;
@@ -113,7 +114,8 @@ add_from_domain(struct scan *s, const char *d)
 		snprintf(s->from_domains[s->nfrom], URL_HOST_MAX, "%s", d);
 		s->from_ptrs[s->nfrom] = s->from_domains[s->nfrom];
 		s->nfrom++;
-	}
+	} else
+		s->cut |= SCAN_CUT_ITEMS;	/* a fifth sender domain */
 }
 
 /* Headers: structure checks, From-like domains, Subject URLs. */
@@ -145,12 +147,19 @@ scan_header_block(struct scan *s, const char *hdrs, size_t hlen)
 			if (scan_address_domain(value, vl, dom, sizeof(dom)))
 				add_from_domain(s, dom);
 		} else if (nl == 7 && strncasecmp(name, "Subject", 7) == 0) {
-			char raw[2048], dec[4096];
-			size_t rn = mime_unfold(value, vl, raw, sizeof(raw));
-			size_t dn = rfc2047_decode(raw, rn, dec, sizeof(dec));
+			/* read whole up to SUBJECT_MAX: a padded Subject must
+			 * not hide its URL (SPEC 5.1); decoding may triple it */
+			size_t cap = vl < SUBJECT_MAX ? vl : SUBJECT_MAX, rn, dn;
+			char *raw = xmalloc(cap + 1), *dec = xmalloc(cap * 3 + 16);
+			if (vl > SUBJECT_MAX)
+				s->cut |= SCAN_CUT_TEXT;
+			rn = mime_unfold(value, vl, raw, cap);
+			dn = rfc2047_decode(raw, rn, dec, cap * 3 + 16);
 			subject = true;
 			s->urls.group = GROUP_HEADER;
 			urls_from_text(&s->urls, dec, dn, URL_SRC_SUBJECT);
+			free(raw);
+			free(dec);
 		}
 	}
 	if (!date)

@@ -20,7 +20,9 @@
 #include "lib/xmalloc.h"
 #include "scan/decode.h"
 
-#define URL_MAX 2048			/* one URL's length */
+/* One URL's length examined. Longer ones are cut there and say so
+ * (text_cut): a redirect target may not hide behind a padded path. */
+#define URL_MAX (16 * 1024)
 #define NEST_MAX 2			/* redirector depth */
 
 static const psl_ctx_t *
@@ -458,6 +460,8 @@ take_url(struct url_set *s, const char *start, const char *host_start, const cha
 	hend = p;
 	while (p < end && url_char((unsigned char)*p) && (size_t)(p - start) < URL_MAX)
 		p++;
+	if (p < end && url_char((unsigned char)*p))
+		s->text_cut = true;
 	uend = p;
 	/* trailing punctuation belongs to the sentence, not the URL */
 	while (uend > hend && strchr(".,;:!?)]", uend[-1]) != NULL)
@@ -575,9 +579,12 @@ take_bare(struct url_set *s, const char *t, size_t len, size_t i, enum url_sourc
 		return j - i;
 	e = j;
 	/* a path after the domain is part of the URL */
-	if (e < len && t[e] == '/')
+	if (e < len && t[e] == '/') {
 		while (e < len && url_char((unsigned char)t[e]) && e - i < URL_MAX)
 			e++;
+		if (e < len && url_char((unsigned char)t[e]))
+			s->text_cut = true;
+	}
 	add_item(s, URL_ITEM_HOST, src, host, t + i, e - i);
 	if (e > j)
 		follow_redirect(s, t + j, e - j, src, depth);
@@ -693,6 +700,8 @@ urls_from_text(struct url_set *s, const char *text, size_t len, enum url_source 
 		scan_text(s, text, len, src, 0);
 }
 
+static void html_attr_take(struct url_set *s, const char *url, size_t n);
+
 /* Reads an attribute value as a browser does: entities decoded, tab, CR
  * and LF removed anywhere, surrounding white space trimmed. */
 static size_t
@@ -715,10 +724,34 @@ attr_value(const char *v, size_t vl, char *out, size_t outlen)
 static void
 html_attr_url(struct url_set *s, const char *v, size_t vl)
 {
-	char url[URL_MAX + 1];
-	size_t n = attr_value(v, vl, url, URL_MAX);
+	char *url = xmalloc(URL_MAX + 2);
+	size_t n, a = 0;
+	bool data;
 
+	/* inline content ("data:image/png;base64,...", often large) has no
+	 * host: its first URL_MAX octets are read, the rest is no cut */
+	while (a < vl && isspace((unsigned char)v[a]))
+		a++;
+	data = vl - a >= 5 && strncasecmp(v + a, "data:", 5) == 0;
+	if (vl > 4 * URL_MAX) {
+		s->text_cut = s->text_cut || !data;
+		vl = 4 * URL_MAX;
+	}
+	n = attr_value(v, vl, url, URL_MAX + 1);
+	if (n > URL_MAX) {
+		s->text_cut = s->text_cut || !data;
+		n = URL_MAX;
+	}
 	url[n] = '\0';
+	html_attr_take(s, url, n);
+	free(url);
+}
+
+/* One attribute value, decoded: a protocol-relative URL, a mailto:, or
+ * text with URLs in it. */
+static void
+html_attr_take(struct url_set *s, const char *url, size_t n)
+{
 	if (n > 2 && url[0] == '/' && url[1] == '/') {
 		/* protocol-relative: "//host/path" */
 		take_url(s, url, url + 2, url + n, URL_SRC_HTML_ATTR, 0);

@@ -315,6 +315,82 @@ test_cut_names(void **state)
 	assert_non_null(strstr(scan_cut_text(SCAN_CUT_DEPTH, text, sizeof(text)), "24"));
 }
 
+/* Fields that had fixed buffers: read whole within their caps, and a
+ * cap that cuts says so (no silent truncation left). */
+static void
+test_long_fields(void **state)
+{
+	struct scan_input in = { 0 };
+	struct sb b = { 0 };
+	struct scan *s;
+	char *enc;
+	size_t el;
+
+	/* a Subject padded past the old 2,048 octets */
+	sb_add(&b, "From: a@sender.example\r\nSubject: ");
+	for (int i = 0; i < 500; i++)
+		sb_add(&b, "padding ");
+	sb_add(&b, "http://dbltest.com/x\r\n\r\nbody\r\n");
+	s = scan_start(&in, b.p, b.n, NULL, NULL);
+	assert_true(has_host(s, "dbltest.com"));
+	assert_int_equal(scan_cuts(s), 0);
+	scan_free(s);
+	free(b.p);
+
+	/* one encoded word longer than the old 1,024 octets */
+	memset(&b, 0, sizeof(b));
+	{
+		char plain[3000];
+		static const char b64[] =
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		size_t pl = 0, o = 0;
+		memset(plain, ' ', 2500);
+		pl = 2500;
+		pl += (size_t)snprintf(plain + pl, sizeof(plain) - pl, "www.dbltest.com");
+		enc = malloc(pl * 2 + 8);
+		for (size_t i = 0; i < pl; i += 3) {
+			unsigned v = (unsigned char)plain[i] << 16;
+			if (i + 1 < pl)
+				v |= (unsigned char)plain[i + 1] << 8;
+			if (i + 2 < pl)
+				v |= (unsigned char)plain[i + 2];
+			enc[o++] = b64[(v >> 18) & 63];
+			enc[o++] = b64[(v >> 12) & 63];
+			enc[o++] = i + 1 < pl ? b64[(v >> 6) & 63] : '=';
+			enc[o++] = i + 2 < pl ? b64[v & 63] : '=';
+		}
+		el = o;
+	}
+	sb_add(&b, "From: a@sender.example\r\nSubject: =?UTF-8?B?%.*s?=\r\n\r\nbody\r\n",
+	    (int)el, enc);
+	free(enc);
+	s = scan_start(&in, b.p, b.n, NULL, NULL);
+	assert_true(has_host(s, "www.dbltest.com"));
+	scan_free(s);
+	free(b.p);
+
+	/* past SUBJECT_MAX: cut, and said */
+	memset(&b, 0, sizeof(b));
+	sb_add(&b, "From: a@sender.example\r\nSubject: ");
+	for (int i = 0; i < 9000; i++)
+		sb_add(&b, "padding ");
+	sb_add(&b, "http://dbltest.com/x\r\n\r\nbody\r\n");
+	s = scan_start(&in, b.p, b.n, NULL, NULL);
+	assert_int_equal(scan_cuts(s), SCAN_CUT_TEXT);
+	assert_true(score_has(scan_score(s), SYM_SCAN_TRUNCATED));
+	scan_free(s);
+	free(b.p);
+
+	/* a fifth sender domain has no room: said */
+	memset(&b, 0, sizeof(b));
+	sb_add(&b, "From: a@one.example\r\nReply-To: b@two.example\r\nReply-To: c@three.example\r\n"
+	    "Return-Path: <d@four.example>\r\nReply-To: e@five.example\r\nSubject: s\r\n\r\nx\r\n");
+	s = scan_start(&in, b.p, b.n, NULL, NULL);
+	assert_int_equal(scan_cuts(s), SCAN_CUT_ITEMS);
+	scan_free(s);
+	free(b.p);
+}
+
 int
 main(void)
 {
@@ -322,6 +398,7 @@ main(void)
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_cut_names),
+		cmocka_unit_test(test_long_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

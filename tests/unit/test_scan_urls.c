@@ -586,6 +586,67 @@ test_items(void **state)
 	url_set_clear(&s);	/* twice is harmless */
 }
 
+/* One URL, one attribute: read whole up to URL_MAX octets, a cut said
+ * (text_cut); inline data: URIs are no cut. */
+static void
+test_long_urls(void **state)
+{
+	struct url_set s;
+	char *big = malloc(200 * 1024);
+	size_t o;
+
+	/* a redirect target behind 3,000 octets of path padding */
+	o = (size_t)sprintf(big, "http://r.example/?pad=");
+	memset(big + o, 'A', 3000);
+	o += 3000;
+	o += (size_t)sprintf(big + o, "&url=http%%3A%%2F%%2Fhidden.example.net%%2F x");
+	url_set_init(&s, false);
+	urls_from_text(&s, big, o, URL_SRC_BODY);
+	assert_true(s.n == 2 && strcmp(s.items[1].host, "hidden.example.net") == 0);
+	assert_false(s.text_cut);
+	url_set_clear(&s);
+
+	/* the same in an attribute */
+	o = (size_t)sprintf(big, "<a href=\"http://r.example/?pad=");
+	memset(big + o, 'A', 3000);
+	o += 3000;
+	o += (size_t)sprintf(big + o, "&url=http%%3A%%2F%%2Fhidden.example.net%%2F\">x</a>");
+	url_set_init(&s, false);
+	urls_from_html(&s, big, o);
+	assert_true(s.n == 2 && strcmp(s.items[1].host, "hidden.example.net") == 0);
+	assert_false(s.text_cut);
+	url_set_clear(&s);
+
+	/* longer than URL_MAX: cut there, and said */
+	o = (size_t)sprintf(big, "http://r.example/");
+	memset(big + o, 'A', 100000);
+	o += 100000;
+	url_set_init(&s, false);
+	urls_from_text(&s, big, o, URL_SRC_BODY);
+	assert_true(s.text_cut);
+	url_set_clear(&s);
+	o = (size_t)sprintf(big, "<a href=\"http://r.example/");
+	memset(big + o, 'A', 100000);
+	o += 100000;
+	o += (size_t)sprintf(big + o, "\">");
+	url_set_init(&s, false);
+	urls_from_html(&s, big, o);
+	assert_true(s.text_cut);
+	url_set_clear(&s);
+
+	/* a large inline image is no cut */
+	o = (size_t)sprintf(big, "<img src=\" data:image/png;base64,");
+	memset(big + o, 'Q', 150000);
+	o += 150000;
+	o += (size_t)sprintf(big + o, "\"><a href=\"http://after.example.com/\">");
+	url_set_init(&s, false);
+	urls_from_html(&s, big, o);
+	assert_false(s.text_cut);
+	assert_true(s.n == 1 && strcmp(s.items[0].host, "after.example.com") == 0);
+	url_set_clear(&s);
+	free(big);
+}
+
 int
 main(void)
 {
@@ -596,6 +657,7 @@ main(void)
 		cmocka_unit_test(test_from_text),
 		cmocka_unit_test(test_from_html),
 		cmocka_unit_test(test_items),
+		cmocka_unit_test(test_long_urls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
