@@ -509,6 +509,10 @@ start_queue(struct server *srv)
 		.tls_required = (const char *const *)cfg->tls_required_domains,
 		.ntls_required = cfg->ntls_required_domains,
 		.timeout = cfg->outbound_timeout,
+		.family = strcmp(cfg->outbound_family, "ipv4") == 0 ? AF_INET :
+		    strcmp(cfg->outbound_family, "ipv6") == 0 ? AF_INET6 : 0,
+		.source4 = cfg->outbound_source_ip4,
+		.source6 = cfg->outbound_source_ip6,
 		.sign = dkim_hook,
 		.sign_arg = srv,
 	};

@@ -114,6 +114,9 @@ static const struct key keys[] = {
 	{ "acme_ca_file", K_PATH, OFF(acme_ca_file), 0, 0, 0 },
 	{ "https_listen", K_HOSTPORT_OPT, OFF(https_listen), 0, 0, 0 },
 	{ "mta_sts_mode", K_STRING, OFF(mta_sts_mode), 0, 0, 0 },
+	{ "outbound_family", K_STRING, OFF(outbound_family), 0, 0, 0 },
+	{ "outbound_source_ip4", K_STRING, OFF(outbound_source_ip4), 0, 0, 0 },
+	{ "outbound_source_ip6", K_STRING, OFF(outbound_source_ip6), 0, 0, 0 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -212,6 +215,7 @@ set_defaults(struct config *cfg)
 	/* RFC 8461 5: "testing" reports failures without refusing mail, the
 	 * safe start while certificates and DNS settle; enforce when sure */
 	cfg->mta_sts_mode = xstrdup("testing");
+	cfg->outbound_family = xstrdup("any");
 }
 
 /* Splits a space-separated list; calls fn on each word. */
@@ -900,6 +904,20 @@ config_parse(const char *buf, size_t len, const char *file, const char *basedir,
 		config_diag_add(diag, file, 0, "dkim_selector and dkim_key go together");
 	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
 		config_diag_add(diag, file, 0, "tls_cert and tls_key go together");
+	if (strcmp(cfg->outbound_family, "any") != 0 && strcmp(cfg->outbound_family, "ipv4") != 0 &&
+	    strcmp(cfg->outbound_family, "ipv6") != 0)
+		config_diag_add(diag, file, lines[key_index("outbound_family")],
+		    "outbound_family: expected any, ipv4 or ipv6");
+	{
+		struct in_addr a4;
+		struct in6_addr a6;
+		if (cfg->outbound_source_ip4 != NULL && inet_pton(AF_INET, cfg->outbound_source_ip4, &a4) != 1)
+			config_diag_add(diag, file, lines[key_index("outbound_source_ip4")],
+			    "outbound_source_ip4: \"%s\" is not an IPv4 address", cfg->outbound_source_ip4);
+		if (cfg->outbound_source_ip6 != NULL && inet_pton(AF_INET6, cfg->outbound_source_ip6, &a6) != 1)
+			config_diag_add(diag, file, lines[key_index("outbound_source_ip6")],
+			    "outbound_source_ip6: \"%s\" is not an IPv6 address", cfg->outbound_source_ip6);
+	}
 	if (strcmp(cfg->mta_sts_mode, "none") != 0 && strcmp(cfg->mta_sts_mode, "testing") != 0 &&
 	    strcmp(cfg->mta_sts_mode, "enforce") != 0)
 		config_diag_add(diag, file, lines[key_index("mta_sts_mode")],
@@ -1032,6 +1050,9 @@ config_clear(struct config *cfg)
 	free(cfg->acme_ca_file);
 	free(cfg->https_listen);
 	free(cfg->mta_sts_mode);
+	free(cfg->outbound_family);
+	free(cfg->outbound_source_ip4);
+	free(cfg->outbound_source_ip6);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -73,6 +73,9 @@ struct config {
 	struct rate user_max_failed_recipients;	/* unknown users, remote 5xx */
 	unsigned auth_lockout;
 	unsigned outbound_port;
+	char *outbound_family;		/* any, ipv4 or ipv6 (remote delivery) */
+	char *outbound_source_ip4;	/* source address to connect from, or NULL */
+	char *outbound_source_ip6;
 	struct hostport *relayhost;
 	/* local_delivery: both NULL for Maildir delivery, else LMTP to the
 	 * socket (absolute path) or to the host. */

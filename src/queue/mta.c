@@ -26,6 +26,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "dns/answer.h"
 #include "lib/xmalloc.h"
@@ -774,6 +775,39 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 
 static void resolve_host(struct mta_tx *t);
 
+/* A socket bound to the configured source address of family, or -1 to
+ * let libevent make one (and the kernel choose the source). */
+static evutil_socket_t
+source_socket(const struct mta_tx *t, int family)
+{
+	const char *src = family == AF_INET ? t->m->opt.source4 :
+	    family == AF_INET6 ? t->m->opt.source6 : NULL;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	evutil_socket_t fd;
+
+	if (src == NULL)
+		return -1;
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = (sa_family_t)family;
+	if (family == AF_INET) {
+		inet_pton(AF_INET, src, &((struct sockaddr_in *)&ss)->sin_addr);
+		len = sizeof(struct sockaddr_in);
+	} else {
+		inet_pton(AF_INET6, src, &((struct sockaddr_in6 *)&ss)->sin6_addr);
+		len = sizeof(struct sockaddr_in6);
+	}
+	if ((fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1) {
+		log_event("warning", "reason=\"cannot use source address %s: %s; connecting from the default address\"",
+		    src, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static void
 connect_addr(struct mta_tx *t)
 {
@@ -800,7 +834,8 @@ connect_addr(struct mta_tx *t)
 	t->tls = false;
 	t->data_started = false;
 	t->lines = 0;
-	t->bev = bufferevent_socket_new(t->m->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	t->bev = bufferevent_socket_new(t->m->base, source_socket(t, ss->ss_family),
+	    BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(t->bev, on_read, NULL, on_event, t);
 	bufferevent_enable(t->bev, EV_READ | EV_WRITE);
 	t->stage = ST_CONNECT;
@@ -842,6 +877,9 @@ on_addr(void *arg, const struct dns_answer *ans)
 	if (ans->status == DNS_OK)
 		for (size_t i = 0; i < ans->count && t->naddrs < ADDRS_MAX; i++) {
 			struct sockaddr_storage *ss = &t->addrs[t->naddrs];
+			int fam = ans->len[i] == 4 ? AF_INET : AF_INET6;
+			if (t->m->opt.family != 0 && fam != t->m->opt.family)
+				continue;	/* outbound_family */
 			memset(ss, 0, sizeof(*ss));
 			if (ans->len[i] == 4) {
 				ss->ss_family = AF_INET;
@@ -890,6 +928,13 @@ resolve_host(struct mta_tx *t)
 		}
 		t->naddrs = 1;
 		t->addr = 0;
+		if (t->m->opt.family != 0 && ss->ss_family != t->m->opt.family) {
+			fail_all(t, false, "451 4.4.4 %s is not reachable with outbound_family %s",
+			    name, t->m->opt.family == AF_INET ? "ipv4" : "ipv6");
+			t->naddrs = 0;
+			next_address(t);
+			return;
+		}
 		connect_addr(t);
 		return;
 	}

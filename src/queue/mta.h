@@ -33,6 +33,12 @@ struct mta_options {
 	 * message, or NULL to send it unsigned. */
 	char *(*sign)(void *arg, const char *data, size_t len);
 	void *sign_arg;
+	/* SPEC 9: which address family remote delivery uses (0: any,
+	 * AF_INET, AF_INET6), and the source address of each family (a
+	 * source without a matching PTR gets mail refused by the large
+	 * providers), NULL: the kernel's choice. */
+	int family;
+	const char *source4, *source6;
 	bool lmtp;			/* LMTP to relayhost or unix_path */
 	const char *unix_path;		/* LMTP over this unix socket */
 };

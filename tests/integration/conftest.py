@@ -115,7 +115,8 @@ class FakeDNS:
     waits on real-world DNS. It answers the Spamhaus test points as listed
     (2.0.0.127.<ip zone> -> 127.0.0.2/4/10, dbltest.com.<dbl zone> ->
     127.0.1.2), the records in `self.records` ((name, 1): addresses,
-    (name, 16): TXT strings), and NXDOMAIN for the rest.
+    (name, 16): TXT strings, (name, 28): IPv6 addresses), and NXDOMAIN for
+    the rest.
     """
 
     def __init__(self):
@@ -178,6 +179,11 @@ class FakeDNS:
                 rdata = b"".join(bytes([len(raw[i:i + 255])]) + raw[i:i + 255]
                                  for i in range(0, max(len(raw), 1), 255))
                 answers += b"\xc0\x0c" + struct.pack("!HHIH", 16, 1, 60, len(rdata)) + rdata
+                count += 1
+        elif addrs and qtype == 28:
+            for a in addrs:
+                answers += (b"\xc0\x0c" + struct.pack("!HHIH", 28, 1, 60, 16)
+                            + socket.inet_pton(socket.AF_INET6, a))
                 count += 1
         elif addrs:
             for a in addrs:

@@ -280,7 +280,8 @@ class SMTPSink:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.bind(str(self.unix_path))
         else:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s = socket.socket(socket.AF_INET6 if ":" in self.ip else socket.AF_INET,
+                              socket.SOCK_STREAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind((self.ip, self.port))
         s.listen(32)
