@@ -322,7 +322,9 @@ judge(struct dmarc_check *c, const char *txt, size_t len)
 	bool pass = false;
 
 	if (dmarc_parse_record(txt, len, &p, &sp, &adkim_strict, &aspf_strict, &pct) == -1) {
-		finish(c, DMARC_PERMERROR, DMARC_POLICY_NONE);
+		/* RFC 7489 6.6.3: no valid p= and no rua= to report to:
+		 * "the Mail Receiver applies no DMARC processing" */
+		finish(c, DMARC_NONE, DMARC_POLICY_NONE);
 		return;
 	}
 	/* 6.3 sp=: for subdomains, when the record is the org domain's */
@@ -367,9 +369,11 @@ on_record(void *arg, const struct dns_answer *ans)
 			free(txt);
 	}
 	if (nfound > 1) {
-		/* 6.6.3: more than one record is an error to report */
+		/* 6.6.3: "If the remaining set contains multiple records or no
+		 * records, policy discovery terminates and DMARC processing is
+		 * not applied to this message." */
 		free(found);
-		record_done(c, NULL, 0, DMARC_PERMERROR);
+		record_done(c, NULL, 0, DMARC_NONE);
 		return;
 	}
 	if (nfound == 1) {

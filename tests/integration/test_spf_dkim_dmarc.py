@@ -251,6 +251,7 @@ def zones(keys):
     z += txt("_dmarc.broken.auth.test.", "v=DMARC1; p=bogus")
     z += txt("_dmarc.twice.auth.test.", "v=DMARC1; p=none")
     z += txt("_dmarc.twice.auth.test.", "v=DMARC1; p=reject")
+    z += txt("_dmarc.brokenrua.auth.test.", "v=DMARC1; p=bogus; rua=mailto:d@auth.test")
     z += '    local-zone: "other.test." static\n'
     z += rr("other.test. 300 IN A 192.0.2.99")
     return z
@@ -528,10 +529,15 @@ def test_dmarc_no_record(run):
 
 
 def test_dmarc_bad_records(run):
+    # RFC 7489 6.6.3: DMARC is not applied (none) for a record without a
+    # valid p= and without rua=, and for several records; a bad p= with a
+    # rua= is read as p=none and evaluated
     r = run(msg=message(frm="eve@broken.auth.test"))
-    assert r.dmarc == "permerror", r
+    assert (r.dmarc, r.policy) == ("none", "none"), r
     r = run(msg=message(frm="eve@twice.auth.test"))
-    assert r.dmarc == "permerror", r
+    assert (r.dmarc, r.policy) == ("none", "none"), r
+    r = run(msg=message(frm="eve@brokenrua.auth.test"))
+    assert r.dmarc in ("pass", "fail") and r.policy == "none", r
 
 
 def test_dmarc_no_from_domain(run):
