@@ -389,17 +389,19 @@ write_config_text(const struct qs *q, FILE *f)
 	    "# Sign outgoing mail (the TXT record: postern dkim record -c %s).\n"
 	    "dkim_selector = %s\n"
 	    "dkim_key = %s\n\n", q->conf, QS_SELECTOR, q->key_path);
-	/* No certificate yet: the submission ports wait for one, port 25
-	 * serves without STARTTLS meanwhile. */
+	/* No certificate yet (SPEC 9): postern asks Let's Encrypt for one
+	 * at start; port 25 serves without STARTTLS until it comes, the
+	 * submission ports open with it. */
 	fprintf(f,
-	    "# TLS certificate for %s: the submission ports (587, 465) open with it.\n"
-	    "# With certbot (certbot certonly --standalone -d %s), then\n"
-	    "# `systemctl reload postern`:\n"
+	    "# TLS certificate for %s: postern gets and renews it itself from Let's\n"
+	    "# Encrypt (ACME, RFC 8555) once the A/AAAA records of %s point here;\n"
+	    "# port 80 must be free for the http-01 challenge (acme_http_listen).\n"
+	    "acme_email = %s\n"
+	    "# Or with certbot (certbot certonly --standalone -d %s): comment out\n"
+	    "# acme_email, set these, and `systemctl reload postern` after renewals:\n"
 	    "#tls_cert = /etc/letsencrypt/live/%s/fullchain.pem\n"
-	    "#tls_key = /etc/letsencrypt/live/%s/privkey.pem\n"
-	    "# or let postern get and renew one itself (ACME, http-01 on port 80):\n"
-	    "#acme_email = %s\n\n", q->hostname, q->hostname, q->hostname, q->hostname,
-	    q->address);
+	    "#tls_key = /etc/letsencrypt/live/%s/privkey.pem\n\n", q->hostname, q->hostname,
+	    q->address, q->hostname, q->hostname, q->hostname);
 	fprintf(f,
 	    "# Alerts (a blocklisted address, bounces, a compromised account) go to\n"
 	    "# postmaster@%s, an alias of %s.\n", q->domain, q->address);
@@ -590,10 +592,10 @@ print_next_steps(const struct qs *q)
 	printf("\nnext steps:\n");
 	printf("  1. publish the records above in the zone of %s (and ask for the PTR);\n"
 	    "     DNS changes take up to an hour (their TTL) to be seen.\n", q->domain);
-	printf("  2. a certificate for %s, mta-sts.%s and autoconfig.%s: certbot certonly "
-	    "--standalone -d %s -d mta-sts.%s -d autoconfig.%s\n"
-	    "     then uncomment tls_cert and tls_key in %s (or set acme_email there).\n",
-	    q->hostname, q->domain, q->domain, q->hostname, q->domain, q->domain, q->conf);
+	printf("  2. the certificate for %s: postern gets it from Let's Encrypt at start\n"
+	    "     (acme_email), once the records are seen and port 80 reaches this host; or\n"
+	    "     use certbot and set tls_cert and tls_key in %s instead.\n",
+	    q->hostname, q->conf);
 	printf("  3. postern check-config -c %s\n", q->conf);
 	printf("  4. systemctl enable --now postern   (the package's unit; it runs as the "
 	    "postern user,\n     which must own %s: chown -R postern: %s when you made it "

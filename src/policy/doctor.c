@@ -361,7 +361,7 @@ doctor_start(struct event_base *base, struct resolver *res, const struct doctor_
 	if ((d->want & DOCTOR_BIT(DOCTOR_CERTIFICATE)) && opt->tls != NULL)
 		doctor_certificate_ctx(opt->tls, cfg->hostname, time(NULL), &d->cert);
 	else if (d->want & DOCTOR_BIT(DOCTOR_CERTIFICATE))
-		doctor_certificate(cfg->tls_cert, cfg->hostname, time(NULL), &d->cert);
+		doctor_certificate_of(cfg, time(NULL), &d->cert);
 	if (cfg->dkim_key != NULL && cfg->dkim_selector != NULL) {
 		struct dkim_signer *s = dkim_signer_load(cfg->dkim_selector, cfg->dkim_key,
 		    &d->dkim_err);

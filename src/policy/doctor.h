@@ -111,6 +111,9 @@ enum doctor_status doctor_dkim_match(const char *published, size_t len, const ch
  */
 void doctor_certificate(const char *cert_path, const char *hostname, time_t now,
     struct doctor_finding *out);
+/* The certificate of cfg: tls_cert, else ACME's (<data_dir>/acme/) when
+ * acme_email is set. */
+void doctor_certificate_of(const struct config *cfg, time_t now, struct doctor_finding *out);
 /* The same for the certificate a TLS context serves (its chain included). */
 void doctor_certificate_ctx(const struct ssl_ctx_st *ctx, const char *hostname, time_t now,
     struct doctor_finding *out);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lib/xmalloc.h"
 
@@ -204,6 +205,33 @@ doctor_certificate(const char *cert_path, const char *hostname, time_t now,
 		check(leaf, chain, cert_path, hostname, now, out);
 	sk_X509_pop_free(chain, X509_free);
 	X509_free(leaf);
+}
+
+void
+doctor_certificate_of(const struct config *cfg, time_t now, struct doctor_finding *out)
+{
+	char *path;
+	struct stat st;
+
+	if (cfg->tls_cert != NULL || cfg->acme_email == NULL) {
+		doctor_certificate(cfg->tls_cert, cfg->hostname, now, out);
+		return;
+	}
+	/* ACME keeps its certificate there (acme/service.h) */
+	path = xasprintf("%s/acme/cert.pem", cfg->data_dir);
+	if (stat(path, &st) == 0)
+		doctor_certificate(path, cfg->hostname, now, out);
+	else {
+		memset(out, 0, sizeof(*out));
+		set(out, DOCTOR_FAIL,
+		    xasprintf("acme_email is set but no certificate was issued yet (%s: %s): "
+		    "submission (587, 465) waits for it and port 25 offers no STARTTLS", path,
+		    strerror(errno)),
+		    xasprintf("start postern and read its event=acme lines: the CA must reach "
+		    "http://%s/.well-known/acme-challenge/ on port 80 (acme_http_listen), so the "
+		    "A/AAAA records of %s must point here", cfg->hostname, cfg->hostname));
+	}
+	free(path);
 }
 
 void

@@ -191,6 +191,8 @@ reputation_new(struct event_base *base, struct resolver *res, const struct confi
 void
 reputation_set_config(struct reputation *r, const struct config *cfg, unsigned interval)
 {
+	if (r == NULL)
+		return;		/* a reload before the watch started */
 	/* the run in flight borrows the old configuration */
 	doctor_free(r->run);
 	r->run = NULL;

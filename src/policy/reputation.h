@@ -32,7 +32,7 @@ struct ssl_ctx_st;
 struct reputation *reputation_new(struct event_base *base, struct resolver *res,
     const struct config *cfg, struct ssl_ctx_st *const *tls, unsigned interval);
 /* A new configuration (reload): a run in flight is dropped and one
- * starts at once with it; interval as for reputation_new. */
+ * starts at once with it; interval as for reputation_new. NULL: no-op. */
 void reputation_set_config(struct reputation *r, const struct config *cfg, unsigned interval);
 /* Stops the watch. NULL is a no-op. */
 void reputation_free(struct reputation *r);

@@ -18,6 +18,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -350,6 +351,21 @@ def test_certificate_missing_or_wrong_name(env):
     cert = [c for c in rep["checks"] if c["name"] == "certificate"][0]
     assert cert["status"] == "fail"
     assert "www.good.test" in cert["detail"] and "mx.good.test" in cert["detail"]
+
+
+def test_certificate_from_acme(env):
+    """acme_email without tls_cert: the certificate ACME keeps in
+    <data_dir>/acme/cert.pem is the one checked."""
+    conf = write_conf(env, "acme", "good.test", "mx.good.test",
+                      "public_ip = 127.0.0.40\nacme_email = admin@good.test\n")
+    rc, rep = doctor(env, conf)
+    cert = [c for c in rep["checks"] if c["name"] == "certificate"][0]
+    assert cert["status"] == "fail" and "acme_email" in cert["detail"], cert
+    acme = env["dir"] / "acme-var" / "acme"
+    acme.mkdir(parents=True)
+    shutil.copy(env["good_cert"][0], acme / "cert.pem")
+    rc, rep = doctor(env, conf)
+    assert status(rep, "certificate") == "ok", rep["checks"]
 
 
 def test_certificate_untrusted_without_ssl_cert_file(env):
