@@ -1,7 +1,8 @@
 /*
  * Table tests for the pure parts of postern doctor (src/policy/doctor.h):
  * the comparison of a published DKIM key record with ours, address
- * normalization, and the public_ip key of the configuration it reads.
+ * normalization, and the public_ip and doctor_interval keys of the
+ * configuration it reads.
  */
 #include "unit.h"
 
@@ -146,6 +147,42 @@ test_config_public_ip(void **state)
 	assert_int_equal(bad, 0);
 }
 
+static void
+test_config_doctor_interval(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t problems;
+		unsigned want;
+	} cases[] = {
+		{ "domains = a.test\n", 0, 3600 },		/* SPEC 9: 1h */
+		{ "domains = a.test\ndoctor_interval = 10m\n", 0, 600 },
+		{ "domains = a.test\ndoctor_interval = 1d\n", 0, 86400 },
+		{ "domains = a.test\ndoctor_interval = 0\n", 1, 0 },
+		{ "domains = a.test\ndoctor_interval = soon\n", 1, 0 },
+	};
+	size_t bad = 0;
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		struct config cfg;
+		struct config_diag diag = { 0 };
+		size_t n = config_parse(cases[i].text, strlen(cases[i].text), "t.conf", "/",
+		    &cfg, &diag);
+		CASE_CHECK(bad, n == cases[i].problems, i, "%zu problems (%s)", n,
+		    diag.n ? diag.msgs[0] : "");
+		if (cases[i].problems == 0)
+			CASE_CHECK(bad, cfg.doctor_interval == cases[i].want, i, "interval %u",
+			    cfg.doctor_interval);
+		else
+			CASE_CHECK(bad, diag.n > 0 && strstr(diag.msgs[0], "doctor_interval") != NULL,
+			    i, "diag %s", diag.n ? diag.msgs[0] : "(none)");
+		config_clear(&cfg);
+		config_diag_clear(&diag);
+	}
+	assert_int_equal(bad, 0);
+}
+
 int
 main(void)
 {
@@ -153,6 +190,7 @@ main(void)
 		cmocka_unit_test(test_dkim_match),
 		cmocka_unit_test(test_ip_normalize),
 		cmocka_unit_test(test_config_public_ip),
+		cmocka_unit_test(test_config_doctor_interval),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
