@@ -533,7 +533,15 @@ take_email(struct url_set *s, const char *t, size_t len, size_t at, enum url_sou
 static bool
 local_char(unsigned char c)
 {
-	return isalnum(c) || (c != '\0' && strchr(".!#$%&'*+-=?^_`{|}~", c) != NULL);
+	if (isalnum(c))
+		return true;
+	switch (c) {
+	case '.': case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
+	case '+': case '-': case '=': case '?': case '^': case '_': case '`': case '{':
+	case '|': case '}': case '~':
+		return true;
+	}
+	return false;
 }
 
 /*
@@ -784,7 +792,10 @@ urls_from_html(struct url_set *s, const char *html, size_t len)
 		for (size_t j = i + 1; j < len && html[j] != '>'; j++) {
 			for (size_t a = 0; a < 3; a++) {
 				size_t al = strlen(attrs[a]), k;
-				if (j + al >= len || strncasecmp(html + j, attrs[a], al) != 0 ||
+				/* first octet first: this runs for every octet of
+				 * every tag */
+				if ((html[j] | 0x20) != attrs[a][0] || j + al >= len ||
+				    strncasecmp(html + j, attrs[a], al) != 0 ||
 				    isalnum((unsigned char)html[j - 1]))
 					continue;
 				k = j + al;
