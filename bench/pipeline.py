@@ -93,6 +93,27 @@ class Sampler(threading.Thread):
         return (self.cpu() - self.cpu0) / CLK_TCK
 
 
+def io_counts(pids):
+    """read+write syscalls (/proc/PID/io) and context switches of every
+    thread (/proc/PID/task/*/status) of the live processes PIDS."""
+    sysc = ctx = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/io") as f:
+                for line in f:
+                    k, _, v = line.partition(":")
+                    if k in ("syscr", "syscw"):
+                        sysc += int(v)
+            for t in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{t}/status") as f:
+                    for line in f:
+                        if line.endswith("ctxt_switches:\t" + line.split("\t")[-1]) and "ctxt_switches" in line:
+                            ctx += int(line.split()[-1])
+        except (OSError, ValueError):
+            continue
+    return sysc, ctx
+
+
 def count_files(dirs):
     n = 0
     for d in dirs:
@@ -107,6 +128,7 @@ def count_files(dirs):
 def cmd_run(a):
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
     sampler = Sampler(a.root_pid, a.interval)
+    io0 = io_counts(sampler.pids())
     sampler.start()
     before = count_files(a.maildir)
     t0 = time.monotonic()
@@ -139,6 +161,7 @@ def cmd_run(a):
             break
         time.sleep(a.poll)
     time.sleep(0.5)  # stragglers (duplicates) show up
+    io1 = io_counts(sampler.pids())
     cpu = sampler.stop()
     delivered = count_files(a.maildir) - before
     print(f"rc={proc.returncode}")
@@ -147,6 +170,9 @@ def cmd_run(a):
     print(f"delivered={delivered}")
     print(f"deliver_wait_end={why}")
     print(f"cpu_seconds={cpu:.2f}")
+    # long-lived processes only (Postfix's exited children are not seen)
+    print(f"rw_syscalls={io1[0] - io0[0]}")
+    print(f"context_switches={io1[1] - io0[1]}")
     print(f"peak_hwm_kib={sampler.peak_hwm}")
     print(f"peak_pss_kib={sampler.peak_pss}")
     print(f"peak_procs={sampler.peak_procs}")
@@ -184,7 +210,9 @@ def cmd_verdicts(a):
         per.setdefault(item, {}).setdefault(verdict, 0)
         per[item][verdict] += 1
 
-    for d, junk in [(d, False) for d in a.maildir or []] + [(d, True) for d in a.junk or []]:
+    junk_dirs = set(a.junk or [])
+    for d, junk in [(d, False) for d in a.maildir or [] if d not in junk_dirs] + \
+            [(d, True) for d in junk_dirs]:
         try:
             names = os.listdir(d)
         except OSError:

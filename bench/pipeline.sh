@@ -20,6 +20,8 @@
 #   BENCH_PIPE_RSPAMD_WARMUP seconds allowed for rspamd to start (default 600)
 #   BENCH_PIPE_SA_CHILDREN spamd children (default 5, Debian's default)
 #   BENCH_PIPE_PROFILE=1  record postern's first round with perf (cpu-clock)
+#   BENCH_PIPE_POSTERN_WRAP  command prefix for postern serve, e.g.
+#                         "valgrind --tool=callgrind --callgrind-out-file=F"
 #   BENCH_KEEP=1          keep the delivered mail after the run
 #   POSTERN_BIN           server binary (default build/postern)
 #
@@ -255,7 +257,8 @@ EOF
 postern_start() { # TAG
 	local n0 i=0 evlog="$PNDIR/var/postern.log"
 	n0=$(grep -c 'event=relaytest' "$evlog" 2>/dev/null)
-	"$POSTERN" serve -c "$PNDIR/postern.conf" >"$PNDIR/stderr-$1.log" 2>&1 &
+	# shellcheck disable=SC2086 # BENCH_PIPE_POSTERN_WRAP: a command prefix (valgrind ...)
+	${BENCH_PIPE_POSTERN_WRAP:-} "$POSTERN" serve -c "$PNDIR/postern.conf" >"$PNDIR/stderr-$1.log" 2>&1 &
 	POSTERN_PID=$!
 	if ! "$PY" "$BLIB" wait-port 127.0.0.1 "$PN_PORT" 30; then
 		loud "postern: nothing listens on 127.0.0.1:$PN_PORT after 30 s: $(tail -n 5 "$PNDIR/stderr-$1.log")"
