@@ -50,6 +50,46 @@ SANITIZER_MARKERS = (
 )
 
 
+# Libraries a C test driver linked against libpostern.a needs.
+DRIVER_PKGS = "libevent libevent_openssl libevent_pthreads openssl libsodium libunbound libpsl"
+
+
+def build_dir():
+    """build/, or the directory of POSTERN_BIN when it holds a library
+    (an ASan build then gets a sanitized driver too)."""
+    binpath = os.environ.get("POSTERN_BIN")
+    if binpath:
+        d = Path(binpath)
+        if not d.is_absolute():
+            d = REPO / d
+        if (d.parent / "libpostern.a").exists():
+            return d.parent
+    return REPO / "build"
+
+
+def build_c_driver(tmp_path_factory, source):
+    """Compiles tests/integration/SOURCE.c against libpostern.a (see
+    build_dir) into a temporary directory; returns the binary's path."""
+    import shlex
+    bdir = build_dir()
+    lib = bdir / "libpostern.a"
+    if not lib.exists():
+        pytest.fail("%s is missing: run make first" % lib)
+    out = tmp_path_factory.mktemp(source) / source
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs"] + DRIVER_PKGS.split(),
+                           capture_output=True, text=True, check=True).stdout.split()
+    cc, extra = "cc", []
+    if "asan" in bdir.name:
+        cc, extra = "clang", ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"]
+    cmd = [cc, "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
+           "-Wno-unused-parameter", "-I" + str(REPO / "src"), *extra,
+           str(REPO / "tests/integration" / (source + ".c")), str(lib), *flags, "-pthread",
+           "-o", str(out)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, "driver build failed: %s\n%s" % (shlex.join(cmd), r.stderr)
+    return out
+
+
 def token(n=16):
     """A fresh unique marker to find one message among others."""
     return uuid.uuid4().hex[:n]

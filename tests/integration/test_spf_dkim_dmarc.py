@@ -20,45 +20,17 @@ from pathlib import Path
 
 import pytest
 
+from conftest import build_c_driver
+
 from dnsfixture import ZONES, BlackholeDNS, Unbound
 
 REPO = Path(__file__).resolve().parents[2]
-PKGS = "libevent libevent_openssl libevent_pthreads openssl libsodium libunbound libpsl"
 OPENSSL = "openssl"
-
-
-def build_dir():
-    """build/, or the directory of POSTERN_BIN when it holds a library
-    (an ASan build then gets a sanitized driver too)."""
-    binpath = os.environ.get("POSTERN_BIN")
-    if binpath:
-        d = Path(binpath)
-        if not d.is_absolute():
-            d = REPO / d
-        if (d.parent / "libpostern.a").exists():
-            return d.parent
-    return REPO / "build"
 
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory):
-    bdir = build_dir()
-    lib = bdir / "libpostern.a"
-    if not lib.exists():
-        pytest.fail("%s is missing: run make first" % lib)
-    out = tmp_path_factory.mktemp("authcheck") / "authcheck"
-    flags = subprocess.run(["pkg-config", "--cflags", "--libs"] + PKGS.split(),
-                           capture_output=True, text=True, check=True).stdout.split()
-    cc, extra = "cc", []
-    if "asan" in bdir.name:
-        cc, extra = "clang", ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"]
-    cmd = [cc, "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
-           "-Wno-unused-parameter", "-I" + str(REPO / "src"), *extra,
-           str(REPO / "tests/integration/authcheck.c"), str(lib), *flags, "-pthread",
-           "-o", str(out)]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    assert r.returncode == 0, "driver build failed: %s\n%s" % (shlex.join(cmd), r.stderr)
-    return out
+    return build_c_driver(tmp_path_factory, "authcheck")
 
 
 # ---- keys and signing ----

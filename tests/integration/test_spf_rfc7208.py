@@ -15,13 +15,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from conftest import build_c_driver
 import yaml
 
 from suitedns import SuiteDNS
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = Path(__file__).resolve().parent / "rfc7208" / "rfc7208-tests.yml"
-PKGS = "libevent libevent_openssl libevent_pthreads openssl libsodium libunbound libpsl"
 TIMEOUT_MS = 5000
 
 
@@ -34,37 +35,9 @@ SECTIONS = load_sections()
 CASES = [(i, name) for i, s in enumerate(SECTIONS) for name in s["tests"]]
 
 
-def build_dir():
-    """build/, or the directory of POSTERN_BIN when it holds a library."""
-    binpath = os.environ.get("POSTERN_BIN")
-    if binpath:
-        d = Path(binpath)
-        if not d.is_absolute():
-            d = REPO / d
-        if (d.parent / "libpostern.a").exists():
-            return d.parent
-    return REPO / "build"
-
-
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory):
-    bdir = build_dir()
-    lib = bdir / "libpostern.a"
-    if not lib.exists():
-        pytest.fail("%s is missing: run make first" % lib)
-    out = tmp_path_factory.mktemp("spfsuite") / "spfsuite"
-    flags = subprocess.run(["pkg-config", "--cflags", "--libs"] + PKGS.split(),
-                           capture_output=True, text=True, check=True).stdout.split()
-    cc, extra = "cc", []
-    if "asan" in bdir.name:
-        cc, extra = "clang", ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"]
-    cmd = [cc, "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
-           "-Wno-unused-parameter", "-I" + str(REPO / "src"), *extra,
-           str(REPO / "tests/integration/spfsuite.c"), str(lib), *flags, "-pthread",
-           "-o", str(out)]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    assert r.returncode == 0, "driver build failed: %s\n%s" % (shlex.join(cmd), r.stderr)
-    return out
+    return build_c_driver(tmp_path_factory, "spfsuite")
 
 
 def run_section(driver, section):
