@@ -641,7 +641,10 @@ test_point(const struct doctor *d, const struct lookup *l, enum dnsbl_kind kind,
 			fprintf(fix, "use a resolver that does not rewrite answers; ");
 		return DOCTOR_FAIL;
 	}
-	fprintf(f, "%s answers %s for the test point %s", zone, l->items[0], point);
+	fprintf(f, "%s answers", zone);
+	for (size_t i = 0; i < l->n; i++)
+		fprintf(f, " %s", l->items[i]);
+	fprintf(f, " for the test point %s", point);
 	return DOCTOR_OK;
 }
 
