@@ -6,9 +6,11 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "smtp/tls.h"
 #include "queue/dkim_sign.h"
+#include "queue/smarthost.h"
 
 int
 cli_check_config(int argc, char **argv)
@@ -44,6 +46,20 @@ cli_check_config(int argc, char **argv)
 			rc = 1;
 		}
 		dkim_signer_free(s);
+	}
+	if (cfg.relayhost_password_file != NULL) {
+		/* SPEC 12: serve reads it at start; a file it cannot read
+		 * would leave every remote message queued */
+		char *pass = smarthost_password_read(cfg.relayhost_password_file, &err);
+		if (pass == NULL) {
+			fprintf(stderr, "%s: %s\n", path, err);
+			free(err);
+			err = NULL;
+			rc = 1;
+		} else {
+			explicit_bzero(pass, strlen(pass));
+			free(pass);
+		}
 	}
 	if (rc == 0)
 		printf("%s: ok\n", path);

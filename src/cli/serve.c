@@ -31,10 +31,12 @@
 #include "monitor/metrics.h"
 #include "monitor/stats.h"
 #include "policy/bounceratio.h"
+#include "state/state.h"
 #include "queue/control.h"
 #include "queue/inject.h"
 #include "queue/dkim_sign.h"
 #include "queue/mta.h"
+#include "queue/smarthost.h"
 #include "queue/scheduler.h"
 #include "queue/spool.h"
 #include "smtp/server.h"
@@ -410,32 +412,14 @@ watch_queue(evutil_socket_t fd, short what, void *arg)
 	srv->watch_delivered = delivered;
 }
 
-/* scheduler_options.outcome: the bounce ratio, per account and global. */
+/* scheduler_options.outcome: the bounce ratio, per account and global
+ * (policy/bounceratio.c decides, alerts and holds). */
 static void
 on_outcome(void *arg, const char *user, bool delivered)
 {
 	struct server *srv = arg;
-	const struct config *cfg = srv->cfg;
-	time_t now = time(NULL);
-	double r;
 
-	/* checked as each result arrives, but only a bounce trips it: the
-	 * delivery of mail an administrator just released must not hold
-	 * the account again */
-	if (bounceratio_record(srv->bounces, "", !delivered, now, cfg->alert_window,
-	    cfg->alert_min_messages, cfg->alert_bounce_ratio, &r) && !delivered)
-		log_event("alert", "kind=bounce_ratio account=global ratio=%.2f limit=%.2f window=%us",
-		    r, cfg->alert_bounce_ratio, cfg->alert_window);
-	if (user != NULL && bounceratio_record(srv->bounces, user, !delivered, now,
-	    cfg->alert_window, cfg->alert_min_messages, cfg->alert_bounce_ratio, &r) && !delivered) {
-		char *err = NULL;
-		log_event("alert", "kind=bounce_ratio user=%s ratio=%.2f limit=%.2f window=%us",
-		    user, r, cfg->alert_bounce_ratio, cfg->alert_window);
-		if (holds_set(srv->holds, user, "bounce_ratio", &err) == -1) {
-			log_event("error", "reason=\"cannot hold %s: %s\"", user, err);
-			free(err);
-		}
-	}
+	bounceratio_outcome(srv->bounces, srv->cfg, user, delivered);
 }
 
 /* scheduler_options.rcpt_refused: a remote "no such user" is
@@ -498,14 +482,17 @@ dkim_hook(void *arg, const char *data, size_t len)
 	return dkim_sign_local(srv->dkim, srv->cfg, data, len);
 }
 
+/* relay_pass: the smart host's password (SPEC 12), copied by the mta */
 static int
-start_queue(struct server *srv)
+start_queue(struct server *srv, const char *relay_pass)
 {
 	const struct config *cfg = srv->cfg;
 	struct mta_options mo = {
 		.helo = cfg->hostname,
 		.port = cfg->outbound_port,
 		.relayhost = cfg->relayhost,
+		.relayhost_user = cfg->relayhost_user,
+		.relayhost_password = relay_pass,
 		.tls_required = (const char *const *)cfg->tls_required_domains,
 		.ntls_required = cfg->ntls_required_domains,
 		.timeout = cfg->outbound_timeout,
@@ -557,7 +544,7 @@ cli_serve(int argc, char **argv)
 	struct server srv = { 0 };
 	struct event *sigs[4];
 	static const int signums[4] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
-	char *err = NULL, path[4096];
+	char *err = NULL, path[4096], *relay_pass = NULL;
 	struct control *control = NULL;
 	int n, rc = 1;
 
@@ -604,6 +591,13 @@ cli_serve(int argc, char **argv)
 		log_event("error", "reason=\"%s\"", err);
 		goto out;
 	}
+	/* the smart host's password, likewise (SPEC 12); read once: a
+	 * change takes effect at restart, as relayhost itself */
+	if (srv.cfg->relayhost_password_file != NULL &&
+	    (relay_pass = smarthost_password_read(srv.cfg->relayhost_password_file, &err)) == NULL) {
+		log_event("error", "reason=\"%s\"", err);
+		goto out;
+	}
 	srv.learned = learned_new(srv.cfg->data_dir);
 	if ((srv.users = userdb_open(srv.cfg->data_dir, &err)) == NULL) {
 		log_event("error", "reason=\"%s\"", err);
@@ -621,6 +615,9 @@ cli_serve(int argc, char **argv)
 	if (server_listen(&srv) == -1 || start_acme_listener(&srv) == -1 ||
 	    start_https(&srv) == -1 || drop_privileges(srv.cfg) == -1)
 		goto out;
+	/* SPEC 10: shared state (Redis) is reached in the background; until
+	 * it answers, local state does */
+	srv.state = state_new(srv.base, srv.cfg);
 	/* statistics and alerts observe the log from here on */
 	if ((srv.stats = stats_open(srv.cfg->data_dir, &err)) == NULL) {
 		log_event("error", "reason=\"%s\"", err);
@@ -629,7 +626,6 @@ cli_serve(int argc, char **argv)
 	log_add_observer(stats_observe, srv.stats);
 	srv.alert_ev = event_new(srv.base, -1, 0, send_alerts, &srv);
 	srv.alerts = alerts_new(srv.cfg->alert_window, queue_alert, &srv);
-	srv.bounces = bounceratio_new();
 	if (srv.cfg->metrics_listen != NULL &&
 	    (srv.metrics = metrics_start(srv.cfg->metrics_listen, srv.stats, &err)) == NULL) {
 		log_event("error", "reason=\"%s\"", err);
@@ -641,13 +637,14 @@ cli_serve(int argc, char **argv)
 	}
 	srv.reputation = reputation_new(srv.base, srv.resolver, srv.cfg, &srv.ssl_ctx,
 	    srv.cfg->doctor_interval);
-	srv.lockout = lockout_new();
-	srv.ratelimit = ratelimit_new();
+	srv.lockout = lockout_new(srv.state);
+	srv.ratelimit = ratelimit_new(srv.state);
 	srv.holds = holds_open(srv.cfg->data_dir, account_released_elsewhere, &srv);
+	srv.bounces = bounceratio_new(srv.state, srv.holds);
 	holds_refresh(srv.holds);
 	srv.suppress = suppress_open(srv.cfg->data_dir);
 	if ((srv.gs = groupsync_new(srv.base, srv.cfg->data_dir)) == NULL ||
-	    (srv.verifier = verifier_new(srv.base)) == NULL || start_queue(&srv) == -1) {
+	    (srv.verifier = verifier_new(srv.base)) == NULL || start_queue(&srv, relay_pass) == -1) {
 		log_event("error", "reason=\"cannot start worker threads: %s\"", strerror(errno));
 		goto out;
 	}
@@ -698,6 +695,9 @@ out:
 	/* its sessions are closed now: the battery fails fast and ends */
 	selftest_free(srv.selftest);
 	verifier_free(srv.verifier);
+	/* what still waits for Redis is answered locally: before the holds,
+	 * limits and counters those answers use are freed */
+	state_free(srv.state);
 	log_clear_observers();
 	stats_close(srv.stats);
 	alerts_free(srv.alerts);
@@ -720,6 +720,9 @@ out:
 	holds_free(srv.holds);
 	suppress_free(srv.suppress);
 	mta_free(srv.mta);
+	if (relay_pass != NULL)
+		explicit_bzero(relay_pass, strlen(relay_pass));
+	free(relay_pass);
 	mta_free(srv.lmtp);
 	dkim_signer_free(srv.dkim);
 	reputation_free(srv.reputation);

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "state_url.h"
 #include "xmalloc.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -92,6 +93,8 @@ static const struct key keys[] = {
 	{ "auth_lockout", K_DURATION, OFF(auth_lockout), 0, 1, YEAR },
 	{ "outbound_port", K_UINT, OFF(outbound_port), 0, 1, 65535 },
 	{ "relayhost", K_HOSTPORT_OPT, OFF(relayhost), 0, 0, 0 },
+	{ "relayhost_user", K_STRING, OFF(relayhost_user), 0, 0, 0 },
+	{ "relayhost_password_file", K_PATH, OFF(relayhost_password_file), 0, 0, 0 },
 	{ "local_delivery", K_DELIVERY, 0, 0, 0, 0 },
 	{ "queue_lifetime", K_DURATION, OFF(queue_lifetime), 0, 1, YEAR },
 	{ "delay_warning", K_DURATION, OFF(delay_warning), 0, 0, YEAR },
@@ -117,6 +120,9 @@ static const struct key keys[] = {
 	{ "outbound_family", K_STRING, OFF(outbound_family), 0, 0, 0 },
 	{ "outbound_source_ip4", K_STRING, OFF(outbound_source_ip4), 0, 0, 0 },
 	{ "outbound_source_ip6", K_STRING, OFF(outbound_source_ip6), 0, 0, 0 },
+	{ "state_backend", K_STRING, OFF(state_backend), 0, 0, 0 },
+	{ "state_password", K_STRING, OFF(state_password), 0, 0, 0 },
+	{ "node_name", K_STRING, OFF(node_name), 0, 0, 0 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -871,6 +877,20 @@ check_listeners(const struct config *cfg, const char *file, const unsigned *line
 		}
 }
 
+/* A node name goes into log lines and Redis keys: a plain token. */
+static bool
+node_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (len == 0 || len > NODE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)n[i]) && n[i] != '.' && n[i] != '-' && n[i] != '_')
+			return false;
+	return true;
+}
+
 size_t
 config_parse(const char *buf, size_t len, const char *file, const char *basedir,
     struct config *cfg, struct config_diag *diag)
@@ -902,6 +922,16 @@ config_parse(const char *buf, size_t len, const char *file, const char *basedir,
 		cfg->alert_address = xasprintf("postmaster@%s", cfg->domains[0]);
 	if ((cfg->dkim_selector == NULL) != (cfg->dkim_key == NULL))
 		config_diag_add(diag, file, 0, "dkim_selector and dkim_key go together");
+	/* SPEC 12: the smart host's login needs its password, and a relayhost */
+	if (cfg->relayhost_user != NULL && cfg->relayhost_password_file == NULL)
+		config_diag_add(diag, file, lines[key_index("relayhost_user")],
+		    "relayhost_user needs relayhost_password_file (its first line is the password)");
+	else if (cfg->relayhost_user == NULL && cfg->relayhost_password_file != NULL)
+		config_diag_add(diag, file, lines[key_index("relayhost_password_file")],
+		    "relayhost_password_file needs relayhost_user");
+	else if (cfg->relayhost_user != NULL && cfg->relayhost == NULL)
+		config_diag_add(diag, file, lines[key_index("relayhost_user")],
+		    "relayhost_user needs relayhost (HOST:PORT of the smart host)");
 	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
 		config_diag_add(diag, file, 0, "tls_cert and tls_key go together");
 	if (strcmp(cfg->outbound_family, "any") != 0 && strcmp(cfg->outbound_family, "ipv4") != 0 &&
@@ -937,6 +967,17 @@ config_parse(const char *buf, size_t len, const char *file, const char *basedir,
 	if (cfg->score_reject < cfg->score_junk)
 		config_diag_add(diag, file, 0, "score_reject (%.1f) is below score_junk (%.1f)",
 		    cfg->score_reject, cfg->score_junk);
+	/* SPEC 10: local, or the Redis every node names; node_name tells
+	 * the nodes apart in logs, statistics and keys */
+	if (cfg->state_backend != NULL && state_url_parse(cfg->state_backend,
+	    strlen(cfg->state_backend), &cfg->state_url) == -1)
+		config_diag_add(diag, file, lines[key_index("state_backend")],
+		    "state_backend: expected local or redis://HOST:PORT[/DB]");
+	if (cfg->node_name == NULL)
+		cfg->node_name = xstrdup(cfg->hostname);
+	else if (!node_name_ok(cfg->node_name))
+		config_diag_add(diag, file, lines[key_index("node_name")],
+		    "node_name: letters, digits, '.', '-' and '_' only, at most %d", NODE_NAME_MAX);
 	check_listeners(cfg, file, lines, diag);
 	return diag->n - before;
 }
@@ -1037,6 +1078,8 @@ config_clear(struct config *cfg)
 		free(cfg->scores[i].symbol);
 	free(cfg->scores);
 	free(cfg->relayhost);
+	free(cfg->relayhost_user);
+	free(cfg->relayhost_password_file);
 	free(cfg->lmtp_socket);
 	free(cfg->lmtp_host);
 	free_domains(cfg->tls_required_domains, cfg->ntls_required_domains);
@@ -1053,6 +1096,11 @@ config_clear(struct config *cfg)
 	free(cfg->outbound_family);
 	free(cfg->outbound_source_ip4);
 	free(cfg->outbound_source_ip6);
+	free(cfg->state_backend);
+	if (cfg->state_password != NULL)
+		explicit_bzero(cfg->state_password, strlen(cfg->state_password));
+	free(cfg->state_password);
+	free(cfg->node_name);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -11,8 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "state_url.h"
 #include "value.h"
 
+#define NODE_NAME_MAX 64		/* node_name */
 #define CONFIG_LISTEN_MAX 16	/* addresses in one listen_* key */
 
 struct score_override {
@@ -77,6 +79,8 @@ struct config {
 	char *outbound_source_ip4;	/* source address to connect from, or NULL */
 	char *outbound_source_ip6;
 	struct hostport *relayhost;
+	char *relayhost_user;		/* AUTH to the relayhost (SPEC 12), or NULL */
+	char *relayhost_password_file;	/* its first line is the password */
 	/* local_delivery: both NULL for Maildir delivery, else LMTP to the
 	 * socket (absolute path) or to the host. */
 	char *lmtp_socket;
@@ -102,6 +106,12 @@ struct config {
 	char *acme_ca_file;		/* trust for a private CA; NULL: system store */
 	struct hostport *https_listen;	/* autoconfig, autodiscover, MTA-STS; NULL: off */
 	char *mta_sts_mode;		/* "none", "testing" or "enforce" (RFC 8461 5) */
+
+	/* Shared state (SPEC 10) */
+	char *state_backend;		/* as written; NULL: local */
+	struct state_url state_url;	/* parsed: .redis false for local */
+	char *state_password;		/* Redis AUTH; never logged */
+	char *node_name;		/* default: hostname */
 };
 
 struct config_diag {

@@ -19,6 +19,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
 #include "queue/reply.h"
+#include "queue/smarthost.h"
+#include "smtp/tls.h"
 
 #define MX_MAX 10
 #define ADDRS_MAX 16
@@ -40,7 +43,7 @@
 
 enum stage {
 	ST_RESOLVE, ST_CONNECT, ST_GREETING, ST_EHLO, ST_HELO, ST_STARTTLS, ST_TLS,
-	ST_MAIL, ST_RCPT, ST_DATA, ST_BODY, ST_QUIT, ST_DONE,
+	ST_AUTH, ST_MAIL, ST_RCPT, ST_DATA, ST_BODY, ST_QUIT, ST_DONE,
 };
 
 struct mx_host {
@@ -58,7 +61,11 @@ struct mta {
 	size_t ntls_required;
 	char *helo;
 	char *unix_path;	/* LMTP socket, or NULL */
-	SSL_CTX *ssl;
+	/* the smart host's credentials (SPEC 12): AUTH only over TLS whose
+	 * certificate verified for the relayhost's name; NULL: no AUTH */
+	char *relay_user, *relay_pass;
+	bool relay_implicit;	/* relayhost port 465: TLS from the first octet */
+	SSL_CTX *ssl;		/* client context, with the trust store */
 	struct mta_tx *txs;
 };
 
@@ -94,7 +101,15 @@ struct mta_tx {
 	struct event *timer;
 	enum stage stage;
 	bool tls, no_tls;	/* no_tls: TLS failed on this address once */
+	/* what this host must offer (set_security): TLS at all, and a
+	 * certificate that verifies for its name; no plain-text fallback */
+	bool must_tls, must_verify;
+	bool implicit;		/* TLS before the greeting (port 465) */
+	bool verified;		/* the certificate verified (tls_client_verified) */
 	bool pipelining, starttls, size, eightbit, smtputf8;
+	int auth_mechs;		/* AUTH offered (smarthost.h bits), -1: not offered */
+	bool auth_login;	/* AUTH LOGIN in progress (else PLAIN) */
+	unsigned auth_step;	/* LOGIN: 334 challenges answered */
 	size_t *order;		/* recipient of the k-th RCPT sent */
 	size_t rcpt_sent, rcpt_replied;
 	bool data_started;
@@ -369,6 +384,9 @@ parse_ehlo(struct mta_tx *t, const char *line, size_t len)
 			t->eightbit = true;
 		else if (kl >= 8 && strncasecmp(k, "SMTPUTF8", 8) == 0)
 			t->smtputf8 = true;
+		else if (smarthost_ehlo_auth(k, kl) >= 0)
+			t->auth_mechs = (t->auth_mechs > 0 ? t->auth_mechs : 0) |
+			    smarthost_ehlo_auth(k, kl);
 	}
 }
 
@@ -377,7 +395,6 @@ start_tls(struct mta_tx *t)
 {
 	SSL *ssl = SSL_new(t->m->ssl);
 	struct bufferevent *b;
-	const char *sni = t->hosts[t->host].name;
 
 	if (ssl == NULL)
 		return;
@@ -389,9 +406,12 @@ start_tls(struct mta_tx *t)
 		struct evbuffer *in = bufferevent_get_input(t->bev);
 		evbuffer_drain(in, evbuffer_get_length(in));
 	}
-	/* SNI: the MX host name, unless it is an address */
-	if (sni[0] && !isdigit((unsigned char)sni[0]) && strchr(sni, ':') == NULL)
-		SSL_set_tlsext_host_name(ssl, sni);
+	/* SNI and the name the certificate is checked for: the MX host
+	 * name or the relayhost's (RFC 7672 and 8461 check the MX name, SPEC
+	 * 12 the relayhost as configured); an address has neither SNI nor
+	 * a DNS name to match */
+	if (t->hosts[t->host].name[0])
+		tls_client_expect(ssl, t->hosts[t->host].name);
 	b = bufferevent_openssl_filter_new(t->m->base, t->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (b == NULL) {
@@ -469,6 +489,41 @@ next_round(struct mta_tx *t)
 	return true;
 }
 
+/*
+ * AUTH to the smart host (SPEC 12), PLAIN preferred (one round trip,
+ * RFC 4616 with the initial response of RFC 4954 4), else LOGIN. Only on
+ * a connection whose certificate verified for the relayhost: the check
+ * here guards the invariant whatever set_security decided.
+ */
+static void
+start_auth(struct mta_tx *t)
+{
+	if (!t->tls || !t->verified) {
+		fail_all(t, false, "451 4.7.5 no verified TLS to the relayhost: credentials not sent");
+		next_address(t);
+		return;
+	}
+	if (t->auth_mechs > 0 && (t->auth_mechs & (int)SMARTHOST_MECH_PLAIN)) {
+		char *r = smarthost_plain(t->m->relay_user, t->m->relay_pass);
+		send_line(t, "AUTH PLAIN %s", r);
+		explicit_bzero(r, strlen(r));
+		free(r);
+		t->auth_login = false;
+	} else if (t->auth_mechs > 0 && (t->auth_mechs & (int)SMARTHOST_MECH_LOGIN)) {
+		send_line(t, "AUTH LOGIN");
+		t->auth_login = true;
+		t->auth_step = 0;
+	} else {
+		fail_all(t, false, "451 4.7.0 the relayhost %s offers %s: mail not sent "
+		    "unauthenticated (relayhost_user is set)", t->sum.relay,
+		    t->auth_mechs < 0 ? "no AUTH" : "neither AUTH PLAIN nor LOGIN");
+		send_line(t, "QUIT");
+		t->stage = ST_QUIT;
+		return;
+	}
+	t->stage = ST_AUTH;
+}
+
 /* A complete reply arrived: move the dialog on. */
 static void
 on_reply(struct mta_tx *t)
@@ -487,6 +542,7 @@ on_reply(struct mta_tx *t)
 		send_line(t, "%s %s", t->m->opt.lmtp ? "LHLO" : "EHLO", t->m->helo);
 		t->stage = ST_EHLO;
 		t->pipelining = t->starttls = t->size = t->eightbit = t->smtputf8 = false;
+		t->auth_mechs = -1;
 		return;
 	case ST_EHLO:
 		if (code / 100 != 2 && t->m->opt.lmtp) {
@@ -513,17 +569,22 @@ on_reply(struct mta_tx *t)
 			t->stage = ST_STARTTLS;
 			return;
 		}
-		if (!t->tls && tls_required(t)) {
-			fail_all(t, false, "451 4.7.5 TLS is required for %s but %s", t->domain,
+		if (!t->tls && t->must_tls) {
+			fail_all(t, false, "451 4.7.5 TLS is required for %s but %s", t->m->relay_user ?
+			    "the relayhost (relayhost_user is set)" : t->domain,
 			    t->starttls ? "the handshake failed" : "the server does not offer STARTTLS");
 			next_address(t);
+			return;
+		}
+		if (t->m->relay_user != NULL) {
+			start_auth(t);
 			return;
 		}
 		send_envelope(t);
 		return;
 	case ST_STARTTLS:
 		if (code != 220) {
-			if (tls_required(t)) {
+			if (t->must_tls) {
 				fail_all(t, false, "%s (STARTTLS)", reply);
 				next_address(t);
 				return;
@@ -532,6 +593,29 @@ on_reply(struct mta_tx *t)
 			return;
 		}
 		start_tls(t);
+		return;
+	case ST_AUTH:
+		if (t->auth_login && code == 334 && t->auth_step < 2) {
+			/* RFC 4954 4: the user name, then the password */
+			const char *v = t->auth_step++ == 0 ? t->m->relay_user : t->m->relay_pass;
+			char *b = smarthost_b64(v, strlen(v));
+			send_line(t, "%s", b);
+			explicit_bzero(b, strlen(b));
+			free(b);
+			return;
+		}
+		if (code == 235) {
+			send_envelope(t);
+			return;
+		}
+		/* a refused login is temporary: the password may be fixed
+		 * before queue_lifetime (Postfix's smtp_sasl_auth_soft_bounce) */
+		fail_all(t, false, "%s (AUTH %s to the relayhost)", reply,
+		    t->auth_login ? "LOGIN" : "PLAIN");
+		if (code == 334)
+			send_line(t, "*");	/* RFC 4954 4: cancel the exchange */
+		send_line(t, "QUIT");
+		t->stage = ST_QUIT;
 		return;
 	case ST_MAIL:
 		if (code / 100 != 2) {
@@ -722,11 +806,33 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		if (t->stage == ST_TLS) {
 			SSL *ssl = bufferevent_openssl_get_ssl(t->bev);
+			char why[MTA_REPLY_MAX - 64];
 			t->tls = true;
 			snprintf(t->sum.tls, sizeof(t->sum.tls), "%s", ssl ? SSL_get_version(ssl) : "TLS");
+			t->verified = ssl != NULL && tls_client_verified(ssl, why, sizeof(why)) == 0;
+			if (!t->verified && t->must_verify) {
+				/* nothing was sent over this connection yet, and
+				 * nothing will be: not an EHLO, not a credential */
+				fail_all(t, false, "451 4.7.5 %s (%s)", why, t->sum.relay);
+				next_address(t);
+				return;
+			}
+			if (t->implicit) {
+				t->stage = ST_GREETING;	/* RFC 8314 3: the greeting comes over TLS */
+				arm_timer(t);
+				return;
+			}
 			send_line(t, "EHLO %s", t->m->helo);
 			t->stage = ST_EHLO;
 			t->pipelining = t->starttls = t->size = t->eightbit = t->smtputf8 = false;
+			t->auth_mechs = -1;
+		} else if (t->implicit) {
+			start_tls(t);
+			if (t->stage != ST_TLS) {
+				fail_all(t, false, "451 4.7.5 cannot start TLS with %s", t->sum.relay);
+				next_address(t);
+				return;
+			}
 		} else
 			t->stage = ST_GREETING;
 		arm_timer(t);
@@ -734,9 +840,14 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (t->stage == ST_TLS && !t->no_tls) {
 		/* opportunistic TLS failed: once more in plain text, unless
-		 * the domain requires TLS */
-		fail_all(t, false, "451 4.7.0 TLS handshake failed with %s", t->sum.relay);
-		if (!tls_required(t)) {
+		 * this host must have TLS */
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		char detail[160] = "";
+		if (e != 0)
+			snprintf(detail, sizeof(detail), ": %s", ERR_reason_error_string(e) ?
+			    ERR_reason_error_string(e) : "TLS error");
+		fail_all(t, false, "451 4.7.5 TLS handshake failed with %s%s", t->sum.relay, detail);
+		if (!t->must_tls && !t->implicit) {
 			t->no_tls = true;
 			t->addr--;	/* the same address again */
 		}
@@ -774,6 +885,30 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 /* ---- addresses and hosts ---- */
 
 static void resolve_host(struct mta_tx *t);
+
+/*
+ * What the host about to be tried must offer. The smart host with
+ * credentials: TLS (STARTTLS, or implicit on port 465) with a certificate
+ * that verifies for the relayhost's name, or nothing is sent (SPEC 12);
+ * without credentials it is an MX like any other. An MX: TLS when its
+ * domain is in tls_required_domains; else opportunistic (RFC 7435).
+ */
+static void
+set_security(struct mta_tx *t)
+{
+	struct mta *m = t->m;
+
+	t->implicit = false;
+	t->must_tls = t->must_verify = false;
+	if (m->opt.lmtp)
+		return;
+	if (m->has_relayhost) {
+		t->implicit = m->relay_implicit;
+		t->must_tls = t->must_verify = m->relay_user != NULL;
+		return;
+	}
+	t->must_tls = tls_required(t);
+}
 
 /* A socket bound to the configured source address of family, or -1 to
  * let libevent make one (and the kernel choose the source). */
@@ -832,6 +967,8 @@ connect_addr(struct mta_tx *t)
 		    ip, port);
 	snprintf(t->sum.tls, sizeof(t->sum.tls), "none");
 	t->tls = false;
+	t->verified = false;
+	set_security(t);
 	t->data_started = false;
 	t->lines = 0;
 	t->bev = bufferevent_socket_new(t->m->base, source_socket(t, ss->ss_family),
@@ -1034,12 +1171,27 @@ mta_new(struct event_base *base, struct resolver *res, const struct mta_options 
 	for (size_t i = 0; i < m->ntls_required; i++)
 		m->tls_required[i] = xstrdup(opt->tls_required[i]);
 	m->opt.tls_required = NULL;
+	if (opt->relayhost_user != NULL && opt->relayhost_password != NULL && !m->opt.lmtp) {
+		m->relay_user = xstrdup(opt->relayhost_user);
+		m->relay_pass = xstrdup(opt->relayhost_password);
+	}
+	m->opt.relayhost_user = m->opt.relayhost_password = NULL;
+	/* RFC 8314 3.3: port 465 is TLS from the start */
+	m->relay_implicit = m->has_relayhost && m->relayhost.port == 465 && !m->opt.lmtp;
 	m->ssl = SSL_CTX_new(TLS_client_method());
 	if (m->ssl != NULL) {
-		/* Opportunistic TLS (RFC 7435): encrypt whenever possible,
-		 * authenticate nothing, never fall below TLS 1.2. */
+		char *err = NULL;
+		/* Never below TLS 1.2. The handshake itself never fails on
+		 * the certificate (SSL_VERIFY_NONE): the chain and name are
+		 * checked all the same, and set_security decides whether a
+		 * failure matters (opportunistic TLS, RFC 7435, does not). */
 		SSL_CTX_set_min_proto_version(m->ssl, TLS1_2_VERSION);
 		SSL_CTX_set_verify(m->ssl, SSL_VERIFY_NONE, NULL);
+		if (!m->opt.lmtp && tls_client_trust(m->ssl, &err) == -1) {
+			log_event("error", "reason=\"%s: certificates of remote servers cannot verify\"",
+			    err);
+			free(err);
+		}
 	}
 	return m;
 }
@@ -1055,6 +1207,10 @@ mta_free(struct mta *m)
 		free(m->tls_required[i]);
 	free(m->tls_required);
 	SSL_CTX_free(m->ssl);
+	if (m->relay_pass != NULL)
+		explicit_bzero(m->relay_pass, strlen(m->relay_pass));
+	free(m->relay_pass);
+	free(m->relay_user);
 	free(m->helo);
 	free(m->unix_path);
 	free(m);

@@ -26,6 +26,9 @@ struct mta_options {
 	const char *helo;		/* our hostname */
 	unsigned port;			/* outbound_port */
 	const struct hostport *relayhost;	/* NULL: MX delivery */
+	/* AUTH to the relayhost (SPEC 12), both or neither; copied (the
+	 * password is wiped at mta_free) */
+	const char *relayhost_user, *relayhost_password;
 	const char *const *tls_required;	/* domains that need TLS (may be NULL) */
 	size_t ntls_required;
 	unsigned timeout;		/* seconds per step */

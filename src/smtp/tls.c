@@ -3,14 +3,18 @@
  * plain text on port 25 (opportunistic TLS, RFC 3207), which is no worse
  * than a broken handshake, and submission clients all speak 1.2. Every
  * context is built from PEM text in memory, so files read by us, by the
- * key reader or written by the ACME client go through one loader.
+ * key reader or written by the ACME client go through one loader. The
+ * client side verifies in every handshake and lets its caller decide
+ * what a failure costs (opportunistic, required, MTA-STS, DANE).
  */
 #include "tls.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,4 +196,57 @@ const char *
 tls_version(const SSL *ssl)
 {
 	return ssl ? SSL_get_version(ssl) : "none";
+}
+
+int
+tls_client_trust(SSL_CTX *ctx, char **err)
+{
+	const char *file = getenv("SSL_CERT_FILE");
+
+	ERR_clear_error();
+	if (file != NULL && *file != '\0') {
+		/* SPEC 12: the file overrides the system store, it does not
+		 * add to it (as doctor's certificate check reads it) */
+		if (X509_STORE_load_file(SSL_CTX_get_cert_store(ctx), file) != 1) {
+			*err = ssl_error("cannot read the trust store SSL_CERT_FILE", file);
+			return -1;
+		}
+		return 0;
+	}
+	if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		*err = ssl_error("cannot load the system trust store", "(OpenSSL default paths)");
+		return -1;
+	}
+	return 0;
+}
+
+void
+tls_client_expect(SSL *ssl, const char *host)
+{
+	X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+	unsigned char bin[16];
+
+	if (inet_pton(AF_INET, host, bin) == 1 || inet_pton(AF_INET6, host, bin) == 1) {
+		X509_VERIFY_PARAM_set1_ip_asc(vp, host);
+		return;
+	}
+	SSL_set_tlsext_host_name(ssl, host);
+	X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	X509_VERIFY_PARAM_set1_host(vp, host, 0);
+}
+
+int
+tls_client_verified(const SSL *ssl, char *why, size_t len)
+{
+	long v;
+
+	if (SSL_get0_peer_certificate(ssl) == NULL) {
+		snprintf(why, len, "certificate verify failed: no certificate presented");
+		return -1;
+	}
+	v = SSL_get_verify_result(ssl);
+	if (v == X509_V_OK)
+		return 0;
+	snprintf(why, len, "certificate verify failed: %s", X509_verify_cert_error_string(v));
+	return -1;
 }

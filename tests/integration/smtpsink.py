@@ -29,6 +29,14 @@ starttls_broken=True (220, then garbage in answer to the ClientHello) or
 "inject" (garbage in the same write as the 220), pipelining, eightbitmime,
 size / max_size (a MAIL SIZE= above it gets 552).
 
+TLS and AUTH (a smart host): `implicit_tls=True` (with cert/key) speaks
+TLS from the first octet, as on port 465; `auth={"user": "password"}`
+offers AUTH (`auth_mechs`, default ("PLAIN", "LOGIN")) after STARTTLS
+only, or also in plain text with `auth_plaintext=True`;
+`auth_required=True` answers MAIL before a successful AUTH with 530.
+Each Session records `auth` [(mechanism, user, password, ok, tls)] and
+`authenticated` (the user), each Transaction `auth_user`.
+
 LMTP (RFC 2033): `SMTPSink(ip, port, lmtp=True)` or
 `SMTPSink(None, None, lmtp=True, unix_path=PATH)` (a unix socket) answers
 LHLO (EHLO and HELO get 500, as in Dovecot) and, after the final dot, one
@@ -82,6 +90,7 @@ class Transaction:
         self.t_done = None              # when the final reply was sent
         self.lmtp_results = []          # LMTP: (rcpt, reply) after the data
         self.delivered = []             # LMTP: recipients answered 2xx
+        self.auth_user = None           # the session's AUTH user at MAIL
 
     def __repr__(self):
         return ("Transaction(#%d from=%r rcpts=%r rejected=%r tls=%r accepted=%r size=%s)"
@@ -101,6 +110,8 @@ class Session:
         self.tls = False
         self.tls_version = None
         self.starttls_injection = False  # data after STARTTLS before the handshake
+        self.auth = []                  # (mechanism, user, password, ok, tls) per AUTH
+        self.authenticated = None       # the user of a successful AUTH
         self.pipelined = False
         self.transactions = []
         self.closed = False
@@ -197,7 +208,8 @@ class SMTPSink:
     def __init__(self, ip, port, hostname=None, starttls=False, cert=None, key=None,
                  pipelining=True, eightbitmime=True, size=True, max_size=50 * 1024 * 1024,
                  timeout=10.0, pipelining_wait=0.3, starttls_broken=False, lmtp=False,
-                 unix_path=None):
+                 unix_path=None, implicit_tls=False, auth=None, auth_mechs=("PLAIN", "LOGIN"),
+                 auth_plaintext=False, auth_required=False):
         self.lmtp = lmtp
         self.unix_path = unix_path
         self.lmtp_replies = {}          # LMTP: lower-case rcpt -> reply after the data
@@ -218,11 +230,16 @@ class SMTPSink:
         # ClientHello with non-TLS bytes and close; "inject": send those
         # bytes right behind the 220, in the same write.
         self.starttls_broken = starttls_broken
+        self.implicit_tls = implicit_tls
+        self.auth = dict(auth or {})    # user -> password; empty: no AUTH
+        self.auth_mechs = tuple(m.upper() for m in auth_mechs)
+        self.auth_plaintext = auth_plaintext
+        self.auth_required = auth_required
         self.delays = {}                # stage -> seconds to wait before replying
         self.ssl_ctx = None
-        if starttls and not starttls_broken:
+        if (starttls or implicit_tls) and not starttls_broken:
             if cert is None or key is None:
-                raise ValueError("starttls needs cert and key")
+                raise ValueError("starttls and implicit_tls need cert and key")
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(str(cert), str(key))
             self.ssl_ctx = ctx
@@ -417,9 +434,74 @@ class SMTPSink:
         lines.append("ENHANCEDSTATUSCODES")
         if (self.starttls or self.starttls_broken) and not session.tls:
             lines.append("STARTTLS")
+        if self.auth and self.auth_mechs and (session.tls or self.auth_plaintext):
+            lines.append("AUTH " + " ".join(self.auth_mechs))
         return lines
 
+    def _auth(self, conn, session, arg):
+        """RFC 4954: PLAIN (initial response or 334) and LOGIN."""
+        import base64
+        import binascii
+
+        def b64(text):
+            try:
+                return base64.b64decode(text.strip(), validate=True).decode("utf-8", "replace")
+            except (binascii.Error, ValueError):
+                return None
+
+        def ask(challenge):
+            self._reply(conn, "334 " + challenge)
+            line = conn.readline().decode("utf-8", "replace").rstrip("\r\n")
+            session.commands.append(line)
+            return line
+
+        parts = arg.split()
+        mech = parts[0].upper() if parts else ""
+        if not self.auth or session.authenticated is not None:
+            self._reply(conn, "503 5.5.1 AUTH not available")
+            return
+        if mech not in self.auth_mechs:
+            self._reply(conn, "504 5.5.4 unrecognized authentication type")
+            return
+        if mech == "PLAIN":
+            resp = parts[1] if len(parts) > 1 else ask("")
+            if resp == "*":
+                self._reply(conn, "501 5.7.0 cancelled")
+                return
+            raw = b64(resp)
+            fields = raw.split("\0") if raw is not None else []
+            if len(fields) != 3:
+                self._reply(conn, "501 5.5.2 malformed PLAIN response")
+                return
+            user, password = fields[1], fields[2]
+        else:
+            u = parts[1] if len(parts) > 1 else ask("VXNlcm5hbWU6")
+            if u == "*":
+                self._reply(conn, "501 5.7.0 cancelled")
+                return
+            p = ask("UGFzc3dvcmQ6")
+            if p == "*":
+                self._reply(conn, "501 5.7.0 cancelled")
+                return
+            user, password = b64(u), b64(p)
+        ok = user is not None and self.auth.get(user) == password
+        with self.lock:
+            session.auth.append((mech, user, password, ok, session.tls))
+        if ok:
+            session.authenticated = user
+            self._reply(conn, "235 2.7.0 authentication successful")
+        else:
+            self._reply(conn, "535 5.7.8 authentication credentials invalid")
+
     def _dialog(self, conn, session):
+        if self.implicit_tls:
+            conn.sock.settimeout(self.timeout)
+            tls_sock = self.ssl_ctx.wrap_socket(conn.sock, server_side=True)
+            with self.lock:
+                self._socks.append(tls_sock)
+            conn.sock = tls_sock
+            session.tls = True
+            session.tls_version = tls_sock.version()
         greet = self._rule("connect", session.number)
         if greet:
             self._reply(conn, greet)
@@ -493,9 +575,14 @@ class SMTPSink:
                 session.ehlo_name = None
                 session.esmtp = False
                 tx = None
+            elif verb == "AUTH":
+                self._auth(conn, session, arg)
             elif verb == "MAIL":
                 if session.ehlo_name is None:
                     self._reply(conn, "503 5.5.1 EHLO first")
+                    continue
+                if self.auth_required and session.authenticated is None:
+                    self._reply(conn, "530 5.7.0 authentication required")
                     continue
                 if tx is not None:
                     self._reply(conn, "503 5.5.1 nested MAIL")
@@ -517,6 +604,7 @@ class SMTPSink:
                 t.tls = session.tls
                 t.tls_version = session.tls_version
                 t.ehlo_name = session.ehlo_name
+                t.auth_user = session.authenticated
                 path, params = _split_path(arg, "FROM:")
                 t.mail_from = path
                 t.mail_params = params
