@@ -316,6 +316,10 @@ def cmd_report(a):
         c, n = fnum(kv.get("cpu_seconds")), fnum(kv.get("started"))
         return 1000 * c / n if c is not None and n else None
 
+    def per(kv, k):
+        c, n = fnum(kv.get(k)), fnum(kv.get("started"))
+        return c / n if c is not None and n else None
+
     def mib(kv, k):
         v = fnum(kv.get(k))
         return v / 1024 if v else None
@@ -326,6 +330,8 @@ def cmd_report(a):
         ("DATA end->250 p50 ms", lambda kv: fnum(kv.get("lat_p50_ms")), 1),
         ("DATA end->250 p99 ms", lambda kv: fnum(kv.get("lat_p99_ms")), 1),
         ("CPU ms per message", per_msg_cpu, 2),
+        ("read/write syscalls per msg*", lambda kv: per(kv, "rw_syscalls"), 1),
+        ("context switches per msg*", lambda kv: per(kv, "context_switches"), 1),
         ("peak RSS MiB (sum VmHWM)", lambda kv: mib(kv, "peak_hwm_kib"), 1),
         ("peak PSS MiB", lambda kv: mib(kv, "peak_pss_kib"), 1),
     ]

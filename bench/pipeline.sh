@@ -564,7 +564,9 @@ delivered msg/s = messages in the Maildir / time from the first connection
   CPU: user+sys of the contender's processes (Postfix's master and every
   child, rspamd or spamd and spamass-milter) per message sent.  Peak RSS:
   highest sum of VmHWM over those processes (samples every 0.25 s; shared
-  pages counted once per process), PSS beside it.  rspamd and spamd are
+  pages counted once per process), PSS beside it.  *: counted over the
+  processes alive at the start and end of the run (Postfix's smtpd and
+  cleanup children that exit meanwhile are missed).  rspamd and spamd are
   started once and serve every round (their start takes minutes).
 Checks: postern with its defaults (zen and DBL through DQS for client IP,
   HELO, PTR name and sender domain, SPF, DKIM, DMARC, the content scan with
