@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "monitor/log.h"
 #include "scan/score.h"
 
 static void
@@ -58,5 +59,9 @@ cli_load_config(const char *path, struct config *cfg)
 	for (size_t i = 0; i < diag.n; i++)
 		fprintf(stderr, "%s\n", diag.msgs[i]);
 	config_diag_clear(&diag);
+	/* SPEC 10: with shared state, every line of every command's log
+	 * says which node wrote it */
+	if (n == 0)
+		log_set_node(cfg->state_url.redis ? cfg->node_name : NULL);
 	return n ? -1 : 0;
 }

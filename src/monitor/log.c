@@ -23,6 +23,7 @@ static int log_fd = -1;
 static char *log_path;
 static bool log_to_stderr = true;
 static char stderr_quiet[64];	/* " client=IP " kept out of stderr, or "" */
+static char node_field[80];	/* " node=NAME" (SPEC 10), or "" */
 
 #define OBSERVERS_MAX 4
 struct observer {
@@ -148,6 +149,17 @@ log_set_stderr(bool on)
 }
 
 void
+log_set_node(const char *name)
+{
+	pthread_mutex_lock(&log_lock);
+	if (name == NULL || *name == '\0')
+		node_field[0] = '\0';
+	else
+		snprintf(node_field, sizeof(node_field), " node=%s", name);
+	pthread_mutex_unlock(&log_lock);
+}
+
+void
 log_set_stderr_quiet_client(const char *ip)
 {
 	pthread_mutex_lock(&log_lock);
@@ -198,8 +210,8 @@ log_event(const char *event, const char *fmt, ...)
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "ts=%Y-%m-%dT%H:%M:%S", &tm);
-	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ event=%s",
-	    (long)(tv.tv_usec / 1000), event);
+	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ event=%s%s",
+	    (long)(tv.tv_usec / 1000), event, node_field);
 	n += (size_t)r;
 	if (fmt != NULL && *fmt != '\0' && n + 1 < sizeof(line)) {
 		line[n++] = ' ';

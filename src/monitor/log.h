@@ -21,6 +21,11 @@ void log_set_stderr(bool on);
  * at every start. NULL or "" turns it off. */
 void log_set_stderr_quiet_client(const char *ip);
 
+/* SPEC 10: with a state_backend other than local every line carries
+ * node=NAME (after event=), so the logs of several nodes can be merged.
+ * NULL or "" turns it off. Call before other threads log. */
+void log_set_node(const char *name);
+
 /*
  * Observers see every event after it is written: statistics and alerts
  * count where the log records (STYLE 10). fields is the "key=value ..."

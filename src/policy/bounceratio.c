@@ -1,77 +1,147 @@
 /*
- * Per-key rings of recent results; old ones fall out of the window.
+ * Two windows of the shared state per key: every result ("br:all:KEY")
+ * and the bounces ("br:bad:KEY"); a delivery only reads the second. Not
+ * atomic between the two (a ratio needs no exactness, a limit would).
  */
 #include "bounceratio.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/xmalloc.h"
-
-#define RESULTS_MAX 4096	/* remembered per key */
-
-struct result {
-	time_t t;
-	bool bounced;
-};
-
-struct key {
-	struct key *next;
-	char *name;
-	struct result r[RESULTS_MAX];
-	size_t n, head;
-};
+#include "monitor/log.h"
 
 struct bounceratio {
-	struct key *keys;
+	struct state *st;
+	struct holds *holds;
 };
 
 struct bounceratio *
-bounceratio_new(void)
+bounceratio_new(struct state *st, struct holds *holds)
 {
-	return xcalloc(1, sizeof(struct bounceratio));
+	struct bounceratio *b = xcalloc(1, sizeof(*b));
+
+	b->st = st;
+	b->holds = holds;
+	return b;
 }
 
 void
 bounceratio_free(struct bounceratio *b)
 {
-	if (b == NULL)
-		return;
-	while (b->keys) {
-		struct key *n = b->keys->next;
-		free(b->keys->name);
-		free(b->keys);
-		b->keys = n;
-	}
 	free(b);
 }
 
-bool
-bounceratio_record(struct bounceratio *b, const char *name, bool bounced, time_t now,
-    unsigned window, unsigned min, double ratio, double *measured)
-{
-	struct key *k;
-	unsigned total = 0, bad = 0;
+struct record {
+	struct bounceratio *b;
+	char key[400];
+	bool bounced;
+	time_t now;
+	unsigned window, min;
+	double ratio;
+	unsigned long total;
+	void (*done)(void *arg, bool tripped, double measured);
+	void *arg;
+};
 
-	for (k = b->keys; k; k = k->next)
-		if (strcmp(k->name, name) == 0)
-			break;
-	if (k == NULL) {
-		k = xcalloc(1, sizeof(*k));
-		k->name = xstrdup(name);
-		k->next = b->keys;
-		b->keys = k;
-	}
-	k->r[k->head].t = now;
-	k->r[k->head].bounced = bounced;
-	k->head = (k->head + 1) % RESULTS_MAX;
-	if (k->n < RESULTS_MAX)
-		k->n++;
-	for (size_t i = 0; i < k->n; i++)
-		if (k->r[i].t > now - (time_t)window) {
-			total++;
-			bad += k->r[i].bounced;
+static void
+bad_counted(void *arg, bool passed, unsigned long bad)
+{
+	struct record *r = arg;
+	double measured = r->total ? (double)bad / (double)r->total : 0;
+
+	r->done(r->arg, r->total >= r->min && r->total > 0 && measured > r->ratio, measured);
+	free(r);
+}
+
+static void
+all_counted(void *arg, bool passed, unsigned long total)
+{
+	struct record *r = arg;
+	char key[420];
+
+	r->total = total;
+	snprintf(key, sizeof(key), "br:bad:%s", r->key);
+	state_window_take(r->b->st, key, 0, r->window, r->bounced ? 1 : 0, r->now, bad_counted, r);
+}
+
+void
+bounceratio_record(struct bounceratio *b, const char *key, bool bounced, time_t now,
+    unsigned window, unsigned min, double ratio,
+    void (*done)(void *arg, bool tripped, double measured), void *arg)
+{
+	struct record *r = xcalloc(1, sizeof(*r));
+	char k[420];
+
+	r->b = b;
+	snprintf(r->key, sizeof(r->key), "%s", key);
+	r->bounced = bounced;
+	r->now = now;
+	r->window = window;
+	r->min = min;
+	r->ratio = ratio;
+	r->done = done;
+	r->arg = arg;
+	snprintf(k, sizeof(k), "br:all:%s", key);
+	state_window_take(b->st, k, 0, window, 1, now, all_counted, r);
+}
+
+struct outcome {
+	struct bounceratio *b;
+	char user[400];		/* "" for the global count */
+	bool delivered;
+	double limit;
+	unsigned window;
+};
+
+static void
+judged(void *arg, bool tripped, double r)
+{
+	struct outcome *o = arg;
+
+	/* checked as each result arrives, but only a bounce trips it: the
+	 * delivery of mail an administrator just released must not hold
+	 * the account again */
+	if (tripped && !o->delivered) {
+		if (o->user[0] == '\0')
+			log_event("alert", "kind=bounce_ratio account=global ratio=%.2f limit=%.2f window=%us",
+			    r, o->limit, o->window);
+		else {
+			char *err = NULL;
+			log_event("alert", "kind=bounce_ratio user=%s ratio=%.2f limit=%.2f window=%us",
+			    o->user, r, o->limit, o->window);
+			if (holds_set(o->b->holds, o->user, "bounce_ratio", &err) == -1) {
+				log_event("error", "reason=\"cannot hold %s: %s\"", o->user, err);
+				free(err);
+			}
 		}
-	*measured = total ? (double)bad / total : 0;
-	return total >= min && total > 0 && *measured > ratio;
+	}
+	free(o);
+}
+
+static void
+judge(struct bounceratio *b, const struct config *cfg, const char *user, bool delivered,
+    time_t now)
+{
+	struct outcome *o = xcalloc(1, sizeof(*o));
+
+	o->b = b;
+	snprintf(o->user, sizeof(o->user), "%s", user ? user : "");
+	o->delivered = delivered;
+	o->limit = cfg->alert_bounce_ratio;
+	o->window = cfg->alert_window;
+	bounceratio_record(b, o->user, !delivered, now, cfg->alert_window, cfg->alert_min_messages,
+	    cfg->alert_bounce_ratio, judged, o);
+}
+
+void
+bounceratio_outcome(struct bounceratio *b, const struct config *cfg, const char *user,
+    bool delivered)
+{
+	time_t now = time(NULL);
+
+	judge(b, cfg, NULL, delivered, now);
+	if (user != NULL)
+		judge(b, cfg, user, delivered, now);
 }

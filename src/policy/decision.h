@@ -14,6 +14,9 @@
 
 struct decision {
 	bool refused;			/* false: go on */
+	bool wait;			/* not decided yet: the shared state was
+					 * asked; the session waits and runs the
+					 * command again (state/state.h) */
 	bool client_error;		/* counts toward the session's error limit */
 	const char *reason;		/* reason= of event=reject (a literal) */
 	char reply[DECISION_REPLY_MAX];	/* the whole reply line, without CRLF */

@@ -56,10 +56,11 @@ space_ok(const struct config *cfg)
 /* Puts the account on hold, with the alert that says why: once for a
  * signal that repeats (limits), every time for outbound spam. */
 static void
-hold(const struct envelope_facts *f, const char *kind, const char *why, bool every_time)
+hold_account(struct holds *holds, const char *user, const char *client_ip, const char *kind,
+    const char *why, bool every_time)
 {
 	char *err = NULL;
-	int rc = holds_set(f->holds, f->user, kind, &err);
+	int rc = holds_set(holds, user, kind, &err);
 
 	if (rc == -1) {
 		char q[LOG_VALUE_MAX];
@@ -67,14 +68,22 @@ hold(const struct envelope_facts *f, const char *kind, const char *why, bool eve
 		free(err);
 	}
 	if (rc != 1 || every_time)
-		log_event("alert", "kind=%s user=%s client=%s reason=\"%s\"", kind, f->user,
-		    f->client_ip, why);
+		log_event("alert", "kind=%s user=%s client=%s reason=\"%s\"", kind, user,
+		    client_ip, why);
+}
+
+static void
+hold(const struct envelope_facts *f, const char *kind, const char *why, bool every_time)
+{
+	hold_account(f->holds, f->user, f->client_ip, kind, why, every_time);
 }
 
 /*
  * SPEC 6.4: n more messages or recipients of the account, within its
  * window; beyond it 450 and the account held: a stolen password shows
- * first as a burst of mail.
+ * first as a burst of mail. The window is shared state (SPEC 10): when
+ * Redis must be asked, v->wait says so and the session runs the command
+ * again with the answer (false is returned: stop deciding for now).
  */
 static bool
 rate_ok(const struct envelope_facts *f, const char *what, const struct rate *r,
@@ -82,8 +91,17 @@ rate_ok(const struct envelope_facts *f, const char *what, const struct rate *r,
 {
 	char why[160];
 
-	if (f->user == NULL || ratelimit_take(f->rl, f->user, what, r, 1, time(NULL)))
+	if (f->user == NULL)
 		return true;
+	switch (ratelimit_ask(f->rl, f->ask, f->user, what, r, 1, time(NULL))) {
+	case STATE_YES:
+		return true;
+	case STATE_WAIT:
+		v->wait = true;
+		return false;
+	case STATE_NO:
+		break;
+	}
 	decision_refuse(v, "ratelimit", false, RPL_RATE_LIMIT, what, f->user, r->count, r->seconds);
 	/* a refusal like any other (rejected{ratelimit}), and the account's
 	 * own event for the compromised-account watch */
@@ -125,16 +143,40 @@ policy_mail(const struct envelope_facts *f, const struct smtp_params *p,
 	}
 }
 
+struct failed {
+	struct holds *holds;
+	char user[ADDR_PATH_MAX + 1];
+	char client_ip[64];
+};
+
+static void
+failed_done(void *arg, bool passed)
+{
+	struct failed *x = arg;
+
+	if (!passed)
+		hold_account(x->holds, x->user, x->client_ip, "failed_recipients",
+		    "account sends to many unknown recipients: new mail held until released (postern user release)",
+		    false);
+	free(x);
+}
+
 /* SPEC 6.4: many unknown recipients from one account is a
- * compromised-account signal (harvested address lists). */
+ * compromised-account signal (harvested address lists). The reply does
+ * not depend on it: counted in the background (shared state). */
 static void
 failed_recipient(const struct envelope_facts *f)
 {
-	if (f->user != NULL && !ratelimit_take(f->rl, f->user, "failed_recipients",
-	    &f->cfg->user_max_failed_recipients, 1, time(NULL)))
-		hold(f, "failed_recipients",
-		    "account sends to many unknown recipients: new mail held until released (postern user release)",
-		    false);
+	struct failed *x;
+
+	if (f->user == NULL)
+		return;
+	x = xcalloc(1, sizeof(*x));
+	x->holds = f->holds;
+	snprintf(x->user, sizeof(x->user), "%s", f->user);
+	snprintf(x->client_ip, sizeof(x->client_ip), "%s", f->client_ip);
+	ratelimit_take(f->rl, f->user, "failed_recipients", &f->cfg->user_max_failed_recipients, 1,
+	    time(NULL), failed_done, x);
 }
 
 void

@@ -28,6 +28,8 @@ struct envelope_facts {
 	struct userdb *users;
 	struct ratelimit *rl;
 	struct holds *holds;
+	struct state_ask *ask;		/* the command's answers from the shared
+					 * state (limits): see state_ask */
 	struct suppress *suppress;	/* remembered bounces, or NULL */
 	const char *client_ip;
 	const char *user;		/* authenticated account, or NULL */

@@ -1,112 +1,118 @@
 /*
- * Failure counting with a sliding window: each address keeps the times of
- * its recent failures (at most the rate's count). The table is bounded;
- * when full, the entry idle the longest is reused.
+ * Two things of the shared state per address: a window of failures
+ * ("auth:fail:IP", counted without a limit) and a claim that is the
+ * lockout itself ("auth:lock:IP", ending when it ends). Claiming is
+ * first-come: failures during a lockout never extend or restart it, and
+ * two nodes seeing the last failure at once start one lockout.
  */
 #include "lockout.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/xmalloc.h"
 
-#define TIMES_MAX 1024	/* failures remembered per address at most */
-
-struct entry {
-	char ip[46];
-	time_t *times;			/* ring of failure times */
-	unsigned cap, n, head;
-	time_t until;			/* locked out until */
-	time_t last;
-};
-
 struct lockout {
-	struct entry *e;
-	size_t n;
+	struct state *st;
 };
 
 struct lockout *
-lockout_new(void)
+lockout_new(struct state *st)
 {
 	struct lockout *l = xcalloc(1, sizeof(*l));
 
-	l->e = xcalloc(LOCKOUT_TRACKED_MAX, sizeof(*l->e));
+	l->st = st;
 	return l;
 }
 
 void
 lockout_free(struct lockout *l)
 {
-	if (l == NULL)
-		return;
-	for (size_t i = 0; i < l->n; i++)
-		free(l->e[i].times);
-	free(l->e);
 	free(l);
 }
 
-static struct entry *
-find(struct lockout *l, const char *ip, bool create, time_t now)
+static void
+ask_done(void *arg, time_t until)
 {
-	struct entry *oldest = NULL;
-
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->e[i].ip, ip) == 0)
-			return &l->e[i];
-	if (!create)
-		return NULL;
-	if (l->n < LOCKOUT_TRACKED_MAX)
-		oldest = &l->e[l->n++];
-	else
-		for (size_t i = 0; i < l->n; i++)
-			if (oldest == NULL || l->e[i].last < oldest->last)
-				oldest = &l->e[i];
-	free(oldest->times);
-	memset(oldest, 0, sizeof(*oldest));
-	strncpy(oldest->ip, ip, sizeof(oldest->ip) - 1);
-	oldest->last = now;
-	return oldest;
+	state_ask_put(arg, (long long)until);
 }
 
-bool
-lockout_locked(struct lockout *l, const char *ip, time_t now, time_t *until)
+enum state_answer
+lockout_ask(struct lockout *l, struct state_ask *q, const char *ip, time_t now, time_t *until)
 {
-	struct entry *e = find(l, ip, false, now);
+	char key[128];
+	long long v;
+	struct state_req *req;
 
-	if (e == NULL || e->until <= now)
-		return false;
-	*until = e->until;
-	return true;
+	if (!state_ask_next(q, &v)) {
+		snprintf(key, sizeof(key), "auth:lock:%s", ip);
+		q->in_call = true;
+		req = state_expiry(l->st, key, now, ask_done, q);
+		q->in_call = false;
+		if (!state_ask_next(q, &v)) {
+			q->req = req;
+			return STATE_WAIT;
+		}
+	}
+	if (v <= (long long)now)
+		return STATE_NO;
+	*until = (time_t)v;
+	return STATE_YES;
 }
 
-bool
+struct fail {
+	struct lockout *l;
+	char ip[64];
+	unsigned count, lock;
+	time_t now;
+	void (*done)(void *arg, time_t until);
+	void *arg;
+};
+
+static void
+lock_claimed(void *arg, bool first)
+{
+	struct fail *f = arg;
+
+	f->done(f->arg, first ? f->now + (time_t)f->lock : 0);
+	free(f);
+}
+
+static void
+counted(void *arg, bool passed, unsigned long count)
+{
+	struct fail *f = arg;
+	char key[128];
+
+	if (count < f->count) {
+		f->done(f->arg, 0);
+		free(f);
+		return;
+	}
+	snprintf(key, sizeof(key), "auth:lock:%s", f->ip);
+	state_claim(f->l->st, key, f->lock, f->now, lock_claimed, f);
+}
+
+void
 lockout_fail(struct lockout *l, const char *ip, const struct rate *max, unsigned lockout_secs,
-    time_t now, time_t *until)
+    time_t now, void (*done)(void *arg, time_t until), void *arg)
 {
-	struct entry *e = find(l, ip, true, now);
-	unsigned cap = max->count < TIMES_MAX ? max->count : TIMES_MAX, recent = 0;
+	struct fail *f;
+	char key[128];
 
-	if (cap == 0)
-		return false;
-	if (e->cap != cap) {
-		/* the limit changed (reload): start the window afresh */
-		free(e->times);
-		e->times = xcalloc(cap, sizeof(time_t));
-		e->cap = cap;
-		e->n = e->head = 0;
+	if (max->count == 0 || max->seconds == 0 || lockout_secs == 0) {
+		done(arg, 0);
+		return;
 	}
-	e->last = now;
-	e->times[e->head] = now;
-	e->head = (e->head + 1) % e->cap;
-	if (e->n < e->cap)
-		e->n++;
-	for (unsigned i = 0; i < e->n; i++)
-		if (e->times[i] > now - (time_t)max->seconds)
-			recent++;
-	if (recent >= cap && e->until <= now) {
-		e->until = now + lockout_secs;
-		*until = e->until;
-		return true;
-	}
-	return false;
+	f = xcalloc(1, sizeof(*f));
+	f->l = l;
+	snprintf(f->ip, sizeof(f->ip), "%s", ip);
+	f->count = max->count;
+	f->lock = lockout_secs;
+	f->now = now;
+	f->done = done;
+	f->arg = arg;
+	snprintf(key, sizeof(key), "auth:fail:%s", ip);
+	state_window_take(l->st, key, 0, max->seconds, 1, now, counted, f);
 }

@@ -49,6 +49,7 @@ struct server {
 	struct dkim_signer *dkim;	/* owned; NULL: not signing (no dkim_key) */
 	struct verifier *verifier;	/* owned: password checks off the loop */
 	struct lockout *lockout;	/* owned: AUTH failures per client IP */
+	struct state *state;		/* owned: shared state (state/state.h) */
 	struct ratelimit *ratelimit;	/* owned: per-account limits */
 	struct holds *holds;		/* owned: held accounts (policy/hold.h) */
 	struct suppress *suppress;	/* owned: remembered bounces (policy/suppress.h) */

@@ -107,6 +107,7 @@ session_stage(const struct session *s)
 	case S_MAIL:
 	case S_RCPT:
 	case S_LOOKUP: return "rcpt";
+	case S_STATE: return s->resume == S_READY ? "mail" : "rcpt";
 	case S_DATA:
 	case S_BDAT: return "data";
 	default: return "session";
@@ -143,7 +144,7 @@ session_refuse(struct session *s, const struct decision *v, const char *stage, c
 }
 
 void
-session_facts(const struct session *s, struct envelope_facts *f)
+session_facts(struct session *s, struct envelope_facts *f)
 {
 	const struct config *cfg = s->srv->cfg;
 
@@ -152,6 +153,7 @@ session_facts(const struct session *s, struct envelope_facts *f)
 	f->users = s->srv->users;
 	f->rl = s->srv->ratelimit;
 	f->holds = s->srv->holds;
+	f->ask = &s->ask;
 	f->suppress = s->srv->suppress;
 	f->client_ip = s->ip;
 	f->user = s->user;
@@ -312,8 +314,19 @@ session_process(struct session *s)
 		}
 		if (s->state == S_AUTH)
 			auth_response(s, line, len - 1);
-		else
+		else {
+			state_ask_rewind(&s->ask);
 			dispatch(s, line, len - 1);
+			if (s->state == S_STATE) {
+				/* the command waits for the shared state: its
+				 * line goes back, to run again on the answer
+				 * (state_ask in state/state.h) */
+				evbuffer_prepend(in, line, len + 1);
+				explicit_bzero(line, len + 1);
+				return;
+			}
+			state_ask_clear(&s->ask);
+		}
 		explicit_bzero(line, len);
 	}
 }
@@ -426,6 +439,7 @@ session_free(struct session *s)
 	    s->selftest ? " selftest=1" : "");
 	tx_free(s);
 	checks_free(s->checks);
+	state_ask_clear(&s->ask);
 	verifier_cancel(s->auth_req);
 	if (s->close_timer)
 		event_free(s->close_timer);
@@ -446,6 +460,25 @@ session_free(struct session *s)
 	free(s);
 	if (srv->stopping && srv->nsessions == 0 && srv->ev_stop_timer)
 		event_active(srv->ev_stop_timer, EV_TIMEOUT, 0);
+}
+
+/* The shared state answered the command that waits (S_STATE). */
+static void
+on_state_answer(void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state != S_STATE)
+		return;
+	session_enter(s, s->resume);
+	session_process(s);
+}
+
+void
+session_wait_state(struct session *s)
+{
+	s->resume = s->state;
+	session_enter(s, S_STATE);
 }
 
 /* The last Spamhaus lookup answered (or timed out). */
@@ -510,6 +543,8 @@ session_start(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 
 	s->srv = srv;
 	s->role = role;
+	s->ask.wake = on_state_answer;
+	s->ask.wake_arg = s;
 	if ((size_t)salen <= sizeof(s->ss))
 		memcpy(&s->ss, sa, (size_t)salen);
 	sockaddr_ip(sa, s->ip, sizeof(s->ip), &s->port);

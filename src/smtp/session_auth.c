@@ -60,17 +60,34 @@ cmd_starttls(struct session *s, const struct smtp_cmd *cmd)
 	starttls_begin(s);
 }
 
-/* A failed attempt counts per client IP toward the lockout (SPEC 6.2). */
+struct failure {
+	char ip[INET6_ADDRSTRLEN];
+	struct rate max;
+};
+
+static void
+failure_counted(void *arg, time_t until)
+{
+	struct failure *f = arg;
+
+	if (until != 0)
+		log_event("auth_lockout", "client=%s failures=%u window=%us until=%lld",
+		    f->ip, f->max.count, f->max.seconds, (long long)until);
+	free(f);
+}
+
+/* A failed attempt counts per client IP toward the lockout (SPEC 6.2),
+ * in the background: with shared state the count is Redis's, and the
+ * session does not wait for it. */
 static void
 auth_count_failure(struct session *s)
 {
-	time_t until;
+	struct failure *f = xcalloc(1, sizeof(*f));
 
-	if (lockout_fail(s->srv->lockout, s->ip, &s->srv->cfg->auth_max_failures,
-	    s->srv->cfg->auth_lockout, time(NULL), &until))
-		log_event("auth_lockout", "client=%s failures=%u window=%us until=%lld",
-		    s->ip, s->srv->cfg->auth_max_failures.count,
-		    s->srv->cfg->auth_max_failures.seconds, (long long)until);
+	snprintf(f->ip, sizeof(f->ip), "%s", s->ip);
+	f->max = s->srv->cfg->auth_max_failures;
+	lockout_fail(s->srv->lockout, s->ip, &f->max, s->srv->cfg->auth_lockout, time(NULL),
+	    failure_counted, f);
 }
 
 static void
@@ -217,11 +234,19 @@ cmd_auth(struct session *s, const struct smtp_cmd *cmd)
 		count_error(s);
 		return;
 	}
-	if (lockout_locked(s->srv->lockout, s->ip, time(NULL), &until)) {
+	/* the lockout is shared state: asking Redis, the session waits and
+	 * this command runs again with the answer */
+	switch (lockout_ask(s->srv->lockout, &s->ask, s->ip, time(NULL), &until)) {
+	case STATE_WAIT:
+		session_wait_state(s);
+		return;
+	case STATE_YES:
 		reply(s, RPL_AUTH_LOCKED);
 		log_event("reject", "reason=auth_lockout stage=auth client=%s until=%lld", s->ip,
 		    (long long)until);
 		return;
+	case STATE_NO:
+		break;
 	}
 	s->auth_mech = sasl_mech_lookup(cmd->arg, ml);
 	s->auth_user[0] = '\0';

@@ -87,6 +87,10 @@ cmd_mail(struct session *s, const struct smtp_cmd *cmd)
 	session_facts(s, &facts);
 	/* AUTH and SIZE are answered before the address's syntax */
 	policy_mail(&facts, &p, ar == ADDR_OK ? &from : NULL, &v);
+	if (v.wait) {
+		session_wait_state(s);	/* the limit is asked of the shared state */
+		return;
+	}
 	if (!v.refused && ar != ADDR_OK)
 		decision_refuse(&v, "bad_address", true, RPL_BAD_SENDER, addr_result_reason(ar));
 	if (v.refused) {
@@ -146,6 +150,10 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	addr_format(&rcpt, addr, sizeof(addr));
 	session_facts(s, &facts);
 	policy_rcpt(&facts, tx->nrcpts, &rcpt, addr, &mailboxes, &v);
+	if (v.wait) {
+		session_wait_state(s);	/* the limit is asked of the shared state */
+		return;
+	}
 	if (v.refused) {
 		session_refuse(s, &v, "rcpt", addr);
 		return;

@@ -33,6 +33,8 @@ enum session_state {
 	S_MAIL,		/* MAIL accepted */
 	S_RCPT,		/* at least one RCPT accepted */
 	S_LOOKUP,	/* a RCPT waits for Spamhaus lookups in flight */
+	S_STATE,	/* a command waits for the shared state (limits, lockout):
+			 * its line is put back and runs again on the answer */
 	S_DATA,		/* reading DATA content */
 	S_BDAT,		/* reading a BDAT chunk */
 	S_AUTH,		/* AUTH exchange: the next line is a SASL response */
@@ -70,7 +72,8 @@ struct session {
 	struct bufferevent *bev;
 	enum listener_role role;
 	enum session_state state;	/* written by session_enter() only */
-	enum session_state resume;	/* S_LOOKUP: the state to go back to */
+	enum session_state resume;	/* S_LOOKUP, S_STATE: the state to go back to */
+	struct state_ask ask;		/* the command's answers from the shared state */
 	struct sockaddr_storage ss;
 	char ip[INET6_ADDRSTRLEN];
 	unsigned port;
@@ -117,7 +120,10 @@ const char *logq(char *buf, const char *v);
 void session_close(struct session *s);
 void session_process(struct session *s);
 void session_free(struct session *s);
-void session_facts(const struct session *s, struct envelope_facts *f);
+void session_facts(struct session *s, struct envelope_facts *f);
+/* The command asked the shared state and waits (S_STATE): its line runs
+ * again when the answer is in. */
+void session_wait_state(struct session *s);
 void session_on_read(struct bufferevent *bev, void *arg);
 void session_on_event(struct bufferevent *bev, short what, void *arg);
 double elapsed_since(const struct session *s, const struct timeval *t);

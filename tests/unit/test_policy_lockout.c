@@ -1,9 +1,9 @@
 /*
  * Tests for the per-IP AUTH failure lockout (src/policy/lockout.h,
- * SPEC 6.2): failures counted in a sliding window, a lockout of fixed
- * length once auth_max_failures is reached, per address only, and a
- * bounded table that reuses old entries when more than
- * LOCKOUT_TRACKED_MAX addresses fail.
+ * SPEC 6.2) over the local state (state/state_local.c): failures counted
+ * in a sliding window, a lockout of fixed length once auth_max_failures
+ * is reached, per address only, and a bounded table that forgets the
+ * addresses used the longest ago when more than LOCKOUT_TRACKED_MAX fail.
  *
  * The scripted tests are tables of steps on one lockout object: a failure
  * (with its expected "lockout starts" result) or a check of the locked
@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "policy/lockout.h"
+#include "state/state.h"
 
 #define T0 ((time_t)1700000000)
 
@@ -134,10 +135,53 @@ static const struct script scripts[] = {
 	{ "long addresses 2/1m", { 2, 60 }, 900, longip, NELEM(longip) },
 };
 
+/* A state of its own per test: the local backend answers at once. */
+static struct state *
+local_state(void)
+{
+	struct config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.hostname = "unit.test";
+	return state_new(NULL, &cfg);
+}
+
+static void
+got_until(void *arg, time_t until)
+{
+	*(time_t *)arg = until;
+}
+
+/* lockout_fail, answered at once: true when it started a lockout */
+static bool
+fail_at(struct lockout *l, const char *ip, const struct rate *max, unsigned lock, time_t now,
+    time_t *until)
+{
+	time_t u = -1;
+
+	lockout_fail(l, ip, max, lock, now, got_until, &u);
+	assert_true(u != -1);	/* local: answered before returning */
+	*until = u;
+	return u != 0;
+}
+
+static bool
+locked_at(struct lockout *l, const char *ip, time_t now, time_t *until)
+{
+	struct state_ask q;
+	enum state_answer a;
+
+	memset(&q, 0, sizeof(q));
+	a = lockout_ask(l, &q, ip, now, until);
+	assert_true(a != STATE_WAIT);
+	return a == STATE_YES;
+}
+
 static void
 run_script(const struct script *sc, size_t *bad)
 {
-	struct lockout *l = lockout_new();
+	struct state *stt = local_state();
+	struct lockout *l = lockout_new(stt);
 
 	assert_non_null(l);
 	for (size_t i = 0; i < sc->n; i++) {
@@ -147,7 +191,7 @@ run_script(const struct script *sc, size_t *bad)
 
 		switch (st->op) {
 		case FAIL:
-			got = lockout_fail(l, st->ip, &sc->max, sc->lockout, T0 + st->at, &until);
+			got = fail_at(l, st->ip, &sc->max, sc->lockout, T0 + st->at, &until);
 			CASE_CHECK(*bad, got == st->starts, i, "%s: fail %s at +%lld: starts=%d",
 			    sc->name, st->ip, (long long)st->at, got);
 			if (got && st->starts)
@@ -156,20 +200,21 @@ run_script(const struct script *sc, size_t *bad)
 				    (long long)(until - T0), (long long)st->until);
 			break;
 		case LOCKED:
-			got = lockout_locked(l, st->ip, T0 + st->at, &until);
+			got = locked_at(l, st->ip, T0 + st->at, &until);
 			CASE_CHECK(*bad, got && until == T0 + st->until, i,
 			    "%s: %s at +%lld: locked=%d until +%lld want +%lld", sc->name, st->ip,
 			    (long long)st->at, got, got ? (long long)(until - T0) : 0LL,
 			    (long long)st->until);
 			break;
 		case FREE:
-			got = lockout_locked(l, st->ip, T0 + st->at, &until);
+			got = locked_at(l, st->ip, T0 + st->at, &until);
 			CASE_CHECK(*bad, !got, i, "%s: %s at +%lld: locked (until +%lld)", sc->name,
 			    st->ip, (long long)st->at, (long long)(until - T0));
 			break;
 		}
 	}
 	lockout_free(l);
+	state_free(stt);
 }
 
 static void
@@ -195,76 +240,88 @@ test_counts(void **state)
 
 	for (size_t r = 0; r < NELEM(rates); r++) {
 		struct rate max = { rates[r].count, rates[r].seconds };
-		struct lockout *l = lockout_new();
+		struct state *stt = local_state();
+		struct lockout *l = lockout_new(stt);
 		time_t until = 0;
 		unsigned first_lock = 0;
 
 		for (unsigned k = 1; k <= max.count + 1 && first_lock == 0; k++) {
 			/* all inside the window: one per second */
-			if (lockout_fail(l, A, &max, 300, T0 + k, &until))
+			if (fail_at(l, A, &max, 300, T0 + k, &until))
 				first_lock = k;
 		}
 		CASE_CHECK(bad, first_lock == max.count, r,
 		    "%u/%us: lockout started at failure %u", max.count, max.seconds, first_lock);
 		lockout_free(l);
+		state_free(stt);
 	}
 	assert_int_equal(bad, 0);
 }
 
-/* More than LOCKOUT_TRACKED_MAX addresses: old entries are reused, the
- * recent ones still count, nothing crashes (ASan builds watch memory). */
+/* More than LOCKOUT_TRACKED_MAX addresses within one (long) window: the
+ * ones used the longest ago are forgotten, the recent ones still count,
+ * nothing crashes (ASan builds watch memory). */
 static void
 test_table_bound(void **state)
 {
-	struct rate max = { 2, 3600 };
-	struct lockout *l = lockout_new();
+	struct rate max = { 2, 365 * 86400 };
+	struct state *stt = local_state();
+	struct lockout *l = lockout_new(stt);
 	const size_t total = LOCKOUT_TRACKED_MAX + LOCKOUT_TRACKED_MAX / 2 + 7;
 	char ip[64], last[64];
 	time_t until;
 
 	for (size_t i = 0; i < total; i++) {
 		snprintf(ip, sizeof(ip), "2001:db8:%zx:%zx::1", i >> 16, i & 0xffff);
-		assert_false(lockout_fail(l, ip, &max, 900, T0 + (time_t)i, &until));
-		assert_false(lockout_locked(l, ip, T0 + (time_t)i, &until));
+		assert_false(fail_at(l, ip, &max, 900, T0 + (time_t)i, &until));
+		assert_false(locked_at(l, ip, T0 + (time_t)i, &until));
 	}
 	/* the most recent addresses are still tracked: their second failure locks */
 	for (size_t i = total - 10; i < total; i++) {
 		snprintf(last, sizeof(last), "2001:db8:%zx:%zx::1", i >> 16, i & 0xffff);
-		assert_true(lockout_fail(l, last, &max, 900, T0 + (time_t)total, &until));
+		assert_true(fail_at(l, last, &max, 900, T0 + (time_t)total, &until));
 		assert_int_equal(until, T0 + (time_t)total + 900);
-		assert_true(lockout_locked(l, last, T0 + (time_t)total + 1, &until));
+		assert_true(locked_at(l, last, T0 + (time_t)total + 1, &until));
 	}
-	/* the oldest was forgotten to make room: its failure starts afresh */
-	assert_false(lockout_fail(l, "2001:db8:0:0::1", &max, 900, T0 + (time_t)total + 2, &until));
-	assert_false(lockout_locked(l, "2001:db8:0:0::1", T0 + (time_t)total + 2, &until));
+	/* the oldest was forgotten to make room (its failure is still inside
+	 * the year-long window): its next failure starts afresh */
+	assert_false(fail_at(l, "2001:db8:0:0::1", &max, 900, T0 + (time_t)total + 2, &until));
+	assert_false(locked_at(l, "2001:db8:0:0::1", T0 + (time_t)total + 2, &until));
 	/* and a brand-new address still works with the table full */
-	assert_false(lockout_fail(l, "198.51.100.7", &max, 900, T0 + (time_t)total + 3, &until));
-	assert_true(lockout_fail(l, "198.51.100.7", &max, 900, T0 + (time_t)total + 4, &until));
-	assert_true(lockout_locked(l, "198.51.100.7", T0 + (time_t)total + 5, &until));
+	assert_false(fail_at(l, "198.51.100.7", &max, 900, T0 + (time_t)total + 3, &until));
+	assert_true(fail_at(l, "198.51.100.7", &max, 900, T0 + (time_t)total + 4, &until));
+	assert_true(locked_at(l, "198.51.100.7", T0 + (time_t)total + 5, &until));
 	/* lookups of unknown addresses never create entries nor lock them */
 	for (size_t i = 0; i < 2 * LOCKOUT_TRACKED_MAX; i++) {
 		snprintf(ip, sizeof(ip), "10.%zu.%zu.%zu", (i >> 16) & 255, (i >> 8) & 255, i & 255);
-		assert_false(lockout_locked(l, ip, T0 + (time_t)total + 6, &until));
+		assert_false(locked_at(l, ip, T0 + (time_t)total + 6, &until));
 	}
-	assert_true(lockout_locked(l, "198.51.100.7", T0 + (time_t)total + 7, &until));
+	assert_true(locked_at(l, "198.51.100.7", T0 + (time_t)total + 7, &until));
 	lockout_free(l);
 	lockout_free(NULL);
+	state_free(stt);
 }
 
-/* Many independent objects (the server makes one, tests and reloads
- * may make more): no shared state between them. */
+/* The lockout is the state's: two lockouts over one state see each
+ * other's failures (as two nodes over one Redis do), two states do not. */
 static void
-test_independent(void **state)
+test_state_is_the_truth(void **state)
 {
-	struct rate max = { 1, 60 };
-	struct lockout *a = lockout_new(), *b = lockout_new();
+	struct rate max = { 2, 60 };
+	struct state *s1 = local_state(), *s2 = local_state();
+	struct lockout *a = lockout_new(s1), *b = lockout_new(s1), *c = lockout_new(s2);
 	time_t until;
 
-	assert_true(lockout_fail(a, A, &max, 100, T0, &until));
-	assert_true(lockout_locked(a, A, T0 + 1, &until));
-	assert_false(lockout_locked(b, A, T0 + 1, &until));
+	assert_false(fail_at(a, A, &max, 100, T0, &until));
+	assert_true(fail_at(b, A, &max, 100, T0 + 1, &until));
+	assert_true(locked_at(a, A, T0 + 2, &until));
+	assert_int_equal(until, T0 + 101);
+	assert_false(locked_at(c, A, T0 + 2, &until));
 	lockout_free(a);
 	lockout_free(b);
+	lockout_free(c);
+	state_free(s1);
+	state_free(s2);
 }
 
 int
@@ -274,7 +331,7 @@ main(void)
 		cmocka_unit_test(test_scripts),
 		cmocka_unit_test(test_counts),
 		cmocka_unit_test(test_table_bound),
-		cmocka_unit_test(test_independent),
+		cmocka_unit_test(test_state_is_the_truth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
  * Remembered bounces (src/policy/suppress.h): which remote replies mean
  * "no such user" (table), remembering, expiry and reload from the file;
  * and the rate windows every compromised-account signal counts in
- * (src/policy/ratelimit.h), "failed_recipients" included.
+ * (src/policy/ratelimit.h, over the local state), "failed_recipients"
+ * included, asked both ways (for a command, in the background).
  */
 #include "unit.h"
 
@@ -12,6 +13,7 @@
 #include "monitor/log.h"
 #include "policy/ratelimit.h"
 #include "policy/suppress.h"
+#include "state/state.h"
 
 static const struct {
 	const char *reply;
@@ -77,23 +79,82 @@ test_suppress_remember_expire_reload(void **state)
 }
 
 static void
+got(void *arg, bool passed)
+{
+	*(int *)arg = passed;
+}
+
+/* ratelimit_take, answered at once by the local state: 1 passed, 0 not */
+static int
+take(struct ratelimit *rl, const char *account, const char *what, const struct rate *r,
+    time_t now)
+{
+	int v = -1;
+
+	ratelimit_take(rl, account, what, r, 1, now, got, &v);
+	assert_int_not_equal(v, -1);
+	return v;
+}
+
+/* ratelimit_ask, as a command asks (a fresh replay memo each time) */
+static int
+ask(struct ratelimit *rl, const char *account, const char *what, const struct rate *r,
+    time_t now)
+{
+	struct state_ask q;
+	enum state_answer a;
+
+	memset(&q, 0, sizeof(q));
+	a = ratelimit_ask(rl, &q, account, what, r, 1, now);
+	assert_int_not_equal(a, STATE_WAIT);
+	return a == STATE_YES;
+}
+
+static void
 test_ratelimit_windows(void **state)
 {
-	struct ratelimit *rl = ratelimit_new();
-	struct rate one = { 1, 3600 }, two = { 2, 60 };
+	struct config cfg;
+	struct state *st;
+	struct ratelimit *rl;
+	struct rate one = { 1, 3600 }, two = { 2, 60 }, none = { 0, 0 };
 	time_t t = 1000000;
+	struct state_ask q;
+	long long v;
 
 	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.hostname = "unit.test";
+	st = state_new(NULL, &cfg);
+	rl = ratelimit_new(st);
 	/* a kind whose name is longer than 16 used to start a new window at
 	 * every call, so the limit never tripped */
-	assert_true(ratelimit_take(rl, "a@x", "failed_recipients", &one, 1, t));
-	assert_false(ratelimit_take(rl, "a@x", "failed_recipients", &one, 1, t + 1));
-	assert_true(ratelimit_take(rl, "b@x", "failed_recipients", &one, 1, t + 1));
-	assert_true(ratelimit_take(rl, "a@x", "messages", &two, 1, t));
-	assert_true(ratelimit_take(rl, "a@x", "messages", &two, 1, t + 1));
-	assert_false(ratelimit_take(rl, "a@x", "messages", &two, 1, t + 2));
-	assert_true(ratelimit_take(rl, "a@x", "messages", &two, 1, t + 61));
+	assert_true(take(rl, "a@x", "failed_recipients", &one, t));
+	assert_false(take(rl, "a@x", "failed_recipients", &one, t + 1));
+	assert_true(take(rl, "b@x", "failed_recipients", &one, t + 1));
+	assert_true(ask(rl, "a@x", "messages", &two, t));
+	assert_true(ask(rl, "a@x", "messages", &two, t + 1));
+	assert_false(ask(rl, "a@x", "messages", &two, t + 2));
+	assert_true(ask(rl, "a@x", "messages", &two, t + 61));
+	/* the two ways count in one window */
+	assert_true(take(rl, "c@x", "recipients", &two, t));
+	assert_true(ask(rl, "c@x", "recipients", &two, t));
+	assert_false(take(rl, "c@x", "recipients", &two, t));
+	/* no limit configured: always yes */
+	assert_true(ask(rl, "a@x", "messages", &none, t));
+	/* a command run again replays its answers, in order, without
+	 * counting twice: the run that got "yes" gets it again */
+	memset(&q, 0, sizeof(q));
+	assert_int_equal(ratelimit_ask(rl, &q, "d@x", "messages", &one, 1, t), STATE_YES);
+	assert_int_equal(ratelimit_ask(rl, &q, "d@x", "recipients", &one, 1, t), STATE_YES);
+	state_ask_rewind(&q);
+	assert_int_equal(ratelimit_ask(rl, &q, "d@x", "messages", &one, 1, t), STATE_YES);
+	assert_int_equal(ratelimit_ask(rl, &q, "d@x", "recipients", &one, 1, t), STATE_YES);
+	assert_false(state_ask_next(&q, &v));
+	state_ask_clear(&q);
+	/* a new command asks anew: the window is full now */
+	assert_int_equal(ratelimit_ask(rl, &q, "d@x", "messages", &one, 1, t), STATE_NO);
 	ratelimit_free(rl);
+	state_free(st);
 }
 
 int
