@@ -104,6 +104,7 @@ struct mta_tx {
 	/* what this host must offer (set_security): TLS at all, and a
 	 * certificate that verifies for its name; no plain-text fallback */
 	bool must_tls, must_verify;
+	const char *must_why;	/* what asks for it, for the reason logged */
 	bool implicit;		/* TLS before the greeting (port 465) */
 	bool verified;		/* the certificate verified (tls_client_verified) */
 	bool pipelining, starttls, size, eightbit, smtputf8;
@@ -813,7 +814,8 @@ on_event(struct bufferevent *bev, short what, void *arg)
 			if (!t->verified && t->must_verify) {
 				/* nothing was sent over this connection yet, and
 				 * nothing will be: not an EHLO, not a credential */
-				fail_all(t, false, "451 4.7.5 %s (%s)", why, t->sum.relay);
+				fail_all(t, false, "451 4.7.5 %s (%s; required by %s)", why, t->sum.relay,
+				    t->must_why);
 				next_address(t);
 				return;
 			}
@@ -890,8 +892,11 @@ static void resolve_host(struct mta_tx *t);
  * What the host about to be tried must offer. The smart host with
  * credentials: TLS (STARTTLS, or implicit on port 465) with a certificate
  * that verifies for the relayhost's name, or nothing is sent (SPEC 12);
- * without credentials it is an MX like any other. An MX: TLS when its
- * domain is in tls_required_domains; else opportunistic (RFC 7435).
+ * without credentials it is an MX like any other. An MX: TLS with a
+ * certificate that verifies for the MX host name when its domain is in
+ * tls_required_domains (anything less defers, SPEC 12: an active
+ * attacker must not get the mail with any certificate); else
+ * opportunistic (RFC 7435).
  */
 static void
 set_security(struct mta_tx *t)
@@ -900,14 +905,19 @@ set_security(struct mta_tx *t)
 
 	t->implicit = false;
 	t->must_tls = t->must_verify = false;
+	t->must_why = "";
 	if (m->opt.lmtp)
 		return;
 	if (m->has_relayhost) {
 		t->implicit = m->relay_implicit;
 		t->must_tls = t->must_verify = m->relay_user != NULL;
+		t->must_why = "relayhost_user";
 		return;
 	}
-	t->must_tls = tls_required(t);
+	if (tls_required(t)) {
+		t->must_tls = t->must_verify = true;
+		t->must_why = "tls_required_domains";
+	}
 }
 
 /* A socket bound to the configured source address of family, or -1 to
