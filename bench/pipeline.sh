@@ -395,7 +395,9 @@ EOF
 	"$PY" "$BLIB" wait-port 127.0.0.1 "$RS_MILTER_PORT" "$RS_WARMUP" ||
 		{ loud "rspamd: its milter port is closed after $RS_WARMUP s: $(tail -n 5 "$d/log/rspamd.log" 2>/dev/null)"; return 1; }
 	if ldd /usr/bin/rspamd 2>/dev/null | grep -q 'libhs\.so'; then
-		for i in $(seq $((RS_WARMUP * 2))); do
+		# (with a cached database some rspamd versions never log the
+		# workers' load: wait at most 60 s for it)
+		for i in $(seq 120); do
 			loaded=$(grep -E '\(normal\).*hyperscan database of [0-9]+ regexps has been loaded' \
 				"$d/log/rspamd.log" 2>/dev/null | sed -E 's/^[^#]*#([0-9]+).*/\1/' | sort -u | wc -l)
 			[ "$loaded" -ge "$NPROC" ] && break
