@@ -87,8 +87,9 @@ struct spool_meta {
 
 /* Writes the meta section and the trailer and closes; the file stays
  * under queue/tmp/. Not yet durable: the caller has a group sync cover it,
- * then calls spool_commit before acknowledging. Frees w. Returns 0, or
- * -1/errno after removing the file. meta may be NULL. */
+ * then spool_commit moves it into queue/ (scheduler_add does, in the same
+ * callback as the 250). Frees w. Returns 0, or -1/errno after removing
+ * the file. meta may be NULL. */
 int spool_finish(struct spool_writer *w, const struct spool_meta *meta);
 /*
  * Moves a finished message whose sync has completed from queue/tmp/ into
