@@ -46,6 +46,8 @@
 #include "acme/service.h"
 #include "web/https.h"
 #include "dns/health.h"
+#include "monitor/alertmail.h"
+#include "monitor/queuewatch.h"
 #include "dns/resolver.h"
 #include "policy/reputation.h"
 #include "policy/selftest.h"
@@ -334,84 +336,6 @@ route_local(void *arg, const char *addr)
 	return xasprintf("%s/postmaster", a.domain);	/* SPEC 3: always there */
 }
 
-/* Alert mails are queued from a loop event, never from inside the code
- * that logged the alert (it may be the scheduler itself). */
-struct alert_mail {
-	struct alert_mail *next;
-	char *subject, *body;
-};
-
-static void
-send_alerts(evutil_socket_t fd, short what, void *arg)
-{
-	struct server *srv = arg;
-	struct alert_mail *list = srv->alert_mails;
-
-	srv->alert_mails = NULL;
-	while (list != NULL) {
-		struct alert_mail *next = list->next;
-		const struct config *cfg = srv->cfg;
-		char date[64], *text, *mailbox;
-		time_t now = time(NULL);
-		struct tm tm;
-
-		localtime_r(&now, &tm);
-		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-		text = xasprintf("From: postern <MAILER-DAEMON@%s>\nTo: <%s>\nSubject: %s\nDate: %s\n"
-		    "Message-ID: <alert.%lld.%p@%s>\nAuto-Submitted: auto-generated\n"
-		    "Content-Type: text/plain; charset=utf-8\n\n%s", cfg->hostname, cfg->alert_address,
-		    list->subject, date, (long long)now, (void *)list, cfg->hostname, list->body);
-		mailbox = route_local(srv, cfg->alert_address);
-		if (mailbox == NULL) {
-			const char *at = strrchr(cfg->alert_address, '@');
-			if (at && config_is_local_domain(cfg, at + 1, strlen(at + 1))) {
-				/* ours but no such mailbox: an alarm must not vanish */
-				log_event("warning", "reason=\"alert_address %s has no mailbox: alert delivered to postmaster@%s\"",
-				    cfg->alert_address, cfg->domains[0]);
-				mailbox = xasprintf("%s/postmaster", cfg->domains[0]);
-			}
-		}
-		if (inject_message(srv->sched, srv->gs, cfg->data_dir, cfg->hostname,
-		    cfg->alert_address, mailbox ? mailbox : SPOOL_REMOTE, text) == -1)
-			log_event("error", "reason=\"cannot queue the alert mail: %s\"", strerror(errno));
-		free(mailbox);
-		free(text);
-		free(list->subject);
-		free(list->body);
-		free(list);
-		list = next;
-	}
-}
-
-static void
-queue_alert(void *arg, const char *subject, const char *body)
-{
-	struct server *srv = arg;
-	struct alert_mail *a = xcalloc(1, sizeof(*a));
-
-	a->subject = xstrdup(subject);
-	a->body = xstrdup(body);
-	a->next = srv->alert_mails;
-	srv->alert_mails = a;
-	event_active(srv->alert_ev, EV_TIMEOUT, 0);
-}
-
-/* SPEC 7.2: a queue that grows while nothing is delivered means the
- * delivery side is stuck (disk, DNS, network) or something floods it. */
-static void
-watch_queue(evutil_socket_t fd, short what, void *arg)
-{
-	struct server *srv = arg;
-	unsigned count = scheduler_count(srv->sched);
-	unsigned long delivered = scheduler_delivered(srv->sched);
-
-	if (count > srv->watch_count && delivered == srv->watch_delivered && count >= 10)
-		log_event("alert", "kind=queue_stuck account=queue messages=%u before=%u reason=\"the queue grows and nothing was delivered for %us\"",
-		    count, srv->watch_count, QUEUE_WATCH_INTERVAL);
-	srv->watch_count = count;
-	srv->watch_delivered = delivered;
-}
-
 /* scheduler_options.outcome: the bounce ratio, per account and global
  * (policy/bounceratio.c decides, alerts and holds). */
 static void
@@ -624,8 +548,8 @@ cli_serve(int argc, char **argv)
 		goto out;
 	}
 	log_add_observer(stats_observe, srv.stats);
-	srv.alert_ev = event_new(srv.base, -1, 0, send_alerts, &srv);
-	srv.alerts = alerts_new(srv.cfg->alert_window, queue_alert, &srv);
+	srv.alert_mailer = alert_mailer_new(srv.base, &srv.cfg, route_local, &srv);
+	srv.alerts = alerts_new(srv.cfg->alert_window, alert_mailer_queue, srv.alert_mailer);
 	if (srv.cfg->metrics_listen != NULL &&
 	    (srv.metrics = metrics_start(srv.cfg->metrics_listen, srv.stats, &err)) == NULL) {
 		log_event("error", "reason=\"%s\"", err);
@@ -661,8 +585,8 @@ cli_serve(int argc, char **argv)
 	}
 	if (n > 0)
 		log_event("recovered", "messages=%d", n);
-	srv.queue_watch = event_new(srv.base, -1, EV_PERSIST, watch_queue, &srv);
-	event_add(srv.queue_watch, &(struct timeval){ QUEUE_WATCH_INTERVAL, 0 });
+	alert_mailer_attach(srv.alert_mailer, srv.sched, srv.gs);
+	srv.queue_watch = queue_watch_new(srv.base, srv.sched, QUEUE_WATCH_INTERVAL);
 	srv.holds_timer = event_new(srv.base, -1, EV_PERSIST, refresh_holds, &srv);
 	event_add(srv.holds_timer, &(struct timeval){ HOLDS_REFRESH, 0 });
 	for (int i = 0; i < 4; i++) {
@@ -702,19 +626,10 @@ out:
 	stats_close(srv.stats);
 	alerts_free(srv.alerts);
 	bounceratio_free(srv.bounces);
-	if (srv.alert_ev)
-		event_free(srv.alert_ev);
-	if (srv.queue_watch)
-		event_free(srv.queue_watch);
+	queue_watch_free(srv.queue_watch);
 	if (srv.holds_timer)
 		event_free(srv.holds_timer);
-	while (srv.alert_mails) {
-		struct alert_mail *next = srv.alert_mails->next;
-		free(srv.alert_mails->subject);
-		free(srv.alert_mails->body);
-		free(srv.alert_mails);
-		srv.alert_mails = next;
-	}
+	alert_mailer_free(srv.alert_mailer);
 	lockout_free(srv.lockout);
 	ratelimit_free(srv.ratelimit);
 	holds_free(srv.holds);

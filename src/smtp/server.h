@@ -59,11 +59,8 @@ struct server {
 	struct metrics *metrics;	/* owned: /metrics, NULL when off */
 	struct alerts *alerts;		/* owned: alert mails */
 	struct bounceratio *bounces;	/* owned: bounce ratio watch */
-	struct event *alert_ev;		/* sends queued alert mails */
-	struct event *queue_watch;	/* queue growing without deliveries */
-	unsigned watch_count;		/* queue size at the last look */
-	unsigned long watch_delivered;	/* deliveries at the last look */
-	struct alert_mail *alert_mails;	/* waiting for alert_ev */
+	struct alert_mailer *alert_mailer;	/* owned: alert mails into the queue */
+	struct queue_watch *queue_watch;	/* owned: queue growing without deliveries */
 	char selftest_helo[128];	/* its secret EHLO name */
 	bool selftest_running;		/* its connections are exempt from limits */
 	bool selftest_again;		/* reloaded during a run: run again */
