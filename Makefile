@@ -28,6 +28,8 @@ FUZZ_LIBSRCS := src/lib/xmalloc.c src/lib/value.c src/lib/config.c src/smtp/pars
 
 # config.c reads state_backend with it (SPEC 10)
 FUZZ_LIBSRCS += src/lib/state_url.c
+# the classifier's tokenizer and combination (SPEC 13)
+FUZZ_LIBSRCS += src/scan/bayes_token.c src/scan/bayes.c
 
 .PHONY: all run test unit bench asan fuzz fuzz-smoke deps clean format install deb
 

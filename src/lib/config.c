@@ -80,6 +80,8 @@ static const struct key keys[] = {
 	{ "score_reject", K_NUMBER, OFF(score_reject), 0, -SCORE_MAX, SCORE_MAX },
 	{ "scan_max_lookups", K_UINT, OFF(scan_max_lookups), 0, 0, 100000 },
 	{ "scan_defanged", K_BOOL, OFF(scan_defanged), 0, 0, 0 },
+	{ "bayes", K_BOOL, OFF(bayes), 0, 0, 0 },
+	{ "bayes_min_learned", K_UINT, OFF(bayes_min_learned), 0, 1, COUNT_MAX },
 	{ "max_message_size", K_SIZE, OFF(max_message_size), 0, 1024, TERA },
 	{ "max_connections", K_UINT, OFF(max_connections), 0, 1, 1000000 },
 	{ "max_connections_per_ip", K_UINT, OFF(max_connections_per_ip), 0, 1, 1000000 },
@@ -194,6 +196,8 @@ set_defaults(struct config *cfg)
 	cfg->score_reject = 12.0;
 	cfg->scan_max_lookups = 64;
 	cfg->scan_defanged = true;
+	cfg->bayes = true;
+	cfg->bayes_min_learned = 200;	/* SPEC 13, SpamAssassin's bayes_min_*_num */
 	cfg->max_message_size = 50ULL * 1024 * 1024;
 	cfg->max_connections = 500;
 	cfg->max_connections_per_ip = 20;

@@ -63,6 +63,8 @@ struct config {
 	double score_junk, score_reject;
 	unsigned scan_max_lookups;	/* blocklist lookups per message */
 	bool scan_defanged;		/* read hxxp:// and [.] forms */
+	bool bayes;			/* the content classifier votes (SPEC 13) */
+	unsigned bayes_min_learned;	/* messages of each kind before it does */
 	struct score_override *scores;
 	size_t nscores;
 

@@ -53,6 +53,8 @@ struct scan {
 	char from_addr[SCAN_ADDR_MAX];	/* first From: address, "" if none */
 	struct score score;
 	enum verdict verdict;
+	struct bayes_tokens *tok;	/* the classifier's, NULL when off */
+	struct bayes_result bayes;
 };
 
 static const psl_ctx_t *
@@ -101,6 +103,8 @@ on_part(void *arg, const struct mime_part *p)
 		urls_from_html(&s->urls, text, n);
 	else
 		urls_from_text(&s->urls, text, n, URL_SRC_BODY);
+	if (s->tok != NULL)
+		(html ? bayes_tokens_html : bayes_tokens_text)(s->tok, text, n);
 	free(text);
 }
 
@@ -128,6 +132,8 @@ scan_header_block(struct scan *s, const char *hdrs, size_t hlen)
 	char dom[URL_HOST_MAX];
 
 	while (mime_header_next(hdrs, hlen, &pos, &name, &nl, &value, &vl)) {
+		if (s->tok != NULL)
+			bayes_tokens_header(s->tok, name, nl, value, vl);
 		if (nl == 4 && strncasecmp(name, "Date", 4) == 0)
 			date = true;
 		else if (nl == 10 && strncasecmp(name, "Message-ID", 10) == 0)
@@ -666,8 +672,24 @@ scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb
 	if (in->mail_from && *in->mail_from &&
 	    scan_address_domain(in->mail_from, strlen(in->mail_from), dom, sizeof(dom)))
 		add_from_domain(s, dom);
+	if (in->bayes != NULL || in->bayes_tokens) {
+		s->tok = xmalloc(sizeof(*s->tok));
+		bayes_tokens_init(s->tok);
+	}
 	scan_header_block(s, msg, hend);
 	mime_walk(msg, slen, on_part, s, &s->mime);
+	if (s->tok != NULL) {
+		/* SPEC 13: the vote is the same here and in postern scan */
+		bayes_tokens_scan(s->tok, &s->urls, &s->chain, msg, hend);
+		bayes_classify(in->bayes, s->tok, in->bayes_min_learned, &s->bayes);
+		bayes_vote(&s->bayes, &s->score);
+		s->in.bayes = NULL;
+		if (!in->bayes_tokens) {
+			bayes_tokens_clear(s->tok);
+			free(s->tok);
+			s->tok = NULL;
+		}
+	}
 	/* a message cut at SCAN_TEXT_MAX has lost its closing boundaries:
 	 * that is the cap's doing, scored as such below */
 	if (s->mime.malformed && !(s->cut & SCAN_CUT_SIZE))
@@ -719,6 +741,9 @@ scan_free(struct scan *s)
 	dmarc_check_free(s->dmarc);
 	free(s->lk);
 	url_set_clear(&s->urls);
+	if (s->tok != NULL)
+		bayes_tokens_clear(s->tok);
+	free(s->tok);
 	free(s);
 }
 
@@ -816,4 +841,16 @@ const struct scan_auth *
 scan_auth(const struct scan *s)
 {
 	return &s->auth;
+}
+
+const struct bayes_result *
+scan_bayes(const struct scan *s)
+{
+	return &s->bayes;
+}
+
+const struct bayes_tokens *
+scan_bayes_tokens(const struct scan *s)
+{
+	return s->tok;
 }

@@ -15,6 +15,7 @@
 #include "lib/config.h"
 #include "policy/learn.h"
 #include "policy/spamhaus.h"
+#include "scan/bayes.h"
 #include "scan/dkim.h"
 #include "scan/dmarc.h"
 #include "scan/hdraddr.h"
@@ -51,6 +52,11 @@ struct scan_input {
 	 * asked once the scan is finished; NULL: nothing learned applies. */
 	enum learn_opinion (*learned)(void *arg, const char *from_addr);
 	void *learned_arg;
+	/* The content classifier's counts (SPEC 13), read in scan_start
+	 * only; NULL: no Bayes vote. */
+	const struct bayes_table *bayes;
+	unsigned bayes_min_learned;
+	bool bayes_tokens;		/* keep the tokens (postern learn) */
 };
 
 /* What a lookup was for: decides the symbol a listing maps to. */
@@ -133,6 +139,11 @@ struct scan_auth {
 	char header_from[URL_HOST_MAX];	/* first From: domain, "" if none */
 };
 const struct scan_auth *scan_auth(const struct scan *s);
+
+/* The classifier's result (ran false without a table), and the message's
+ * tokens (NULL unless a table or bayes_tokens was given). */
+const struct bayes_result *scan_bayes(const struct scan *s);
+const struct bayes_tokens *scan_bayes_tokens(const struct scan *s);
 
 /* Domains of From:, Reply-To:, Return-Path: and the envelope. */
 const char *const *scan_from_domains(const struct scan *s, size_t *n);

@@ -41,6 +41,10 @@ static const struct { const char *name; double weight; } table[SYM_COUNT] = {
 	 * is authenticated, gets back under score_junk from up to 8.9. */
 	[SYM_LEARNED_SPAM] = { "LEARNED_SPAM", 6.0 },
 	[SYM_LEARNED_HAM] = { "LEARNED_HAM", -4.0 },
+	/* SPEC 13: the top band (p >= 0.999) is Junk on its own; the lower
+	 * bands weigh 0.8 and 0.4 of it (scan/bayes.c bayes_vote) */
+	[SYM_BAYES_SPAM] = { "BAYES_SPAM", 5.0 },
+	[SYM_BAYES_HAM] = { "BAYES_HAM", -2.0 },
 };
 
 const char *
@@ -89,13 +93,20 @@ score_has(const struct score *sc, enum symbol s)
 void
 score_add(struct score *sc, enum symbol s, const char *detail)
 {
+	if ((unsigned)s < SYM_COUNT)
+		score_add_weight(sc, s, sc->weights[s], detail);
+}
+
+void
+score_add_weight(struct score *sc, enum symbol s, double weight, const char *detail)
+{
 	struct score_hit *h;
 
 	if ((unsigned)s >= SYM_COUNT || score_has(sc, s))
 		return;
 	h = &sc->hits[sc->nhits++];
 	h->sym = s;
-	h->weight = sc->weights[s];
+	h->weight = weight;
 	snprintf(h->detail, sizeof(h->detail), "%s", detail ? detail : "");
 	/* Details end up in a header: no control characters, no ')' or ','
 	 * that would break the tests=SYM(detail),... list. */

@@ -22,6 +22,8 @@ enum symbol {
 	/* postern's own, beyond SPEC 5.3: what the recipients taught by
 	 * moving mail into or out of Junk (policy/learn.h) */
 	SYM_LEARNED_SPAM, SYM_LEARNED_HAM,
+	/* the content classifier (SPEC 13, scan/bayes.h) */
+	SYM_BAYES_SPAM, SYM_BAYES_HAM,
 	SYM_COUNT
 };
 
@@ -52,6 +54,8 @@ const char *verdict_name(enum verdict v);
 void score_init(struct score *sc, const struct config *cfg);
 /* Adds a symbol once; later hits of the same symbol are ignored. */
 void score_add(struct score *sc, enum symbol s, const char *detail);
+/* The same with a weight of its own (BAYES_SPAM's bands scale its weight). */
+void score_add_weight(struct score *sc, enum symbol s, double weight, const char *detail);
 bool score_has(const struct score *sc, enum symbol s);
 enum verdict score_verdict(const struct score *sc, double junk, double reject);
 

@@ -55,6 +55,9 @@ static const struct weight_case weight_cases[] = {
 static const struct weight_case own_cases[] = {
 	{ SYM_LEARNED_SPAM, "LEARNED_SPAM", 6.0 },
 	{ SYM_LEARNED_HAM, "LEARNED_HAM", -4.0 },
+	/* the content classifier (SPEC 13): the top band's weight */
+	{ SYM_BAYES_SPAM, "BAYES_SPAM", 5.0 },
+	{ SYM_BAYES_HAM, "BAYES_HAM", -2.0 },
 };
 
 static void

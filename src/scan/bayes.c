@@ -1,0 +1,405 @@
+/*
+ * Classification. Each token's probability is Gary Robinson's f(w)
+ * ("A Statistical Approach to the Spam Problem", Linux Journal 107,
+ * 2003), the significant ones (|f(w) - 0.5| >= 0.346, the strongest 150)
+ * are combined by Fisher's method with the inverse chi-square function
+ * (Robinson, "Handling Redundancy in Email Token Probabilities", 2002).
+ * This is what SpamAssassin (Plugin/Bayes.pm, Bayes/CombineChi.pm) and
+ * bogofilter (robinson.c, fisher.c) do; the constants are SpamAssassin's,
+ * tuned on its corpora, so the two classifiers can be compared on equal
+ * terms (bench/bayes.sh). Its output clusters at 0 and 1, uncertain
+ * messages near 0.5, which is what the thresholds of SPEC 13 expect.
+ */
+#include "bayes.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lib/xmalloc.h"
+#include "scan/mime.h"
+
+/* Robinson's x, the probability of a token never seen, and s, how much
+ * that prior weighs against the counts (CombineChi.pm FW_X_CONSTANT,
+ * FW_S_CONSTANT). */
+#define FW_X 0.538
+#define FW_S 0.030
+/* Tokens nearer 0.5 than this say nothing (CombineChi.pm MIN_PROB_STRENGTH). */
+#define MIN_PROB_STRENGTH 0.346
+
+struct entry {
+	uint64_t hash;		/* 0: empty slot (a hash of 0 is kept as 1) */
+	uint32_t spam, ham;
+};
+
+struct bayes_table {
+	struct entry *e;
+	size_t mask;		/* slots - 1, a power of two minus one */
+	size_t n;
+	uint32_t nspam, nham;
+};
+
+struct bayes_table *
+bayes_table_new(size_t expected)
+{
+	struct bayes_table *t = xcalloc(1, sizeof(*t));
+	size_t slots = 1024;
+
+	/* load factor at most 1/2: probes stay short */
+	while (slots < expected * 2)
+		slots *= 2;
+	t->e = xcalloc(slots, sizeof(*t->e));
+	t->mask = slots - 1;
+	return t;
+}
+
+void
+bayes_table_free(struct bayes_table *t)
+{
+	if (t == NULL)
+		return;
+	free(t->e);
+	free(t);
+}
+
+static struct entry *
+slot_of(const struct bayes_table *t, uint64_t hash)
+{
+	size_t j;
+
+	if (hash == 0)
+		hash = 1;
+	for (j = (size_t)hash & t->mask; t->e[j].hash != 0 && t->e[j].hash != hash;
+	    j = (j + 1) & t->mask)
+		;
+	return &t->e[j];
+}
+
+void
+bayes_table_put(struct bayes_table *t, uint64_t hash, struct bayes_counts c)
+{
+	struct entry *e;
+
+	if (hash == 0)
+		hash = 1;
+	if ((t->n + 1) * 2 > t->mask + 1) {
+		struct entry *old = t->e;
+		size_t oldn = t->mask + 1;
+		t->mask = oldn * 2 - 1;
+		t->e = xcalloc(oldn * 2, sizeof(*t->e));
+		for (size_t i = 0; i < oldn; i++)
+			if (old[i].hash != 0)
+				*slot_of(t, old[i].hash) = old[i];
+		free(old);
+	}
+	e = slot_of(t, hash);
+	if (e->hash == 0) {
+		if ((c.spam | c.ham) == 0)
+			return;
+		t->n++;
+	}
+	/* a token set to 0/0 keeps its slot (the probe chains stay
+	 * whole) and reads as unknown */
+	e->hash = hash;
+	e->spam = c.spam;
+	e->ham = c.ham;
+}
+
+bool
+bayes_table_get(const struct bayes_table *t, uint64_t hash, struct bayes_counts *c)
+{
+	const struct entry *e = slot_of(t, hash);
+
+	if ((e->spam | e->ham) == 0)
+		return false;
+	c->spam = e->spam;
+	c->ham = e->ham;
+	return true;
+}
+
+void
+bayes_table_set_learned(struct bayes_table *t, uint32_t nspam, uint32_t nham)
+{
+	t->nspam = nspam;
+	t->nham = nham;
+}
+
+void
+bayes_table_learned(const struct bayes_table *t, uint32_t *nspam, uint32_t *nham)
+{
+	*nspam = t->nspam;
+	*nham = t->nham;
+}
+
+size_t
+bayes_table_count(const struct bayes_table *t)
+{
+	return t->n;
+}
+
+double
+bayes_token_prob(struct bayes_counts c, uint32_t nspam, uint32_t nham)
+{
+	double rs, rh, p, n = (double)c.spam + c.ham;
+
+	if (n == 0 || nspam == 0 || nham == 0)
+		return FW_X;
+	/* Graham's p(w) on ratios, so that unequal numbers of learned spam
+	 * and ham do not bias it; a count above its total (the database
+	 * was trimmed) is capped */
+	rs = c.spam > nspam ? 1.0 : (double)c.spam / nspam;
+	rh = c.ham > nham ? 1.0 : (double)c.ham / nham;
+	p = rs / (rs + rh);
+	/* Robinson's f(w) = (s*x + n*p(w)) / (s + n): a token seen in few
+	 * messages stays near x */
+	return (FW_S * FW_X + n * p) / (FW_S + n);
+}
+
+/* The upper tail of the chi-square distribution with 2*halfv degrees of
+ * freedom at x2 (the series for even degrees of freedom; Robinson's
+ * chi2P, CombineChi.pm chi2q). */
+static double
+chi2q(double x2, size_t halfv)
+{
+	double m = x2 / 2.0, sum, term;
+
+	sum = term = exp(-m);
+	for (size_t i = 1; i < halfv; i++) {
+		term *= m / (double)i;
+		sum += term;
+	}
+	return sum < 1.0 ? sum : 1.0;
+}
+
+double
+bayes_combine(const double *prob, size_t n, uint32_t nspam, uint32_t nham)
+{
+	double s, h, tot = (double)nspam + nham;
+	int se = 0, he = 0, e;
+
+	if (n == 0 || tot == 0)
+		return 0.5;
+	/* products kept as mantissa and exponent: 150 factors of 0.01
+	 * underflow a double */
+	s = nspam / tot;
+	h = nham / tot;
+	for (size_t i = 0; i < n; i++) {
+		s *= 1.0 - prob[i];
+		h *= prob[i];
+		if (s < 1e-200) {
+			s = frexp(s, &e);
+			se += e;
+		}
+		if (h < 1e-200) {
+			h = frexp(h, &e);
+			he += e;
+		}
+	}
+	s = log(s) + se * M_LN2;
+	h = log(h) + he * M_LN2;
+	/* S near 1: the token probabilities are not what chance among ham
+	 * gives; H likewise for spam; the result is their balance */
+	s = 1.0 - chi2q(-2.0 * s, n);
+	h = 1.0 - chi2q(-2.0 * h, n);
+	return (s - h + 1.0) / 2.0;
+}
+
+struct sig {
+	double strength;	/* |f - 0.5| */
+	double prob;
+	uint32_t tok;		/* index in the message's tokens */
+	struct bayes_counts c;
+};
+
+/* Moves the k strongest of a[0..n) to the front, k < n (quickselect with
+ * a three-way partition: many tokens share a strength, seen once). */
+static void
+select_strongest(struct sig *a, size_t n, size_t k)
+{
+	size_t lo = 0, hi = n - 1;
+
+	while (lo < hi) {
+		double pv = a[lo + (hi - lo) / 2].strength;
+		size_t lt = lo, i = lo, gt = hi;
+		while (i <= gt) {
+			struct sig tmp = a[i];
+			if (tmp.strength > pv) {
+				a[i++] = a[lt];
+				a[lt++] = tmp;
+			} else if (tmp.strength < pv) {
+				a[i] = a[gt];
+				a[gt] = tmp;
+				if (gt == 0)
+					break;
+				gt--;
+			} else
+				i++;
+		}
+		/* a[lo..lt) > pv, a[lt..gt] == pv, a(gt..hi] < pv */
+		if (k < lt)
+			hi = lt - 1;
+		else if (k > gt)
+			lo = gt + 1;
+		else
+			return;
+	}
+}
+
+void
+bayes_classify(const struct bayes_table *t, const struct bayes_tokens *tok,
+    unsigned min_learned, struct bayes_result *r)
+{
+	struct sig stack[512], *sig = stack;
+	double probs[BAYES_SIGNIFICANT_MAX] = { 0 };
+	size_t nsig = 0, used;
+
+	memset(r, 0, sizeof(*r));
+	r->prob = 0.5;
+	if (t == NULL)
+		return;
+	r->ran = true;
+	r->nspam = t->nspam;
+	r->nham = t->nham;
+	r->votes = t->nspam >= min_learned && t->nham >= min_learned;
+	r->ntokens = (unsigned)tok->n;
+	if (tok->n > sizeof(stack) / sizeof(stack[0]))
+		sig = xmalloc(tok->n * sizeof(*sig));
+	for (size_t i = 0; i < tok->n; i++) {
+		struct bayes_counts c;
+		double p, st;
+		if (!bayes_table_get(t, tok->t[i].hash, &c))
+			continue;	/* never learned: no clue either way */
+		p = bayes_token_prob(c, t->nspam, t->nham);
+		st = fabs(p - 0.5);
+		if (st < MIN_PROB_STRENGTH)
+			continue;
+		sig[nsig++] = (struct sig){ st, p, (uint32_t)i, c };
+	}
+	used = nsig;
+	if (used > BAYES_SIGNIFICANT_MAX) {
+		select_strongest(sig, nsig, BAYES_SIGNIFICANT_MAX);
+		used = BAYES_SIGNIFICANT_MAX;
+	}
+	for (size_t i = 0; i < used; i++)
+		probs[i] = sig[i].prob;
+	r->used = (unsigned)used;
+	r->prob = bayes_combine(probs, used, t->nspam, t->nham);
+	/* the strongest few, for people: a selection sort of at most 10 */
+	for (size_t k = 0; k < used && k < BAYES_SHOWN_MAX; k++) {
+		size_t best = k;
+		const char *txt;
+		size_t len;
+		for (size_t i = k + 1; i < used; i++)
+			if (sig[i].strength > sig[best].strength ||
+			    (sig[i].strength == sig[best].strength && sig[i].tok < sig[best].tok))
+				best = i;
+		if (best != k) {
+			struct sig tmp = sig[k];
+			sig[k] = sig[best];
+			sig[best] = tmp;
+		}
+		txt = bayes_token_text(tok, sig[k].tok, &len);
+		memcpy(r->shown[k].text, txt, len);
+		r->shown[k].text[len] = '\0';
+		r->shown[k].prob = sig[k].prob;
+		r->shown[k].c = sig[k].c;
+		r->nshown++;
+	}
+	if (sig != stack)
+		free(sig);
+}
+
+void
+bayes_vote(const struct bayes_result *r, struct score *sc)
+{
+	double top = sc->weights[SYM_BAYES_SPAM], w;
+	char detail[32];
+
+	if (!r->ran || !r->votes)
+		return;
+	/* SPEC 13: 5.0 at 0.999 is Junk on its own at the default
+	 * score_junk; the lower bands weigh 0.8 and 0.4 of it */
+	if (r->prob >= 0.999)
+		w = top;
+	else if (r->prob >= 0.99)
+		w = top * 0.8;
+	else if (r->prob >= 0.95)
+		w = top * 0.4;
+	else
+		w = 0;
+	/* four decimals: 0.99996 shows as 1.0000 only when it is */
+	snprintf(detail, sizeof(detail), "%.4f", floor(r->prob * 10000.0) / 10000.0);
+	if (w != 0)
+		score_add_weight(sc, SYM_BAYES_SPAM, w, detail);
+	else if (r->prob <= 0.01)
+		score_add(sc, SYM_BAYES_HAM, detail);
+}
+
+/* Received fields below the last external hop: the first two of them
+ * counting from the bottom (the originating relays: Bayes.pm takes the
+ * last two Received lines for the same reason, spamware's HELO names). */
+static void
+deep_received(struct bayes_tokens *tok, const struct received_chain *chain, const char *hdrs,
+    size_t hlen)
+{
+	size_t pos = 0, nl, vl, hop = 0, nrcvd = 0, first = SIZE_MAX, k = 0;
+	const char *name, *value;
+	char ip[RCVD_IP_MAX];
+
+	if (chain->last_external < 0)
+		return;
+	/* hops are the Received fields with an address, newest first
+	 * (received_chain): find the field of the last external one */
+	while (mime_header_next(hdrs, hlen, &pos, &name, &nl, &value, &vl)) {
+		if (nl != 8 || strncasecmp(name, "Received", 8) != 0)
+			continue;
+		if (first == SIZE_MAX && hop <= (size_t)chain->last_external &&
+		    received_parse_ip(value, vl, ip) && hop++ == (size_t)chain->last_external)
+			first = nrcvd + 1;
+		nrcvd++;
+	}
+	if (first == SIZE_MAX || first >= nrcvd)
+		return;
+	if (nrcvd - first > 2)
+		first = nrcvd - 2;
+	pos = 0;
+	while (mime_header_next(hdrs, hlen, &pos, &name, &nl, &value, &vl)) {
+		char raw[1024];
+		size_t rl;
+		if (nl != 8 || strncasecmp(name, "Received", 8) != 0 || k++ < first)
+			continue;
+		rl = mime_unfold(value, vl, raw, sizeof(raw));
+		bayes_tokens_words(tok, "rcvd:", raw, rl);
+	}
+}
+
+void
+bayes_tokens_scan(struct bayes_tokens *tok, const struct url_set *urls,
+    const struct received_chain *chain, const char *hdrs, size_t hlen)
+{
+	for (size_t i = 0; i < urls->n && !tok->cut; i++) {
+		const struct url_item *it = &urls->items[i];
+		bayes_tokens_host(tok, it->host);
+		if (it->kind != URL_ITEM_IP && it->reg > 0)
+			bayes_tokens_host(tok, it->host + it->reg);
+	}
+	if (chain->last_external >= 0 && (size_t)chain->last_external < chain->n) {
+		const char *ip = chain->hops[chain->last_external].ip, *cut;
+		size_t l;
+		/* the sender's network: its /24 (IPv4) or first three groups */
+		bayes_tokens_add(tok, "ip:", ip, strlen(ip));
+		if (strchr(ip, ':') != NULL) {
+			cut = ip;
+			for (int k = 0; k < 3 && cut != NULL; k++)
+				cut = strchr(cut + (k ? 1 : 0), ':');
+			l = cut ? (size_t)(cut - ip) : strlen(ip);
+		} else {
+			cut = strrchr(ip, '.');
+			l = cut ? (size_t)(cut - ip) : strlen(ip);
+		}
+		bayes_tokens_add(tok, "net:", ip, l);
+	}
+	deep_received(tok, chain, hdrs, hlen);
+}
