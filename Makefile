@@ -24,7 +24,7 @@ FUZZ_LIBSRCS := src/lib/xmalloc.c src/lib/value.c src/lib/config.c src/smtp/pars
                 src/scan/score.c src/queue/reply.c src/auth/sasl.c src/scan/hdraddr.c \
                 src/policy/learn.c src/lib/durable.c src/acme/answer.c src/web/autoconfig.c src/queue/spool.c \
                 src/queue/spool_repair.c src/scan/spf.c src/scan/dkim.c src/scan/dmarc.c \
-                src/dns/resolver.c src/dns/cache.c
+                src/dns/resolver.c src/dns/cache.c src/scan/wallet.c src/scan/bodyaddr.c src/scan/hbl.c
 
 # config.c reads state_backend with it (SPEC 10)
 FUZZ_LIBSRCS += src/lib/state_url.c

@@ -21,6 +21,7 @@
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
 #include "policy/spamhaus.h"
+#include "scan/dqs.h"
 #include "scan/scan.h"
 
 #define IN_FLIGHT 64
@@ -131,6 +132,26 @@ kind_name(enum url_item_kind k)
 	return k == URL_ITEM_IP ? "ip" : k == URL_ITEM_EMAIL ? "email" : "host";
 }
 
+/* ZRD and HBL (SPEC 4.1): the item by what it is, the hash beside it */
+static void
+print_dqs_text(const struct dqs *d)
+{
+	const struct dqs_lookup *lk;
+	size_t n;
+
+	lk = dqs_lookups(d, &n);
+	for (size_t i = 0; i < n; i++) {
+		printf("lookup: %s %s in %s: %s%s%s", dqs_item_name(lk[i].item), lk[i].what,
+		    lk[i].item == DQS_ZRD ? "zrd" : "hbl", dqs_state_name(&lk[i]),
+		    lk[i].v.text[0] ? " " : "", lk[i].v.text);
+		if (lk[i].v.code == DNSBL_ZRD)
+			printf(" (first seen %u hours ago)", lk[i].v.hours);
+		if (lk[i].hash[0])
+			printf(" [%s]", lk[i].hash);
+		printf("\n");
+	}
+}
+
 static void
 print_text(const struct runner *r, const struct job *j)
 {
@@ -163,6 +184,7 @@ print_text(const struct runner *r, const struct job *j)
 		    lk[i].kind == DNSBL_KIND_IP ? "zen" : "dbl", state_name(&lk[i]),
 		    lk[i].v.text[0] ? " " : "", lk[i].v.text, lists[0] ? " " : "", lists);
 	}
+	print_dqs_text(scan_dqs(s));
 	{
 		const struct scan_auth *a = scan_auth(s);
 		if (a->spf_ran)
@@ -257,6 +279,21 @@ print_json(const struct job *j)
 		printf(",\"list\":\"%s\",\"result\":\"%s\",\"code\":\"%s\"}",
 		    lk[i].kind == DNSBL_KIND_IP ? "zen" : "dbl", state_name(&lk[i]), lk[i].v.text);
 	}
+	{
+		const struct dqs_lookup *dl;
+		size_t dn;
+		dl = dqs_lookups(scan_dqs(s), &dn);
+		for (size_t i = 0; i < dn; i++) {
+			printf("%s{\"role\":\"%s\",\"item\":", n + i ? "," : "",
+			    dqs_item_name(dl[i].item));
+			json_string(stdout, dl[i].what);
+			printf(",\"list\":\"%s\",\"result\":\"%s\",\"code\":\"%s\"",
+			    dl[i].item == DQS_ZRD ? "zrd" : "hbl", dqs_state_name(&dl[i]), dl[i].v.text);
+			if (dl[i].hash[0])
+				printf(",\"hash\":\"%s\"", dl[i].hash);
+			printf("}");
+		}
+	}
 	printf("]}\n");
 }
 
@@ -336,6 +373,12 @@ pump(struct runner *r)
 		event_base_loopbreak(r->base);
 }
 
+static void
+probe_done(void *arg)
+{
+	event_base_loopbreak(arg);
+}
+
 int
 cli_scan(int argc, char **argv)
 {
@@ -375,7 +418,12 @@ cli_scan(int argc, char **argv)
 		}
 		spamhaus_init(&sh, res, NULL, cfg.dnsbl_ip_zone, cfg.dnsbl_domain_zone,
 		    cfg.spamhaus_dqs_key, cfg.dnsbl_timeout);
+		spamhaus_set_hbl(&sh, cfg.spamhaus_hbl);
 		r.in.sh = &sh;
+		/* spamhaus_hbl = auto: HBL only when its test point answers,
+		 * asked once before the first message */
+		if (spamhaus_hbl_probe(&sh, probe_done, r.base) != NULL)
+			event_base_dispatch(r.base);
 	}
 	pump(&r);
 	if (r.next_print < r.njobs)

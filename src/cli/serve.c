@@ -299,7 +299,8 @@ start_dns(struct server *srv, char **err)
 	srv->health = health_new(srv->base, srv->resolver, ipz, srv->spamhaus->ip_display,
 	    domz, srv->spamhaus->domain_display, cfg->dnsbl_timeout * 1000,
 	    cfg->dnsbl_health_interval, cfg->ndns_servers == 0);
-	srv->spamhaus->health = srv->health;
+	spamhaus_set_hbl(srv->spamhaus, cfg->spamhaus_hbl);
+	spamhaus_attach_health(srv->spamhaus, srv->health);
 	log_event("dnsbl", "ip_zone=%s domain_zone=%s resolver=%s timeout=%us",
 	    srv->spamhaus->ip_display, srv->spamhaus->domain_display,
 	    cfg->ndns_servers ? "forward" : "recursive", cfg->dnsbl_timeout);

@@ -69,6 +69,7 @@ static const struct key keys[] = {
 	{ "dnsbl_ip_zone", K_ZONE, OFF(dnsbl_ip_zone), 0, 0, 0 },
 	{ "dnsbl_domain_zone", K_ZONE, OFF(dnsbl_domain_zone), 0, 0, 0 },
 	{ "spamhaus_dqs_key", K_STRING, OFF(spamhaus_dqs_key), 0, 0, 0 },
+	{ "spamhaus_hbl", K_STRING, OFF(spamhaus_hbl), 0, 0, 0 },
 	{ "dnsbl_timeout", K_DURATION, OFF(dnsbl_timeout), 0, 1, 60 * MINUTE },
 	{ "dnsbl", K_BOOL, OFF(dnsbl), 0, 0, 0 },
 	{ "dnsbl_health_interval", K_DURATION, OFF(dnsbl_health_interval), 0, 0, YEAR },
@@ -192,6 +193,7 @@ set_defaults(struct config *cfg)
 	cfg->dnsbl_timeout = 5;
 	cfg->dnsbl = true;
 	cfg->dnsbl_health_interval = 300;
+	cfg->spamhaus_hbl = xstrdup("auto");	/* SPEC 4.1: HBL while its test point answers */
 	cfg->score_junk = 5.0;
 	cfg->score_reject = 12.0;
 	cfg->scan_max_lookups = 64;
@@ -956,6 +958,15 @@ config_parse(const char *buf, size_t len, const char *file, const char *basedir,
 	    strcmp(cfg->mta_sts_mode, "enforce") != 0)
 		config_diag_add(diag, file, lines[key_index("mta_sts_mode")],
 		    "mta_sts_mode: expected none, testing or enforce");
+	if (strcmp(cfg->spamhaus_hbl, "auto") != 0 && strcmp(cfg->spamhaus_hbl, "yes") != 0 &&
+	    strcmp(cfg->spamhaus_hbl, "no") != 0)
+		config_diag_add(diag, file, lines[key_index("spamhaus_hbl")],
+		    "spamhaus_hbl: expected auto, yes or no");
+	else if (strcmp(cfg->spamhaus_hbl, "yes") == 0 &&
+	    (cfg->spamhaus_dqs_key == NULL || cfg->spamhaus_dqs_key[0] == '\0'))
+		/* SPEC 2: HBL exists only through the Data Query Service */
+		config_diag_add(diag, file, lines[key_index("spamhaus_hbl")],
+		    "spamhaus_hbl = yes needs spamhaus_dqs_key (HBL is served only through DQS)");
 	if (cfg->acme_email != NULL && strchr(cfg->acme_email, '@') == NULL)
 		config_diag_add(diag, file, lines[key_index("acme_email")],
 		    "acme_email: expected an address (the CA writes to it about expiry)");
@@ -1076,6 +1087,7 @@ config_clear(struct config *cfg)
 	free(cfg->dnsbl_ip_zone);
 	free(cfg->dnsbl_domain_zone);
 	free(cfg->spamhaus_dqs_key);
+	free(cfg->spamhaus_hbl);
 	free(cfg->allow_networks);
 	free(cfg->trusted_networks);
 	for (size_t i = 0; i < cfg->nscores; i++)

@@ -50,6 +50,7 @@ struct config {
 	struct hostport *dns_servers;
 	size_t ndns_servers;
 	char *dnsbl_ip_zone, *dnsbl_domain_zone, *spamhaus_dqs_key;
+	char *spamhaus_hbl;		/* "auto", "yes" or "no" (SPEC 4.1) */
 	unsigned dnsbl_timeout;
 	bool dnsbl;			/* blocklist checks on (default) */
 	unsigned dnsbl_health_interval;	/* test-point checks, 0: at start only */

@@ -18,6 +18,7 @@
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
 #include "scan/decode.h"
+#include "scan/dqs.h"
 #include "scan/hdraddr.h"
 #include "scan/mime.h"
 
@@ -41,6 +42,7 @@ struct scan {
 	bool started;		/* scan_start returned */
 	bool finished;
 	struct mime_stats mime;
+	struct dqs *dqs;		/* ZRD and HBL (SPEC 4.1), NULL without a DQS key */
 	unsigned parts;		/* text parts scanned (url_set groups) */
 	unsigned cut;		/* enum scan_cut bits */
 	double junk, reject;	/* thresholds, copied: a reload may free cfg */
@@ -87,6 +89,10 @@ on_part(void *arg, const struct mime_part *p)
 	char *text;
 	size_t cap, n;
 
+	/* HBL hashes attachments, text or not; one cut by the size cap is
+	 * another file, not looked up (SPEC 4.1) */
+	dqs_part(s->dqs, p, (s->cut & SCAN_CUT_SIZE) &&
+	    p->body + p->body_len + 2 >= s->msg + SCAN_TEXT_MAX);
 	/* text parts marked as attachments too: most readers show them
 	 * inline (SPEC 5.1, issue 20) */
 	if (strcmp(p->type, "text") != 0)
@@ -103,6 +109,7 @@ on_part(void *arg, const struct mime_part *p)
 		urls_from_html(&s->urls, text, n);
 	else
 		urls_from_text(&s->urls, text, n, URL_SRC_BODY);
+	dqs_text(s->dqs, text, n);
 	if (s->tok != NULL)
 		(html ? bayes_tokens_html : bayes_tokens_text)(s->tok, text, n);
 	free(text);
@@ -446,6 +453,12 @@ done_one(struct scan *s)
 }
 
 static void
+dqs_done(void *arg)
+{
+	done_one(arg);
+}
+
+static void
 on_dmarc(void *arg, enum dmarc_result result, enum dmarc_policy policy, const char *from)
 {
 	struct scan *s = arg;
@@ -528,6 +541,7 @@ finish(struct scan *s)
 {
 	for (size_t i = 0; i < s->nlk; i++)
 		apply(s, &s->lk[i]);
+	dqs_apply(s->dqs, &s->score);
 	if (s->auth.spf_ran && s->auth.spf == SPF_FAIL)
 		score_add(&s->score, SYM_SPF_FAIL, s->auth.spf_domain);
 	if (s->auth.spf_ran && s->auth.spf == SPF_SOFTFAIL)
@@ -667,6 +681,13 @@ scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb
 		s->cut |= SCAN_CUT_SIZE;
 	}
 	hend = mime_header_end(msg, slen);
+	/* SPEC 4.1: ZRD for the HELO and client names, HBL for the sender
+	 * and header addresses; the rest as the walk finds it */
+	s->dqs = dqs_new(in->sh, in->max_lookups);
+	dqs_domain(s->dqs, in->helo);
+	dqs_domain(s->dqs, in->rdns);
+	dqs_address(s->dqs, in->mail_from);
+	dqs_headers(s->dqs, msg, hend);
 	received_chain(msg, hend, in->cfg ? in->cfg->trusted_networks : NULL,
 	    in->cfg ? in->cfg->ntrusted_networks : 0, in->own, in->nown, &s->chain);
 	if (in->mail_from && *in->mail_from &&
@@ -702,6 +723,11 @@ scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb
 		s->cut |= SCAN_CUT_TEXT;
 	if (s->urls.items_cut)
 		s->cut |= SCAN_CUT_ITEMS;
+	for (size_t i = 0; i < s->nfrom; i++)
+		dqs_domain(s->dqs, s->from_domains[i]);
+	dqs_urls(s->dqs, &s->urls);
+	if (dqs_capped(s->dqs))
+		s->cut |= SCAN_CUT_LOOKUPS;
 	plan_lookups(s);
 	/* Nothing below may use the configuration: a reload (SIGHUP) can
 	 * replace it while lookups are in flight. */
@@ -711,6 +737,7 @@ scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb
 	if (in->sh != NULL && !(in->sh->health && health_dns_down(in->sh->health))) {
 		start_lookups(s);
 		start_auth(s);
+		s->pending += dqs_start(s->dqs, dqs_done, s);
 	}
 	if (s->cut)
 		truncated(s);
@@ -740,6 +767,7 @@ scan_free(struct scan *s)
 	dkim_verify_free(s->dkim);
 	dmarc_check_free(s->dmarc);
 	free(s->lk);
+	dqs_free(s->dqs);
 	url_set_clear(&s->urls);
 	if (s->tok != NULL)
 		bayes_tokens_clear(s->tok);
@@ -841,6 +869,12 @@ const struct scan_auth *
 scan_auth(const struct scan *s)
 {
 	return &s->auth;
+}
+
+const struct dqs *
+scan_dqs(const struct scan *s)
+{
+	return s->dqs;
 }
 
 const struct bayes_result *

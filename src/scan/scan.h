@@ -39,6 +39,7 @@ struct scan_input {
 	const struct spamhaus *sh;	/* lookups; NULL: none (offline scan) */
 	const char *client_ip;		/* SMTP client, NULL outside a session */
 	const char *helo;		/* its HELO name (SPF for the null sender) */
+	const char *rdns;		/* its forward-confirmed name (ZRD), NULL if none */
 	const char *authserv_id;	/* our host name, in Authentication-Results */
 	const char *mail_from;		/* envelope sender, NULL or "" if none */
 	bool authenticated;		/* the client's own hop is never looked up */
@@ -144,6 +145,10 @@ const struct scan_auth *scan_auth(const struct scan *s);
  * tokens (NULL unless a table or bayes_tokens was given). */
 const struct bayes_result *scan_bayes(const struct scan *s);
 const struct bayes_tokens *scan_bayes_tokens(const struct scan *s);
+
+/* The ZRD and HBL lookups (SPEC 4.1, scan/dqs.h); NULL without a DQS key. */
+struct dqs;
+const struct dqs *scan_dqs(const struct scan *s);
 
 /* Domains of From:, Reply-To:, Return-Path: and the envelope. */
 const char *const *scan_from_domains(const struct scan *s, size_t *n);

@@ -36,6 +36,14 @@ static const struct { const char *name; double weight; } table[SYM_COUNT] = {
 	/* SPEC 5.3: what a cap cut off may hide a listed name, so padding
 	 * past the caps costs what a hit on it would partly cost */
 	[SYM_SCAN_TRUNCATED] = { "SCAN_TRUNCATED", 3.0 },
+	/* SPEC 5.3: a known malware file rejects on its own (20 > 12), a
+	 * listed address or wallet is Junk on its own (6 > 5) */
+	[SYM_ZRD_VERY_FRESH] = { "ZRD_VERY_FRESH", 3.0 },
+	[SYM_ZRD_FRESH] = { "ZRD_FRESH", 1.5 },
+	[SYM_HBL_EMAIL] = { "HBL_EMAIL", 6.0 },
+	[SYM_HBL_FILE_MALWARE] = { "HBL_FILE_MALWARE", 20.0 },
+	[SYM_HBL_FILE_SUSPICIOUS] = { "HBL_FILE_SUSPICIOUS", 5.0 },
+	[SYM_HBL_CW] = { "HBL_CW", 6.0 },
 	/* A sender the recipient moved to Junk goes there again on its own
 	 * (6.0 > score_junk); one moved out of Junk, when the From: domain
 	 * is authenticated, gets back under score_junk from up to 8.9. */

@@ -19,6 +19,10 @@ enum symbol {
 	SYM_DMARC_FAIL, SYM_MISSING_DATE, SYM_MISSING_MESSAGE_ID, SYM_MISSING_FROM,
 	SYM_MALFORMED_FROM, SYM_MULTIPLE_FROM, SYM_MISSING_SUBJECT, SYM_MIME_MALFORMED,
 	SYM_SCAN_TRUNCATED,	/* a scan cap cut something off (SPEC 5.1) */
+	/* Spamhaus DQS (SPEC 4.1): a domain first seen 2-4 / 5-24 hours ago
+	 * (ZRD); an address, attachment or wallet in the Hash Blocklist */
+	SYM_ZRD_VERY_FRESH, SYM_ZRD_FRESH, SYM_HBL_EMAIL, SYM_HBL_FILE_MALWARE,
+	SYM_HBL_FILE_SUSPICIOUS, SYM_HBL_CW,
 	/* postern's own, beyond SPEC 5.3: what the recipients taught by
 	 * moving mail into or out of Junk (policy/learn.h) */
 	SYM_LEARNED_SPAM, SYM_LEARNED_HAM,

@@ -405,6 +405,7 @@ scan_begin(struct session *s)
 	in.sh = srv->spamhaus;
 	in.client_ip = s->ip;
 	in.helo = s->helo;
+	in.rdns = s->checks ? checks_rdns(s->checks) : NULL;
 	in.authserv_id = srv->cfg->hostname;
 	in.mail_from = tx->from_str;
 	in.authenticated = s->user != NULL;

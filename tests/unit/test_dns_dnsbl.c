@@ -135,6 +135,9 @@ struct code_case {
 
 #define IP DNSBL_KIND_IP
 #define DOM DNSBL_KIND_DOMAIN
+#define AUTH DNSBL_KIND_AUTHBL
+#define ZRD DNSBL_KIND_ZRD
+#define HBL DNSBL_KIND_HBL
 static const struct code_case code_cases[] = {
 	/* zen: every documented code */
 	{ IP, { 127, 0, 0, 2 }, 4, DNSBL_SBL },
@@ -189,6 +192,36 @@ static const struct code_case code_cases[] = {
 	{ DOM, { 127, 255, 255, 250 }, 4, DNSBL_ERROR },
 	{ DOM, { 127, 255, 255, 251 }, 4, DNSBL_ERROR },
 	{ DOM, { 8, 8, 8, 8 }, 4, DNSBL_ERROR },
+	/* AuthBL (SPEC 4.1): 127.0.0.20, and any other 127/8 record but the
+	 * 127.255.255.x errors */
+	{ AUTH, { 127, 0, 0, 20 }, 4, DNSBL_AUTHBL },
+	{ AUTH, { 127, 0, 0, 2 }, 4, DNSBL_AUTHBL },
+	{ AUTH, { 127, 255, 255, 254 }, 4, DNSBL_ERROR },
+	{ AUTH, { 127, 255, 255, 250 }, 4, DNSBL_ERROR },
+	{ AUTH, { 127, 255, 255, 251 }, 4, DNSBL_ERROR },
+	{ AUTH, { 10, 0, 0, 20 }, 4, DNSBL_ERROR },
+	{ AUTH, { 127, 0, 0 }, 3, DNSBL_ERROR },
+	/* ZRD: 127.0.2.2-24, the hours since first seen */
+	{ ZRD, { 127, 0, 2, 2 }, 4, DNSBL_ZRD },
+	{ ZRD, { 127, 0, 2, 4 }, 4, DNSBL_ZRD },
+	{ ZRD, { 127, 0, 2, 5 }, 4, DNSBL_ZRD },
+	{ ZRD, { 127, 0, 2, 24 }, 4, DNSBL_ZRD },
+	{ ZRD, { 127, 0, 2, 1 }, 4, DNSBL_ERROR },
+	{ ZRD, { 127, 0, 2, 25 }, 4, DNSBL_ERROR },
+	{ ZRD, { 127, 0, 1, 2 }, 4, DNSBL_ERROR },
+	{ ZRD, { 127, 255, 255, 252 }, 4, DNSBL_ERROR },
+	{ ZRD, { 192, 168, 0, 1 }, 4, DNSBL_ERROR },
+	/* HBL: one code per kind of item */
+	{ HBL, { 127, 0, 3, 2 }, 4, DNSBL_HBL_EMAIL },
+	{ HBL, { 127, 0, 3, 10 }, 4, DNSBL_HBL_FILE_MALWARE },
+	{ HBL, { 127, 0, 3, 15 }, 4, DNSBL_HBL_FILE_SUSPICIOUS },
+	{ HBL, { 127, 0, 3, 20 }, 4, DNSBL_HBL_CW },
+	{ HBL, { 127, 0, 3, 3 }, 4, DNSBL_ERROR },
+	{ HBL, { 127, 0, 3, 255 }, 4, DNSBL_ERROR },
+	{ HBL, { 127, 0, 0, 2 }, 4, DNSBL_ERROR },
+	{ HBL, { 127, 255, 255, 254 }, 4, DNSBL_ERROR },
+	{ HBL, { 127, 255, 255, 255 }, 4, DNSBL_ERROR },
+	{ HBL, { 10, 0, 3, 20 }, 4, DNSBL_ERROR },
 };
 
 static void
@@ -210,6 +243,41 @@ test_classify(void **state)
 	assert_false(dnsbl_code_rejects(DNSBL_DBL_ABUSED));
 	assert_false(dnsbl_code_rejects(DNSBL_ERROR));
 	assert_false(dnsbl_code_rejects(DNSBL_NONE));
+	/* the DQS-only lists never refuse a recipient */
+	assert_false(dnsbl_code_rejects(DNSBL_AUTHBL));
+	assert_false(dnsbl_code_rejects(DNSBL_ZRD));
+	assert_false(dnsbl_code_rejects(DNSBL_HBL_FILE_MALWARE));
+}
+
+static void
+test_dqs_only_zones(void **state)
+{
+	char out[DNSBL_NAME_MAX];
+	static const char fresh[4] = { 127, 0, 2, 3 }, older[4] = { 127, 0, 2, 17 };
+	const char *data[2] = { older, fresh };
+	int len[2] = { 4, 4 };
+	struct dnsbl_verdict v;
+
+	dnsbl_dqs_zone("K3y", DNSBL_KIND_AUTHBL, out);
+	assert_string_equal(out, "K3y.authbl.dq.spamhaus.net");
+	dnsbl_dqs_zone("K3y", DNSBL_KIND_ZRD, out);
+	assert_string_equal(out, "K3y.zrd.dq.spamhaus.net");
+	dnsbl_dqs_zone("K3y", DNSBL_KIND_HBL, out);
+	assert_string_equal(out, "K3y.hbl.dq.spamhaus.net");
+	/* without a key, or for a public zone: nothing to ask */
+	dnsbl_dqs_zone(NULL, DNSBL_KIND_HBL, out);
+	assert_string_equal(out, "");
+	dnsbl_dqs_zone("", DNSBL_KIND_ZRD, out);
+	assert_string_equal(out, "");
+	dnsbl_dqs_zone("K3y", DNSBL_KIND_IP, out);
+	assert_string_equal(out, "");
+	assert_string_equal(dnsbl_kind_display(DNSBL_KIND_HBL), "hbl");
+	/* ZRD: the freshest record gives the hours */
+	dnsbl_verdict_of(DNSBL_KIND_ZRD, data, len, 2, &v);
+	assert_int_equal(v.code, DNSBL_ZRD);
+	assert_int_equal(v.hours, 3);
+	dnsbl_verdict_of(DNSBL_KIND_ZRD, data, len, 1, &v);
+	assert_int_equal(v.hours, 17);
 }
 
 static void
@@ -302,6 +370,7 @@ main(void)
 		cmocka_unit_test(test_domain_names),
 		cmocka_unit_test(test_dqs_zones),
 		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_dqs_only_zones),
 		cmocka_unit_test(test_verdicts),
 		cmocka_unit_test(test_wire_names),
 	};

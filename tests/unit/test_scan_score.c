@@ -40,6 +40,13 @@ static const struct weight_case weight_cases[] = {
 	{ SYM_DKIM_INVALID, "DKIM_INVALID", 1.0 },
 	{ SYM_DMARC_FAIL, "DMARC_FAIL", 3.0 },
 	{ SYM_SCAN_TRUNCATED, "SCAN_TRUNCATED", 3.0 },
+	/* Spamhaus DQS (SPEC 4.1) */
+	{ SYM_ZRD_VERY_FRESH, "ZRD_VERY_FRESH", 3.0 },
+	{ SYM_ZRD_FRESH, "ZRD_FRESH", 1.5 },
+	{ SYM_HBL_EMAIL, "HBL_EMAIL", 6.0 },
+	{ SYM_HBL_FILE_MALWARE, "HBL_FILE_MALWARE", 20.0 },
+	{ SYM_HBL_FILE_SUSPICIOUS, "HBL_FILE_SUSPICIOUS", 5.0 },
+	{ SYM_HBL_CW, "HBL_CW", 6.0 },
 	/* structural checks: at most 1.0 each */
 	{ SYM_MISSING_DATE, "MISSING_DATE", -1.0 },
 	{ SYM_MISSING_MESSAGE_ID, "MISSING_MESSAGE_ID", -1.0 },
