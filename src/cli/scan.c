@@ -20,6 +20,7 @@
 #include "lib/json.h"
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
+#include "policy/bayes_store.h"
 #include "policy/spamhaus.h"
 #include "scan/dqs.h"
 #include "scan/scan.h"
@@ -152,6 +153,44 @@ print_dqs_text(const struct dqs *d)
 	}
 }
 
+/* SPEC 13: the probability and the tokens that weighed most. */
+static void
+print_bayes_text(const struct bayes_result *b)
+{
+	if (!b->ran)
+		return;
+	printf("bayes: probability %.4f from %u of %u tokens%s\n", b->prob, b->used, b->ntokens,
+	    b->votes ? "" : " (not voting: fewer messages learned than bayes_min_learned)");
+	printf("bayes: learned %u spam, %u ham\n", b->nspam, b->nham);
+	for (size_t i = 0; i < b->nshown; i++)
+		printf("bayes token: %s %.3f (spam %u, ham %u)\n", b->shown[i].text, b->shown[i].prob,
+		    b->shown[i].c.spam, b->shown[i].c.ham);
+}
+
+static void
+print_bayes_json(const struct bayes_result *b)
+{
+	if (!b->ran) {
+		printf(",\"bayes\":null");
+		return;
+	}
+	printf(",\"bayes\":{\"probability\":%.6f,\"votes\":%s,\"learned_spam\":%u,"
+	    "\"learned_ham\":%u,\"tokens_used\":%u,\"tokens_total\":%u,\"tokens\":[",
+	    b->prob, b->votes ? "true" : "false", b->nspam, b->nham, b->used, b->ntokens);
+	for (size_t i = 0; i < b->nshown; i++) {
+		printf("%s", i ? "," : "");
+		json_string(stdout, b->shown[i].text);
+	}
+	printf("],\"token_details\":[");
+	for (size_t i = 0; i < b->nshown; i++) {
+		printf("%s{\"token\":", i ? "," : "");
+		json_string(stdout, b->shown[i].text);
+		printf(",\"probability\":%.4f,\"spam\":%u,\"ham\":%u}", b->shown[i].prob,
+		    b->shown[i].c.spam, b->shown[i].c.ham);
+	}
+	printf("]}");
+}
+
 static void
 print_text(const struct runner *r, const struct job *j)
 {
@@ -209,6 +248,7 @@ print_text(const struct runner *r, const struct job *j)
 			printf("truncated: %s\n", scan_cut_text((enum scan_cut)(1u << i), what,
 			    sizeof(what)));
 	}
+	print_bayes_text(scan_bayes(s));
 	printf("score: %.1f (junk at %.1f, reject at %.1f)\n", sc->total, r->in.cfg->score_junk,
 	    r->in.cfg->score_reject);
 	printf("verdict: %s\n", verdict_name(scan_verdict(s)));
@@ -235,7 +275,9 @@ print_json(const struct job *j)
 		json_string(stdout, sc->hits[i].detail);
 		printf("}");
 	}
-	printf("],\"truncated\":[");
+	printf("]");
+	print_bayes_json(scan_bayes(s));
+	printf(",\"truncated\":[");
 	for (unsigned i = 0, k = 0; i < SCAN_CUT_COUNT; i++) {
 		char name[32];
 		if (scan_cuts(s) & (1u << i))
@@ -387,6 +429,7 @@ cli_scan(int argc, char **argv)
 	struct config cfg;
 	struct resolver *res = NULL;
 	struct spamhaus sh;
+	struct bayes_table *bayes = NULL;
 	char *err = NULL;
 
 	r.json = cli_take_flag(&argc, argv, "--json");
@@ -405,6 +448,21 @@ cli_scan(int argc, char **argv)
 	r.in.cfg = &cfg;
 	r.in.max_lookups = cfg.scan_max_lookups;
 	r.in.defanged = cfg.scan_defanged;
+	if (cfg.bayes) {
+		/* the classifier's counts, as the server holds them: a damaged
+		 * database is said and the scan goes on without a vote */
+		struct bayes_store *st = bayes_store_open(&cfg, false, &err);
+		if (st != NULL)
+			bayes = bayes_store_load(st, &err);
+		if (bayes == NULL) {
+			fprintf(stderr, "postern: %s (scanning without the classifier)\n", err);
+			free(err);
+			err = NULL;
+		}
+		bayes_store_close(st);
+		r.in.bayes = bayes;
+		r.in.bayes_min_learned = cfg.bayes_min_learned;
+	}
 	if (cfg.dnsbl) {
 		struct resolver_options opt = {
 			.forwarders = cfg.dns_servers, .nforwarders = cfg.ndns_servers,
@@ -434,6 +492,7 @@ cli_scan(int argc, char **argv)
 		free(r.jobs[i].path);
 	}
 	free(r.jobs);
+	bayes_table_free(bayes);
 	resolver_free(res);
 	event_base_free(r.base);
 	config_clear(&cfg);

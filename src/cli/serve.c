@@ -39,6 +39,7 @@
 #include "queue/smarthost.h"
 #include "queue/scheduler.h"
 #include "queue/spool.h"
+#include "policy/bayes_live.h"
 #include "smtp/server.h"
 #include "smtp/session.h"
 #include "smtp/tls.h"
@@ -524,6 +525,7 @@ cli_serve(int argc, char **argv)
 		goto out;
 	}
 	srv.learned = learned_new(srv.cfg->data_dir);
+	srv.bayes = bayes_live_new(srv.cfg);
 	if ((srv.users = userdb_open(srv.cfg->data_dir, &err)) == NULL) {
 		log_event("error", "reason=\"%s\"", err);
 		goto out;
@@ -651,6 +653,7 @@ out:
 		event_free(srv.ev_stop_timer);
 	userdb_free(srv.users);
 	learned_free(srv.learned);
+	bayes_live_free(srv.bayes);
 	SSL_CTX_free(srv.ssl_ctx);
 	keyreader_free(srv.keyreader);
 	if (srv.base)

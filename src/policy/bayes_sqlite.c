@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/xmalloc.h"
 
@@ -124,6 +125,28 @@ sq_close(void *h)
 	free(q);
 }
 
+/* A database created by root (an administrator's `postern learn`) goes
+ * to the owner of data_dir, the server's user, or the server and
+ * Dovecot's learner could no longer use it. SQLite gives its -wal and
+ * -shm files the database's owner itself. */
+static void
+give_to_dir_owner(const char *path)
+{
+	char *dir, *slash;
+	struct stat st;
+
+	if (geteuid() != 0)
+		return;
+	dir = xstrdup(path);
+	slash = strrchr(dir, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	if (stat(slash ? dir : ".", &st) == 0 && st.st_uid != 0 && chown(path, st.st_uid, st.st_gid) == -1) {
+		/* left as it is: the learner that follows says what fails */
+	}
+	free(dir);
+}
+
 /* Checks the file is ours and of a schema we know; creates it (write). */
 static int
 check_schema(struct sq *q, char **err)
@@ -156,6 +179,7 @@ check_schema(struct sq *q, char **err)
 			sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
 			return -1;
 		}
+		give_to_dir_owner(q->path);
 		return 0;
 	}
 	if (app != APPLICATION_ID) {

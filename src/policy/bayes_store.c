@@ -24,21 +24,36 @@ bayes_store_path(const char *data_dir)
 	return xasprintf("%s/bayes.db", data_dir);
 }
 
-struct bayes_store *
-bayes_store_open(const struct config *cfg, bool write, char **err)
+const struct bayes_backend *
+bayes_store_backend(const struct config *cfg, char **where)
 {
 	/* state_backend = redis (SPEC 10) picks its backend here */
-	const struct bayes_backend *b = &bayes_sqlite_backend;
-	char *path = bayes_store_path(cfg->data_dir);
-	void *h = b->open(path, write, err);
+	*where = bayes_store_path(cfg->data_dir);
+	return &bayes_sqlite_backend;
+}
+
+struct bayes_store *
+bayes_store_open_at(const struct bayes_backend *b, const char *where, bool write, char **err)
+{
+	void *h = b->open(where, write, err);
 	struct bayes_store *st;
 
-	free(path);
 	if (h == NULL)
 		return NULL;
 	st = xcalloc(1, sizeof(*st));
 	st->b = b;
 	st->h = h;
+	return st;
+}
+
+struct bayes_store *
+bayes_store_open(const struct config *cfg, bool write, char **err)
+{
+	char *where;
+	const struct bayes_backend *b = bayes_store_backend(cfg, &where);
+	struct bayes_store *st = bayes_store_open_at(b, where, write, err);
+
+	free(where);
 	return st;
 }
 

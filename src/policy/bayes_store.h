@@ -64,6 +64,11 @@ struct bayes_store;
 /* Opens the configured backend (the local one today: data_dir/bayes.db).
  * Returns NULL with *err set (say what is wrong and what to do). */
 struct bayes_store *bayes_store_open(const struct config *cfg, bool write, char **err);
+/* The same for a backend and its place (a thread keeps no config). */
+struct bayes_store *bayes_store_open_at(const struct bayes_backend *b, const char *where,
+    bool write, char **err);
+/* The configured backend and its place (where: a new string). */
+const struct bayes_backend *bayes_store_backend(const struct config *cfg, char **where);
 void bayes_store_close(struct bayes_store *st);
 int bayes_store_begin(struct bayes_store *st, char **err);
 int bayes_store_learn(struct bayes_store *st, const char *id, const struct bayes_tokens *tok,

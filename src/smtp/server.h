@@ -39,6 +39,7 @@ struct server {
 	struct config *cfg;		/* owned; replaced on reload */
 	struct userdb *users;		/* owned */
 	struct learned *learned;	/* owned: what users taught by Junk moves */
+	struct bayes_live *bayes;	/* owned: the classifier's counts (SPEC 13) */
 	SSL_CTX *ssl_ctx;		/* owned; NULL without a certificate */
 	struct keyreader *keyreader;	/* owned: re-reads root-only keys on reload;
 					 * NULL when privileges are not dropped */

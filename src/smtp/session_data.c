@@ -16,6 +16,7 @@
 
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
+#include "policy/bayes_live.h"
 #include "policy/learn.h"
 #include "policy/replies.h"
 #include "scan/score.h"
@@ -423,6 +424,12 @@ scan_begin(struct session *s)
 		}
 		in.learned = recipients_opinion;
 		in.learned_arg = s;
+	}
+	if (s->user == NULL && srv->cfg->bayes && srv->bayes != NULL) {
+		/* SPEC 13: inbound mail, as the learned opinions; the table
+		 * in memory, refreshed off the loop (policy/bayes_live.h) */
+		in.bayes = bayes_live_table(srv->bayes);
+		in.bayes_min_learned = srv->cfg->bayes_min_learned;
 	}
 	tx->scan = scan_start(&in, tx->msgbuf, (size_t)n, on_scan_done, s);
 	if (!scan_finished(tx->scan)) {

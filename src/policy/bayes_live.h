@@ -1,0 +1,35 @@
+/*
+ * The server's copy of the classifier's counts (SPEC 13). A scan reads a
+ * table in memory (a few hundred hash probes, microseconds); the copy is
+ * loaded from the store on a thread of its own whenever the store changed
+ * (checked with a stat() at most once a second), and replaces the old one
+ * on the loop, so `postern learn` (a Junk move) counts for the next
+ * messages within a few seconds and the loop never waits for the disk. A
+ * store that does not load (damaged) leaves no table: the server scans
+ * without the classifier, logs why and raises the `bayes` alert.
+ */
+#ifndef POSTERN_POLICY_BAYES_LIVE_H
+#define POSTERN_POLICY_BAYES_LIVE_H
+
+#include "lib/config.h"
+#include "scan/bayes.h"
+
+struct bayes_live;
+
+/* Bound to cfg's store (what it needs is copied); nothing loaded yet. */
+struct bayes_live *bayes_live_new(const struct config *cfg);
+/* Waits for a load in progress, then frees. NULL is a no-op. */
+void bayes_live_free(struct bayes_live *l);
+
+/*
+ * The table to classify with now, NULL when there is none (not loaded
+ * yet, or the store is refused). Takes a finished load, and starts a new
+ * one when the store changed. Call on the loop only; the table stays
+ * valid until the next call.
+ */
+const struct bayes_table *bayes_live_table(struct bayes_live *l);
+
+/* Waits (at most ms milliseconds) for a load in progress: tests, start. */
+void bayes_live_settle(struct bayes_live *l, unsigned ms);
+
+#endif
