@@ -42,6 +42,35 @@ label_value(const char *label)
 	return eq ? eq + 1 : label;
 }
 
+/* "zone=hbl,status=ok" counters as {"hbl":{"ok":n,...},...} (rows come
+ * sorted by label, so a zone's are together) */
+static void
+json_health(const struct stats_counter *c, size_t n)
+{
+	char zone[64] = "";
+	bool first = true;
+
+	printf("{");
+	for (size_t i = 0; i < n; i++) {
+		char z[64], st[64];
+		if (strcmp(c[i].name, "dnsbl_health") != 0 ||
+		    sscanf(c[i].label, "zone=%63[^,],status=%63s", z, st) != 2)
+			continue;
+		if (strcmp(z, zone) != 0) {
+			printf("%s", zone[0] ? "}," : "");
+			json_string(stdout, z);
+			printf(":{");
+			snprintf(zone, sizeof(zone), "%s", z);
+			first = true;
+		}
+		printf("%s", first ? "" : ",");
+		json_string(stdout, st);
+		printf(":%llu", (unsigned long long)c[i].value);
+		first = false;
+	}
+	printf("%s}", zone[0] ? "}" : "");
+}
+
 /* Prints the per-name breakdown as a JSON object {"value": n, ...}. */
 static void
 json_breakdown(const struct stats_counter *c, size_t n, const char *name)
@@ -112,6 +141,8 @@ cli_stats(int argc, char **argv)
 		json_breakdown(c, n, "ratelimited");
 		printf(",\"dnsbl_errors\":");
 		json_breakdown(c, n, "dnsbl_error");
+		printf(",\"dnsbl_health\":");
+		json_health(c, n);
 		printf(",\"alerts\":");
 		json_breakdown(c, n, "alert");
 		printf("}\n");
@@ -144,6 +175,10 @@ cli_stats(int argc, char **argv)
 		for (size_t i = 0; i < n; i++)
 			if (strcmp(c[i].name, "dnsbl_error") == 0)
 				printf("  %10llu  %s\n", (unsigned long long)c[i].value, label_value(c[i].label));
+		printf("\nBlocklist zones (checks by result: zen, dbl and the DQS zones authbl, zrd, hbl)\n");
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(c[i].name, "dnsbl_health") == 0)
+				printf("  %10llu  %s\n", (unsigned long long)c[i].value, c[i].label);
 		printf("\nAlerts\n");
 		for (size_t i = 0; i < n; i++)
 			if (strcmp(c[i].name, "alert") == 0)

@@ -32,6 +32,8 @@ static const struct {
 	{ "bounced_by", "postern_account_bounced_total", "Remote bounces per account" },
 	{ "ratelimited", "postern_account_ratelimited_total", "Rate limit refusals per account" },
 	{ "dnsbl_error", "postern_dnsbl_errors_total", "Blocklist error answers per zone" },
+	{ "dnsbl_health", "postern_dnsbl_health_total",
+	    "Blocklist zone checks (test points, recoveries) by zone and result" },
 	{ "alert", "postern_alerts_total", "Alerts raised by kind" },
 };
 

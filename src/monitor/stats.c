@@ -8,6 +8,7 @@
  *                                     delivered_by / bounced_by {user}
  *   ratelimit                         ratelimited{user}
  *   dnsbl_error                       dnsbl_error{zone}
+ *   dnsbl_health                      dnsbl_health{zone,status}
  *   alert                             alert{kind}
  * Table: counters(hour, name, label, value), one row per hour and key.
  */
@@ -238,6 +239,13 @@ stats_observe(void *arg, const char *event, const char *fields)
 		if (logfmt_get(fields, len, "zone", a, sizeof(a))) {
 			snprintf(label, sizeof(label), "zone=%s", a);
 			count(st, "dnsbl_error", label, 1);
+		}
+	} else if (strcmp(event, "dnsbl_health") == 0) {
+		/* every zone's checks, the DQS ones (authbl, zrd, hbl) too */
+		if (logfmt_get(fields, len, "zone", a, sizeof(a)) &&
+		    logfmt_get(fields, len, "status", b, sizeof(b))) {
+			snprintf(label, sizeof(label), "zone=%s,status=%s", a, b);
+			count(st, "dnsbl_health", label, 1);
 		}
 	} else if (strcmp(event, "alert") == 0) {
 		if (logfmt_get(fields, len, "kind", a, sizeof(a))) {

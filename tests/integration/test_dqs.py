@@ -16,6 +16,7 @@ import hashlib
 import json
 import re
 import subprocess
+import urllib.request
 import uuid
 
 import pytest
@@ -125,7 +126,8 @@ def dqs_server(directory, unbound, **extra):
     config = {"dns_servers": unbound.address, "dnsbl_timeout": "3s",
               "spamhaus_dqs_key": KEY,
               "listen_submission": "127.0.0.1:%d" % free_port(),
-              "auth_max_failures": "3/1m", "auth_lockout": "15m"}
+              "auth_max_failures": "3/1m", "auth_lockout": "15m",
+              "metrics_listen": "127.0.0.1:%d" % free_port()}
     config.update(extra)
     s = Server(directory, tls=True, config=config)
     s.sub_port = int(s.extra["listen_submission"].rsplit(":", 1)[1])
@@ -439,6 +441,33 @@ def test_postern_scan_shows_each_lookup(server, tmp_path):
     assert hits.get("HBL_CW") == BTC and hits.get("HBL_EMAIL") == LISTED_EMAIL2, hits
     assert hits.get("ZRD_VERY_FRESH") == "brand-new.test", hits
     assert any(l["role"] == "hbl_cw" and l["result"] == "listed" for l in j["lookups"])
+
+
+# ---------------------------------------------------------------- health
+
+def test_health_in_metrics_and_stats(server, hbl_ready):
+    # an error answer of each DQS zone was seen above (the tests run in
+    # file order); make sure of one here too
+    r, t = send(server, "mail %s" % ERROR_EMAIL)
+    assert r.code == 250, r
+
+    def metric_lines():
+        url = "http://%s/metrics" % server.extra["metrics_listen"]
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.read().decode()
+    text = wait_until(lambda: (lambda m: m if 'postern_dnsbl_errors_total{zone="hbl"}' in m
+                               else None)(metric_lines()), 10, what="hbl errors in /metrics")
+    assert 'postern_dnsbl_health_total{zone="hbl",status="ok"}' in text, text
+    assert KEY not in text
+
+    def stats():
+        r = server.cli("stats", "--json")
+        j = json.loads(r.stdout)
+        return j if j.get("dnsbl_health", {}).get("hbl", {}).get("ok") else None
+    j = wait_until(stats, 10, what="hbl health in postern stats")
+    assert j["dnsbl_errors"].get("hbl", 0) >= 1, j
+    r = server.cli("stats")
+    assert "zone=hbl,status=ok" in r.stdout and KEY not in r.stdout
 
 
 # ---------------------------------------------------------------- no key
