@@ -157,6 +157,20 @@ reap(evutil_socket_t fd, short what, void *arg)
 		}
 }
 
+/* hiredis frees c itself (it broke, or failed to connect): never reap it */
+static void
+forget(struct state_redis *r, redisAsyncContext *c)
+{
+	for (size_t i = 0; i < sizeof(r->dead) / sizeof(r->dead[0]); i++)
+		if (r->dead[i] == c)
+			r->dead[i] = NULL;
+	if (r->ac == c)
+		r->ac = NULL;
+	if (r->sub == c)
+		r->sub = NULL;
+}
+
+/* c is no longer r->ac or r->sub: its callbacks see that and do nothing */
 static void
 detach(struct state_redis *r, redisAsyncContext **slot)
 {
@@ -165,7 +179,6 @@ detach(struct state_redis *r, redisAsyncContext **slot)
 	*slot = NULL;
 	if (c == NULL)
 		return;
-	c->data = NULL;		/* its callbacks now know it is not ours */
 	for (size_t i = 0; i < sizeof(r->dead) / sizeof(r->dead[0]); i++)
 		if (r->dead[i] == NULL) {
 			r->dead[i] = c;
@@ -602,7 +615,7 @@ on_message(redisAsyncContext *c, void *reply, void *privdata)
 	const char *sp;
 	char kind[32];
 
-	if (r == NULL || rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
+	if (r == NULL || c != r->sub || rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
 	    rep->element[0]->type != REDIS_REPLY_STRING)
 		return;
 	if (strcmp(rep->element[0]->str, "subscribe") == 0) {
@@ -630,7 +643,7 @@ on_setup(redisAsyncContext *c, void *reply, void *privdata)
 	enum setup what = *(const enum setup *)privdata;
 	char why[LOG_VALUE_MAX];
 
-	if (r == NULL || rep == NULL)
+	if (r == NULL || (c != r->ac && c != r->sub) || rep == NULL)
 		return;		/* detached, or going away: already handled */
 	if (rep->type == REDIS_REPLY_ERROR) {
 		/* Redis's words (never the password): NOAUTH, WRONGPASS,
@@ -663,16 +676,16 @@ on_connect(const redisAsyncContext *cc, int status)
 		return;
 	if (status != REDIS_OK) {
 		char why[LOG_VALUE_MAX];
+		bool ours = c == r->ac || c == r->sub;
 		snprintf(why, sizeof(why), "cannot connect: %s", c->errstr);
 		/* hiredis frees the context itself after this callback */
-		if (c == r->ac)
-			r->ac = NULL;
-		if (c == r->sub)
-			r->sub = NULL;
-		c->data = NULL;
-		go_down(r, why);
+		forget(r, c);
+		if (ours)
+			go_down(r, why);
 		return;
 	}
+	if (c != r->ac && c != r->sub)
+		return;		/* detached while connecting: the reaper frees it */
 	if (c == r->sub) {
 		if (r->password)
 			redisAsyncCommand(c, on_setup, (void *)&setup_tags[SUB_AUTH], "AUTH %s",
@@ -701,15 +714,18 @@ on_disconnect(const redisAsyncContext *cc, int status)
 	struct state_redis *r = c->data;
 	char why[LOG_VALUE_MAX];
 
+	bool ours;
+
 	if (r == NULL)
-		return;		/* one we detached ourselves */
-	/* hiredis frees this context after the callback */
+		return;
+	/* hiredis frees this context after the callback (also when the
+	 * reaper's redisAsyncFree brought us here: forgetting it is then
+	 * harmless, the reaper already took it off its list) */
+	ours = c == r->ac || c == r->sub;
+	forget(r, c);
+	if (!ours)
+		return;
 	snprintf(why, sizeof(why), "connection lost: %s", c->err ? c->errstr : "closed by the server");
-	if (c == r->ac)
-		r->ac = NULL;
-	if (c == r->sub)
-		r->sub = NULL;
-	c->data = NULL;
 	go_down(r, why);
 }
 

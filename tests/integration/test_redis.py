@@ -1,0 +1,373 @@
+"""Several nodes, one policy (SPEC 10, issue 14 item 3): postern nodes that
+name the same Redis (`state_backend = redis://HOST:PORT[/DB]`) share rate
+windows, AUTH lockouts, holds, bounce ratios, alert de-duplication,
+statistics and remembered bounces; limits are atomic across nodes; when
+Redis goes away each node keeps working on local state and says so
+(event=state_backend status=down, the state_backend alert), and comes back
+on its own (status=up). Every log line carries node=NAME.
+
+Each test starts its own redis-server (Debian's) on loopback with a private
+configuration and port: no persistence, so a restart loses what it held,
+as a crashed Redis without AOF does. The system Redis is never touched.
+"""
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import PASSWORD, SMTPClient, dot_stuff, free_port, queue_id, token, wait_until
+
+BOB = "bob@example.test"
+CAROL = "carol@example.test"
+REDIS_SERVER = "/usr/bin/redis-server"
+
+pytestmark = pytest.mark.skipif(not os.path.exists(REDIS_SERVER),
+                                reason="redis-server is not installed (scripts/deps)")
+
+
+class Redis:
+    """A private redis-server on 127.0.0.1, and a minimal RESP client."""
+
+    def __init__(self, directory, password=None):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.password = password
+        self.proc = None
+        lines = ["port %d" % self.port, "bind 127.0.0.1", "protected-mode yes",
+                 'save ""', "appendonly no", "daemonize no", "dir %s" % self.dir,
+                 "logfile %s" % (self.dir / "redis.log"), "databases 4"]
+        if password:
+            lines.append("requirepass %s" % password)
+        self.conf = self.dir / "redis.conf"
+        self.conf.write_text("\n".join(lines) + "\n")
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d/1" % self.port
+
+    def start(self):
+        self.proc = subprocess.Popen([REDIS_SERVER, str(self.conf)], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        wait_until(lambda: self._ping(), 10, interval=0.05, what="redis-server on %d" % self.port)
+        return self
+
+    def _ping(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("redis-server exited: %s" %
+                                 (self.dir / "redis.log").read_text(errors="replace")[-2000:])
+        try:
+            return self.cmd("PING") == "PONG"
+        except OSError:
+            return False
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def cmd(self, *args, db=1):
+        """Runs one command (after AUTH and SELECT db); returns the reply."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            f = s.makefile("rb")
+            pre = []
+            if self.password:
+                pre.append(("AUTH", self.password))
+            pre.append(("SELECT", str(db)))
+            for c in pre + [args]:
+                s.sendall(b"*%d\r\n" % len(c) + b"".join(
+                    b"$%d\r\n%s\r\n" % (len(str(a).encode()), str(a).encode()) for a in c))
+            out = None
+            for _ in pre + [args]:
+                out = self._read(f)
+            return out
+
+    def _read(self, f):
+        line = f.readline()
+        if not line:
+            raise OSError("redis closed the connection")
+        t, rest = line[:1], line[1:-2].decode()
+        if t == b"+":
+            return rest
+        if t == b"-":
+            return RuntimeError(rest)
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            data = f.read(n + 2)
+            return data[:-2].decode()
+        if t == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._read(f) for _ in range(n)]
+        raise OSError("bad RESP line %r" % line)
+
+
+@pytest.fixture
+def redis(tmp_path):
+    servers = []
+
+    def make(password=None):
+        r = Redis(tmp_path / ("redis%d" % len(servers)), password=password)
+        servers.append(r)
+        return r.start()
+    yield make
+    for r in servers:
+        r.kill()
+
+
+def make_node(make_server, r, name, extra=None, users=("bob", "carol")):
+    port = free_port()
+    cfg = {"listen_submission": "127.0.0.1:%d" % port, "state_backend": r.url,
+           "node_name": name, "max_connections_per_ip": "200", "max_connections": "400"}
+    if r.password:
+        cfg["state_password"] = r.password
+    cfg.update(extra or {})
+    srv = make_server(tls=True, users=users, config=cfg)
+    srv.sub_port = port
+    srv.wait_for_log("state_backend", status="up")
+    return srv
+
+
+def login(srv, user=BOB, password=PASSWORD, source=None, expect=235):
+    c = SMTPClient(srv.sub_port, source=source)
+    assert c.reply().code == 220
+    c.ehlo()
+    c.starttls()
+    c.ehlo()
+    r = c.cmd("AUTH PLAIN " + base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode())
+    assert r.code == expect, r
+    return c
+
+
+def bob_message(t):
+    return ("From: <%s>\r\nTo: <%s>\r\nSubject: shared %s\r\n"
+            "Date: Sat, 28 Nov 2026 00:00:00 +0000\r\nMessage-ID: <%s@example.test>\r\n"
+            "\r\nhello %s\r\n" % (BOB, CAROL, t, t, t)).encode()
+
+
+def send(srv, t, rcpts=(CAROL,)):
+    """bob sends one message; the queue id (or an assertion)."""
+    c = login(srv)
+    try:
+        return queue_id(c.send_mail(BOB, list(rcpts), bob_message(t)))
+    finally:
+        c.quit()
+
+
+# ---------------------------------------------------------------- limits
+
+def test_message_limit_is_shared_and_atomic(make_server, redis):
+    """Two nodes, one window: user_max_messages 5/1h lets exactly five
+    MAIL commands pass over both nodes, even when 16 race for them at the
+    same instant (the check and the count are one Lua script)."""
+    r = redis()
+    a = make_node(make_server, r, "node-a", {"user_max_messages": "5/1h"})
+    b = make_node(make_server, r, "node-b", {"user_max_messages": "5/1h"})
+    clients = [login(a if i % 2 else b) for i in range(16)]
+    go = threading.Barrier(len(clients))
+    codes = [None] * len(clients)
+
+    def attempt(i):
+        go.wait(timeout=30)
+        codes[i] = clients[i].cmd("MAIL FROM:<%s>" % BOB).code
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(len(clients))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for c in clients:
+        c.close()
+    assert sorted(codes) == [250] * 5 + [450] * 11, codes
+    # both nodes took part in the race and refused with the limit's reply
+    assert a.events("ratelimit") or b.events("ratelimit")
+    # the window is Redis's: after the race a third look still says full
+    c = login(a)
+    assert c.cmd("MAIL FROM:<%s>" % BOB).code == 450
+    c.quit()
+
+
+def test_recipient_limit_is_shared(make_server, redis):
+    r = redis()
+    a = make_node(make_server, r, "node-a", {"user_max_recipients": "3/1h"})
+    b = make_node(make_server, r, "node-b", {"user_max_recipients": "3/1h"})
+    c = login(a)
+    assert c.cmd("MAIL FROM:<%s>" % BOB).code == 250
+    assert c.cmd("RCPT TO:<%s>" % CAROL).code == 250
+    assert c.cmd("RCPT TO:<x1@remote.example>").code == 250
+    c.quit()
+    c = login(b)
+    assert c.cmd("MAIL FROM:<%s>" % BOB).code == 250
+    assert c.cmd("RCPT TO:<x2@remote.example>").code == 250
+    r4 = c.cmd("RCPT TO:<x3@remote.example>")
+    assert r4.code == 450 and "recipients" in r4.text, r4
+    c.quit()
+    b.wait_for_log("ratelimit", user=BOB, kind="recipients")
+
+
+def test_pipelined_commands_wait_in_order(make_server, redis):
+    """MAIL, RCPTs and DATA pipelined in one packet: each command that asks
+    Redis waits, and its line is run again with the answer; the replies
+    come in order and the message is accepted once."""
+    r = redis()
+    a = make_node(make_server, r, "node-a")
+    c = login(a)
+    t = token()
+    body = bob_message(t)
+    c.send(("MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n"
+            % (BOB, CAROL, BOB)).encode())
+    assert [x.code for x in c.replies(4)] == [250, 250, 250, 354]
+    c.send(dot_stuff(body) + b".\r\n")
+    qid = queue_id(c.reply())
+    c.quit()
+    a.wait_for_mail("carol", token=t)
+    assert len(a.events("accepted", id=qid)) == 1
+    # the window counted one message and two recipients, not more
+    assert int(r.cmd("ZCARD", "postern:w:rl:messages:%s" % BOB)) == 1
+    assert int(r.cmd("ZCARD", "postern:w:rl:recipients:%s" % BOB)) == 2
+
+
+# ---------------------------------------------------------------- lockouts
+
+def test_auth_failures_and_lockout_are_shared(make_server, redis):
+    r = redis()
+    extra = {"auth_max_failures": "3/10m", "auth_lockout": "10m"}
+    a = make_node(make_server, r, "node-a", extra)
+    b = make_node(make_server, r, "node-b", extra)
+    src = "127.0.0.7"
+    for srv in (a, a, b):       # two failures on a, the third on b
+        c = login(srv, password="wrong password", source=src, expect=535)
+        c.quit()
+    b.wait_for_log("auth_lockout", client=src)
+    # locked out on a too, even with the right password
+    c = login(a, source=src, expect=454)
+    c.quit()
+    a.wait_for_log("reject", reason="auth_lockout", client=src)
+    # another address is not
+    c = login(a, source="127.0.0.8")
+    c.quit()
+
+
+# ---------------------------------------------------------------- outage
+
+def test_redis_killed_and_restarted_under_load(make_server, redis):
+    """Redis dies while mail flows: the node logs status=down and raises
+    the state_backend alert once, keeps accepting on local state (limits
+    per node), loses nothing it accepted, and shares again by itself
+    (status=up) when Redis is back on its port."""
+    r = redis()
+    a = make_node(make_server, r, "node-a", {"user_max_messages": "1000/1h"})
+    accepted, errors = [], []
+    stop = threading.Event()
+
+    def load():
+        for _ in range(400):
+            if stop.is_set():
+                return
+            t = token()
+            try:
+                accepted.append((send(a, t), t))
+            except (AssertionError, OSError) as e:   # a refusal is not a loss
+                errors.append(repr(e))
+    th = threading.Thread(target=load)
+    th.start()
+    try:
+        wait_until(lambda: len(accepted) >= 5, 30, what="mail flowing")
+        r.kill()
+        a.wait_for_log("state_backend", status="down", timeout=10)
+        a.wait_for_log("alert", kind="state_backend", timeout=10)
+        n = len(accepted)
+        wait_until(lambda: len(accepted) >= n + 5, 30, what="mail flowing without Redis")
+        r.start()
+        a.wait_for_log("state_backend", status="up", count=2, timeout=15)
+        n = len(accepted)
+        wait_until(lambda: len(accepted) >= n + 5, 30, what="mail flowing after Redis came back")
+    finally:
+        stop.set()
+        th.join(120)
+    assert not errors, errors[:5]
+    # one down and one alert for the one outage
+    assert len(a.events("state_backend", status="down")) == 1
+    assert len(a.events("alert", kind="state_backend")) == 1
+    # nothing accepted is lost
+    for qid, t in accepted:
+        a.wait_for_mail("carol", token=t, timeout=30)
+    # and the windows are Redis's again
+    wait_until(lambda: r.cmd("EXISTS", "postern:w:rl:messages:%s" % BOB) == 1, 10,
+               what="the message window back in Redis")
+
+
+def test_redis_unreachable_at_start_then_limits_per_node(make_server, redis):
+    """No Redis when the node starts: down from the first attempt, limits
+    still apply on this node alone; Redis appears: up."""
+    r = redis()
+    r.kill()
+    port = free_port()
+    a = make_server(tls=True, users=("bob", "carol"),
+                    config={"listen_submission": "127.0.0.1:%d" % port, "state_backend": r.url,
+                            "node_name": "lonely", "user_max_messages": "2/1h"})
+    a.sub_port = port
+    a.wait_for_log("state_backend", status="down")
+    a.wait_for_log("alert", kind="state_backend")
+    c = login(a)
+    for want in (250, 250, 450):
+        assert c.cmd("MAIL FROM:<%s>" % BOB).code == want
+        c.cmd("RSET")
+    c.quit()
+    r.start()
+    a.wait_for_log("state_backend", status="up", timeout=15)
+
+
+def test_password_and_db(make_server, redis):
+    """state_password is sent with AUTH and never logged; the DB of the
+    URL is the one written."""
+    r = redis(password="redis-s3cret-pw")
+    a = make_node(make_server, r, "node-a", {"user_max_messages": "9/1h"})
+    c = login(a)
+    assert c.cmd("MAIL FROM:<%s>" % BOB).code == 250
+    c.quit()
+    assert r.cmd("ZCARD", "postern:w:rl:messages:%s" % BOB, db=1) == 1
+    assert r.cmd("EXISTS", "postern:w:rl:messages:%s" % BOB, db=0) == 0
+    assert "redis-s3cret-pw" not in a.log_path.read_text()
+    assert "redis-s3cret-pw" not in a.stderr_text()
+
+
+def test_wrong_password_is_down_with_the_reason(make_server, redis):
+    r = redis(password="the-right-one")
+    port = free_port()
+    a = make_server(tls=True, config={"listen_submission": "127.0.0.1:%d" % port,
+                                      "state_backend": r.url, "state_password": "a-wrong-one",
+                                      "node_name": "n1"})
+    ev = a.wait_for_log("state_backend", status="down")[-1]
+    assert "AUTH" in ev["reason"], ev
+    assert "a-wrong-one" not in a.log_path.read_text()
+
+
+# ---------------------------------------------------------------- logs
+
+def test_every_log_line_names_the_node(make_server, redis):
+    r = redis()
+    a = make_node(make_server, r, "mx-1.example")
+    send(a, token())
+    a.cli("user", "hold", BOB)
+    lines = [l for l in a.log_lines() if l.strip()]
+    assert len(lines) > 20
+    bad = [l for l in lines if " node=mx-1.example" not in l]
+    assert not bad, bad[:5]
+
+
+def test_local_backend_logs_no_node(make_server):
+    srv = make_server(config={"node_name": "mx-1"})
+    assert not [l for l in srv.log_lines() if "node=" in l]
+
