@@ -568,6 +568,7 @@ cli_serve(int argc, char **argv)
 	srv.ratelimit = ratelimit_new(srv.state);
 	srv.holds = holds_open(srv.cfg->data_dir, account_released_elsewhere, &srv);
 	srv.bounces = bounceratio_new(srv.state, srv.holds);
+	holds_share(srv.holds, srv.state);
 	holds_refresh(srv.holds);
 	srv.suppress = suppress_open(srv.cfg->data_dir);
 	if ((srv.gs = groupsync_new(srv.base, srv.cfg->data_dir)) == NULL ||

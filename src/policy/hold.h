@@ -9,6 +9,16 @@
  *
  * The one place a hold is set or lifted, so the one place that logs
  * event=hold and event=release.
+ *
+ * With shared state (SPEC 10, holds_share) every node's holds are one:
+ * Redis keeps "holds" (ACCOUNT -> "SINCE REASON") and "released"
+ * (ACCOUNT -> when), and each node's file stays its copy (what a restart
+ * or an outage starts from, and what `postern user held` reads). A change
+ * made here, by a signal or by the command (seen in the file), is pushed;
+ * a change made elsewhere arrives by message or by the refresh and is
+ * applied to the file, a release freeing what this node kept. When copies
+ * disagree (an outage, a restart), the latest event of each account wins,
+ * a release winning a tie: an administrator's release is deliberate.
  */
 #ifndef POSTERN_POLICY_HOLD_H
 #define POSTERN_POLICY_HOLD_H
@@ -16,6 +26,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
+
+#include "state/state.h"
 
 #define HOLD_REASON_MAX 200
 
@@ -37,8 +49,14 @@ struct holds *holds_open(const char *data_dir,
 /* NULL is a no-op. */
 void holds_free(struct holds *h);
 
+/* Shares the holds through st (borrowed: it outlives h); merges at once
+ * when st is up, then at each refresh, message and return of Redis. */
+void holds_share(struct holds *h, struct state *st);
+
 /* Re-reads the file when it changed since the last look (one stat when
- * it did not). Returns 0, or -1 when it cannot be read (logged). */
+ * it did not), and with shared state compares with Redis's holds (the
+ * answer comes later). Returns 0, or -1 when the file cannot be read
+ * (logged). */
 int holds_refresh(struct holds *h);
 
 /* Held right now (as of the last refresh or change of ours). */

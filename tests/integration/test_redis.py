@@ -371,3 +371,80 @@ def test_local_backend_logs_no_node(make_server):
     srv = make_server(config={"node_name": "mx-1"})
     assert not [l for l in srv.log_lines() if "node=" in l]
 
+
+# ---------------------------------------------------------------- holds
+
+def held_on(srv):
+    return BOB in srv.cli("user", "held").stdout
+
+
+def test_holds_across_nodes_and_restarts(make_server, redis):
+    """A hold made on one node applies on every node within 10 s; a
+    release made on one node frees what every node kept, even a node that
+    was stopped at the time; holds survive a Redis restart (the nodes push
+    their copies back) and reach a node that joins later."""
+    r = redis()
+    a = make_node(make_server, r, "node-a")
+    b = make_node(make_server, r, "node-b")
+    a.cli("user", "hold", BOB, "--reason", "phished")
+    wait_until(lambda: held_on(b), 10, interval=0.2, what="the hold on node-b")
+    # b keeps bob's new mail
+    t1 = token()
+    q1 = send(b, t1)
+    b.wait_for_log("held", id=q1)
+    # b stops; the release is made on a meanwhile
+    b.stop()
+    a.cli("user", "release", BOB)
+    a.wait_for_log("release", user=BOB)
+    # b comes back: the later release wins over its copy, its kept mail goes
+    b.start()
+    b.wait_for_log("released", user=BOB, timeout=15)
+    b.wait_for_mail("carol", token=t1, timeout=15)
+    assert not held_on(b)
+    # a signal-free hold again, then Redis loses everything
+    b.cli("user", "hold", BOB, "--reason", "again")
+    wait_until(lambda: held_on(a), 10, interval=0.2, what="the hold on node-a")
+    r.kill()
+    a.wait_for_log("state_backend", status="down")
+    r.start()
+    a.wait_for_log("state_backend", status="up", count=2, timeout=15)
+    b.wait_for_log("state_backend", status="up", count=2, timeout=15)
+    wait_until(lambda: r.cmd("HEXISTS", "postern:holds", BOB) == 1, 10,
+               what="the hold pushed back to the new Redis")
+    # a node that joins now learns it
+    c = make_node(make_server, r, "node-c")
+    wait_until(lambda: held_on(c), 10, interval=0.2, what="the hold on node-c")
+    t2 = token()
+    q2 = send(c, t2)
+    c.wait_for_log("held", id=q2)
+    # released on c: a and b (which kept nothing since) and c agree
+    c.cli("user", "release", BOB)
+    c.wait_for_mail("carol", token=t2, timeout=15)
+    wait_until(lambda: not held_on(a) and not held_on(b), 10, interval=0.2,
+               what="the release on node-a and node-b")
+
+
+def test_signal_hold_on_one_node_keeps_mail_on_the_other(make_server, redis):
+    """The rate limit trips on node-a; node-b holds bob's mail within 10 s,
+    and a release there frees node-a's kept message too."""
+    r = redis()
+    extra = {"user_max_messages": "2/1h"}
+    a = make_node(make_server, r, "node-a", extra)
+    b = make_node(make_server, r, "node-b", extra)
+    send(a, token())
+    send(b, token())
+    c = login(a)
+    assert c.cmd("MAIL FROM:<%s>" % BOB).code == 450
+    c.quit()
+    a.wait_for_log("hold", user=BOB, reason="ratelimit")
+    wait_until(lambda: held_on(b), 10, interval=0.2, what="the hold on node-b")
+    # (the window is full for both nodes: raise it on a to keep one there)
+    a.write_config(user_max_messages="10/1h")
+    a.reload()
+    t = token()
+    q = send(a, t)
+    a.wait_for_log("held", id=q)
+    b.cli("user", "release", BOB)
+    a.wait_for_log("released", user=BOB, timeout=15)
+    a.wait_for_mail("carol", token=t, timeout=15)
+
