@@ -551,6 +551,7 @@ cli_serve(int argc, char **argv)
 		goto out;
 	}
 	log_add_observer(stats_observe, srv.stats);
+	stats_share(srv.stats, srv.state);
 	srv.alert_mailer = alert_mailer_new(srv.base, &srv.cfg, route_local, &srv);
 	srv.alerts = alerts_new(srv.cfg->alert_window, alert_mailer_queue, srv.alert_mailer);
 	if (srv.cfg->metrics_listen != NULL &&

@@ -1,7 +1,10 @@
 /*
  * postern stats: a pflogsumm-like summary of the statistics store
  * (SPEC 7.2) for a period, or JSON for scripts with the top-level
- * integer keys accepted, rejected, delivered, deferred, bounced.
+ * integer keys accepted, rejected, delivered, deferred, bounced. With a
+ * shared state_backend (SPEC 10) the figures are the sums of every node
+ * that shares it, and each node's own are listed (JSON: under "nodes");
+ * when Redis cannot be reached, this node's alone, said on stderr.
  */
 #include "cli.h"
 
@@ -11,8 +14,12 @@
 #include <time.h>
 
 #include "lib/json.h"
+#include "lib/xmalloc.h"
 #include "lib/value.h"
 #include "monitor/stats.h"
+#include "report/received.h"
+
+#define STATS_REDIS_TIMEOUT_MS 3000	/* each reply of the shared state */
 
 static uint64_t
 sum(const struct stats_counter *c, size_t n, const char *name)
@@ -41,6 +48,28 @@ label_value(const char *label)
 	const char *eq = strchr(label, '=');
 	return eq ? eq + 1 : label;
 }
+
+/* Adds one node's counters into the sums (*c, *n). */
+static void
+add_all(struct stats_counter **c, size_t *n, const struct stats_counter *add, size_t nadd)
+{
+	for (size_t k = 0; k < nadd; k++) {
+		size_t i;
+		for (i = 0; i < *n; i++)
+			if (strcmp((*c)[i].name, add[k].name) == 0 &&
+			    strcmp((*c)[i].label, add[k].label) == 0) {
+				(*c)[i].value += add[k].value;
+				break;
+			}
+		if (i == *n) {
+			*c = xrealloc(*c, (*n + 1) * sizeof(**c));
+			(*c)[(*n)++] = add[k];
+		}
+	}
+}
+
+static const char *const headline[] = { "accepted", "rejected", "delivered", "deferred",
+	"bounced", "connections" };
 
 /* "zone=hbl,status=ok" counters as {"hbl":{"ok":n,...},...} (rows come
  * sorted by label, so a zone's are together) */
@@ -89,6 +118,19 @@ json_breakdown(const struct stats_counter *c, size_t n, const char *name)
 	printf("}");
 }
 
+/* SPEC 12: the DMARC and TLS reports received for our domains in the
+ * period: who sends as us, who fails, how our inbound TLS looks. */
+static void
+report_summary(const char *data_dir, time_t since, bool json)
+{
+	char *err = NULL;
+	struct report_db *db = report_db_open(data_dir, false, &err);
+
+	free(err);
+	report_db_summary(db, since, json, stdout);
+	report_db_close(db);
+}
+
 int
 cli_stats(int argc, char **argv)
 {
@@ -97,6 +139,8 @@ cli_stats(int argc, char **argv)
 	unsigned since_s = 86400;
 	struct config cfg;
 	struct stats_counter *c;
+	struct stats_node *nodes = NULL;
+	int nnodes = -1;
 	size_t n;
 	char *err = NULL, when[32];
 	time_t now = time(NULL), since;
@@ -116,7 +160,18 @@ cli_stats(int argc, char **argv)
 		return 1;
 	}
 	since = now - (time_t)since_s;
-	if (stats_read(cfg.data_dir, since, &c, &n, &err) == -1) {
+	if (cfg.state_url.redis &&
+	    (nnodes = stats_read_nodes(&cfg, since, STATS_REDIS_TIMEOUT_MS, &nodes, &err)) == -1) {
+		fprintf(stderr, "postern: %s: this node's statistics only\n", err);
+		free(err);
+		err = NULL;
+	}
+	if (nnodes >= 0) {
+		c = NULL;
+		n = 0;
+		for (int i = 0; i < nnodes; i++)
+			add_all(&c, &n, nodes[i].c, nodes[i].n);
+	} else if (stats_read(cfg.data_dir, since, &c, &n, &err) == -1) {
 		/* no database yet: nothing happened */
 		free(err);
 		c = NULL;
@@ -145,9 +200,28 @@ cli_stats(int argc, char **argv)
 		json_health(c, n);
 		printf(",\"alerts\":");
 		json_breakdown(c, n, "alert");
+		report_summary(cfg.data_dir, since, true);
+		if (nnodes >= 0) {
+			/* SPEC 10: each node's own figures */
+			printf(",\"nodes\":{");
+			for (int i = 0; i < nnodes; i++) {
+				printf("%s", i ? "," : "");
+				json_string(stdout, nodes[i].name);
+				printf(":{");
+				for (size_t k = 0; k < sizeof(headline) / sizeof(headline[0]); k++)
+					printf("%s\"%s\":%llu", k ? "," : "", headline[k],
+					    (unsigned long long)sum(nodes[i].c, nodes[i].n, headline[k]));
+				printf("}");
+			}
+			printf("}");
+		}
 		printf("}\n");
 	} else {
-		printf("postern statistics since %s (%s)\n\n", when, cfg.data_dir);
+		if (nnodes >= 0)
+			printf("postern statistics since %s (%d nodes sharing %s)\n\n", when, nnodes,
+			    cfg.state_backend);
+		else
+			printf("postern statistics since %s (%s)\n\n", when, cfg.data_dir);
 		printf("  %10llu  connections\n", (unsigned long long)sum(c, n, "connections"));
 		printf("  %10llu  accepted\n", (unsigned long long)sum(c, n, "accepted"));
 		printf("  %10llu  rejected\n", (unsigned long long)sum(c, n, "rejected"));
@@ -179,11 +253,23 @@ cli_stats(int argc, char **argv)
 		for (size_t i = 0; i < n; i++)
 			if (strcmp(c[i].name, "dnsbl_health") == 0)
 				printf("  %10llu  %s\n", (unsigned long long)c[i].value, c[i].label);
+		report_summary(cfg.data_dir, since, false);
 		printf("\nAlerts\n");
 		for (size_t i = 0; i < n; i++)
 			if (strcmp(c[i].name, "alert") == 0)
 				printf("  %10llu  %s\n", (unsigned long long)c[i].value, label_value(c[i].label));
+		if (nnodes >= 0) {
+			printf("\nNodes (accepted, rejected, delivered, deferred, bounced)\n");
+			for (int i = 0; i < nnodes; i++)
+				printf("  %-32s %6llu %6llu %6llu %6llu %6llu\n", nodes[i].name,
+				    (unsigned long long)sum(nodes[i].c, nodes[i].n, "accepted"),
+				    (unsigned long long)sum(nodes[i].c, nodes[i].n, "rejected"),
+				    (unsigned long long)sum(nodes[i].c, nodes[i].n, "delivered"),
+				    (unsigned long long)sum(nodes[i].c, nodes[i].n, "deferred"),
+				    (unsigned long long)sum(nodes[i].c, nodes[i].n, "bounced"));
+		}
 	}
+	stats_nodes_free(nodes, nnodes > 0 ? nnodes : 0);
 	free(c);
 	config_clear(&cfg);
 	return 0;

@@ -11,6 +11,12 @@
  *   dnsbl_health                      dnsbl_health{zone,status}
  *   alert                             alert{kind}
  * Table: counters(hour, name, label, value), one row per hour and key.
+ *
+ * Shared: after each write the writer thread reads back the new values of
+ * what it wrote (and, after a return of Redis, every row since the last
+ * confirmed push) into `topush`, one entry per key; a one-second loop
+ * timer sends them while Redis is up. Disk on the writer, Redis on the
+ * loop: neither waits for the other.
  */
 #include "stats.h"
 
@@ -21,8 +27,24 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
+#include "state/state_sync.h"
+
+#define PUSH_BUCKETS 1024
+#define PUSH_SECONDS 1		/* between pushes to Redis */
+#define STATS_TTL (400 * 86400)	/* an hour's values kept in Redis */
+
+/* A value to publish: the key's absolute value for that hour. */
+struct pushv {
+	struct pushv *next;
+	time_t hour;
+	char name[32];
+	char label[160];
+	uint64_t value;
+};
 
 struct delta {
 	struct delta *next;
@@ -41,6 +63,12 @@ struct stats {
 	bool stop;
 	struct stats_counter *totals;
 	size_t ntotals, captotals;
+	/* sharing (NULL state: local) */
+	struct state *state;
+	struct event *push_ev;
+	struct pushv *topush[PUSH_BUCKETS];	/* under lock */
+	time_t resync_since;		/* under lock: rows from this hour again, -1 none */
+	time_t last_ok;			/* loop: the last push Redis confirmed */
 };
 
 static int
@@ -79,13 +107,94 @@ total_add(struct stats *st, const char *name, const char *label, uint64_t n)
 	st->ntotals++;
 }
 
+static unsigned
+push_hash(time_t hour, const char *name, const char *label)
+{
+	unsigned h = 2166136261u ^ (unsigned)hour;	/* FNV-1a */
+
+	for (const char *p = name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	for (const char *p = label; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h % PUSH_BUCKETS;
+}
+
+/* Under st->lock: the key's latest value replaces what waits. */
+static void
+topush_put(struct stats *st, time_t hour, const char *name, const char *label, uint64_t value)
+{
+	unsigned h = push_hash(hour, name, label);
+	struct pushv *p;
+
+	for (p = st->topush[h]; p; p = p->next)
+		if (p->hour == hour && strcmp(p->name, name) == 0 && strcmp(p->label, label) == 0) {
+			p->value = value;
+			return;
+		}
+	p = xcalloc(1, sizeof(*p));
+	p->hour = hour;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->label, sizeof(p->label), "%s", label);
+	p->value = value;
+	p->next = st->topush[h];
+	st->topush[h] = p;
+}
+
+/* Writer thread: the new values of what was written, and a resync when
+ * one was asked for. */
+static void
+collect(struct stats *st, struct delta *list)
+{
+	sqlite3_stmt *q = NULL;
+	time_t since;
+
+	pthread_mutex_lock(&st->lock);
+	since = st->resync_since;
+	st->resync_since = -1;
+	pthread_mutex_unlock(&st->lock);
+	if (since >= 0 && sqlite3_prepare_v2(st->db, "SELECT hour, name, label, value FROM counters "
+	    "WHERE hour >= ?", -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)since);
+		pthread_mutex_lock(&st->lock);
+		while (sqlite3_step(q) == SQLITE_ROW)
+			topush_put(st, (time_t)sqlite3_column_int64(q, 0),
+			    (const char *)sqlite3_column_text(q, 1), (const char *)sqlite3_column_text(q, 2),
+			    (uint64_t)sqlite3_column_int64(q, 3));
+		pthread_mutex_unlock(&st->lock);
+		sqlite3_finalize(q);
+		q = NULL;
+	}
+	if (list == NULL || sqlite3_prepare_v2(st->db, "SELECT value FROM counters WHERE hour = ? "
+	    "AND name = ? AND label = ?", -1, &q, NULL) != SQLITE_OK)
+		return;
+	for (struct delta *d = list; d; d = d->next) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)d->hour);
+		sqlite3_bind_text(q, 2, d->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, d->label, -1, SQLITE_STATIC);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			pthread_mutex_lock(&st->lock);
+			topush_put(st, d->hour, d->name, d->label, (uint64_t)sqlite3_column_int64(q, 0));
+			pthread_mutex_unlock(&st->lock);
+		}
+		sqlite3_reset(q);
+	}
+	sqlite3_finalize(q);
+}
+
 static void
 flush(struct stats *st, struct delta *list)
 {
 	sqlite3_stmt *ins = NULL;
+	bool sharing;
 
-	if (list == NULL)
+	pthread_mutex_lock(&st->lock);
+	sharing = st->state != NULL;
+	pthread_mutex_unlock(&st->lock);
+	if (list == NULL) {
+		if (sharing)
+			collect(st, NULL);	/* a resync may wait */
 		return;
+	}
 	sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL);
 	sqlite3_prepare_v2(st->db,
 	    "INSERT INTO counters(hour, name, label, value) VALUES(?, ?, ?, ?) "
@@ -102,6 +211,8 @@ flush(struct stats *st, struct delta *list)
 	sqlite3_finalize(ins);
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		fprintf(stderr, "postern: statistics not written: %s\n", sqlite3_errmsg(st->db));
+	if (sharing)
+		collect(st, list);
 	while (list) {
 		struct delta *next = list->next;
 		free(list);
@@ -159,6 +270,7 @@ stats_open(const char *data_dir, char **err)
 	}
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->cond, NULL);
+	st->resync_since = -1;
 	pthread_create(&st->thread, NULL, writer, st);
 	return st;
 }
@@ -173,6 +285,14 @@ stats_close(struct stats *st)
 	pthread_cond_signal(&st->cond);
 	pthread_mutex_unlock(&st->lock);
 	pthread_join(st->thread, NULL);
+	if (st->push_ev)
+		event_free(st->push_ev);
+	for (size_t i = 0; i < PUSH_BUCKETS; i++)
+		while (st->topush[i]) {
+			struct pushv *n = st->topush[i]->next;
+			free(st->topush[i]);
+			st->topush[i] = n;
+		}
 	sqlite3_close(st->db);
 	pthread_mutex_destroy(&st->lock);
 	pthread_cond_destroy(&st->cond);
@@ -302,4 +422,178 @@ stats_read(const char *data_dir, time_t since, struct stats_counter **out, size_
 	sqlite3_finalize(q);
 	sqlite3_close(db);
 	return 0;
+}
+
+/* ---- sharing ---- */
+
+static void
+pushed(void *arg, bool ok)
+{
+	struct stats *st = arg;
+
+	if (ok)
+		st->last_ok = time(NULL);
+}
+
+/* Loop timer: what changed goes to Redis while it is up. */
+static void
+push_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct stats *st = arg;
+	struct pushv *batch[PUSH_BUCKETS];
+	char map[NODE_NAME_MAX + 64], field[200], value[24];
+
+	if (!state_up(st->state))
+		return;		/* kept (one per key) until it returns */
+	pthread_mutex_lock(&st->lock);
+	memcpy(batch, st->topush, sizeof(batch));
+	memset(st->topush, 0, sizeof(st->topush));
+	pthread_mutex_unlock(&st->lock);
+	for (size_t i = 0; i < PUSH_BUCKETS; i++)
+		while (batch[i]) {
+			struct pushv *p = batch[i];
+			batch[i] = p->next;
+			snprintf(map, sizeof(map), "stats:%s:%lld", state_node(st->state), (long long)p->hour);
+			snprintf(field, sizeof(field), "%s\t%s", p->name, p->label);
+			snprintf(value, sizeof(value), "%llu", (unsigned long long)p->value);
+			state_map_put(st->state, map, field, value, STATS_TTL, pushed, st);
+			free(p);
+		}
+}
+
+/* Redis answers again: what it may have missed goes again (everything
+ * when it is new or lost its data). */
+static void
+stats_on_up(void *arg, bool fresh)
+{
+	struct stats *st = arg;
+	time_t since = 0;
+
+	if (!fresh && st->last_ok > 0)
+		since = st->last_ok - st->last_ok % 3600 - 3600;
+	pthread_mutex_lock(&st->lock);
+	if (st->resync_since < 0 || since < st->resync_since)
+		st->resync_since = since;
+	pthread_cond_signal(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+}
+
+void
+stats_share(struct stats *st, struct state *state)
+{
+	struct timeval tv = { PUSH_SECONDS, 0 };
+
+	if (!state_shared(state))
+		return;
+	pthread_mutex_lock(&st->lock);
+	st->state = state;
+	pthread_mutex_unlock(&st->lock);
+	st->push_ev = event_new(state_base(state), -1, EV_PERSIST, push_tick, st);
+	event_add(st->push_ev, &tv);
+	state_on_up(state, stats_on_up, st);
+}
+
+/* ---- reading every node's ---- */
+
+struct node_read {
+	struct stats_node *node;
+	size_t cap;
+};
+
+static void
+node_field(void *arg, const char *field, const char *value)
+{
+	struct node_read *r = arg;
+	struct stats_node *nd = r->node;
+	const char *tab = strchr(field, '\t');
+	char name[32];
+	size_t nl;
+	uint64_t v = strtoull(value, NULL, 10);
+
+	if (tab == NULL || (nl = (size_t)(tab - field)) >= sizeof(name))
+		return;
+	memcpy(name, field, nl);
+	name[nl] = '\0';
+	for (size_t i = 0; i < nd->n; i++)
+		if (strcmp(nd->c[i].name, name) == 0 && strcmp(nd->c[i].label, tab + 1) == 0) {
+			nd->c[i].value += v;
+			return;
+		}
+	if (nd->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 64;
+		nd->c = xrealloc(nd->c, r->cap * sizeof(*nd->c));
+	}
+	memset(&nd->c[nd->n], 0, sizeof(nd->c[0]));
+	snprintf(nd->c[nd->n].name, sizeof(nd->c[0].name), "%s", name);
+	snprintf(nd->c[nd->n].label, sizeof(nd->c[0].label), "%s", tab + 1);
+	nd->c[nd->n++].value = v;
+}
+
+struct names {
+	char (*v)[NODE_NAME_MAX + 1];
+	size_t n;
+};
+
+static void
+node_name(void *arg, const char *field, const char *value)
+{
+	struct names *nm = arg;
+
+	if (strlen(field) > NODE_NAME_MAX || nm->n >= 1000)
+		return;
+	nm->v = xrealloc(nm->v, (nm->n + 1) * sizeof(*nm->v));
+	snprintf(nm->v[nm->n++], NODE_NAME_MAX + 1, "%s", field);
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int
+stats_read_nodes(const struct config *cfg, time_t since, unsigned timeout_ms,
+    struct stats_node **nodes, char **err)
+{
+	struct state_sync *c = state_sync_open(cfg, timeout_ms, err);
+	struct names nm = { NULL, 0 };
+	time_t now = time(NULL);
+	int rc = 0;
+
+	*nodes = NULL;
+	if (c == NULL)
+		return -1;
+	if (state_sync_map_all(c, "nodes", node_name, &nm, err) == -1) {
+		state_sync_close(c);
+		return -1;
+	}
+	if (nm.n > 1)
+		qsort(nm.v, nm.n, sizeof(*nm.v), cmp_name);
+	*nodes = xcalloc(nm.n ? nm.n : 1, sizeof(**nodes));
+	for (size_t i = 0; i < nm.n && rc == 0; i++) {
+		struct node_read r = { &(*nodes)[i], 0 };
+		snprintf((*nodes)[i].name, sizeof((*nodes)[i].name), "%s", nm.v[i]);
+		/* the hour that contains `since` counts whole, as stats_read */
+		for (time_t h = since - since % 3600; h <= now && rc == 0; h += 3600) {
+			char map[NODE_NAME_MAX + 64];
+			snprintf(map, sizeof(map), "stats:%s:%lld", nm.v[i], (long long)h);
+			rc = state_sync_map_all(c, map, node_field, &r, err);
+		}
+	}
+	free(nm.v);
+	state_sync_close(c);
+	if (rc == -1) {
+		stats_nodes_free(*nodes, (int)nm.n);
+		*nodes = NULL;
+		return -1;
+	}
+	return (int)nm.n;
+}
+
+void
+stats_nodes_free(struct stats_node *nodes, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(nodes[i].c);
+	free(nodes);
 }

@@ -448,3 +448,51 @@ def test_signal_hold_on_one_node_keeps_mail_on_the_other(make_server, redis):
     a.wait_for_log("released", user=BOB, timeout=15)
     a.wait_for_mail("carol", token=t, timeout=15)
 
+
+# ---------------------------------------------------------------- statistics
+
+def stats_json(srv):
+    r = srv.cli("stats", "--json")
+    return json.loads(r.stdout)
+
+
+def test_stats_on_any_node_show_the_sum(make_server, redis):
+    r = redis()
+    a = make_node(make_server, r, "node-a")
+    b = make_node(make_server, r, "node-b")
+    for _ in range(3):
+        send(a, token())
+    for _ in range(2):
+        send(b, token())
+    c = SMTPClient(b.port)      # and a rejection on b
+    c.reply()
+    c.ehlo()
+    assert c.cmd("MAIL FROM:<x@remote.example>").code == 250
+    assert c.cmd("RCPT TO:<nobody@example.test>").code == 550
+    c.quit()
+
+    def summed(srv):
+        j = stats_json(srv)
+        return j if j["accepted"] == 5 and j["rejected"] >= 1 else None
+    for srv in (a, b):
+        j = wait_until(lambda: summed(srv), 5, interval=0.3, what="the sum on %s" % srv.dir)
+        assert set(j["nodes"]) == {"node-a", "node-b"}, j["nodes"]
+        assert j["nodes"]["node-a"]["accepted"] == 3
+        assert j["nodes"]["node-b"]["accepted"] == 2
+        assert j["nodes"]["node-b"]["rejected"] >= 1 and j["nodes"]["node-a"]["rejected"] == 0
+        assert j["sent_by_account"].get(BOB) == 5, j
+    text = a.cli("stats").stdout
+    assert "2 nodes" in text and "node-a" in text and "node-b" in text, text
+    # Redis restarted empty: the nodes push their counts again
+    r.kill()
+    r.start()
+    a.wait_for_log("state_backend", status="up", count=2, timeout=15)
+    b.wait_for_log("state_backend", status="up", count=2, timeout=15)
+    wait_until(lambda: summed(a), 10, interval=0.5, what="the sums after a Redis restart")
+    # Redis gone: this node's own figures, said so
+    r.kill()
+    out = a.cli("stats", "--json")
+    assert json.loads(out.stdout)["accepted"] == 3
+    assert "this node" in out.stderr
+    assert "nodes" not in json.loads(out.stdout)
+
