@@ -554,6 +554,7 @@ cli_serve(int argc, char **argv)
 	stats_share(srv.stats, srv.state);
 	srv.alert_mailer = alert_mailer_new(srv.base, &srv.cfg, route_local, &srv);
 	srv.alerts = alerts_new(srv.cfg->alert_window, alert_mailer_queue, srv.alert_mailer);
+	alerts_share(srv.alerts, srv.state);
 	if (srv.cfg->metrics_listen != NULL &&
 	    (srv.metrics = metrics_start(srv.cfg->metrics_listen, srv.stats, &err)) == NULL) {
 		log_event("error", "reason=\"%s\"", err);

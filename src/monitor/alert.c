@@ -2,9 +2,18 @@
  * Alert de-duplication and wording. The subject of an alert is its kind
  * and what it is about (user=, zone=, client=); the body says what it
  * means and what to do, for an administrator reading it on a phone.
+ *
+ * This node's table of recent alerts is the first filter (any thread,
+ * under a lock). Shared: what passes it waits in a list that a loop
+ * timer hands to the shared state as claims ("alert:KIND/ABOUT" for
+ * alert_window); only the node whose claim is first mails it. While
+ * Redis is away the claim is local, so an alert is never lost, at worst
+ * mailed by every node.
  */
 #include "alert.h"
 
+#include <event2/event.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +22,15 @@
 #include "monitor/log.h"
 
 #define ALERTS_TRACKED_MAX 256
+#define CLAIM_MS 250		/* how often waiting alerts are claimed */
+
+/* An alert that passed this node's filter, to claim before mailing. */
+struct waiting {
+	struct waiting *next;
+	struct alerts *a;
+	char key[200];		/* "alert:" + the seen key */
+	char *subject, *body;
+};
 
 struct seen {
 	char key[192];
@@ -25,6 +43,10 @@ struct alerts {
 	void *arg;
 	struct seen seen[ALERTS_TRACKED_MAX];
 	size_t n;
+	pthread_mutex_t lock;		/* seen, n, waiting */
+	struct state *st;		/* shared state, or NULL */
+	struct event *claim_ev;
+	struct waiting *waiting;
 };
 
 struct alerts *
@@ -35,19 +57,40 @@ alerts_new(unsigned window, alert_send *send, void *arg)
 	a->window = window ? window : 3600;
 	a->send = send;
 	a->arg = arg;
+	pthread_mutex_init(&a->lock, NULL);
 	return a;
+}
+
+static void
+waiting_free(struct waiting *w)
+{
+	free(w->subject);
+	free(w->body);
+	free(w);
 }
 
 void
 alerts_free(struct alerts *a)
 {
+	if (a == NULL)
+		return;
+	if (a->claim_ev)
+		event_free(a->claim_ev);
+	while (a->waiting) {
+		struct waiting *n = a->waiting->next;
+		waiting_free(a->waiting);
+		a->waiting = n;
+	}
+	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
 
 void
 alerts_set_window(struct alerts *a, unsigned window)
 {
+	pthread_mutex_lock(&a->lock);
 	a->window = window ? window : 3600;
+	pthread_mutex_unlock(&a->lock);
 }
 
 static const char *
@@ -93,6 +136,11 @@ advice(const char *kind)
 	if (strcmp(kind, "failed_recipients") == 0)
 		return "An account sends to many addresses that do not exist: typical of a harvested\n"
 		    "list sent from a stolen account. Its new mail is held; check and release.";
+	if (strcmp(kind, "state_backend") == 0)
+		return "The shared state (state_backend, Redis) cannot be reached. This node goes on\n"
+		    "with its own: limits apply per node, and holds, lockouts and statistics of the\n"
+		    "other nodes reach it when Redis is back (it reconnects by itself and logs\n"
+		    "event=state_backend status=up). Check that Redis runs, and state_password.";
 	if (strcmp(kind, "open_relay") == 0)
 		return "The server accepted mail for relay from an unauthenticated client and stopped\n"
 		    "itself. Check trusted_networks and the configuration before starting it again.";
@@ -117,11 +165,14 @@ alerts_observe(void *arg, const char *event, const char *fields)
 	for (size_t i = 0; i < sizeof(subjects) / sizeof(subjects[0]) && about[0] == '\0'; i++)
 		logfmt_get(fields, len, subjects[i], about, sizeof(about));
 	snprintf(key, sizeof(key), "%s/%s", kind, about);
+	pthread_mutex_lock(&a->lock);
 	/* once per kind and subject per window */
 	for (size_t i = 0; i < a->n; i++)
 		if (strcmp(a->seen[i].key, key) == 0) {
-			if (now - a->seen[i].at < (time_t)a->window)
+			if (now - a->seen[i].at < (time_t)a->window) {
+				pthread_mutex_unlock(&a->lock);
 				return;
+			}
 			slot = i;
 			goto record;
 		}
@@ -139,6 +190,64 @@ record:
 	    "Further alerts of this kind about %s are not mailed for %u seconds;\n"
 	    "the log keeps every one (grep 'event=alert').\n",
 	    kind, fields, advice(kind), about[0] ? about : "this", a->window);
+	if (a->st != NULL) {
+		/* the nodes agree on who mails it, from the loop */
+		struct waiting *w = xcalloc(1, sizeof(*w));
+		w->a = a;
+		snprintf(w->key, sizeof(w->key), "alert:%s", key);
+		w->subject = xstrdup(subject);
+		w->body = body;
+		w->next = a->waiting;
+		a->waiting = w;
+		pthread_mutex_unlock(&a->lock);
+		return;
+	}
+	pthread_mutex_unlock(&a->lock);
 	a->send(a->arg, subject, body);
 	free(body);
+}
+
+static void
+claimed(void *arg, bool first)
+{
+	struct waiting *w = arg;
+
+	/* not first: another node mailed it within the window */
+	if (first)
+		w->a->send(w->a->arg, w->subject, w->body);
+	waiting_free(w);
+}
+
+/* Loop timer: each waiting alert is claimed; the first claim mails. */
+static void
+claim_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct alerts *a = arg;
+	struct waiting *list;
+	unsigned window;
+
+	pthread_mutex_lock(&a->lock);
+	list = a->waiting;
+	a->waiting = NULL;
+	window = a->window;
+	pthread_mutex_unlock(&a->lock);
+	while (list) {
+		struct waiting *n = list->next;
+		state_claim(a->st, list->key, window, time(NULL), claimed, list);
+		list = n;
+	}
+}
+
+void
+alerts_share(struct alerts *a, struct state *st)
+{
+	struct timeval tv = { 0, CLAIM_MS * 1000 };
+
+	if (!state_shared(st))
+		return;
+	a->claim_ev = event_new(state_base(st), -1, EV_PERSIST, claim_tick, a);
+	event_add(a->claim_ev, &tv);
+	pthread_mutex_lock(&a->lock);
+	a->st = st;
+	pthread_mutex_unlock(&a->lock);
 }

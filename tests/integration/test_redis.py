@@ -496,3 +496,31 @@ def test_stats_on_any_node_show_the_sum(make_server, redis):
     assert "this node" in out.stderr
     assert "nodes" not in json.loads(out.stdout)
 
+
+# ---------------------------------------------------------------- alerts
+
+def alert_mails(srv, kind):
+    return [f for f in srv.mail_files("postmaster")
+            if ("[postern alert] %s" % kind).encode() in f.read_bytes()]
+
+
+def test_an_alert_is_mailed_once_for_all_nodes(make_server, redis):
+    """bob's mail scores as spam on both nodes (thresholds set below any
+    score): each node refuses and logs its alert, one mail goes out."""
+    r = redis()
+    extra = {"score_junk": "-100", "score_reject": "-50"}
+    a = make_node(make_server, r, "node-a", extra)
+    b = make_node(make_server, r, "node-b", extra)
+    for srv in (a, b):
+        c = login(srv)
+        assert c.cmd("MAIL FROM:<%s>" % BOB).code == 250
+        assert c.cmd("RCPT TO:<%s>" % CAROL).code == 250
+        assert c.cmd("DATA").code == 354
+        c.send(dot_stuff(bob_message(token())) + b".\r\n")
+        assert c.reply().code == 550
+        c.quit()
+        srv.wait_for_log("alert", kind="outbound_spam", user=BOB)
+    wait_until(lambda: alert_mails(a, "outbound_spam"), 10, what="the alert mail on node-a")
+    time.sleep(2)       # node-b's claim (every 250 ms) had time to mail it
+    assert alert_mails(b, "outbound_spam") == []
+    assert len(alert_mails(a, "outbound_spam")) == 1
