@@ -7,7 +7,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN      := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter
 CFLAGS    ?= -O2 -g
 ALL_CFLAGS := -std=c11 $(WARN) -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -pthread $(CFLAGS)
-ALL_LDLIBS := $(PKG_LIBS) -lzxcvbn -lm -pthread $(LDLIBS)
+ALL_LDLIBS := $(PKG_LIBS) -lzxcvbn -lz -lm -pthread $(LDLIBS)
 
 BUILD     ?= build
 SRCS      := $(sort $(wildcard src/*/*.c))
@@ -78,13 +78,15 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Isrc -g -O1 -pthread \
 # The library sources are compiled once for all targets (fuzzer-no-link).
 comma := ,
 FUZZ_OBJ_CFLAGS := $(subst -fsanitize=fuzzer$(comma),-fsanitize=fuzzer-no-link$(comma),$(FUZZ_CFLAGS))
+# the report readers (SPEC 12: DMARC and TLS-RPT reports we receive)
+FUZZ_LIBSRCS += src/report/unpack.c src/report/dmarc_xml.c src/report/tlsrpt_json.c src/report/rua.c
 FUZZ_OBJS := $(FUZZ_LIBSRCS:src/%.c=$(BUILD)/fuzz/obj/%.o)
 $(BUILD)/fuzz/obj/%.o: src/%.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_OBJ_CFLAGS) -c -o $@ $<
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_OBJS) -lidn2 -lpsl -ljansson -lunbound -levent -lssl -lcrypto
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_OBJS) -lidn2 -lpsl -ljansson -lunbound -levent -lssl -lcrypto -lz
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -35,6 +35,8 @@ usage(FILE *f)
 	    "                                    production configuration, first account, DKIM key,\n"
 	    "                                    the DNS records to publish\n"
 	    "  doctor [--ip IP]... [--json]      check DNS, blocklists and certificate for delivery\n"
+	    "  dmarc|tlsrpt import FILE|DIR...   store DMARC / TLS reports received for our domains\n"
+	    "  dmarc|tlsrpt report --now         send the reports of what was recorded so far\n"
 	    "  --version                         print the version\n"
 	    "  help                              this text\n",
 	    POSTERN_VERSION, DEFAULT_CONFIG);
@@ -61,6 +63,8 @@ main(int argc, char **argv)
 		{ "learn", cli_learn },
 		{ "quickstart", cli_quickstart },
 		{ "doctor", cli_doctor },
+		{ "dmarc", cli_dmarc },
+		{ "tlsrpt", cli_tlsrpt },
 	};
 
 	{

@@ -24,6 +24,8 @@ int cli_stats(int argc, char **argv);
 int cli_learn(int argc, char **argv);
 int cli_quickstart(int argc, char **argv);
 int cli_doctor(int argc, char **argv);
+int cli_dmarc(int argc, char **argv);
+int cli_tlsrpt(int argc, char **argv);
 
 /*
  * Shared option handling: removes "-c FILE" / "--config FILE" /

@@ -39,6 +39,7 @@
 #include "queue/smarthost.h"
 #include "queue/scheduler.h"
 #include "queue/spool.h"
+#include "report/service.h"
 #include "policy/bayes_live.h"
 #include "smtp/server.h"
 #include "smtp/session.h"
@@ -472,6 +473,7 @@ cli_serve(int argc, char **argv)
 	static const int signums[4] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	char *err = NULL, path[4096], *relay_pass = NULL;
 	struct control *control = NULL;
+	struct report_service *reports = NULL;
 	int n, rc = 1;
 
 	config_path = cli_config_path(&argc, argv);
@@ -593,6 +595,9 @@ cli_serve(int argc, char **argv)
 		log_event("recovered", "messages=%d", n);
 	alert_mailer_attach(srv.alert_mailer, srv.sched, srv.gs);
 	srv.queue_watch = queue_watch_new(srv.base, srv.sched, QUEUE_WATCH_INTERVAL);
+	/* SPEC 12: DMARC and TLS reports, sent daily and received */
+	reports = report_service_new(srv.base, srv.resolver, (const struct config *const *)&srv.cfg,
+	    srv.sched, srv.gs);
 	srv.holds_timer = event_new(srv.base, -1, EV_PERSIST, refresh_holds, &srv);
 	event_add(srv.holds_timer, &(struct timeval){ HOLDS_REFRESH, 0 });
 	for (int i = 0; i < 4; i++) {
@@ -629,6 +634,7 @@ out:
 	 * limits and counters those answers use are freed */
 	state_free(srv.state);
 	log_clear_observers();
+	report_service_free(reports);
 	stats_close(srv.stats);
 	alerts_free(srv.alerts);
 	bounceratio_free(srv.bounces);

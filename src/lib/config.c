@@ -120,6 +120,7 @@ static const struct key keys[] = {
 	{ "acme_ca_file", K_PATH, OFF(acme_ca_file), 0, 0, 0 },
 	{ "https_listen", K_HOSTPORT_OPT, OFF(https_listen), 0, 0, 0 },
 	{ "mta_sts_mode", K_STRING, OFF(mta_sts_mode), 0, 0, 0 },
+	{ "dmarc_reports", K_BOOL, OFF(dmarc_reports), 0, 0, 0 },
 	{ "outbound_family", K_STRING, OFF(outbound_family), 0, 0, 0 },
 	{ "outbound_source_ip4", K_STRING, OFF(outbound_source_ip4), 0, 0, 0 },
 	{ "outbound_source_ip6", K_STRING, OFF(outbound_source_ip6), 0, 0, 0 },

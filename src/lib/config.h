@@ -109,6 +109,7 @@ struct config {
 	char *acme_ca_file;		/* trust for a private CA; NULL: system store */
 	struct hostport *https_listen;	/* autoconfig, autodiscover, MTA-STS; NULL: off */
 	char *mta_sts_mode;		/* "none", "testing" or "enforce" (RFC 8461 5) */
+	bool dmarc_reports;		/* daily DMARC aggregate reports (RFC 7489 7.2) */
 
 	/* Shared state (SPEC 10) */
 	char *state_backend;		/* as written; NULL: local */

@@ -19,6 +19,7 @@
 #include "policy/bayes_live.h"
 #include "policy/learn.h"
 #include "policy/replies.h"
+#include "report/inbound.h"
 #include "scan/score.h"
 #include "smtp/received_hdr.h"
 #include "smtp/session_int.h"
@@ -314,6 +315,10 @@ scan_decide(struct session *s)
 
 	session_facts(s, &facts);
 	policy_content(&facts, tx->scan, tx->msgbuf, tx->msgbuf ? strlen(tx->msgbuf) : 0, &v);
+	/* SPEC 12: the DMARC evaluation for the aggregate reports, and a
+	 * copy of a report addressed to us for the importer */
+	report_inbound(s->srv->cfg, tx->scan, s->ip, s->user != NULL, v.refused, tx->msgbuf,
+	    tx->msgbuf ? strlen(tx->msgbuf) : 0);
 	free(tx->msgbuf);
 	tx->msgbuf = NULL;
 	if (!v.refused) {
