@@ -79,7 +79,8 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Isrc -g -O1 -pthread \
 comma := ,
 FUZZ_OBJ_CFLAGS := $(subst -fsanitize=fuzzer$(comma),-fsanitize=fuzzer-no-link$(comma),$(FUZZ_CFLAGS))
 # the report readers (SPEC 12: DMARC and TLS-RPT reports we receive)
-FUZZ_LIBSRCS += src/report/unpack.c src/report/dmarc_xml.c src/report/tlsrpt_json.c src/report/rua.c
+FUZZ_LIBSRCS += src/report/unpack.c src/report/dmarc_xml.c src/report/tlsrpt_json.c src/report/rua.c \
+                src/report/tlsrpt_note.c src/report/daylog.c src/report/tally.c
 FUZZ_OBJS := $(FUZZ_LIBSRCS:src/%.c=$(BUILD)/fuzz/obj/%.o)
 $(BUILD)/fuzz/obj/%.o: src/%.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
