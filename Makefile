@@ -30,6 +30,8 @@ FUZZ_LIBSRCS := src/lib/xmalloc.c src/lib/value.c src/lib/config.c src/smtp/pars
 FUZZ_LIBSRCS += src/lib/state_url.c
 # the classifier's tokenizer and combination (SPEC 13)
 FUZZ_LIBSRCS += src/scan/bayes_token.c src/scan/bayes.c
+# the MTA-STS record and policy parsers (RFC 8461)
+FUZZ_LIBSRCS += src/queue/mtasts_policy.c
 
 .PHONY: all run test unit bench asan fuzz fuzz-smoke deps clean format install deb
 

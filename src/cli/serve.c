@@ -420,6 +420,7 @@ start_queue(struct server *srv, const char *relay_pass)
 		.relayhost = cfg->relayhost,
 		.relayhost_user = cfg->relayhost_user,
 		.relayhost_password = relay_pass,
+		.data_dir = cfg->data_dir,	/* MTA-STS policy cache */
 		.tls_required = (const char *const *)cfg->tls_required_domains,
 		.ntls_required = cfg->ntls_required_domains,
 		.timeout = cfg->outbound_timeout,

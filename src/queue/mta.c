@@ -32,6 +32,7 @@
 #include "dns/answer.h"
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
+#include "queue/mtasts.h"
 #include "queue/reply.h"
 #include "queue/smarthost.h"
 #include "smtp/tls.h"
@@ -66,6 +67,7 @@ struct mta {
 	char *relay_user, *relay_pass;
 	bool relay_implicit;	/* relayhost port 465: TLS from the first octet */
 	SSL_CTX *ssl;		/* client context, with the trust store */
+	struct mtasts *sts;	/* MTA-STS policies (MX delivery only), or NULL */
 	struct mta_tx *txs;
 };
 
@@ -104,7 +106,12 @@ struct mta_tx {
 	/* what this host must offer (set_security): TLS at all, and a
 	 * certificate that verifies for its name; no plain-text fallback */
 	bool must_tls, must_verify;
-	const char *must_why;	/* what asks for it, for the reason logged */
+	char must_why[DNS_NAME_TEXT_MAX + 48];	/* what asks for it, for the reason */
+	/* RFC 8461: the recipient domain's policy (NULL: none), asked for
+	 * with the MX records; hosts are tried once both answered */
+	struct mtasts_req *sts_req;
+	struct mtasts_policy *sts;
+	int waiting;		/* of the MX lookup and the policy */
 	bool implicit;		/* TLS before the greeting (port 465) */
 	bool verified;		/* the certificate verified (tls_client_verified) */
 	bool pipelining, starttls, size, eightbit, smtputf8;
@@ -122,6 +129,7 @@ struct mta_tx {
 };
 
 static void next_address(struct mta_tx *t);
+static void sts_report(struct mta_tx *t, const char *mx, const char *why);
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
 
@@ -146,6 +154,8 @@ tx_free(struct mta_tx *t)
 	close_conn(t);
 	for (int i = 0; i < 2; i++)
 		dns_cancel(t->q[i]);
+	mtasts_cancel(t->sts_req);
+	free(t->sts);
 	if (t->timer)
 		event_free(t->timer);
 	if (t->defer)
@@ -571,12 +581,14 @@ on_reply(struct mta_tx *t)
 			return;
 		}
 		if (!t->tls && t->must_tls) {
-			fail_all(t, false, "451 4.7.5 TLS is required for %s but %s", t->m->relay_user ?
-			    "the relayhost (relayhost_user is set)" : t->domain,
+			fail_all(t, false, "451 4.7.5 TLS is required by %s but %s", t->must_why,
 			    t->starttls ? "the handshake failed" : "the server does not offer STARTTLS");
 			next_address(t);
 			return;
 		}
+		if (!t->tls && !t->m->opt.lmtp)
+			sts_report(t, t->hosts[t->host].name, t->starttls ? "TLS handshake failed" :
+			    "the server does not offer STARTTLS");
 		if (t->m->relay_user != NULL) {
 			start_auth(t);
 			return;
@@ -811,6 +823,8 @@ on_event(struct bufferevent *bev, short what, void *arg)
 			t->tls = true;
 			snprintf(t->sum.tls, sizeof(t->sum.tls), "%s", ssl ? SSL_get_version(ssl) : "TLS");
 			t->verified = ssl != NULL && tls_client_verified(ssl, why, sizeof(why)) == 0;
+			if (!t->verified)
+				sts_report(t, t->hosts[t->host].name, why);
 			if (!t->verified && t->must_verify) {
 				/* nothing was sent over this connection yet, and
 				 * nothing will be: not an EHLO, not a credential */
@@ -849,6 +863,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 			snprintf(detail, sizeof(detail), ": %s", ERR_reason_error_string(e) ?
 			    ERR_reason_error_string(e) : "TLS error");
 		fail_all(t, false, "451 4.7.5 TLS handshake failed with %s%s", t->sum.relay, detail);
+		sts_report(t, t->hosts[t->host].name, t->last_error + 10);
 		if (!t->must_tls && !t->implicit) {
 			t->no_tls = true;
 			t->addr--;	/* the same address again */
@@ -888,6 +903,70 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 
 static void resolve_host(struct mta_tx *t);
 
+/* RFC 8461 5: in testing mode a failure is reported, and the message
+ * goes as it would without a policy. */
+static void
+sts_report(struct mta_tx *t, const char *mx, const char *why)
+{
+	char q[LOG_VALUE_MAX];
+
+	if (t->sts == NULL || t->sts->mode != MTASTS_TESTING)
+		return;
+	log_event("mta_sts", "domain=%s mode=testing mx=%s result=failure reason=%s", t->domain,
+	    mx, log_quote(q, sizeof(q), why, strlen(why)));
+}
+
+/*
+ * The MX hosts and the policy are known: with enforce, only hosts the
+ * policy lists are tried (RFC 8461 4.1, 5); with testing, unlisted ones
+ * are reported and tried all the same.
+ */
+static void
+apply_sts(struct mta_tx *t)
+{
+	if (t->sts != NULL && t->sts->mode == MTASTS_ENFORCE) {
+		size_t k = 0;
+		for (size_t i = 0; i < t->nhosts; i++)
+			if (mtasts_policy_mx_match(t->sts, t->hosts[i].name))
+				t->hosts[k++] = t->hosts[i];
+		if (k == 0) {
+			fail_all(t, false, "451 4.7.5 no MX host of %s (%s%s) is listed in its "
+			    "MTA-STS policy (enforce)", t->domain, t->hosts[0].name,
+			    t->nhosts > 1 ? ", ..." : "");
+			finish(t);
+			return;
+		}
+		t->nhosts = k;
+	} else if (t->sts != NULL)
+		for (size_t i = 0; i < t->nhosts; i++)
+			if (!mtasts_policy_mx_match(t->sts, t->hosts[i].name))
+				sts_report(t, t->hosts[i].name, "the MX host is not listed in the policy");
+	t->host = 0;
+	resolve_host(t);
+}
+
+/* One of the MX lookup and the policy answered. */
+static void
+hosts_ready(struct mta_tx *t)
+{
+	if (--t->waiting > 0)
+		return;
+	apply_sts(t);
+}
+
+static void
+on_sts(void *arg, const struct mtasts_policy *p)
+{
+	struct mta_tx *t = arg;
+
+	t->sts_req = NULL;
+	if (p != NULL) {
+		t->sts = xmalloc(sizeof(*t->sts));
+		*t->sts = *p;
+	}
+	hosts_ready(t);
+}
+
 /*
  * What the host about to be tried must offer. The smart host with
  * credentials: TLS (STARTTLS, or implicit on port 465) with a certificate
@@ -905,18 +984,25 @@ set_security(struct mta_tx *t)
 
 	t->implicit = false;
 	t->must_tls = t->must_verify = false;
-	t->must_why = "";
+	t->must_why[0] = '\0';
 	if (m->opt.lmtp)
 		return;
 	if (m->has_relayhost) {
 		t->implicit = m->relay_implicit;
 		t->must_tls = t->must_verify = m->relay_user != NULL;
-		t->must_why = "relayhost_user";
+		snprintf(t->must_why, sizeof(t->must_why), "relayhost_user");
 		return;
+	}
+	/* RFC 8461 5: enforce means TLS with a certificate valid for the
+	 * MX name (its match with the policy was checked in apply_sts) */
+	if (t->sts != NULL && t->sts->mode == MTASTS_ENFORCE) {
+		t->must_tls = t->must_verify = true;
+		snprintf(t->must_why, sizeof(t->must_why), "the MTA-STS policy of %s (enforce)",
+		    t->domain);
 	}
 	if (tls_required(t)) {
 		t->must_tls = t->must_verify = true;
-		t->must_why = "tls_required_domains";
+		snprintf(t->must_why, sizeof(t->must_why), "tls_required_domains");
 	}
 }
 
@@ -1150,8 +1236,7 @@ on_mx(void *arg, const struct dns_answer *ans)
 		finish(t);
 		return;
 	}
-	t->host = 0;
-	resolve_host(t);
+	hosts_ready(t);
 }
 
 /* ---- interface ---- */
@@ -1186,6 +1271,10 @@ mta_new(struct event_base *base, struct resolver *res, const struct mta_options 
 		m->relay_pass = xstrdup(opt->relayhost_password);
 	}
 	m->opt.relayhost_user = m->opt.relayhost_password = NULL;
+	/* RFC 8461: MTA-STS for MX delivery (a relayhost is no MX) */
+	if (!m->opt.lmtp && !m->has_relayhost && opt->data_dir != NULL)
+		m->sts = mtasts_new(base, res, opt->data_dir, opt->timeout);
+	m->opt.data_dir = NULL;
 	/* RFC 8314 3.3: port 465 is TLS from the start */
 	m->relay_implicit = m->has_relayhost && m->relayhost.port == 465 && !m->opt.lmtp;
 	m->ssl = SSL_CTX_new(TLS_client_method());
@@ -1213,6 +1302,7 @@ mta_free(struct mta *m)
 		return;
 	while (m->txs != NULL)
 		tx_free(m->txs);
+	mtasts_free(m->sts);
 	for (size_t i = 0; i < m->ntls_required; i++)
 		free(m->tls_required[i]);
 	free(m->tls_required);
@@ -1285,6 +1375,11 @@ mta_send(struct mta *m, const char *id, const char *sender, const char *domain,
 		t->addr = (size_t)-1;
 		resolve_host(t);
 		return;
+	}
+	t->waiting = 1;
+	if (m->sts != NULL) {
+		t->waiting++;
+		t->sts_req = mtasts_get(m->sts, domain, on_sts, t);
 	}
 	t->q[0] = dns_query(m->res, domain, DNS_TYPE_MX, (m->opt.timeout ? m->opt.timeout : 30) * 1000,
 	    on_mx, t);

@@ -29,6 +29,9 @@ struct mta_options {
 	/* AUTH to the relayhost (SPEC 12), both or neither; copied (the
 	 * password is wiped at mta_free) */
 	const char *relayhost_user, *relayhost_password;
+	/* MTA-STS policies (RFC 8461) are cached under data_dir/mta-sts;
+	 * NULL: no MTA-STS (LMTP, tests of other parts) */
+	const char *data_dir;
 	const char *const *tls_required;	/* domains that need TLS (may be NULL) */
 	size_t ntls_required;
 	unsigned timeout;		/* seconds per step */
