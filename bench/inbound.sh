@@ -21,6 +21,10 @@
 #   BENCH_DNS53_ADDR       loopback address on which the private unbound also
 #                          answers on port 53, for Postfix's libc resolver
 #                          (default 127.0.26.53)
+#   BENCH_DQS_KEY          the Data Query Service key of the fourth mode,
+#                          postern with every Spamhaus zone through DQS
+#                          (AuthBL, ZRD, HBL too; SPEC 4.1), served by the
+#                          same private unbound (default benchdqskey)
 #
 # Only loopback addresses are used.  Every wait is bounded in time.
 # Exit status: 0 when every server run delivered every message, 1 otherwise.
@@ -46,6 +50,8 @@ SKIP_DNSBL=${BENCH_SKIP_DNSBL:-0}
 DNSBL_MESSAGES=${BENCH_DNSBL_MESSAGES:-5000}
 DNSBL_ROUNDS=${BENCH_DNSBL_ROUNDS:-3}
 DNS53_ADDR=${BENCH_DNS53_ADDR:-127.0.26.53}
+DQS_KEY=${BENCH_DQS_KEY:-benchdqskey}
+case "$DQS_KEY" in '' | *[!a-z0-9]*) echo "bench: BENCH_DQS_KEY must be lower-case letters and digits" >&2; exit 1 ;; esac
 POSTERN=${POSTERN_BIN:-$ROOT/build/postern}
 case "$POSTERN" in /*) ;; *) POSTERN="$ROOT/$POSTERN" ;; esac
 
@@ -194,6 +200,11 @@ $DNS_IFACES
     local-data: "2.0.0.127.zen.spamhaus.org. 300 IN A 127.0.0.4"
     local-data: "2.0.0.127.zen.spamhaus.org. 300 IN A 127.0.0.10"
     local-data: "dbltest.com.dbl.spamhaus.org. 300 IN A 127.0.1.2"
+    local-data: "2.0.0.127.$DQS_KEY.zen.dq.spamhaus.net. 300 IN A 127.0.0.2"
+    local-data: "2.0.0.127.$DQS_KEY.zen.dq.spamhaus.net. 300 IN A 127.0.0.4"
+    local-data: "2.0.0.127.$DQS_KEY.zen.dq.spamhaus.net. 300 IN A 127.0.0.10"
+    local-data: "dbltest.com.$DQS_KEY.dbl.dq.spamhaus.net. 300 IN A 127.0.1.2"
+    local-data: "TV7QRQPGBKF4X3K4T5QYILRI3SP5CIWVIIOH25YUOGVOJ3SBTYNA._cw.$DQS_KEY.hbl.dq.spamhaus.net. 300 IN A 127.0.3.20"
 remote-control:
     control-enable: yes
     control-interface: "$DIR/dns/control.sock"
@@ -541,7 +552,7 @@ dnsbl_run() { # MODE ROUND: one measured run; MODE is on, off or rbl
 	local mode=$1 round=$2 p="dnsbl-$1-$2" q0 q1 rootpid
 	R[${p}_count]=$DNSBL_MESSAGES
 	case "$mode" in
-	on | off)
+	on | off | dqs)
 		clear_maildirs "$PN_DNSBL_MAILDIR/new" "$PN_DNSBL_MAILDIR/.Junk/new"
 		postern_start "$p" "$PN_DNSBL_DIR/postern-$mode.conf" "$PN_DNSBL_DIR/var/postern.log" || return 1
 		rootpid=$POSTERN_PID
@@ -592,9 +603,14 @@ dnsbl_bench() {
 	postern_config "$PN_DNSBL_DIR/postern-on.conf" "$PN_DNSBL_DIR/var" \
 		"# issue 3 run: Spamhaus checks on (the default)" || return 1
 	postern_config "$PN_DNSBL_DIR/postern-off.conf" "$PN_DNSBL_DIR/var" "dnsbl = no" || return 1
+	# SPEC 4.1: zen and the DBL through DQS, plus AuthBL (submission only:
+	# not asked here), ZRD for every domain and HBL (on once its key-check
+	# record answers) for the sender and From addresses
+	postern_config "$PN_DNSBL_DIR/postern-dqs.conf" "$PN_DNSBL_DIR/var" \
+		"spamhaus_dqs_key = $DQS_KEY" || return 1
 	postern_account "$PN_DNSBL_DIR/postern-on.conf" || return 1
 	for r in $(seq 1 "$DNSBL_ROUNDS"); do
-		if [ $(( r % 2 )) = 1 ]; then order="on off rbl"; else order="rbl off on"; fi
+		if [ $(( r % 2 )) = 1 ]; then order="on off rbl dqs"; else order="dqs rbl off on"; fi
 		say "Spamhaus checks, round $r/$DNSBL_ROUNDS: $order ($DNSBL_MESSAGES messages each)"
 		for mode in $order; do
 			dnsbl_run "$mode" "$r"
@@ -693,8 +709,8 @@ if [ "$SKIP_DNSBL" != 1 ]; then
 			awk -v q="${R[dnsbl_$1_queries]:-0}" -v n="${R[dnsbl_$1_sent]}" 'BEGIN { printf "%.2f", q / n }'
 		else echo "-"; fi
 	}
-	on_acc=$(dacc on); off_acc=$(dacc off); rbl_acc=$(dacc rbl)
-	on_del=$(ddel on); off_del=$(ddel off); rbl_del=$(ddel rbl)
+	on_acc=$(dacc on); off_acc=$(dacc off); rbl_acc=$(dacc rbl); dqs_acc=$(dacc dqs)
+	on_del=$(ddel on); off_del=$(ddel off); rbl_del=$(ddel rbl); dqs_del=$(ddel dqs)
 	echo
 	echo "Spamhaus checks (issue 3): $DNSBL_ROUNDS round(s) of $dn messages per mode" \
 		"(BENCH_DNSBL_MESSAGES, BENCH_DNSBL_ROUNDS;"
@@ -706,20 +722,26 @@ if [ "$SKIP_DNSBL" != 1 ]; then
 	echo "each run on a freshly started server, mode order alternating between rounds;"
 	echo "rates are medians over the rounds (each round's figure in the row below)."
 	echo
-	printf '%-30s %13s %13s %13s\n' "" "postern off" "postern on" "Postfix RBL"
-	printf '%-30s %13s %13s %13s\n' "accepted msgs/s (higher=better)" "$off_acc" "$on_acc" "$rbl_acc"
-	printf '%-30s %13s %13s %13s\n' "  each round" "${R[dnsbl_off_accept_list]:--}" "${R[dnsbl_on_accept_list]:--}" "${R[dnsbl_rbl_accept_list]:--}"
-	printf '%-30s %13s %13s %13s\n' "delivered msgs/s" "$off_del" "$on_del" "$rbl_del"
-	printf '%-30s %13s %13s %13s\n' "  each round" "${R[dnsbl_off_deliver_list]:--}" "${R[dnsbl_on_deliver_list]:--}" "${R[dnsbl_rbl_deliver_list]:--}"
-	printf '%-30s %13s %13s %13s\n' "messages delivered" "${R[dnsbl_off_delivered]:--}/${R[dnsbl_off_sent]:--}" \
-		"${R[dnsbl_on_delivered]:--}/${R[dnsbl_on_sent]:--}" "${R[dnsbl_rbl_delivered]:--}/${R[dnsbl_rbl_sent]:--}"
-	printf '%-30s %13s %13s %13s\n' "DNS queries to unbound per msg" "$(dqpm off)" "$(dqpm on)" "$(dqpm rbl)"
+	printf '%-30s %13s %13s %13s %13s\n' "" "postern off" "postern on" "Postfix RBL" "postern DQS"
+	printf '%-30s %13s %13s %13s %13s\n' "accepted msgs/s (higher=better)" "$off_acc" "$on_acc" "$rbl_acc" "$dqs_acc"
+	printf '%-30s %13s %13s %13s %13s\n' "  each round" "${R[dnsbl_off_accept_list]:--}" "${R[dnsbl_on_accept_list]:--}" "${R[dnsbl_rbl_accept_list]:--}" "${R[dnsbl_dqs_accept_list]:--}"
+	printf '%-30s %13s %13s %13s %13s\n' "delivered msgs/s" "$off_del" "$on_del" "$rbl_del" "$dqs_del"
+	printf '%-30s %13s %13s %13s %13s\n' "  each round" "${R[dnsbl_off_deliver_list]:--}" "${R[dnsbl_on_deliver_list]:--}" "${R[dnsbl_rbl_deliver_list]:--}" "${R[dnsbl_dqs_deliver_list]:--}"
+	printf '%-30s %13s %13s %13s %13s\n' "messages delivered" "${R[dnsbl_off_delivered]:--}/${R[dnsbl_off_sent]:--}" \
+		"${R[dnsbl_on_delivered]:--}/${R[dnsbl_on_sent]:--}" "${R[dnsbl_rbl_delivered]:--}/${R[dnsbl_rbl_sent]:--}" \
+		"${R[dnsbl_dqs_delivered]:--}/${R[dnsbl_dqs_sent]:--}"
+	printf '%-30s %13s %13s %13s %13s\n' "DNS queries to unbound per msg" "$(dqpm off)" "$(dqpm on)" "$(dqpm rbl)" "$(dqpm dqs)"
 	echo
 	cost=$(awk -v on="$on_acc" -v off="$off_acc" 'BEGIN { if (on == "-" || off == "-" || off + 0 == 0) print "-"; else printf "%.1f", (1 - on / off) * 100 }')
 	if [ "$cost" = - ]; then verdict="not measured"
 	elif awk -v c="$cost" 'BEGIN { exit !(c < 10) }'; then verdict="OK, target < 10%"
 	else verdict="OVER the 10% target"; fi
 	echo "postern: cost of the Spamhaus checks on accepted msgs/s = 1 - on/off = $cost% ($verdict)"
+	cost=$(awk -v on="$dqs_acc" -v off="$off_acc" 'BEGIN { if (on == "-" || off == "-" || off + 0 == 0) print "-"; else printf "%.1f", (1 - on / off) * 100 }')
+	if [ "$cost" = - ]; then verdict="not measured"
+	elif awk -v c="$cost" 'BEGIN { exit !(c < 10) }'; then verdict="OK, target < 10%"
+	else verdict="OVER the 10% target"; fi
+	echo "postern: cost with every zone through DQS (ZRD, HBL) = 1 - dqs/off = $cost% ($verdict)"
 	pr=$(ratio "$on_acc" "$rbl_acc")
 	if [ "$pr" = - ]; then verdict="not measured"
 	elif awk -v r="${pr%x}" 'BEGIN { exit !(r >= 1.5) }'; then verdict="OK, target >= 1.5x"
@@ -731,6 +753,11 @@ if [ "$SKIP_DNSBL" != 1 ]; then
 	echo "             the MAIL FROM domain and the forward-confirmed PTR name, plus"
 	echo "             their registered domains), dns_servers = 127.0.0.1:$DNS_PORT."
 	echo "postern off: the same with dnsbl = no."
+	echo "postern DQS: spamhaus_dqs_key = $DQS_KEY: zen and the DBL as $DQS_KEY.zen.dq.spamhaus.net"
+	echo "             and $DQS_KEY.dbl.dq.spamhaus.net, ZRD for the registered domain of every"
+	echo "             domain the DBL gets, HBL (its key-check record answers, so \`auto\`"
+	echo "             turns it on) for the envelope and From addresses; AuthBL is asked"
+	echo "             only on submission ports, not in this load."
 	echo "Postfix RBL: the Postfix above with mynetworks empty (so that permit_mynetworks"
 	echo "             does not skip the checks for 127.0.0.1) and"
 	echo "             smtpd_recipient_restrictions = $PF_RBL_RESTRICTIONS"
