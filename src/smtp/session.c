@@ -584,8 +584,11 @@ session_start(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 		    cidr_list_match(cfg->trusted_networks, cfg->ntrusted_networks, sa);
 		s->checks = checks_new(srv->spamhaus, s->ip, !s->dnsbl_exempt, on_checks_ready, s);
 	} else if (srv->spamhaus != NULL && spamhaus_dqs(srv->spamhaus) &&
-	    !(srv->selftest_running && strcmp(s->ip, SELFTEST_SOURCE) == 0))
-		/* SPEC 4.1: AuthBL asked at connect, so AUTH rarely waits */
+	    !(srv->selftest_running && strcmp(s->ip, SELFTEST_SOURCE) == 0) &&
+	    !cidr_list_match(srv->cfg->allow_networks, srv->cfg->nallow_networks, sa) &&
+	    !cidr_list_match(srv->cfg->trusted_networks, srv->cfg->ntrusted_networks, sa))
+		/* SPEC 4.1: AuthBL asked at connect, so AUTH rarely waits;
+		 * networks exempt from blocklists (SPEC 2) are not asked */
 		s->checks = checks_new_auth(srv->spamhaus, s->ip, on_checks_ready, s);
 	if (s->state == S_GREET)
 		reply(s, RPL_BANNER, srv->cfg->hostname);

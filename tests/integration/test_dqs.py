@@ -204,6 +204,20 @@ def test_clean_client_authenticates(server):
     assert not server.events("reject", client=src)
 
 
+def test_authbl_spares_allow_networks(tmp_path, unbound):
+    s = dqs_server(tmp_path, unbound, allow_networks="127.0.0.52/32")
+    s.start()
+    try:
+        c = connect587(s, "127.0.0.52")
+        assert auth_plain(c, BOB, PASSWORD).code == 235
+        c.quit()
+        c = connect587(s, "127.0.0.50")
+        assert auth_plain(c, BOB, PASSWORD).code == 554
+        c.quit()
+    finally:
+        s.teardown()
+
+
 def test_authbl_error_answer_is_no_listing(server):
     src = "127.0.0.55"
     c = connect587(server, src)
