@@ -41,6 +41,8 @@ struct px {
 	size_t whylen;
 };
 
+static int fail(struct px *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static int
 fail(struct px *p, const char *fmt, ...)
 {

@@ -26,6 +26,8 @@
 #define IMPORT_FILE_MAX (REPORT_PACKED_MAX / 3 * 4 + 65536)	/* a message around it */
 #define IMPORT_DIR_MAX 10000					/* files in one run */
 
+static int fail(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 static int
 fail(char *why, size_t whylen, const char *fmt, ...)
 {

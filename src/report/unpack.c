@@ -16,6 +16,8 @@
 
 #include "lib/xmalloc.h"
 
+static int fail(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 static int
 fail(char *why, size_t whylen, const char *fmt, ...)
 {
