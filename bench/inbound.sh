@@ -26,6 +26,14 @@
 #                          (AuthBL, ZRD, HBL too; SPEC 4.1), served by the
 #                          same private unbound (default benchdqskey)
 #
+# Shared state (issue 14, SPEC 10), after the Spamhaus comparison: postern
+# with state_backend = local against state_backend = redis (a private
+# redis-server on loopback), the same inbound load:
+#   BENCH_SKIP_STATE=1     skip it
+#   BENCH_STATE_MESSAGES   messages per run (default 5000, at most BENCH_MESSAGES)
+#   BENCH_STATE_ROUNDS     rounds of (local, redis), order alternating; the
+#                          figures are medians over the rounds (default 3)
+#   BENCH_REDIS_PORT       the private redis-server's port (default 2679)#
 # Only loopback addresses are used.  Every wait is bounded in time.
 # Exit status: 0 when every server run delivered every message, 1 otherwise.
 
@@ -49,6 +57,11 @@ DNS_PORT=${BENCH_DNS_PORT:-2653}
 SKIP_DNSBL=${BENCH_SKIP_DNSBL:-0}
 DNSBL_MESSAGES=${BENCH_DNSBL_MESSAGES:-5000}
 DNSBL_ROUNDS=${BENCH_DNSBL_ROUNDS:-3}
+SKIP_STATE=${BENCH_SKIP_STATE:-0}
+STATE_MESSAGES=${BENCH_STATE_MESSAGES:-5000}
+STATE_ROUNDS=${BENCH_STATE_ROUNDS:-3}
+REDIS_PORT=${BENCH_REDIS_PORT:-2679}
+REDIS_SERVER=/usr/bin/redis-server
 DNS53_ADDR=${BENCH_DNS53_ADDR:-127.0.26.53}
 DQS_KEY=${BENCH_DQS_KEY:-benchdqskey}
 case "$DQS_KEY" in '' | *[!a-z0-9]*) echo "bench: BENCH_DQS_KEY must be lower-case letters and digits" >&2; exit 1 ;; esac
@@ -84,6 +97,17 @@ if [ "$SKIP_DNSBL" != 1 ]; then
 	esac
 	[ "$DNS53_ADDR" != 127.0.0.53 ] || die "BENCH_DNS53_ADDR: 127.0.0.53 is systemd-resolved's, pick another"
 fi
+for v in STATE_MESSAGES STATE_ROUNDS REDIS_PORT; do
+	case "${!v}" in '' | *[!0-9]*) die "$v must be a number (got '${!v}')" ;; esac
+done
+if [ -z "${BENCH_STATE_MESSAGES:-}" ] && [ "$MESSAGES" -lt "$STATE_MESSAGES" ]; then
+	STATE_MESSAGES=$MESSAGES
+fi
+if [ "$SKIP_STATE" != 1 ]; then
+	[ "$STATE_MESSAGES" -ge 1 ] && [ "$STATE_ROUNDS" -ge 1 ] ||
+		die "BENCH_STATE_MESSAGES and BENCH_STATE_ROUNDS must be >= 1 (or set BENCH_SKIP_STATE=1)"
+	[ -x "$REDIS_SERVER" ] || die "$REDIS_SERVER missing: run scripts/deps (or set BENCH_SKIP_STATE=1)"
+fi
 # time bounds: smtp-source must sustain >= 10 msg/s, delivery >= 20 msg/s more
 send_timeout() { echo $(( 120 + $1 / 10 )); }
 deliver_timeout() { echo $(( 60 + $1 / 20 )); }
@@ -115,6 +139,7 @@ if [ -e "$DIR/.postern-bench" ]; then
 	done
 	stale_stop "$DIR/postern/serve.pid"
 	stale_stop "$DIR/dns/unbound.pid"
+	stale_stop "$DIR/redis/redis.pid"
 fi
 
 for p in "$PF_PORT" "$PN_PORT" "$DNS_PORT"; do
@@ -122,6 +147,9 @@ for p in "$PF_PORT" "$PN_PORT" "$DNS_PORT"; do
 		die "127.0.0.1:$p is already in use (set BENCH_*_PORT)"
 	fi
 done
+if [ "$SKIP_STATE" != 1 ] && "$PY" "$LIB" wait-port 127.0.0.1 "$REDIS_PORT" 0.3; then
+	die "127.0.0.1:$REDIS_PORT is already in use (set BENCH_REDIS_PORT)"
+fi
 if [ "$SKIP_DNSBL" != 1 ] && "$PY" "$LIB" wait-port "$DNS53_ADDR" 53 0.3; then
 	die "$DNS53_ADDR:53 is already in use (set BENCH_DNS53_ADDR to another 127.x address)"
 fi
@@ -129,6 +157,7 @@ fi
 # ------------------------------------------------------------ cleanup
 UNBOUND_PID=""
 POSTERN_PID=""
+REDIS_PID=""
 PF_STARTED=0
 PF_MAIN_DIR="$DIR/postfix"
 PF_RBL_DIR="$DIR/postfix-rbl"
@@ -141,10 +170,14 @@ cleanup() {
 	postfix_stop
 	[ -n "$UNBOUND_PID" ] && kill_wait "$UNBOUND_PID" 5
 	UNBOUND_PID=""
+	[ -n "$REDIS_PID" ] && kill_wait "$REDIS_PID" 5
+	REDIS_PID=""
 	if [ "${BENCH_KEEP:-0}" != 1 ] && [ -d "$DIR" ]; then
 		rm -rf "$PF_MAIN_DIR/mail" "$PF_MAIN_DIR/queue" "$PF_RBL_DIR/mail" "$PF_RBL_DIR/queue" \
 			"$PNDIR/var/mail" "$PNDIR/var/queue" \
 			"$DIR/postern-dnsbl/var/mail" "$DIR/postern-dnsbl/var/queue" 2>/dev/null
+		rm -rf "$DIR/postern-state/var-local/mail" "$DIR/postern-state/var-local/queue" \
+			"$DIR/postern-state/var-redis/mail" "$DIR/postern-state/var-redis/queue" 2>/dev/null
 	fi
 }
 trap cleanup EXIT
@@ -158,6 +191,9 @@ touch "$DIR/.postern-bench"
 say "$MESSAGES messages of $SIZE octets over $SESSIONS parallel sessions per server; scratch dir $DIR"
 if [ "$SKIP_DNSBL" != 1 ]; then
 	say "then the Spamhaus-checks comparison: $DNSBL_ROUNDS round(s) of $DNSBL_MESSAGES messages per server and mode (BENCH_SKIP_DNSBL=1 skips it)"
+fi
+if [ "$SKIP_STATE" != 1 ]; then
+	say "then the shared-state comparison: $STATE_ROUNDS round(s) of $STATE_MESSAGES messages with state_backend local and redis (BENCH_SKIP_STATE=1 skips it)"
 fi
 LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
 
@@ -626,9 +662,117 @@ dnsbl_bench() {
 	fi
 }
 
+# ------------------------------------------------------------ shared state
+# Issue 14: what sharing state through Redis (SPEC 10) costs inbound mail.
+# The same postern, the same load, with state_backend = local and with
+# state_backend = redis://127.0.0.1:$REDIS_PORT/0 (a private redis-server,
+# no persistence); rounds alternate the order, figures are medians.
+PN_STATE_DIR="$DIR/postern-state"	# var-local, var-redis: a data_dir each
+
+redis_start() {
+	mkdir -p "$DIR/redis"
+	cat >"$DIR/redis/redis.conf" <<EOF
+# private redis-server of bench/inbound.sh: loopback, no persistence
+port $REDIS_PORT
+bind 127.0.0.1
+protected-mode yes
+save ""
+appendonly no
+daemonize no
+dir $DIR/redis
+pidfile $DIR/redis/redis.pid
+logfile $DIR/redis/redis.log
+EOF
+	"$REDIS_SERVER" "$DIR/redis/redis.conf" >/dev/null 2>&1 &
+	REDIS_PID=$!
+	if ! "$PY" "$LIB" wait-port 127.0.0.1 "$REDIS_PORT" 30; then
+		loud "redis-server: nothing listens on 127.0.0.1:$REDIS_PORT after 30 s (see $DIR/redis/redis.log)"
+		return 1
+	fi
+}
+
+state_run() { # MODE ROUND: MODE is local or redis
+	local mode=$1 round=$2 p="state-$1-$2" log="$PN_STATE_DIR/var-$1/postern.log" up0 down0 i=0
+	local maildir="$PN_STATE_DIR/var-$1/mail/bench.test/user"
+	R[${p}_count]=$STATE_MESSAGES
+	clear_maildirs "$maildir/new" "$maildir/.Junk/new"
+	up0=$(grep -c 'event=state_backend.* status=up' "$log" 2>/dev/null)
+	down0=$(grep -c 'event=state_backend.* status=down' "$log" 2>/dev/null)
+	postern_start "$p" "$PN_STATE_DIR/postern-$mode.conf" "$log" || return 1
+	if [ "$mode" = redis ]; then
+		# measured only once it shares (at most 10 s)
+		while [ "$(grep -c 'event=state_backend.* status=up' "$log" 2>/dev/null)" -le "${up0:-0}" ] &&
+			[ $i -lt 100 ]; do
+			sleep 0.1
+			i=$(( i + 1 ))
+		done
+		[ $i -lt 100 ] || loud "postern (state redis, round $round): no event=state_backend status=up in 10 s"
+	fi
+	run_load "$p" "$STATE_MESSAGES" "$POSTERN_PID" "$PN_PORT" "$maildir/new" "$maildir/.Junk/new"
+	postern_stop "$p"
+	check_load "$p" "postern (state $mode, round $round)"
+	if [ "$(grep -c 'event=state_backend.* status=down' "$log" 2>/dev/null)" != "${down0:-0}" ]; then
+		loud "postern (state $mode, round $round): Redis was down during the run (see $log)"
+	fi
+	local a=${R[${p}_accept_seconds]:-} d=${R[${p}_deliver_seconds]:-}
+	R[state_${mode}_sent]=$(( ${R[state_${mode}_sent]:-0} + STATE_MESSAGES ))
+	R[state_${mode}_delivered]=$(( ${R[state_${mode}_delivered]:-0} + ${R[${p}_delivered]:-0} ))
+	if [ -n "$a" ] && [ -n "$d" ] && [ "${R[${p}_smtp_source_rc]:-}" = 0 ]; then
+		R[state_${mode}_accept_list]="${R[state_${mode}_accept_list]:-}${R[state_${mode}_accept_list]:+ }$(rate "$a" "$STATE_MESSAGES")"
+		R[state_${mode}_deliver_list]="${R[state_${mode}_deliver_list]:-}${R[state_${mode}_deliver_list]:+ }$(rate "$d" "$STATE_MESSAGES")"
+	else
+		R[state_${mode}_bad]=1
+	fi
+}
+
+state_bench() {
+	local r order mode
+	postern_version || return 1
+	postern_config "$PN_STATE_DIR/postern-local.conf" "$PN_STATE_DIR/var-local" \
+		"state_backend = local" || return 1
+	postern_config "$PN_STATE_DIR/postern-redis.conf" "$PN_STATE_DIR/var-redis" \
+		"state_backend = redis://127.0.0.1:$REDIS_PORT/0
+node_name = bench-node" || return 1
+	postern_account "$PN_STATE_DIR/postern-local.conf" || return 1
+	postern_account "$PN_STATE_DIR/postern-redis.conf" || return 1
+	redis_start || return 1
+	for r in $(seq 1 "$STATE_ROUNDS"); do
+		if [ $(( r % 2 )) = 1 ]; then order="local redis"; else order="redis local"; fi
+		say "shared state, round $r/$STATE_ROUNDS: $order ($STATE_MESSAGES messages each)"
+		for mode in $order; do
+			state_run "$mode" "$r"
+		done
+	done
+	# the redis runs did share: their statistics are in Redis (the
+	# hours this run can span)
+	R[state_redis_accepted]=$("$PY" - "$REDIS_PORT" <<'EOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+f = s.makefile("rb")
+def cmd(*a):
+    s.sendall(b"*%d\r\n" % len(a) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in (y.encode() for y in a)))
+    line = f.readline()
+    if line[:1] == b"*":
+        out = []
+        for _ in range(int(line[1:])):
+            n = int(f.readline()[1:])
+            out.append(f.read(n + 2)[:-2].decode())
+        return out
+    return line.decode().strip()
+h = int(time.time()) // 3600 * 3600
+total = 0
+for hour in range(h - 6 * 3600, h + 3600, 3600):
+    kv = cmd("HGETALL", "postern:stats:bench-node:%d" % hour)
+    total += sum(int(kv[i + 1]) for i in range(0, len(kv), 2) if kv[i] == "accepted\t")
+print(total)
+EOF
+)
+}
+
 if [ "${BENCH_SKIP_POSTFIX:-0}" != 1 ]; then postfix_bench; fi
 if [ "${BENCH_SKIP_POSTERN:-0}" != 1 ]; then postern_bench; fi
 if [ "$SKIP_DNSBL" != 1 ]; then dnsbl_bench; fi
+if [ "$SKIP_STATE" != 1 ]; then state_bench; fi
 
 # ------------------------------------------------------------ report
 echo
@@ -774,6 +918,35 @@ if [ "$SKIP_DNSBL" != 1 ]; then
 	if [ "${R[dnsbl_on_junk]:-0}" != 0 ] || [ "${R[dnsbl_off_junk]:-0}" != 0 ]; then
 		echo "postern filed ${R[dnsbl_on_junk]:-0} (on) and ${R[dnsbl_off_junk]:-0} (off) messages in .Junk/ (counted as delivered)."
 	fi
+fi
+if [ "$SKIP_STATE" != 1 ]; then
+	sacc() { if [ -n "${R[state_$1_bad]:-}" ]; then echo "-"; else median "${R[state_$1_accept_list]:-}"; fi; }
+	sdel() { if [ -n "${R[state_$1_bad]:-}" ]; then echo "-"; else median "${R[state_$1_deliver_list]:-}"; fi; }
+	loc_acc=$(sacc local); red_acc=$(sacc redis); loc_del=$(sdel local); red_del=$(sdel redis)
+	echo
+	echo "Shared state (issue 14): $STATE_ROUNDS round(s) of $STATE_MESSAGES messages per backend,"
+	echo "each run on a freshly started server, order alternating; medians over the rounds."
+	echo
+	printf '%-30s %13s %13s\n' "" "local" "redis"
+	printf '%-30s %13s %13s\n' "accepted msgs/s (higher=better)" "$loc_acc" "$red_acc"
+	printf '%-30s %13s %13s\n' "  each round" "${R[state_local_accept_list]:--}" "${R[state_redis_accept_list]:--}"
+	printf '%-30s %13s %13s\n' "delivered msgs/s" "$loc_del" "$red_del"
+	printf '%-30s %13s %13s\n' "  each round" "${R[state_local_deliver_list]:--}" "${R[state_redis_deliver_list]:--}"
+	printf '%-30s %13s %13s\n' "messages delivered" "${R[state_local_delivered]:--}/${R[state_local_sent]:--}" \
+		"${R[state_redis_delivered]:--}/${R[state_redis_sent]:--}"
+	echo
+	cost=$(awk -v r="$red_acc" -v l="$loc_acc" 'BEGIN { if (r == "-" || l == "-" || l + 0 == 0) print "-"; else printf "%.1f", (1 - r / l) * 100 }')
+	if [ "$cost" = - ]; then verdict="not measured"
+	elif awk -v c="$cost" 'BEGIN { exit !(c < 10) }'; then verdict="OK, target < 10%"
+	else verdict="OVER the 10% target"; fi
+	echo "postern: cost of state_backend = redis on accepted msgs/s = 1 - redis/local = $cost% ($verdict)"
+	echo "redis: state_backend = redis://127.0.0.1:$REDIS_PORT/0, a private redis-server on"
+	echo "       loopback, node_name = bench-node; messages it accepted according to"
+	echo "       Redis (where postern stats sums the nodes): ${R[state_redis_accepted]:--}" \
+		"of ${R[state_redis_sent]:--} sent."
+	echo "local: state_backend = local (the default). Inbound mail asks no limit; what"
+	echo "       Redis costs here is the shared statistics and holds, pushed off the"
+	echo "       message path (SPEC 10)."
 fi
 echo
 if [ "$FAILED" != 0 ]; then

@@ -631,6 +631,7 @@ out:
 	/* its sessions are closed now: the battery fails fast and ends */
 	selftest_free(srv.selftest);
 	verifier_free(srv.verifier);
+	stats_final_push(srv.stats, srv.cfg);
 	/* what still waits for Redis is answered locally: before the holds,
 	 * limits and counters those answers use are freed */
 	state_free(srv.state);

@@ -48,6 +48,7 @@ struct pushv {
 
 struct delta {
 	struct delta *next;
+	struct delta *same;		/* collect(): the next of its hash bucket */
 	time_t hour;
 	char name[32];
 	char label[160];
@@ -69,6 +70,8 @@ struct stats {
 	struct pushv *topush[PUSH_BUCKETS];	/* under lock */
 	time_t resync_since;		/* under lock: rows from this hour again, -1 none */
 	time_t last_ok;			/* loop: the last push Redis confirmed */
+	unsigned long passes;		/* under lock: the writer's passes */
+	pthread_cond_t passed;		/* signalled after each */
 };
 
 static int
@@ -167,16 +170,40 @@ collect(struct stats *st, struct delta *list)
 	if (list == NULL || sqlite3_prepare_v2(st->db, "SELECT value FROM counters WHERE hour = ? "
 	    "AND name = ? AND label = ?", -1, &q, NULL) != SQLITE_OK)
 		return;
-	for (struct delta *d = list; d; d = d->next) {
-		sqlite3_bind_int64(q, 1, (sqlite3_int64)d->hour);
-		sqlite3_bind_text(q, 2, d->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, d->label, -1, SQLITE_STATIC);
-		if (sqlite3_step(q) == SQLITE_ROW) {
-			pthread_mutex_lock(&st->lock);
-			topush_put(st, d->hour, d->name, d->label, (uint64_t)sqlite3_column_int64(q, 0));
-			pthread_mutex_unlock(&st->lock);
+	/* one read per key, however many events it counted this second */
+	{
+		struct delta *seen[PUSH_BUCKETS] = { NULL }, **uniq = NULL;
+		size_t nuniq = 0, cap = 0;
+		for (struct delta *d = list; d; d = d->next) {
+			unsigned h = push_hash(d->hour, d->name, d->label);
+			struct delta *e;
+			for (e = seen[h]; e; e = e->same)
+				if (e->hour == d->hour && strcmp(e->name, d->name) == 0 &&
+				    strcmp(e->label, d->label) == 0)
+					break;
+			if (e != NULL)
+				continue;
+			d->same = seen[h];
+			seen[h] = d;
+			if (nuniq == cap) {
+				cap = cap ? cap * 2 : 32;
+				uniq = xrealloc(uniq, cap * sizeof(*uniq));
+			}
+			uniq[nuniq++] = d;
 		}
-		sqlite3_reset(q);
+		for (size_t i = 0; i < nuniq; i++) {
+			struct delta *d = uniq[i];
+			sqlite3_bind_int64(q, 1, (sqlite3_int64)d->hour);
+			sqlite3_bind_text(q, 2, d->name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 3, d->label, -1, SQLITE_STATIC);
+			if (sqlite3_step(q) == SQLITE_ROW) {
+				pthread_mutex_lock(&st->lock);
+				topush_put(st, d->hour, d->name, d->label, (uint64_t)sqlite3_column_int64(q, 0));
+				pthread_mutex_unlock(&st->lock);
+			}
+			sqlite3_reset(q);
+		}
+		free(uniq);
 	}
 	sqlite3_finalize(q);
 }
@@ -238,6 +265,8 @@ writer(void *arg)
 		pthread_mutex_unlock(&st->lock);
 		flush(st, list);
 		pthread_mutex_lock(&st->lock);
+		st->passes++;
+		pthread_cond_broadcast(&st->passed);
 		if (st->stop && st->pending == NULL)
 			break;
 	}
@@ -270,6 +299,7 @@ stats_open(const char *data_dir, char **err)
 	}
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->cond, NULL);
+	pthread_cond_init(&st->passed, NULL);
 	st->resync_since = -1;
 	pthread_create(&st->thread, NULL, writer, st);
 	return st;
@@ -296,6 +326,7 @@ stats_close(struct stats *st)
 	sqlite3_close(st->db);
 	pthread_mutex_destroy(&st->lock);
 	pthread_cond_destroy(&st->cond);
+	pthread_cond_destroy(&st->passed);
 	free(st->totals);
 	free(st);
 }
@@ -491,6 +522,53 @@ stats_share(struct stats *st, struct state *state)
 	st->push_ev = event_new(state_base(state), -1, EV_PERSIST, push_tick, st);
 	event_add(st->push_ev, &tv);
 	state_on_up(state, stats_on_up, st);
+}
+
+void
+stats_final_push(struct stats *st, const struct config *cfg)
+{
+	struct timespec ts;
+	unsigned long target;
+	struct state_sync *c;
+	char *err = NULL, map[NODE_NAME_MAX + 64], field[200], value[24];
+
+	if (st == NULL || st->state == NULL || !state_up(st->state))
+		return;		/* Redis away: the next start pushes it */
+	/* two passes of the writer: the last events are in the database and
+	 * their values in topush */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 3;
+	pthread_mutex_lock(&st->lock);
+	target = st->passes + 2;
+	while (st->passes < target) {
+		pthread_cond_signal(&st->cond);
+		if (pthread_cond_timedwait(&st->passed, &st->lock, &ts) != 0)
+			break;
+	}
+	pthread_mutex_unlock(&st->lock);
+	if ((c = state_sync_open(cfg, 1000, &err)) == NULL) {
+		log_event("warning", "reason=\"statistics of the last second not shared: %s\"", err);
+		free(err);
+		return;
+	}
+	pthread_mutex_lock(&st->lock);
+	for (size_t i = 0; i < PUSH_BUCKETS; i++)
+		while (st->topush[i]) {
+			struct pushv *p = st->topush[i];
+			st->topush[i] = p->next;
+			snprintf(map, sizeof(map), "stats:%s:%lld", state_node(st->state), (long long)p->hour);
+			snprintf(field, sizeof(field), "%s\t%s", p->name, p->label);
+			snprintf(value, sizeof(value), "%llu", (unsigned long long)p->value);
+			if (err == NULL)
+				state_sync_map_put(c, map, field, value, STATS_TTL, &err);
+			free(p);
+		}
+	pthread_mutex_unlock(&st->lock);
+	if (err != NULL) {
+		log_event("warning", "reason=\"statistics of the last second not shared: %s\"", err);
+		free(err);
+	}
+	state_sync_close(c);
 }
 
 /* ---- reading every node's ---- */

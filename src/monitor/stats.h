@@ -33,6 +33,10 @@ void stats_observe(void *arg, const char *event, const char *fields);
 /* Publishes this node's counters through state (borrowed, outlives
  * stt), from its loop; a no-op with local state. */
 void stats_share(struct stats *stt, struct state *state);
+/* At shutdown, before the state is freed: what the last second counted
+ * goes to Redis now (blocking, a second at most), so a node that stops
+ * for good leaves its whole count in the sums. */
+void stats_final_push(struct stats *stt, const struct config *cfg);
 
 /* One counter and its total since the database began (for /metrics). */
 struct stats_counter {

@@ -92,6 +92,28 @@ state_sync_close(struct state_sync *s)
 }
 
 int
+state_sync_map_put(struct state_sync *s, const char *map, const char *field, const char *value,
+    unsigned ttl, char **err)
+{
+	char key[512], t[16];
+	const char *argv[4] = { "HSET", key, field, value };
+	redisReply *r;
+
+	snprintf(key, sizeof(key), PREFIX "%s", map);
+	if ((r = run(s, 4, argv, err)) == NULL)
+		return -1;
+	freeReplyObject(r);
+	if (ttl > 0) {
+		const char *ex[3] = { "EXPIRE", key, t };
+		snprintf(t, sizeof(t), "%u", ttl);
+		if ((r = run(s, 3, ex, err)) == NULL)
+			return -1;
+		freeReplyObject(r);
+	}
+	return 0;
+}
+
+int
 state_sync_map_all(struct state_sync *s, const char *map,
     void (*fn)(void *arg, const char *field, const char *value), void *arg, char **err)
 {

@@ -20,5 +20,8 @@ void state_sync_close(struct state_sync *c);
  * state_map_put's). Returns 0, or -1 with *err. */
 int state_sync_map_all(struct state_sync *c, const char *map,
     void (*fn)(void *arg, const char *field, const char *value), void *arg, char **err);
+/* HSET (and EXPIRE the map after ttl seconds, 0: never). 0, or -1 with *err. */
+int state_sync_map_put(struct state_sync *c, const char *map, const char *field,
+    const char *value, unsigned ttl, char **err);
 
 #endif

@@ -489,6 +489,11 @@ def test_stats_on_any_node_show_the_sum(make_server, redis):
     a.wait_for_log("state_backend", status="up", count=2, timeout=15)
     b.wait_for_log("state_backend", status="up", count=2, timeout=15)
     wait_until(lambda: summed(a), 10, interval=0.5, what="the sums after a Redis restart")
+    # a node that stops right after accepting leaves its whole count
+    send(b, token())
+    b.stop()
+    wait_until(lambda: stats_json(a)["accepted"] == 6, 5, interval=0.3,
+               what="node-b's last message in the sum")
     # Redis gone: this node's own figures, said so
     r.kill()
     out = a.cli("stats", "--json")
