@@ -576,6 +576,7 @@ cli_serve(int argc, char **argv)
 	holds_share(srv.holds, srv.state);
 	holds_refresh(srv.holds);
 	srv.suppress = suppress_open(srv.cfg->data_dir);
+	suppress_share(srv.suppress, srv.state);
 	if ((srv.gs = groupsync_new(srv.base, srv.cfg->data_dir)) == NULL ||
 	    (srv.verifier = verifier_new(srv.base)) == NULL || start_queue(&srv, relay_pass) == -1) {
 		log_event("error", "reason=\"cannot start worker threads: %s\"", strerror(errno));

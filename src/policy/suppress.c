@@ -2,7 +2,9 @@
  * Remembered bounces: a hash table of addresses with their expiry, and
  * the file that makes them survive a restart (rewritten through
  * durable_edit_file on each addition: bounces are rare next to
- * deliveries, and each one must not be forgotten).
+ * deliveries, and each one must not be forgotten). Shared: each addition
+ * goes to Redis and to the other nodes ("suppressed ADDRESS UNTIL"), and
+ * what arrives is added here the same way, without being sent back.
  */
 #include "suppress.h"
 
@@ -30,6 +32,7 @@ struct suppress {
 	char *path;
 	struct entry *b[NBUCKETS];
 	size_t n;
+	struct state *st;	/* shared state, or NULL */
 };
 
 static unsigned
@@ -218,22 +221,147 @@ write_table(char *old, FILE *out, void *arg, char **err)
 	return 0;
 }
 
-int
-suppress_add(struct suppress *s, const char *addr, time_t now, unsigned lifetime)
+/* The table to the file. */
+static int
+persist(struct suppress *s, time_t now)
 {
 	struct add_arg a = { s, now };
 	char *err = NULL;
 
-	if (strlen(addr) >= ADDR_MAX || strchr(addr, ' ') != NULL || strchr(addr, '\n') != NULL)
-		return -1;
-	put(s, addr, now + (time_t)lifetime);
-	prune(s, now);
 	if (durable_edit_file(s->path, 0640, write_table, &a, &err) == -1) {
 		log_event("error", "reason=\"cannot write %s: %s\"", s->path, err);
 		free(err);
 		return -1;
 	}
 	return 0;
+}
+
+static bool
+addr_ok(const char *addr)
+{
+	return strlen(addr) < ADDR_MAX && strchr(addr, '@') != NULL &&
+	    strpbrk(addr, " \t\r\n") == NULL;
+}
+
+/* To Redis and the other nodes (best effort: a merge repairs). */
+static void
+share_one(struct suppress *s, const char *addr, time_t until)
+{
+	char v[24], *msg;
+
+	if (!state_up(s->st))
+		return;
+	snprintf(v, sizeof(v), "%lld", (long long)until);
+	state_map_put(s->st, "suppressed", addr, v, 0, NULL, NULL);
+	msg = xasprintf("%s %s", addr, v);
+	state_publish(s->st, "suppressed", msg);
+	free(msg);
+}
+
+int
+suppress_add(struct suppress *s, const char *addr, time_t now, unsigned lifetime)
+{
+	struct entry *e;
+
+	if (!addr_ok(addr))
+		return -1;
+	put(s, addr, now + (time_t)lifetime);
+	prune(s, now);
+	if (persist(s, now) == -1)
+		return -1;
+	if (s->st != NULL && (e = find(s, addr)) != NULL)
+		share_one(s, e->addr, e->until);
+	return 0;
+}
+
+/* Another node's: kept here, not sent back. true when it changed us. */
+static bool
+take(struct suppress *s, const char *addr, time_t until, time_t now)
+{
+	struct entry *e;
+
+	if (!addr_ok(addr) || until <= now)
+		return false;
+	if ((e = find(s, addr)) != NULL && e->until >= until)
+		return false;
+	put(s, addr, until);
+	return true;
+}
+
+static void
+on_message(void *arg, const char *payload)
+{
+	struct suppress *s = arg;
+	char addr[ADDR_MAX];
+	const char *sp = strchr(payload, ' ');
+	time_t now = time(NULL);
+
+	if (sp == NULL || (size_t)(sp - payload) >= sizeof(addr))
+		return;
+	memcpy(addr, payload, (size_t)(sp - payload));
+	addr[sp - payload] = '\0';
+	if (take(s, addr, (time_t)strtoll(sp + 1, NULL, 10), now)) {
+		prune(s, now);
+		persist(s, now);
+	}
+}
+
+/* Redis's map against ours: each side gets the later end of each address;
+ * what ended is dropped from Redis. */
+static void
+merged(void *arg, bool ok, const struct state_pair *p, size_t n)
+{
+	struct suppress *s = arg, *remote;
+	time_t now = time(NULL);
+	bool changed = false;
+
+	if (!ok)
+		return;
+	remote = xcalloc(1, sizeof(*remote));
+	for (size_t i = 0; i < n; i++) {
+		time_t until = (time_t)strtoll(p[i].value, NULL, 10);
+		if (until <= now || !addr_ok(p[i].field)) {
+			state_map_del(s->st, "suppressed", p[i].field, NULL, NULL);
+			continue;
+		}
+		if (remote->n < SUPPRESS_MAX)
+			put(remote, p[i].field, until);
+		changed |= take(s, p[i].field, until, now);
+	}
+	for (size_t i = 0; i < NBUCKETS; i++)
+		for (struct entry *e = s->b[i]; e; e = e->next) {
+			struct entry *r = find(remote, e->addr);
+			if (e->until > now && (r == NULL || r->until < e->until)) {
+				char v[24];
+				snprintf(v, sizeof(v), "%lld", (long long)e->until);
+				state_map_put(s->st, "suppressed", e->addr, v, 0, NULL, NULL);
+			}
+		}
+	suppress_free(remote);
+	if (changed) {
+		prune(s, now);
+		persist(s, now);
+	}
+}
+
+static void
+on_up(void *arg, bool fresh)
+{
+	struct suppress *s = arg;
+
+	state_map_all(s->st, "suppressed", merged, s);
+}
+
+void
+suppress_share(struct suppress *s, struct state *st)
+{
+	if (!state_shared(st))
+		return;
+	s->st = st;
+	state_on_up(st, on_up, s);
+	state_subscribe(st, "suppressed", on_message, s);
+	if (state_up(st))
+		on_up(s, false);
 }
 
 bool

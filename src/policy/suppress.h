@@ -8,6 +8,12 @@
  *
  * Kept in <data_dir>/suppressed ("ADDRESS UNTIL" lines), so a restart
  * remembers; bounded (SUPPRESS_MAX, the oldest dropped).
+ *
+ * Shared state (SPEC 10, suppress_share): a bounce remembered on one node
+ * is remembered on every node, through Redis's "suppressed" map (ADDRESS
+ * -> UNTIL) and a message to the others; each node's file stays its copy
+ * and, when Redis returns or starts empty, both sides take the later end
+ * of each address.
  */
 #ifndef POSTERN_POLICY_SUPPRESS_H
 #define POSTERN_POLICY_SUPPRESS_H
@@ -16,6 +22,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "state/state.h"
+
 #define SUPPRESS_MAX 100000
 
 struct suppress;
@@ -23,6 +31,8 @@ struct suppress;
 struct suppress *suppress_open(const char *data_dir);
 /* NULL is a no-op. */
 void suppress_free(struct suppress *s);
+/* Shares through st (borrowed, outlives s); a no-op with local state. */
+void suppress_share(struct suppress *s, struct state *st);
 
 /*
  * Is this final remote reply a "no such user"? A 5xx with RFC 3463's

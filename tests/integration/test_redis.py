@@ -529,3 +529,43 @@ def test_an_alert_is_mailed_once_for_all_nodes(make_server, redis):
     time.sleep(2)       # node-b's claim (every 250 ms) had time to mail it
     assert alert_mails(b, "outbound_spam") == []
     assert len(alert_mails(a, "outbound_spam")) == 1
+
+
+# ---------------------------------------------------------------- remembered bounces
+
+def test_a_bounce_remembered_on_one_node_is_refused_on_the_others(make_server, redis):
+    from smtpsink import SMTPSink
+    sink_ip = "127.0.1.221"
+    sink = SMTPSink(sink_ip, free_port(sink_ip)).start()
+    sink.rcpt_replies["gone@remote.test"] = "550 5.1.1 <gone@remote.test>: no such user"
+    try:
+        r = redis()
+        extra = {"relayhost": "%s:%d" % (sink_ip, sink.port)}
+        a = make_node(make_server, r, "node-a", extra)
+        b = make_node(make_server, r, "node-b", extra)
+        c = login(a)
+        qid = queue_id(c.send_mail(BOB, ["gone@remote.test"], bob_message(token())))
+        c.quit()
+        a.wait_for_log("bounced", id=qid)
+        a.wait_for_log("suppressed", rcpt="gone@remote.test")
+
+        def refused_on(srv):
+            c = login(srv)
+            try:
+                assert c.cmd("MAIL FROM:<%s>" % BOB).code == 250
+                rr = c.cmd("RCPT TO:<gone@remote.test>")
+                return rr.code == 550 and rr.enhanced == "5.1.1"
+            finally:
+                c.quit()
+        wait_until(lambda: refused_on(b), 5, interval=0.5, what="node-b refusing the address")
+        # remembered by node-b itself: a restart of b without Redis keeps it
+        b.stop()
+        r.kill()
+        b.start()
+        assert refused_on(b)
+        # and a node that joins later gets it from Redis
+        r.start()
+        c_node = make_node(make_server, r, "node-c", extra)
+        wait_until(lambda: refused_on(c_node), 10, interval=0.5, what="node-c refusing it")
+    finally:
+        sink.stop()
