@@ -72,11 +72,15 @@ maildir_write(const char *maildir, const char *key, const char *head, size_t hea
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (ensure_dirs(maildir) == -1)
-		return -1;
 	/* not O_EXCL: a file of this name in tmp/ is this very copy, left
-	 * by a delivery that was interrupted before its rename */
+	 * by a delivery that was interrupted before its rename. The
+	 * directories are made when missing, not looked at every time. */
 	fd = open(out->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1 && errno == ENOENT) {
+		if (ensure_dirs(maildir) == -1)
+			return -1;
+		fd = open(out->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	}
 	if (fd == -1)
 		return -1;
 	while (done < total) {
@@ -115,6 +119,26 @@ maildir_write(const char *maildir, const char *key, const char *head, size_t hea
 int
 maildir_publish(const struct maildir_file *f)
 {
+	char mdir[PATH_MAX], *slash;
+	int saved;
+
+	if (rename(f->tmp, f->final) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	/* new/ went away after tmp/ was written to (maildir_write only
+	 * makes the directories when tmp/ is missing): made, tried again */
+	saved = errno;
+	snprintf(mdir, sizeof(mdir), "%s", f->final);
+	for (int i = 0; i < 2; i++) {
+		if ((slash = strrchr(mdir, '/')) == NULL) {
+			errno = saved;
+			return -1;
+		}
+		*slash = '\0';		/* drop the name, then new */
+	}
+	if (ensure_dirs(mdir) == -1)
+		return -1;
 	return rename(f->tmp, f->final);
 }
 

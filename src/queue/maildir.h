@@ -22,7 +22,7 @@ struct maildir_file {
 /*
  * Writes head (headers added at delivery) then body into
  * maildir/tmp/KEY.HOST,S=SIZE (maildir(5) "time.unique.host"), creating
- * maildir/{tmp,new,cur} when missing; a leftover of that name from an
+ * maildir/{tmp,new,cur} when tmp/ is missing (maildir_publish: new/); a leftover of that name from an
  * interrupted delivery is overwritten. Returns 0, or -1 with errno set
  * (no file is left behind).
  */

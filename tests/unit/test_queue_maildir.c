@@ -102,6 +102,55 @@ test_name_and_rewrite(void **state)
 	assert_int_equal(count("tmp"), 0);
 }
 
+/* Removes root/sub and the files in it. */
+static void
+remove_dir(const char *sub)
+{
+	char path[PATH_MAX], file[PATH_MAX + 300];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "%s/%s", root, sub);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+		assert_int_equal(unlink(file), 0);
+	}
+	closedir(d);
+	assert_int_equal(rmdir(path), 0);
+}
+
+/* maildir_write makes the directories only when tmp/ is missing: a new/
+ * removed between the write and the rename is made by maildir_publish,
+ * and a Maildir removed entirely is made again by the next write. */
+static void
+test_directories_made_again(void **state)
+{
+	char path[PATH_MAX];
+	struct maildir_file f;
+
+	(void)state;
+	deliver("1700000001.Q0123456789ABCDEFR0M0", "one\r\n");
+	assert_int_equal(maildir_write(root, "1700000001.Q0123456789ABCDEFR1M0",
+	    S("Delivered-To: x@example.test\r\n"), "two\r\n", 5, &f), 0);
+	/* new/ goes away under the delivery (its files with it) */
+	remove_dir("new");
+	assert_int_equal(maildir_publish(&f), 0);
+	assert_int_equal(count("new"), 1);
+	assert_int_equal(count("tmp"), 0);
+	/* all of it goes away: the next write makes tmp/, new/ and cur/ */
+	remove_dir("new");
+	remove_dir("cur");
+	remove_dir("tmp");
+	deliver("1700000001.Q0123456789ABCDEFR2M0", "three\r\n");
+	assert_int_equal(count("new"), 1);
+	snprintf(path, sizeof(path), "%s/cur", root);
+	assert_int_equal(access(path, F_OK), 0);
+}
+
 static void
 test_bad_key(void **state)
 {
@@ -193,6 +242,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_name_and_rewrite),
+		cmocka_unit_test(test_directories_made_again),
 		cmocka_unit_test(test_bad_key),
 		cmocka_unit_test(test_scan_new_and_cur),
 		cmocka_unit_test(test_scan_missing),

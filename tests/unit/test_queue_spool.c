@@ -214,6 +214,53 @@ test_write_load_roundtrip(void **state)
 	}
 }
 
+/* What the scan reads back before the end is the message written so far
+ * (capped), whether it still sits in the write buffer (small messages:
+ * nothing written yet) or was flushed (large ones), and the file it ends
+ * in is the same either way. */
+static void
+test_read_back(void **state)
+{
+	static const size_t sizes[] = { 0, 1, 4000, 65000, 65535, 65536, 70000, 200000 };
+	static const size_t caps[] = { 100, 65536, 1 << 20 };
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(sizes); i++)
+		for (size_t k = 0; k < NELEM(caps); k++) {
+			struct spool_rcpt r = { .addr = "bob@example.test", .mailbox = "example.test/bob" };
+			struct spool_envelope env = { .time = 1700000000, .from = "a@sender.test",
+			    .client = "192.0.2.1", .helo = "c.test", .rcpts = &r, .nrcpts = 1 };
+			char *msg = make_message(sizes[i]), *back = NULL;
+			size_t want = sizes[i] < caps[k] ? sizes[i] : caps[k];
+			struct spool_writer *w;
+			struct spool_msg m;
+			ssize_t n;
+
+			spool_new_id(env.id);
+			w = spool_create(datadir, &env);
+			assert_non_null(w);
+			for (size_t off = 0; off < sizes[i];) {
+				size_t c = sizes[i] - off < 1000 ? sizes[i] - off : 1000;
+				assert_int_equal(spool_write(w, msg + off, c), 0);
+				off += c;
+			}
+			n = spool_read_back(w, &back, caps[k]);
+			assert_int_equal(n, (ssize_t)want);
+			assert_memory_equal(back, msg, want);
+			assert_int_equal(back[want], '\0');
+			free(back);
+			assert_int_equal(spool_finish(w, NULL), 0);
+			assert_int_equal(spool_commit(datadir, env.id), 0);
+			assert_int_equal(spool_load(datadir, env.id, &m), 0);
+			assert_int_equal(m.datalen, sizes[i]);
+			if (sizes[i] > 0)
+				assert_memory_equal(m.data, msg, sizes[i]);
+			spool_msg_clear(&m);
+			assert_int_equal(spool_remove(datadir, env.id), 0);
+			free(msg);
+		}
+}
+
 /* ---- damage ---- */
 
 enum damage { TRUNC_MSG, TRUNC_ENV, TRUNC_TRAILER, ZERO, ZERO_TAIL, RANDOM, ONE_BYTE, EMPTY,
@@ -546,8 +593,10 @@ test_recover_and_salvage(void **state)
 	spool_new_id(env.id);
 	w = spool_create(datadir, &env);
 	spool_write(w, "Subject: x\r\n", 12);
-	spool_read_back(w, &back, 100);		/* flushed to disk, not finished */
-	free(back);
+	spool_write(w, msg, 20000);
+	spool_write(w, msg, 20000);
+	spool_write(w, msg, 20000);
+	spool_write(w, msg, 20000);	/* past the write buffer: on disk, not finished */
 
 	assert_int_equal(spool_recover(datadir, count_cb, &seen), 2);
 	spool_abort(w);
@@ -621,6 +670,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_id_valid),
 		cmocka_unit_test_setup_teardown(test_write_load_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damage_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_parse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_and_salvage, setup, teardown),
