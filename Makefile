@@ -32,6 +32,8 @@ FUZZ_LIBSRCS += src/lib/state_url.c
 FUZZ_LIBSRCS += src/scan/bayes_token.c src/scan/bayes.c
 # the MTA-STS record and policy parsers (RFC 8461)
 FUZZ_LIBSRCS += src/queue/mtasts_policy.c
+# the TLSA record reader (RFC 7672 DANE)
+FUZZ_LIBSRCS += src/queue/dane.c
 
 .PHONY: all run test unit bench asan fuzz fuzz-smoke deps clean format install deb
 

@@ -4,9 +4,11 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "smtp/tls.h"
 #include "queue/dkim_sign.h"
@@ -59,6 +61,15 @@ cli_check_config(int argc, char **argv)
 		} else {
 			explicit_bzero(pass, strlen(pass));
 			free(pass);
+		}
+	}
+	if (cfg.dnssec) {
+		/* RFC 7672 DANE and every validation start from this key */
+		const char *ta = cfg.dnssec_trust_anchor ? cfg.dnssec_trust_anchor :
+		    "/usr/share/dns/root.key";
+		if (access(ta, R_OK) != 0) {
+			fprintf(stderr, "%s: dnssec_trust_anchor %s: %s\n", path, ta, strerror(errno));
+			rc = 1;
 		}
 	}
 	if (rc == 0)

@@ -284,6 +284,7 @@ start_dns(struct server *srv, char **err)
 		.forwarders = cfg->dns_servers,
 		.nforwarders = cfg->ndns_servers,
 		.dnssec = cfg->dnssec,
+		.trust_anchor_file = cfg->dnssec_trust_anchor,
 		.root_hints_file = cfg->dns_root_hints,
 	};
 	char ipz[DNSBL_NAME_MAX], domz[DNSBL_NAME_MAX];
@@ -421,6 +422,7 @@ start_queue(struct server *srv, const char *relay_pass)
 		.relayhost_user = cfg->relayhost_user,
 		.relayhost_password = relay_pass,
 		.data_dir = cfg->data_dir,	/* MTA-STS policy cache */
+		.dane = cfg->dnssec,		/* RFC 7672 */
 		.tls_required = (const char *const *)cfg->tls_required_domains,
 		.ntls_required = cfg->ntls_required_domains,
 		.timeout = cfg->outbound_timeout,

@@ -74,6 +74,7 @@ static const struct key keys[] = {
 	{ "dnsbl", K_BOOL, OFF(dnsbl), 0, 0, 0 },
 	{ "dnsbl_health_interval", K_DURATION, OFF(dnsbl_health_interval), 0, 0, YEAR },
 	{ "dnssec", K_BOOL, OFF(dnssec), 0, 0, 0 },
+	{ "dnssec_trust_anchor", K_PATH, OFF(dnssec_trust_anchor), 0, 0, 0 },
 	{ "dns_root_hints", K_PATH, OFF(dns_root_hints), 0, 0, 0 },
 	{ "allow_networks", K_CIDR_LIST, OFF(allow_networks), OFF(nallow_networks), 0, 0 },
 	{ "trusted_networks", K_CIDR_LIST, OFF(trusted_networks), OFF(ntrusted_networks), 0, 0 },
@@ -1085,6 +1086,7 @@ config_clear(struct config *cfg)
 	free(cfg->user);
 	free(cfg->dns_servers);
 	free(cfg->dns_root_hints);
+	free(cfg->dnssec_trust_anchor);
 	free(cfg->dnsbl_ip_zone);
 	free(cfg->dnsbl_domain_zone);
 	free(cfg->spamhaus_dqs_key);

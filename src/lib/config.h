@@ -55,6 +55,7 @@ struct config {
 	bool dnsbl;			/* blocklist checks on (default) */
 	unsigned dnsbl_health_interval;	/* test-point checks, 0: at start only */
 	bool dnssec;			/* validate answers with the root key */
+	char *dnssec_trust_anchor;	/* its file; NULL: Debian's root.key */
 	char *dns_root_hints;		/* root hints file for our own recursion */
 	struct cidr *allow_networks;
 	size_t nallow_networks;

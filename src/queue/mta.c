@@ -32,6 +32,7 @@
 #include "dns/answer.h"
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
+#include "queue/dane.h"
 #include "queue/mtasts.h"
 #include "queue/reply.h"
 #include "queue/smarthost.h"
@@ -68,6 +69,7 @@ struct mta {
 	bool relay_implicit;	/* relayhost port 465: TLS from the first octet */
 	SSL_CTX *ssl;		/* client context, with the trust store */
 	struct mtasts *sts;	/* MTA-STS policies (MX delivery only), or NULL */
+	bool dane;		/* DNSSEC on: TLSA records of MX hosts (RFC 7672) */
 	struct mta_tx *txs;
 };
 
@@ -112,6 +114,16 @@ struct mta_tx {
 	struct mtasts_req *sts_req;
 	struct mtasts_policy *sts;
 	int waiting;		/* of the MX lookup and the policy */
+	/* RFC 7672: DANE for the current host, when its MX and address
+	 * records are DNSSEC-secure and it has secure TLSA records */
+	bool mx_secure;		/* the MX answer (or implicit MX) was secure */
+	bool addr_insecure;	/* an address answer of this host was not */
+	bool tlsa_asked;
+	struct dns_query *q_tlsa;
+	enum dns_status tlsa_status;
+	bool tlsa_secure;
+	struct dane_records tlsa;
+	enum { DANE_OFF, DANE_AUTH, DANE_ENCRYPT } dane;	/* what the records ask */
 	bool implicit;		/* TLS before the greeting (port 465) */
 	bool verified;		/* the certificate verified (tls_client_verified) */
 	bool pipelining, starttls, size, eightbit, smtputf8;
@@ -130,6 +142,7 @@ struct mta_tx {
 
 static void next_address(struct mta_tx *t);
 static void sts_report(struct mta_tx *t, const char *mx, const char *why);
+static void addrs_done(struct mta_tx *t);
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
 
@@ -156,6 +169,8 @@ tx_free(struct mta_tx *t)
 		dns_cancel(t->q[i]);
 	mtasts_cancel(t->sts_req);
 	free(t->sts);
+	dns_cancel(t->q_tlsa);
+	dane_records_clear(&t->tlsa);
 	if (t->timer)
 		event_free(t->timer);
 	if (t->defer)
@@ -423,6 +438,12 @@ start_tls(struct mta_tx *t)
 	 * a DNS name to match */
 	if (t->hosts[t->host].name[0])
 		tls_client_expect(ssl, t->hosts[t->host].name);
+	/* RFC 7672 2.2: records OpenSSL cannot use leave TLS required but
+	 * unauthenticated */
+	if (t->dane == DANE_AUTH && dane_apply(ssl, t->hosts[t->host].name, &t->tlsa) == 0) {
+		t->dane = DANE_ENCRYPT;
+		t->must_verify = tls_required(t);
+	}
 	b = bufferevent_openssl_filter_new(t->m->base, t->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (b == NULL) {
@@ -833,6 +854,9 @@ on_event(struct bufferevent *bev, short what, void *arg)
 				next_address(t);
 				return;
 			}
+			if (t->verified && t->dane == DANE_AUTH && dane_matched(ssl) != NULL)
+				log_event("dane", "domain=%s mx=%s result=authenticated record=%s",
+				    t->domain, t->hosts[t->host].name, dane_matched(ssl));
 			if (t->implicit) {
 				t->stage = ST_GREETING;	/* RFC 8314 3: the greeting comes over TLS */
 				arm_timer(t);
@@ -1004,6 +1028,18 @@ set_security(struct mta_tx *t)
 		t->must_tls = t->must_verify = true;
 		snprintf(t->must_why, sizeof(t->must_why), "tls_required_domains");
 	}
+	/* RFC 7672 2.2, RFC 8461 2: secure TLSA records take precedence
+	 * over MTA-STS; with none usable, TLS is still required */
+	if (t->dane == DANE_AUTH) {
+		t->must_tls = t->must_verify = true;
+		snprintf(t->must_why, sizeof(t->must_why), "the DANE TLSA records of %s",
+		    t->hosts[t->host].name);
+	} else if (t->dane == DANE_ENCRYPT) {
+		t->must_tls = true;
+		t->must_verify = tls_required(t);
+		snprintf(t->must_why, sizeof(t->must_why), "the DANE TLSA records of %s (none usable)",
+		    t->hosts[t->host].name);
+	}
 }
 
 /* A socket bound to the configured source address of family, or -1 to
@@ -1126,9 +1162,51 @@ on_addr(void *arg, const struct dns_answer *ans)
 		}
 	else if (ans->status == DNS_TIMEOUT || ans->status == DNS_SERVFAIL)
 		fail_all(t, false, "451 4.4.3 cannot resolve %s", t->hosts[t->host].name);
+	if ((ans->status != DNS_OK && ans->status != DNS_NODATA) || !ans->secure)
+		t->addr_insecure = true;
 	if (--t->pending_lookups > 0)
 		return;
+	addrs_done(t);
+}
+
+/* RFC 7672 2.2: the TLSA records of the host, used only when secure. */
+static void
+on_tlsa(void *arg, const struct dns_answer *ans)
+{
+	struct mta_tx *t = arg;
+
+	t->q_tlsa = NULL;
+	t->tlsa_status = ans->status;
+	t->tlsa_secure = ans->secure;
+	if (ans->status == DNS_OK && ans->secure)
+		for (size_t i = 0; i < ans->count; i++)
+			dane_records_add(&t->tlsa, ans->data[i], (size_t)ans->len[i]);
+	if (--t->pending_lookups > 0)
+		return;
+	addrs_done(t);
+}
+
+/* Every lookup of the host answered: its DANE level, then connect. */
+static void
+addrs_done(struct mta_tx *t)
+{
 	t->q[0] = t->q[1] = NULL;
+	t->dane = DANE_OFF;
+	/* RFC 7672 2.2.2: DANE only for a host whose addresses are secure */
+	if (t->tlsa_asked && !t->addr_insecure && t->naddrs > 0) {
+		if (t->tlsa_status == DNS_OK && t->tlsa_secure)
+			t->dane = t->tlsa.n > 0 ? DANE_AUTH : DANE_ENCRYPT;
+		else if (t->tlsa_status == DNS_SERVFAIL || t->tlsa_status == DNS_TIMEOUT) {
+			/* a signed zone that cannot say whether the host has
+			 * TLSA records: not this host (an attacker may be
+			 * hiding them) */
+			fail_all(t, false, "451 4.7.5 the TLSA lookup of %s failed: not delivered "
+			    "without knowing its DANE records", t->hosts[t->host].name);
+			t->naddrs = 0;
+			next_address(t);
+			return;
+		}
+	}
 	if (t->naddrs == 0) {
 		if (t->last_error[0] == '\0')
 			fail_all(t, false, "451 4.4.3 no address for %s", t->hosts[t->host].name);
@@ -1171,7 +1249,18 @@ resolve_host(struct mta_tx *t)
 		connect_addr(t);
 		return;
 	}
+	dane_records_clear(&t->tlsa);
+	t->addr_insecure = t->tlsa_asked = false;
 	t->pending_lookups = 2;
+	if (t->m->dane && t->mx_secure) {
+		char q[DNS_NAME_TEXT_MAX + 16];
+		/* RFC 7672 2.2.3: _PORT._tcp.MXHOST */
+		snprintf(q, sizeof(q), "_%u._tcp.%s", t->m->opt.port ? t->m->opt.port : 25, name);
+		t->tlsa_asked = true;
+		t->pending_lookups = 3;
+		t->q_tlsa = dns_query(t->m->res, q, DANE_DNS_TYPE_TLSA,
+		    (t->m->opt.timeout ? t->m->opt.timeout : 30) * 1000, on_tlsa, t);
+	}
 	t->q[0] = dns_query(t->m->res, name, DNS_TYPE_A, (t->m->opt.timeout ? t->m->opt.timeout : 30) * 1000,
 	    on_addr, t);
 	t->q[1] = dns_query(t->m->res, name, DNS_TYPE_AAAA, (t->m->opt.timeout ? t->m->opt.timeout : 30) * 1000,
@@ -1191,6 +1280,9 @@ on_mx(void *arg, const struct dns_answer *ans)
 	struct mta_tx *t = arg;
 
 	t->q[0] = NULL;
+	/* RFC 7672 2.2.1: TLSA records count only under a secure MX RRset
+	 * (or a secure denial of one, for the implicit MX) */
+	t->mx_secure = ans->secure && (ans->status == DNS_OK || ans->status == DNS_NODATA);
 	switch (ans->status) {
 	case DNS_OK:
 		for (size_t i = 0; i < ans->count && t->nhosts < MX_MAX; i++) {
@@ -1275,6 +1367,8 @@ mta_new(struct event_base *base, struct resolver *res, const struct mta_options 
 	if (!m->opt.lmtp && !m->has_relayhost && opt->data_dir != NULL)
 		m->sts = mtasts_new(base, res, opt->data_dir, opt->timeout);
 	m->opt.data_dir = NULL;
+	/* RFC 7672: with DNSSEC validation, TLSA records of MX hosts */
+	m->dane = opt->dane && !m->opt.lmtp && !m->has_relayhost;
 	/* RFC 8314 3.3: port 465 is TLS from the start */
 	m->relay_implicit = m->has_relayhost && m->relayhost.port == 465 && !m->opt.lmtp;
 	m->ssl = SSL_CTX_new(TLS_client_method());
@@ -1286,6 +1380,10 @@ mta_new(struct event_base *base, struct resolver *res, const struct mta_options 
 		 * failure matters (opportunistic TLS, RFC 7435, does not). */
 		SSL_CTX_set_min_proto_version(m->ssl, TLS1_2_VERSION);
 		SSL_CTX_set_verify(m->ssl, SSL_VERIFY_NONE, NULL);
+		if (m->dane && dane_ctx_enable(m->ssl) == -1) {
+			log_event("error", "reason=\"OpenSSL refuses DANE: TLSA records are not used\"");
+			m->dane = false;
+		}
 		if (!m->opt.lmtp && tls_client_trust(m->ssl, &err) == -1) {
 			log_event("error", "reason=\"%s: certificates of remote servers cannot verify\"",
 			    err);

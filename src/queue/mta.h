@@ -32,6 +32,7 @@ struct mta_options {
 	/* MTA-STS policies (RFC 8461) are cached under data_dir/mta-sts;
 	 * NULL: no MTA-STS (LMTP, tests of other parts) */
 	const char *data_dir;
+	bool dane;			/* dnssec = yes: DANE for MX hosts (RFC 7672) */
 	const char *const *tls_required;	/* domains that need TLS (may be NULL) */
 	size_t ntls_required;
 	unsigned timeout;		/* seconds per step */
