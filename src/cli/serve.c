@@ -550,6 +550,7 @@ cli_serve(int argc, char **argv)
 	/* SPEC 10: shared state (Redis) is reached in the background; until
 	 * it answers, local state does */
 	srv.state = state_new(srv.base, srv.cfg);
+	learned_share(srv.learned, srv.state);
 	/* statistics and alerts observe the log from here on */
 	if ((srv.stats = stats_open(srv.cfg->data_dir, &err)) == NULL) {
 		log_event("error", "reason=\"%s\"", err);

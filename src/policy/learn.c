@@ -2,7 +2,10 @@
  * Learned sender opinions. The server keeps them as a sorted array of
  * "ACCOUNT SENDER" keys searched with bsearch; the file is small (one
  * line per sender a user ever moved) and rewritten whole by each
- * `postern learn`, so a reload is a full parse.
+ * `postern learn`, so a reload is a full parse. A reload also compares
+ * the new array with the old one (both sorted) and tells a listener what
+ * differs: the sharing (learn_share.c) pushes it. Pure of the loop and of
+ * the shared state, for the fuzz target.
  */
 #include "learn.h"
 
@@ -23,6 +26,7 @@ struct entry {
 	char *key;		/* "account sender" */
 	enum learn_opinion o;
 	size_t line;		/* later lines win */
+	time_t t;		/* when it was learned */
 };
 
 struct learned {
@@ -30,7 +34,12 @@ struct learned {
 	struct entry *e;
 	size_t n;
 	bool seen;		/* the file was stat()ed once */
+	bool based;		/* a refresh ran: later ones tell changes */
 	struct stat st;		/* as it was at the last load */
+	learned_change_fn *changed;	/* told what a reload changed */
+	void *changed_arg;
+	void *ext;			/* the listener's, freed with l */
+	void (*ext_free)(void *ext);
 };
 
 static void
@@ -98,6 +107,25 @@ parse_line(const char *line, size_t len, const char **acc, size_t *alen, const c
 	return true;
 }
 
+/* The UNIXTIME of a line parse_line() accepted (its last field). */
+static time_t
+line_time(const char *line, size_t len)
+{
+	const char *p = line + len;
+	long long t = 0;
+
+	while (p > line && p[-1] == ' ')
+		p--;
+	while (p > line && p[-1] != ' ')
+		p--;
+	for (; p < line + len && *p >= '0' && *p <= '9'; p++) {
+		if (t > 100000000000LL)
+			return 0;
+		t = t * 10 + (*p - '0');
+	}
+	return (time_t)t;
+}
+
 static int
 cmp_entry(const void *a, const void *b)
 {
@@ -138,6 +166,7 @@ learned_parse(struct learned *l, const char *buf, size_t len)
 			l->e[l->n].key = xasprintf("%.*s %.*s", (int)alen, acc, (int)slen, snd);
 			l->e[l->n].o = o;
 			l->e[l->n].line = line;
+			l->e[l->n].t = line_time(p, ll);
 			l->n++;
 		}
 		p += ll + (nl ? 1 : 0);
@@ -170,9 +199,27 @@ learned_free(struct learned *l)
 {
 	if (l == NULL)
 		return;
+	if (l->ext_free != NULL)
+		l->ext_free(l->ext);
 	clear(l);
 	free(l->path);
 	free(l);
+}
+
+/* Both sorted by key: what is new or different in l->e is told. */
+static void
+tell_changes(struct learned *l, const struct entry *old, size_t oldn)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		int c = 1;
+		while (j < oldn && (c = strcmp(old[j].key, l->e[i].key)) < 0)
+			j++;
+		if (j < oldn && c == 0 && old[j].o == l->e[i].o && old[j].t == l->e[i].t)
+			continue;
+		l->changed(l->changed_arg, l->e[i].key, l->e[i].o, l->e[i].t);
+	}
 }
 
 int
@@ -188,6 +235,7 @@ learned_refresh(struct learned *l, char **err)
 		}
 		clear(l);	/* removed: nothing learned any more */
 		l->seen = false;
+		l->based = true;	/* an empty set is a base too */
 		return 0;
 	}
 	/* rewritten by rename: a new inode, or at least a new time or size */
@@ -199,10 +247,24 @@ learned_refresh(struct learned *l, char **err)
 		*err = xasprintf("cannot read %s: %s", l->path, strerror(errno));
 		return -1;
 	}
-	learned_parse(l, buf, (size_t)st.st_size);
+	{
+		/* the set before, to push what the command changed */
+		struct entry *old = l->e;
+		size_t oldn = l->n;
+		bool was_based = l->based;
+		l->e = NULL;
+		l->n = 0;
+		learned_parse(l, buf, (size_t)st.st_size);
+		if (l->changed != NULL && was_based)
+			tell_changes(l, old, oldn);
+		for (size_t i = 0; i < oldn; i++)
+			free(old[i].key);
+		free(old);
+	}
 	free(buf);
 	l->st = st;
 	l->seen = true;
+	l->based = true;
 	return 0;
 }
 
@@ -230,35 +292,56 @@ learned_count(const struct learned *l)
 
 /* ---- writing ---- */
 
-struct record_edit {
-	const char *account, *sender;
+/* One opinion to write. */
+struct rec {
+	char key[2 * ADDR_MAX + 2];	/* "account sender" */
 	enum learn_opinion o;
-	time_t now;
+	time_t t;
 };
 
-/* The lines of old without account's line for sender, the oldest
- * dropped beyond LEARN_MAX - 1, then the new line. */
+static int
+cmp_rec(const void *a, const void *b)
+{
+	return strcmp(((const struct rec *)a)->key, ((const struct rec *)b)->key);
+}
+
+struct record_edit {
+	struct rec *recs;	/* sorted by key */
+	size_t n;
+};
+
+/* Is this line one of the keys being written? */
+static bool
+rewritten(const struct record_edit *e, const char *line, size_t ll)
+{
+	const char *acc, *snd;
+	size_t al, sl;
+	enum learn_opinion o;
+	struct rec k;
+
+	if (!parse_line(line, ll, &acc, &al, &snd, &sl, &o) || al + sl + 2 > sizeof(k.key))
+		return false;
+	snprintf(k.key, sizeof(k.key), "%.*s %.*s", (int)al, acc, (int)sl, snd);
+	return bsearch(&k, e->recs, e->n, sizeof(*e->recs), cmp_rec) != NULL;
+}
+
+/* The lines of old without those of the keys written, the oldest
+ * dropped beyond LEARN_MAX - n, then the new lines. */
 static int
 record_editor(char *old, FILE *out, void *arg, char **err)
 {
 	struct record_edit *e = arg;
-	size_t alen = strlen(e->account), slen = strlen(e->sender), keep = 0, skip;
+	size_t keep = 0, skip;
 	char *p;
 
 	for (int pass = 0; pass < 2; pass++) {
 		size_t n = 0;
-		skip = keep >= LEARN_MAX ? keep - (LEARN_MAX - 1) : 0;
+		skip = keep + e->n > LEARN_MAX ? keep + e->n - LEARN_MAX : 0;
 		for (p = old; *p;) {
 			char *nl = strchr(p, '\n');
 			size_t ll = nl ? (size_t)(nl - p) : strlen(p);
-			const char *acc, *snd;
-			size_t al, sl;
-			enum learn_opinion o;
-			bool same = parse_line(p, ll, &acc, &al, &snd, &sl, &o) && al == alen &&
-			    sl == slen && memcmp(acc, e->account, alen) == 0 &&
-			    memcmp(snd, e->sender, slen) == 0;
 
-			if (ll > 0 && !same) {
+			if (ll > 0 && !rewritten(e, p, ll)) {
 				if (pass == 0)
 					keep++;
 				else if (n++ >= skip)
@@ -267,17 +350,29 @@ record_editor(char *old, FILE *out, void *arg, char **err)
 			p += ll + (nl ? 1 : 0);
 		}
 	}
-	fprintf(out, "%s %s %s %lld\n", e->account, e->sender, e->o == LEARN_SPAM ? "spam" : "ham",
-	    (long long)e->now);
+	for (size_t i = 0; i < e->n && i < LEARN_MAX; i++)
+		fprintf(out, "%s %s %lld\n", e->recs[i].key, e->recs[i].o == LEARN_SPAM ? "spam" : "ham",
+		    (long long)e->recs[i].t);
 	(void)err;
 	return 0;
+}
+
+/* Writes recs (sorted here) into the file at path, under its lock. */
+static int
+record_many(const char *path, struct rec *recs, size_t n, char **err)
+{
+	struct record_edit e = { recs, n };
+
+	if (n > 1)
+		qsort(recs, n, sizeof(*recs), cmp_rec);
+	return durable_edit_file(path, 0640, record_editor, &e, err);
 }
 
 int
 learned_record(const char *data_dir, const char *account, const char *sender,
     enum learn_opinion o, time_t now, char **err)
 {
-	struct record_edit e = { account, sender, o, now };
+	struct rec r;
 	char *path;
 	int rc;
 
@@ -290,8 +385,84 @@ learned_record(const char *data_dir, const char *account, const char *sender,
 		*err = xstrdup("an opinion is spam or ham");
 		return -1;
 	}
+	snprintf(r.key, sizeof(r.key), "%s %s", account, sender);
+	r.o = o;
+	r.t = now;
 	path = xasprintf("%s/learned", data_dir);
-	rc = durable_edit_file(path, 0640, record_editor, &e, err);
+	rc = record_many(path, &r, 1, err);
 	free(path);
+	return rc;
+}
+
+/* ---- for the sharing (learn_share.c) ---- */
+
+void
+learned_listen(struct learned *l, learned_change_fn *fn, void *arg, void *ext,
+    void (*ext_free)(void *ext))
+{
+	l->changed = fn;
+	l->changed_arg = arg;
+	l->ext = ext;
+	l->ext_free = ext_free;
+}
+
+void
+learned_entry(const struct learned *l, size_t i, const char **key, enum learn_opinion *o,
+    time_t *t)
+{
+	*key = l->e[i].key;
+	*o = l->e[i].o;
+	*t = l->e[i].t;
+}
+
+bool
+learned_find(const struct learned *l, const char *key, enum learn_opinion *o, time_t *t)
+{
+	struct entry k, *hit;
+
+	if (l->n == 0)
+		return false;
+	k.key = (char *)key;
+	k.line = 0;
+	if ((hit = bsearch(&k, l->e, l->n, sizeof(*l->e), cmp_key)) == NULL)
+		return false;
+	*o = hit->o;
+	*t = hit->t;
+	return true;
+}
+
+bool
+learned_parse_line(const char *line, size_t len, char *key, size_t keylen,
+    enum learn_opinion *o, time_t *t)
+{
+	const char *acc, *snd;
+	size_t al, sl;
+
+	if (!parse_line(line, len, &acc, &al, &snd, &sl, o) || al + sl + 2 > keylen)
+		return false;
+	snprintf(key, keylen, "%.*s %.*s", (int)al, acc, (int)sl, snd);
+	*t = line_time(line, len);
+	return true;
+}
+
+int
+learned_record_many(struct learned *l, const struct learned_rec *recs, size_t n, char **err)
+{
+	struct rec *r = xcalloc(n ? n : 1, sizeof(*r));
+	size_t k = 0;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *sp = strchr(recs[i].key, ' ');
+		if (sp == NULL || (recs[i].o != LEARN_SPAM && recs[i].o != LEARN_HAM) ||
+		    !addr_ok(recs[i].key, (size_t)(sp - recs[i].key)) || !addr_ok(sp + 1, strlen(sp + 1)) ||
+		    strlen(recs[i].key) >= sizeof(r[k].key))
+			continue;
+		snprintf(r[k].key, sizeof(r[k].key), "%s", recs[i].key);
+		r[k].o = recs[i].o;
+		r[k++].t = recs[i].t;
+	}
+	rc = k ? record_many(l->path, r, k, err) : 0;
+	free(r);
 	return rc;
 }

@@ -569,3 +569,44 @@ def test_a_bounce_remembered_on_one_node_is_refused_on_the_others(make_server, r
         wait_until(lambda: refused_on(c_node), 10, interval=0.5, what="node-c refusing it")
     finally:
         sink.stop()
+
+
+# ---------------------------------------------------------------- learned opinions
+
+def test_learned_opinions_reach_every_node(make_server, redis):
+    """carol moves a message into Junk on node-a (postern learn); node-b
+    files the sender's next message to her in Junk within seconds, and a
+    node that joins later knows it too."""
+    r = redis()
+    extra = {"score_junk": "1.0"}
+    a = make_node(make_server, r, "node-a", extra)
+    b = make_node(make_server, r, "node-b", extra)
+    sender = "news@promo.test"
+    body = ("From: News <%s>\r\nTo: <%s>\r\nSubject: offer\r\n"
+            "Date: Sat, 28 Nov 2026 00:00:00 +0000\r\nMessage-ID: <%s@promo.test>\r\n"
+            "\r\nbuy\r\n" % (sender, CAROL, token()))
+    a.cli("learn", "spam", "--user", CAROL, stdin=body)
+    wait_until(lambda: sender in b.cli("learn", "list").stdout, 12, interval=0.5,
+               what="the opinion on node-b")
+
+    def inbound(srv):
+        t = token()
+        c = srv.client()
+        c.ehlo("client.test")
+        msg = ("From: News <%s>\r\nTo: <%s>\r\nSubject: more %s\r\n"
+               "Date: Sat, 28 Nov 2026 00:00:00 +0000\r\nMessage-ID: <%s@promo.test>\r\n"
+               "\r\nbuy %s\r\n" % (sender, CAROL, t, t, t)).encode()
+        qid = queue_id(c.send_mail(sender, [CAROL], msg))
+        c.quit()
+        return srv.wait_for_log("accepted", id=qid)[0]
+    ev = inbound(b)
+    assert ev["verdict"] == "junk" and "LEARNED_SPAM" in ev["symbols"], ev
+    c_node = make_node(make_server, r, "node-c", extra)
+    wait_until(lambda: sender in c_node.cli("learn", "list").stdout, 10, interval=0.5,
+               what="the opinion on node-c")
+    # carol changes her mind on node-c: ham wins everywhere (later)
+    time.sleep(1.1)
+    c_node.cli("learn", "ham", "--user", CAROL, stdin=body)
+    wait_until(lambda: " ham " in [l for l in a.cli("learn", "list").stdout.splitlines()
+                                   if sender in l][0], 12, interval=0.5,
+               what="the later opinion on node-a")
