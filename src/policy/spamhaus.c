@@ -68,8 +68,10 @@ spamhaus_init(struct spamhaus *sh, struct resolver *res, struct dnsbl_health *he
 	sh->timeout_ms = timeout_s * 1000;
 	dnsbl_zones(ip_zone, domain_zone, dqs_key, sh->ip_zone, sh->domain_zone);
 	if (dqs_key != NULL && *dqs_key != '\0') {
-		snprintf(sh->ip_display, sizeof(sh->ip_display), "zen.dq.spamhaus.net");
-		snprintf(sh->domain_display, sizeof(sh->domain_display), "dbl.dq.spamhaus.net");
+		/* SPEC 4.1: replies, headers, alerts and metrics name the
+		 * public zone, never the keyed DQS name */
+		snprintf(sh->ip_display, sizeof(sh->ip_display), "zen.spamhaus.org");
+		snprintf(sh->domain_display, sizeof(sh->domain_display), "dbl.spamhaus.org");
 	} else {
 		snprintf(sh->ip_display, sizeof(sh->ip_display), "%s", ip_zone);
 		snprintf(sh->domain_display, sizeof(sh->domain_display), "%s", domain_zone);

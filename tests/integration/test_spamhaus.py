@@ -176,7 +176,9 @@ def test_dqs_zones_hide_the_key(tmp_path, unbound):
         assert attempt(s, "127.0.0.2").code == 250
         wait_until(lambda: s.events("dnsbl_health"), 5, what="health line")
         log = s.log_path.read_text()
-        assert "zen.dq.spamhaus.net" in log
+        # SPEC 4.1: the public zone's name is shown, never the keyed one
+        assert "zone=zen.spamhaus.org" in log
+        assert "dq.spamhaus.net" not in log
         assert "secretkey123" not in log
     finally:
         s.teardown()
