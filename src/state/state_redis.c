@@ -18,6 +18,8 @@
  *  - hiredis contexts are freed from a loop event, never inside one of
  *    their own callbacks.
  * The password (state_password) is sent with AUTH and never logged.
+ * HOST is best an address: hiredis resolves a name with getaddrinfo(),
+ * which would block the loop at each (re)connection.
  */
 #include "state.h"
 
@@ -115,6 +117,7 @@ struct state_redis {
 	struct event *tick;
 	struct state_req *head, *tail;	/* requests in flight */
 	char channel[64];
+	time_t error_logged;		/* the last status=error line */
 };
 
 static void go_down(struct state_redis *r, const char *why);
@@ -270,8 +273,11 @@ on_reply(redisAsyncContext *c, void *reply, void *privdata)
 		return;
 	}
 	if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
-		if (rep != NULL) {
+		/* an error reply (out of memory, a script refused): answered
+		 * locally; said once a minute, not once a request */
+		if (rep != NULL && time(NULL) - r->error_logged >= 60) {
 			char e[LOG_VALUE_MAX];
+			r->error_logged = time(NULL);
 			log_event("state_backend", "status=error backend=%s reason=%s", r->st->url,
 			    log_quote(e, sizeof(e), rep->str, rep->len));
 		}
