@@ -308,6 +308,29 @@ def test_redis_killed_and_restarted_under_load(make_server, redis):
                what="the message window back in Redis")
 
 
+def test_a_hung_redis_costs_a_command_one_second_at_most(make_server, redis):
+    """Redis stops answering (SIGSTOP: the connection stays open): a MAIL
+    waiting for it is answered from local state once STATE_TIMEOUT (1 s)
+    passes, the node says status=down, and shares again after SIGCONT."""
+    r = redis()
+    a = make_node(make_server, r, "node-a", {"user_max_messages": "50/1h"})
+    c = login(a)
+    r.proc.send_signal(signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        assert c.cmd("MAIL FROM:<%s>" % BOB, timeout=10).code == 250
+        assert time.monotonic() - t0 < 5
+        a.wait_for_log("state_backend", status="down", timeout=5)
+        c.cmd("RSET")
+        t0 = time.monotonic()        # down now: no wait at all
+        assert c.cmd("MAIL FROM:<%s>" % BOB, timeout=10).code == 250
+        assert time.monotonic() - t0 < 1
+    finally:
+        r.proc.send_signal(signal.SIGCONT)
+    c.quit()
+    a.wait_for_log("state_backend", status="up", count=2, timeout=15)
+
+
 def test_redis_unreachable_at_start_then_limits_per_node(make_server, redis):
     """No Redis when the node starts: down from the first attempt, limits
     still apply on this node alone; Redis appears: up."""
