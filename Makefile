@@ -18,7 +18,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 # Fuzz targets link only pure code: no event loop, no threads needed.
-FUZZ_LIBSRCS := src/lib/xmalloc.c src/lib/value.c src/lib/config.c src/smtp/parse.c src/smtp/address.c \
+FUZZ_LIBSRCS := src/lib/xmalloc.c src/lib/pslist.c src/lib/value.c src/lib/config.c src/smtp/parse.c src/smtp/address.c \
                 src/smtp/data.c src/monitor/log.c src/dns/dnsbl.c src/dns/answer.c \
                 src/scan/decode.c src/scan/mime.c src/scan/urls.c src/scan/received.c \
                 src/scan/score.c src/queue/reply.c src/auth/sasl.c src/scan/hdraddr.c \

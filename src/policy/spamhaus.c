@@ -7,12 +7,12 @@
 #include "spamhaus.h"
 
 #include <arpa/inet.h>
-#include <libpsl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dns/answer.h"
+#include "lib/pslist.h"
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
 #include "policy/replies.h"
@@ -47,16 +47,6 @@ struct client_checks {
 	char rdns[DNS_NAME_TEXT_MAX];
 	unsigned pending;
 };
-
-static const psl_ctx_t *
-psl(void)
-{
-	static const psl_ctx_t *ctx;
-
-	if (ctx == NULL)
-		ctx = psl_builtin();
-	return ctx;
-}
 
 void
 spamhaus_init(struct spamhaus *sh, struct resolver *res, struct dnsbl_health *health,
@@ -295,7 +285,7 @@ check_domain(struct client_checks *c, enum check_target t, const char *name)
 	if (dnsbl_domain_name(lower, len, c->sh->domain_zone, qname, sizeof(qname)) == -1)
 		return;	/* an IP literal or no host name: nothing to ask */
 	start_lookup(c, t, 0, lower, qname);
-	reg = psl_registrable_domain(psl(), lower);
+	reg = psl_registrable_domain(pslist(), lower);
 	if (reg != NULL && strcmp(reg, lower) != 0 &&
 	    dnsbl_domain_name(reg, strlen(reg), c->sh->domain_zone, qname, sizeof(qname)) == 0)
 		start_lookup(c, t, 1, reg, qname);

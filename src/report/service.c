@@ -9,7 +9,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <libpsl.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 
 #include "dns/answer.h"
+#include "lib/pslist.h"
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
 #include "queue/inject.h"
@@ -114,12 +114,9 @@ kind_name(enum job_kind k)
 static void
 org_domain(const char *name, char *out, size_t outlen)
 {
-	static const psl_ctx_t *psl;
 	const char *reg;
 
-	if (psl == NULL)
-		psl = psl_builtin();
-	reg = psl != NULL ? psl_registrable_domain(psl, name) : NULL;
+	reg = pslist() != NULL ? psl_registrable_domain(pslist(), name) : NULL;
 	snprintf(out, outlen, "%s", reg != NULL ? reg : name);
 }
 

@@ -9,7 +9,6 @@
 
 #include <ctype.h>
 #include <stdint.h>
-#include <libpsl.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include <time.h>
 
 #include "dns/answer.h"
+#include "lib/pslist.h"
 #include "lib/xmalloc.h"
 
 const char *
@@ -166,22 +166,12 @@ is_dmarc_record(const char *s, size_t len)
 
 /* ---- alignment (RFC 7489 3.1) ---- */
 
-static const psl_ctx_t *
-psl(void)
-{
-	static const psl_ctx_t *ctx;
-
-	if (ctx == NULL)
-		ctx = psl_builtin();
-	return ctx;
-}
-
 /* The organizational domain of a lower-case name: its registrable domain,
  * or the name itself when it is a public suffix. */
 static void
 org_domain(const char *name, char *out, size_t outlen)
 {
-	const char *reg = psl() != NULL ? psl_registrable_domain(psl(), name) : NULL;
+	const char *reg = pslist() != NULL ? psl_registrable_domain(pslist(), name) : NULL;
 
 	snprintf(out, outlen, "%s", reg != NULL ? reg : name);
 }

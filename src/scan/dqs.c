@@ -8,13 +8,13 @@
 #include "dqs.h"
 
 #include <ctype.h>
-#include <libpsl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "dns/health.h"
+#include "lib/pslist.h"
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
 #include "scan/bodyaddr.h"
@@ -36,16 +36,6 @@ struct dqs {
 	void (*done)(void *);
 	void *arg;
 };
-
-static const psl_ctx_t *
-psl(void)
-{
-	static const psl_ctx_t *ctx;
-
-	if (ctx == NULL)
-		ctx = psl_builtin();
-	return ctx;
-}
 
 struct dqs *
 dqs_new(const struct spamhaus *sh, unsigned cap)
@@ -135,7 +125,7 @@ dqs_domain(struct dqs *d, const char *name)
 		lower[i] = (char)tolower((unsigned char)name[i]);
 	if (len > 0 && lower[len - 1] == '.')
 		lower[--len] = '\0';
-	reg = psl_registrable_domain(psl(), lower);
+	reg = psl_registrable_domain(pslist(), lower);
 	zrd_registered(d, reg != NULL ? reg : lower);
 }
 

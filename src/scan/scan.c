@@ -12,9 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include <libpsl.h>
 
 #include "dns/health.h"
+#include "lib/pslist.h"
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
 #include "scan/decode.h"
@@ -58,16 +58,6 @@ struct scan {
 	struct bayes_tokens *tok;	/* the classifier's, NULL when off */
 	struct bayes_result bayes;
 };
-
-static const psl_ctx_t *
-psl(void)
-{
-	static const psl_ctx_t *ctx;
-
-	if (ctx == NULL)
-		ctx = psl_builtin();
-	return ctx;
-}
 
 /* ---- extraction ---- */
 
@@ -373,7 +363,7 @@ plan_lookups(struct scan *s)
 		cand_add(&p, ROLE_RCVD_LAST, h->ip, h->ip, 0, GROUP_RCVD);
 	}
 	for (size_t i = 0; i < s->nfrom; i++) {
-		const char *reg = psl_registrable_domain(psl(), s->from_domains[i]);
+		const char *reg = psl_registrable_domain(pslist(), s->from_domains[i]);
 		if (reg != NULL)
 			cand_add(&p, ROLE_FROM, reg, s->from_domains[i], 0, GROUP_HEADER);
 		/* DBL gets the full name and, when it differs, the

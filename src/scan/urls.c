@@ -10,13 +10,13 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <idn2.h>
-#include <libpsl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "lib/pslist.h"
 #include "lib/xmalloc.h"
 #include "scan/decode.h"
 
@@ -24,16 +24,6 @@
  * (text_cut): a redirect target may not hide behind a padded path. */
 #define URL_MAX (16 * 1024)
 #define NEST_MAX 2			/* redirector depth */
-
-static const psl_ctx_t *
-psl(void)
-{
-	static const psl_ctx_t *ctx;
-
-	if (ctx == NULL)
-		ctx = psl_builtin();
-	return ctx;
-}
 
 void
 url_set_init(struct url_set *s, bool defanged)
@@ -123,7 +113,7 @@ add_item(struct url_set *s, enum url_item_kind kind, enum url_source src, const 
 	 * public suffix (iki.fi, dyndns.org, co.uk) has nothing registered
 	 * under it to list, so it is no item (issue 20). Unknown TLDs fall
 	 * under libpsl's "*" rule: badspam.test is registrable. */
-	reg = kind == URL_ITEM_IP ? host : psl_registrable_domain(psl(), host);
+	reg = kind == URL_ITEM_IP ? host : psl_registrable_domain(pslist(), host);
 	if (reg == NULL)
 		return;
 	for (r = slot_hash(reg, 0, s->nslots); s->regs[r]; r = (r + 1) & mask)
@@ -167,9 +157,9 @@ url_has_public_suffix(const char *name)
 		return false;
 	/* The TLD must be a real one: PSL_TYPE_NO_STAR_RULE keeps the "*"
 	 * default rule from making "file.txt" look like a domain. */
-	if (!psl_is_public_suffix2(psl(), dot + 1, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE))
+	if (!psl_is_public_suffix2(pslist(), dot + 1, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE))
 		return false;
-	reg = psl_registrable_domain(psl(), name);
+	reg = psl_registrable_domain(pslist(), name);
 	return reg != NULL;
 }
 
