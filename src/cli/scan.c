@@ -181,13 +181,6 @@ print_bayes_json(const struct bayes_result *b)
 		printf("%s", i ? "," : "");
 		json_string(stdout, b->shown[i].text);
 	}
-	printf("],\"token_details\":[");
-	for (size_t i = 0; i < b->nshown; i++) {
-		printf("%s{\"token\":", i ? "," : "");
-		json_string(stdout, b->shown[i].text);
-		printf(",\"probability\":%.4f,\"spam\":%u,\"ham\":%u}", b->shown[i].prob,
-		    b->shown[i].c.spam, b->shown[i].c.ham);
-	}
 	printf("]}");
 }
 

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sys/mman.h>
+
 #include "lib/xmalloc.h"
 #include "scan/mime.h"
 
@@ -28,6 +30,7 @@
 #define FW_S 0.030
 /* Tokens nearer 0.5 than this say nothing (CombineChi.pm MIN_PROB_STRENGTH). */
 #define MIN_PROB_STRENGTH 0.346
+#define HUGE_PAGE (2u * 1024 * 1024)
 
 struct entry {
 	uint64_t hash;		/* 0: empty slot (a hash of 0 is kept as 1) */
@@ -41,6 +44,26 @@ struct bayes_table {
 	uint32_t nspam, nham;
 };
 
+/* Zeroed slots; a table of megabytes in huge pages where the system
+ * has them (madvise): a scan's few hundred probes land far apart, and
+ * with 4 KiB pages each would miss the TLB too. */
+static struct entry *
+slots_new(size_t n)
+{
+	size_t bytes = n * sizeof(struct entry);
+	void *p;
+
+	if (bytes < HUGE_PAGE)
+		return xcalloc(n, sizeof(struct entry));
+	if (posix_memalign(&p, HUGE_PAGE, bytes) != 0)
+		abort();
+#ifdef MADV_HUGEPAGE
+	madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+	memset(p, 0, bytes);
+	return p;
+}
+
 struct bayes_table *
 bayes_table_new(size_t expected)
 {
@@ -50,7 +73,7 @@ bayes_table_new(size_t expected)
 	/* load factor at most 1/2: probes stay short */
 	while (slots < expected * 2)
 		slots *= 2;
-	t->e = xcalloc(slots, sizeof(*t->e));
+	t->e = slots_new(slots);
 	t->mask = slots - 1;
 	return t;
 }
@@ -88,7 +111,7 @@ bayes_table_put(struct bayes_table *t, uint64_t hash, struct bayes_counts c)
 		struct entry *old = t->e;
 		size_t oldn = t->mask + 1;
 		t->mask = oldn * 2 - 1;
-		t->e = xcalloc(oldn * 2, sizeof(*t->e));
+		t->e = slots_new(oldn * 2);
 		for (size_t i = 0; i < oldn; i++)
 			if (old[i].hash != 0)
 				*slot_of(t, old[i].hash) = old[i];
@@ -247,6 +270,13 @@ select_strongest(struct sig *a, size_t n, size_t k)
 	}
 }
 
+/* Is a a stronger clue than b (ties: the token seen first)? */
+static bool
+stronger(const struct sig *a, const struct sig *b)
+{
+	return a->strength > b->strength || (a->strength == b->strength && a->tok < b->tok);
+}
+
 void
 bayes_classify(const struct bayes_table *t, const struct bayes_tokens *tok,
     unsigned min_learned, struct bayes_result *r)
@@ -266,6 +296,12 @@ bayes_classify(const struct bayes_table *t, const struct bayes_tokens *tok,
 	r->ntokens = (unsigned)tok->n;
 	if (tok->n > sizeof(stack) / sizeof(stack[0]))
 		sig = xmalloc(tok->n * sizeof(*sig));
+	/* the table is megabytes, the tokens' slots are far apart: ask for
+	 * them all first, so the misses overlap instead of adding up */
+	for (size_t i = 0; i < tok->n; i++) {
+		uint64_t h = tok->t[i].hash ? tok->t[i].hash : 1;
+		__builtin_prefetch(&t->e[(size_t)h & t->mask]);
+	}
 	for (size_t i = 0; i < tok->n; i++) {
 		struct bayes_counts c;
 		double p, st;
@@ -286,26 +322,34 @@ bayes_classify(const struct bayes_table *t, const struct bayes_tokens *tok,
 		probs[i] = sig[i].prob;
 	r->used = (unsigned)used;
 	r->prob = bayes_combine(probs, used, t->nspam, t->nham);
-	/* the strongest few, for people: a selection sort of at most 10 */
-	for (size_t k = 0; k < used && k < BAYES_SHOWN_MAX; k++) {
-		size_t best = k;
-		const char *txt;
-		size_t len;
-		for (size_t i = k + 1; i < used; i++)
-			if (sig[i].strength > sig[best].strength ||
-			    (sig[i].strength == sig[best].strength && sig[i].tok < sig[best].tok))
-				best = i;
-		if (best != k) {
-			struct sig tmp = sig[k];
-			sig[k] = sig[best];
-			sig[best] = tmp;
+	/* the strongest few, for people: one pass keeping the best ten in
+	 * order (ties: the token seen first) */
+	{
+		size_t top[BAYES_SHOWN_MAX], nt = 0;
+		for (size_t i = 0; i < used; i++) {
+			size_t k = nt;
+			if (nt == BAYES_SHOWN_MAX && !stronger(&sig[i], &sig[top[nt - 1]]))
+				continue;
+			if (nt < BAYES_SHOWN_MAX)
+				nt++;
+			else
+				k = nt - 1;
+			while (k > 0 && stronger(&sig[i], &sig[top[k - 1]])) {
+				top[k] = top[k - 1];
+				k--;
+			}
+			top[k] = i;
 		}
-		txt = bayes_token_text(tok, sig[k].tok, &len);
-		memcpy(r->shown[k].text, txt, len);
-		r->shown[k].text[len] = '\0';
-		r->shown[k].prob = sig[k].prob;
-		r->shown[k].c = sig[k].c;
-		r->nshown++;
+		for (size_t k = 0; k < nt; k++) {
+			const struct sig *g = &sig[top[k]];
+			size_t len;
+			const char *txt = bayes_token_text(tok, g->tok, &len);
+			memcpy(r->shown[k].text, txt, len);
+			r->shown[k].text[len] = '\0';
+			r->shown[k].prob = g->prob;
+			r->shown[k].c = g->c;
+		}
+		r->nshown = nt;
 	}
 	if (sig != stack)
 		free(sig);
@@ -341,43 +385,25 @@ bayes_vote(const struct bayes_result *r, struct score *sc)
  * counting from the bottom (the originating relays: Bayes.pm takes the
  * last two Received lines for the same reason, spamware's HELO names). */
 static void
-deep_received(struct bayes_tokens *tok, const struct received_chain *chain, const char *hdrs,
-    size_t hlen)
+deep_received(struct bayes_tokens *tok, const struct received_chain *chain)
 {
-	size_t pos = 0, nl, vl, hop = 0, nrcvd = 0, first = SIZE_MAX, k = 0;
-	const char *name, *value;
-	char ip[RCVD_IP_MAX];
+	size_t first, n = tok->nrcvd;
 
-	if (chain->last_external < 0)
+	if (chain->last_external < 0 || n > BAYES_RCVD_MAX)
 		return;
-	/* hops are the Received fields with an address, newest first
-	 * (received_chain): find the field of the last external one */
-	while (mime_header_next(hdrs, hlen, &pos, &name, &nl, &value, &vl)) {
-		if (nl != 8 || strncasecmp(name, "Received", 8) != 0)
-			continue;
-		if (first == SIZE_MAX && hop <= (size_t)chain->last_external &&
-		    received_parse_ip(value, vl, ip) && hop++ == (size_t)chain->last_external)
-			first = nrcvd + 1;
-		nrcvd++;
-	}
-	if (first == SIZE_MAX || first >= nrcvd)
+	first = (size_t)chain->hops[chain->last_external].field + 1;
+	if (first >= n)
 		return;
-	if (nrcvd - first > 2)
-		first = nrcvd - 2;
-	pos = 0;
-	while (mime_header_next(hdrs, hlen, &pos, &name, &nl, &value, &vl)) {
-		char raw[1024];
-		size_t rl;
-		if (nl != 8 || strncasecmp(name, "Received", 8) != 0 || k++ < first)
-			continue;
-		rl = mime_unfold(value, vl, raw, sizeof(raw));
-		bayes_tokens_words(tok, "rcvd:", raw, rl);
-	}
+	if (n - first > 2)
+		first = n - 2;
+	/* folding is white space to the splitter: no need to unfold */
+	for (size_t i = first; i < n; i++)
+		bayes_tokens_words(tok, "rcvd:", tok->rcvd[i], tok->rcvd_len[i]);
 }
 
 void
 bayes_tokens_scan(struct bayes_tokens *tok, const struct url_set *urls,
-    const struct received_chain *chain, const char *hdrs, size_t hlen)
+    const struct received_chain *chain)
 {
 	for (size_t i = 0; i < urls->n && !tok->cut; i++) {
 		const struct url_item *it = &urls->items[i];
@@ -401,5 +427,5 @@ bayes_tokens_scan(struct bayes_tokens *tok, const struct url_set *urls,
 		}
 		bayes_tokens_add(tok, "net:", ip, l);
 	}
-	deep_received(tok, chain, hdrs, hlen);
+	deep_received(tok, chain);
 }

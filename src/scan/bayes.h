@@ -85,10 +85,11 @@ void bayes_vote(const struct bayes_result *r, struct score *sc);
  * What the scanner found besides the text, as tokens: URL and e-mail
  * hosts, the last external hop's address and network (/24, or the first
  * three groups of IPv6), and the words of the two oldest Received fields
- * below that hop (hdrs, hlen: the message's header block), which were
- * written by the sender's side, never by us or our mailbox.
+ * below that hop (as bayes_tokens_header kept them), which were written
+ * by the sender's side, never by us or our mailbox. Call while the
+ * message is still there.
  */
 void bayes_tokens_scan(struct bayes_tokens *tok, const struct url_set *urls,
-    const struct received_chain *chain, const char *hdrs, size_t hlen);
+    const struct received_chain *chain);
 
 #endif

@@ -24,6 +24,11 @@
 /* Character classes of the word splitter. */
 enum { C_SEP = 0, C_WORD = 1, C_TRIM = 2, C_INNER = 3 };
 static unsigned char cls[256];
+static unsigned char lower[256];	/* ASCII letters lower-cased */
+/* The same classes as bits, 0 for a separator: a word's octets are
+ * or-ed together in one pass. */
+enum { F_WORD = 1, F_UPPER = 2, F_TRIM = 4, F_INNER = 8 };
+static unsigned char flags[256];
 
 static void
 cls_init(void)
@@ -40,6 +45,9 @@ cls_init(void)
 		else if (c == '$' || c == '!' || c == '@' || c == '*' || c == '_')
 			k = C_INNER;	/* kept anywhere ("$100", "free!") */
 		cls[c] = k;
+		lower[c] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		flags[c] = (unsigned char)(k == C_WORD ? F_WORD | (c >= 'A' && c <= 'Z' ? F_UPPER : 0) :
+		    k == C_TRIM ? F_TRIM : k == C_INNER ? F_INNER : 0);
 	}
 }
 
@@ -59,17 +67,11 @@ bayes_tokens_clear(struct bayes_tokens *t)
 	memset(t, 0, sizeof(*t));
 }
 
-uint64_t
-bayes_hash(const char *s, size_t len)
+/* Final mix: MurmurHash3's fmix64, so that every bit of the state
+ * reaches the low bits the tables use. */
+static inline uint64_t
+fmix64(uint64_t h)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a 64 offset basis */
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;		/* FNV prime */
-	}
-	/* MurmurHash3's fmix64: FNV's low bits are weak, and the table
-	 * slots are taken from them */
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;
@@ -78,9 +80,36 @@ bayes_hash(const char *s, size_t len)
 	return h;
 }
 
+uint64_t
+bayes_hash(const char *s, size_t len)
+{
+	/* eight octets per multiplication, little-endian whatever the host
+	 * (the database keeps the hashes): a token costs two or three
+	 * multiplications where FNV would take one per octet */
+	const unsigned char *p = (const unsigned char *)s;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)len * 0xc2b2ae3d27d4eb4fULL);
+
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t k = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+		    (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+		    (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+		h = (h ^ k) * 0x9fb21c651e98df25ULL;
+		h ^= h >> 29;
+	}
+	if (len > 0) {
+		uint64_t k = 0;
+		for (size_t i = 0; i < len; i++)
+			k |= (uint64_t)p[i] << (8 * i);
+		h = (h ^ k) * 0x9fb21c651e98df25ULL;
+		h ^= h >> 29;
+	}
+	return fmix64(h);
+}
+
 static void
 grow(struct bayes_tokens *t)
 {
+	/* most messages have a few hundred tokens */
 	size_t cap = t->cap ? t->cap * 2 : 256;
 
 	t->t = xrealloc(t->t, cap * sizeof(*t->t));
@@ -96,32 +125,14 @@ grow(struct bayes_tokens *t)
 	}
 }
 
-/* Adds the token prefix[0..pl) + word[0..wl), cut at BAYES_TOKEN_TEXT_MAX;
- * the hash is computed in place, the text copied only when new. */
+/* Adds the token tok[0..len) (len <= BAYES_TOKEN_TEXT_MAX); the text is
+ * kept only when new. */
 static bool
-add2(struct bayes_tokens *t, const char *prefix, size_t pl, const char *word, size_t wl)
+add_tok(struct bayes_tokens *t, const char *tok, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = bayes_hash(tok, len);
 	size_t j;
 
-	if (pl > BAYES_TOKEN_TEXT_MAX)
-		pl = BAYES_TOKEN_TEXT_MAX;
-	if (wl > BAYES_TOKEN_TEXT_MAX - pl)
-		wl = BAYES_TOKEN_TEXT_MAX - pl;
-	/* bayes_hash() of the concatenation, without making it */
-	for (size_t i = 0; i < pl; i++) {
-		h ^= (unsigned char)prefix[i];
-		h *= 0x100000001b3ULL;
-	}
-	for (size_t i = 0; i < wl; i++) {
-		h ^= (unsigned char)word[i];
-		h *= 0x100000001b3ULL;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
 	if (t->n == t->cap) {
 		if (t->n >= BAYES_TOKENS_MAX) {
 			t->cut = true;
@@ -138,18 +149,32 @@ add2(struct bayes_tokens *t, const char *prefix, size_t pl, const char *word, si
 		t->cut = true;
 		return false;
 	}
-	if (t->text_len + pl + wl > t->text_cap) {
+	if (t->text_len + len > t->text_cap) {
 		t->text_cap = t->text_cap ? t->text_cap * 2 : 4096;
-		if (t->text_cap < t->text_len + pl + wl)
-			t->text_cap = t->text_len + pl + wl;
+		if (t->text_cap < t->text_len + len)
+			t->text_cap = t->text_len + len;
 		t->text = xrealloc(t->text, t->text_cap);
 	}
-	memcpy(t->text + t->text_len, prefix, pl);
-	memcpy(t->text + t->text_len + pl, word, wl);
-	t->t[t->n] = (struct bayes_token){ h, (uint32_t)t->text_len, (uint8_t)(pl + wl) };
-	t->text_len += pl + wl;
+	memcpy(t->text + t->text_len, tok, len);
+	t->t[t->n] = (struct bayes_token){ h, (uint32_t)t->text_len, (uint8_t)len };
+	t->text_len += len;
 	t->slot[j] = (uint32_t)++t->n;
 	return true;
+}
+
+/* Adds prefix[0..pl) + word[0..wl), cut at BAYES_TOKEN_TEXT_MAX. */
+static bool
+add2(struct bayes_tokens *t, const char *prefix, size_t pl, const char *word, size_t wl)
+{
+	char tok[BAYES_TOKEN_TEXT_MAX];
+
+	if (pl > BAYES_TOKEN_TEXT_MAX)
+		pl = BAYES_TOKEN_TEXT_MAX;
+	if (wl > BAYES_TOKEN_TEXT_MAX - pl)
+		wl = BAYES_TOKEN_TEXT_MAX - pl;
+	memcpy(tok, prefix, pl);
+	memcpy(tok + pl, word, wl);
+	return add_tok(t, tok, pl + wl);
 }
 
 bool
@@ -178,25 +203,39 @@ u8len(unsigned char c)
 	return 1;
 }
 
+/* prefix[0..pl) + suffix into out (BAYES_TOKEN_TEXT_MAX octets, cut);
+ * returns the length. */
+static size_t
+join(char *out, const char *prefix, size_t pl, const char *suffix)
+{
+	size_t sl = strlen(suffix);
+
+	if (pl > BAYES_TOKEN_TEXT_MAX - sl)
+		pl = BAYES_TOKEN_TEXT_MAX - sl;
+	memcpy(out, prefix, pl);
+	memcpy(out + pl, suffix, sl);
+	return pl + sl;
+}
+
 /* A long word: runs of CJK-like characters one token each ("u8:"), else
  * "sk:" and its first 7 characters (SpamAssassin bugs 7135, 7141). */
 static void
-long_word(struct bayes_tokens *t, const char *prefix, const char *w, size_t len)
+long_word(struct bayes_tokens *t, const char *prefix, size_t pl, const char *w, size_t len)
 {
-	char p2[24];
-	size_t i = 0, n = 0, hi = 0;
+	char p2[BAYES_TOKEN_TEXT_MAX];
+	size_t i = 0, n = 0, hi = 0, l2;
 
 	for (size_t k = 0; k < len; k++)
 		hi += (unsigned char)w[k] >= 0x80;
 	if (hi >= 6) {
 		bool any = false;
-		snprintf(p2, sizeof(p2), "%su8:", prefix);
+		l2 = join(p2, prefix, pl, "u8:");
 		while (i < len) {
 			size_t l = u8len((unsigned char)w[i]);
 			if (i + l > len)
 				break;
 			if (l >= 3) {
-				if (!bayes_tokens_add(t, p2, w + i, l))
+				if (!add2(t, p2, l2, w + i, l))
 					return;
 				any = true;
 			}
@@ -213,8 +252,8 @@ long_word(struct bayes_tokens *t, const char *prefix, const char *w, size_t len)
 		i += l;
 		n++;
 	}
-	snprintf(p2, sizeof(p2), "%ssk:", prefix);
-	bayes_tokens_add(t, p2, w, i);
+	l2 = join(p2, prefix, pl, "sk:");
+	add2(t, p2, l2, w, i);
 }
 
 /* One word of [w, w+len) (already split, case as in the text). */
@@ -223,6 +262,7 @@ word(struct bayes_tokens *t, const char *prefix, size_t pl, const char *w, size_
 {
 	char low[BAYES_WORD_MAX + 1], core[BAYES_WORD_MAX + 1];
 	size_t cl = 0;
+	bool upper = false;
 	const char *at;
 
 	while (len > 0 && cls[(unsigned char)w[0]] == C_TRIM) {
@@ -235,30 +275,31 @@ word(struct bayes_tokens *t, const char *prefix, size_t pl, const char *w, size_
 		return;
 	/* an address: its domain and its local part, each its own clue */
 	if ((at = memchr(w, '@', len)) != NULL && at > w && at < w + len - 1) {
-		char p2[24], dom[BAYES_TOKEN_TEXT_MAX];
+		char p2[BAYES_TOKEN_TEXT_MAX], dom[BAYES_TOKEN_TEXT_MAX];
 		size_t dl = (size_t)(w + len - at - 1), ll = (size_t)(at - w);
 		if (dl > sizeof(dom))
 			dl = sizeof(dom);
 		for (size_t i = 0; i < dl; i++)
-			dom[i] = (char)(at[1 + i] >= 'A' && at[1 + i] <= 'Z' ? at[1 + i] + 32 : at[1 + i]);
-		snprintf(p2, sizeof(p2), "%s@", prefix);
-		bayes_tokens_add(t, p2, dom, dl);
+			dom[i] = (char)lower[(unsigned char)at[1 + i]];
+		add2(t, p2, join(p2, prefix, pl, "@"), dom, dl);
 		if (ll <= BAYES_WORD_MAX) {
 			for (size_t i = 0; i < ll; i++)
 				low[i] = (char)(w[i] >= 'A' && w[i] <= 'Z' ? w[i] + 32 : w[i]);
 			low[ll] = '@';
-			bayes_tokens_add(t, prefix, low, ll + 1);
+			add2(t, prefix, pl, low, ll + 1);
 		}
 		return;
 	}
 	if (len > BAYES_WORD_MAX) {
-		long_word(t, prefix, w, len);
+		long_word(t, prefix, pl, w, len);
 		return;
 	}
 	for (size_t i = 0; i < len; i++) {
 		char c = w[i];
-		if (c >= 'A' && c <= 'Z')
+		if (c >= 'A' && c <= 'Z') {
 			c += 32;
+			upper |= i > 0;
+		}
 		low[i] = c;
 		if (cls[(unsigned char)c] == C_WORD)
 			core[cl++] = c;
@@ -269,33 +310,61 @@ word(struct bayes_tokens *t, const char *prefix, size_t pl, const char *w, size_
 		add2(t, prefix, pl, core, cl);
 	/* and "FREE" as itself too: shouting is a clue of its own; a
 	 * capital first letter only is not (Bayes.pm IGNORE_TITLE_CASE) */
-	if (memcmp(low + 1, w + 1, len - 1) != 0)
+	if (upper)
 		add2(t, prefix, pl, w, len);
 }
 
 /* Splits buf into words; separators are the C_SEP characters, and "..."
  * or "--" inside a word (a common formatting slip that would make
- * one-off tokens). */
+ * one-off tokens). The common word, letters and digits only, 3 to 15
+ * octets, is made here in one pass; the others go to word(). */
 static void
 words(struct bayes_tokens *t, const char *prefix, const char *buf, size_t len)
 {
-	size_t i = 0, pl = strlen(prefix);
+	const unsigned char *p = (const unsigned char *)buf, *end = p + len;
+	size_t pl = strlen(prefix);
+	char tok[BAYES_TOKEN_TEXT_MAX];
 
-	while (i < len && !t->cut) {
-		size_t start;
-		while (i < len && cls[(unsigned char)buf[i]] == C_SEP)
-			i++;
-		start = i;
-		while (i < len && cls[(unsigned char)buf[i]] != C_SEP) {
-			if ((buf[i] == '.' || buf[i] == '-') && i + 1 < len && buf[i + 1] == buf[i] &&
-			    i > start)
+	if (pl > BAYES_TOKEN_TEXT_MAX - BAYES_WORD_MAX)
+		pl = BAYES_TOKEN_TEXT_MAX - BAYES_WORD_MAX;
+	memcpy(tok, prefix, pl);
+	while (p < end && !t->cut) {
+		const unsigned char *start;
+		unsigned acc, f, other, upper;
+		size_t n;
+		while (p < end && cls[*p] == C_SEP)
+			p++;
+		if (p == end)
+			break;
+		/* the first octet's case does not count (title case) */
+		start = p++;
+		acc = flags[*start] & ~F_UPPER;
+		while (p < end && (f = flags[*p]) != 0) {
+			/* "..." and "--" split words */
+			if ((f & F_TRIM) && p + 1 < end && p[1] == *p && (*p == '.' || *p == '-'))
 				break;
-			i++;
+			acc |= f;
+			p++;
 		}
-		if (i > start)
-			word(t, prefix, pl, buf + start, i - start);
-		while (i < len && (buf[i] == '.' || buf[i] == '-'))
-			i++;
+		other = (acc & (F_TRIM | F_INNER)) != 0;
+		upper = (acc & F_UPPER) ? 2 : 0;
+		n = (size_t)(p - start);
+		if (n > 0 && (other || n > BAYES_WORD_MAX))
+			word(t, prefix, pl, (const char *)start, n);
+		else if (n >= 3) {
+			for (size_t i = 0; i < n; i++)
+				tok[pl + i] = (char)lower[start[i]];
+			add_tok(t, tok, pl + n);
+			/* "FREE" as itself too: shouting is a clue of its own;
+			 * a capital first letter only is not (Bayes.pm
+			 * IGNORE_TITLE_CASE) */
+			if (upper & 2) {
+				memcpy(tok + pl, start, n);
+				add_tok(t, tok, pl + n);
+			}
+		}
+		while (p < end && (*p == '.' || *p == '-'))
+			p++;
 	}
 }
 
@@ -385,7 +454,7 @@ bayes_tokens_html(struct bayes_tokens *t, const char *buf, size_t len)
 			char low[16];
 			size_t ll = nl < sizeof(low) ? nl : sizeof(low);
 			for (size_t i = 0; i < ll; i++)
-				low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+				low[i] = (char)lower[(unsigned char)name[i]];
 			bayes_tokens_add(t, "tag:", low, ll);
 			if (nl == 5 && strncasecmp(name, "style", 5) == 0)
 				p = skip_past(p, end, "</style");
@@ -394,6 +463,11 @@ bayes_tokens_html(struct bayes_tokens *t, const char *buf, size_t len)
 		}
 		if (block_tag(name, nl))
 			vis[o++] = ' ';
+	}
+	if (memchr(vis, '&', o) == NULL) {
+		words(t, "", vis, o);
+		free(vis);
+		return;
 	}
 	/* references decoded after the tags are gone: "&lt;b&gt;" is text */
 	dec = xmalloc(o * 2 + 16);
@@ -407,8 +481,13 @@ bayes_tokens_html(struct bayes_tokens *t, const char *buf, size_t len)
 }
 
 /* A list of lower-case field names; a name ending in '-' is a prefix. */
+struct name {
+	const char *s;
+	size_t len;
+};
+#define N(lit) { lit, sizeof(lit) - 1 }
 struct names {
-	const char *const *v;
+	const struct name *v;
 	size_t n;
 };
 
@@ -417,13 +496,11 @@ static bool
 listed(const struct names *l, const char *low, size_t nl)
 {
 	for (size_t i = 0; i < l->n; i++) {
-		const char *e = l->v[i];
-		size_t el;
-		if (e[0] != low[0])
+		const struct name *e = &l->v[i];
+		if (e->s[0] != low[0] || e->len > nl)
 			continue;
-		el = strlen(e);
-		if (e[el - 1] == '-' ? nl >= el && memcmp(low, e, el) == 0 :
-		    nl == el && memcmp(low, e, el) == 0)
+		if (e->s[e->len - 1] == '-' ? memcmp(low, e->s, e->len) == 0 :
+		    nl == e->len && memcmp(low, e->s, nl) == 0)
 			return true;
 	}
 	return false;
@@ -432,30 +509,37 @@ listed(const struct names *l, const char *low, size_t nl)
 /* Header fields added on the way in (by postern, by a delivery agent, by
  * a mailbox): no token, so the message as received and the stored copy
  * give the same ones. */
-static const char *const ignored_v[] = {
-	"received", "x-spam-", "x-postern-", "authentication-results",
-	"arc-authentication-results", "arc-seal", "arc-message-signature",
-	"received-spf", "delivered-to", "return-path", "x-original-to", "envelope-to",
-	"x-envelope-to", "delivery-date", "x-delivery-date", "date", "status", "x-status",
-	"x-keywords", "x-uid", "x-uidl", "x-imapbase", "x-flags", "content-length", "lines",
-	"x-sieve", "x-sieve-", "x-virus-", "x-bogosity", "x-dspam-", "x-rspamd-",
-	"x-mailscanner", "x-mailscanner-", "x-spamd-", "x-amavis-",
+static const struct name ignored_v[] = {
+	N("received"), N("x-spam-"), N("x-postern-"), N("authentication-results"),
+	N("arc-authentication-results"), N("arc-seal"), N("arc-message-signature"),
+	N("received-spf"), N("delivered-to"), N("return-path"), N("x-original-to"),
+	N("envelope-to"), N("x-envelope-to"), N("delivery-date"), N("x-delivery-date"), N("date"),
+	N("status"), N("x-status"), N("x-keywords"), N("x-uid"), N("x-uidl"), N("x-imapbase"),
+	N("x-flags"), N("content-length"), N("lines"), N("x-sieve"), N("x-sieve-"), N("x-virus-"),
+	N("x-bogosity"), N("x-dspam-"), N("x-rspamd-"), N("x-mailscanner"), N("x-mailscanner-"),
+	N("x-spamd-"), N("x-amavis-"),
 };
-static const struct names ignored = { ignored_v, sizeof(ignored_v) / sizeof(ignored_v[0]) };
+static const struct names ignored = {
+	ignored_v, sizeof(ignored_v) / sizeof(ignored_v[0])
+};
 
 /* Fields whose value is a one-off string: only their presence counts
  * (Bayes.pm MARK_PRESENCE_ONLY_HDRS). */
-static const char *const presence_v[] = {
-	"dkim-signature", "domainkey-signature", "x-google-dkim-signature", "arc-",
-	"autocrypt", "x-face", "references", "in-reply-to", "thread-index", "x-gm-",
-	"x-google-", "x-ms-exchange-", "x-microsoft-", "x-forefront-", "openpgp",
+static const struct name presence_v[] = {
+	N("dkim-signature"), N("domainkey-signature"), N("x-google-dkim-signature"), N("arc-"),
+	N("autocrypt"), N("x-face"), N("references"), N("in-reply-to"), N("thread-index"),
+	N("x-gm-"), N("x-google-"), N("x-ms-exchange-"), N("x-microsoft-"), N("x-forefront-"),
+	N("openpgp"),
 	/* mailing lists: a list that spam also goes through would make its
 	 * spam look like ham (Bayes.pm IGNORED_HDRS) */
-	"list-", "x-list", "x-list-", "mailing-list", "x-mailing-list", "x-mailman-version",
-	"x-beenthere", "x-loop", "mail-followup-to", "x-egroups-", "resent-", "original-",
-	"x-original-", "sender", "x-sender", "errors-to", "precedence",
+	N("list-"), N("x-list"), N("x-list-"), N("mailing-list"), N("x-mailing-list"),
+	N("x-mailman-version"), N("x-beenthere"), N("x-loop"), N("mail-followup-to"),
+	N("x-egroups-"), N("resent-"), N("original-"), N("x-original-"), N("sender"),
+	N("x-sender"), N("errors-to"), N("precedence"),
 };
-static const struct names presence_only = { presence_v, sizeof(presence_v) / sizeof(presence_v[0]) };
+static const struct names presence_only = {
+	presence_v, sizeof(presence_v) / sizeof(presence_v[0])
+};
 
 static bool
 named(const char *low, size_t nl, const char *s)
@@ -468,11 +552,19 @@ bayes_tokens_header(struct bayes_tokens *t, const char *name, size_t namelen,
     const char *value, size_t valuelen)
 {
 	char raw[HEADER_RAW_MAX], dec[HEADER_DEC_MAX], low[HEADER_NAME_MAX], pfx[32];
-	const char *prefix = NULL;
+	const char *prefix = NULL, *txt;
 	size_t rl, dl, ll = namelen < sizeof(low) ? namelen : sizeof(low);
 
 	if (namelen == 0)
 		return;
+	if (namelen == 8 && strncasecmp(name, "Received", 8) == 0) {
+		if (t->nrcvd < BAYES_RCVD_MAX) {
+			t->rcvd[t->nrcvd] = value;
+			t->rcvd_len[t->nrcvd] = valuelen;
+		}
+		t->nrcvd++;
+		return;
+	}
 	for (size_t i = 0; i < ll; i++) {
 		char c = name[i];
 		low[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
@@ -516,7 +608,7 @@ bayes_tokens_header(struct bayes_tokens *t, const char *name, size_t namelen,
 			gt = memchr(at, '>', (size_t)(raw + rl - at));
 			dl = (size_t)((gt ? gt : raw + rl) - at - 1);
 			for (size_t k = 0; k < dl; k++)
-				dec[k] = (char)(at[1 + k] >= 'A' && at[1 + k] <= 'Z' ? at[1 + k] + 32 : at[1 + k]);
+				dec[k] = (char)lower[(unsigned char)at[1 + k]];
 			bayes_tokens_add(t, "msgid@", dec, dl);
 		}
 		return;
@@ -527,16 +619,27 @@ bayes_tokens_header(struct bayes_tokens *t, const char *name, size_t namelen,
 		 * those that are one-off strings (signatures, message ids) */
 		if (listed(&presence_only, low, ll))
 			return;
-		snprintf(pfx, sizeof(pfx), "%.*s:", (int)(ll < 24 ? ll : 24), low);
+		size_t pn = ll < 24 ? ll : 24;
+		memcpy(pfx, low, pn);
+		pfx[pn] = ':';
+		pfx[pn + 1] = '\0';
 		prefix = pfx;
 	}
-	rl = mime_unfold(value, valuelen, raw, sizeof(raw));
-	dl = rfc2047_decode(raw, rl, dec, sizeof(dec));
-	words(t, prefix, dec, dl);
+	/* RFC 2047 words only where "=?" says there are some; otherwise
+	 * the value as it is: folding is white space to the splitter */
+	if (memmem(value, valuelen, "=?", 2) != NULL) {
+		rl = mime_unfold(value, valuelen, raw, sizeof(raw));
+		dl = rfc2047_decode(raw, rl, dec, sizeof(dec));
+		txt = dec;
+	} else {
+		dl = valuelen < HEADER_RAW_MAX ? valuelen : HEADER_RAW_MAX;
+		txt = value;
+	}
+	words(t, prefix, txt, dl);
 	/* a reader sees the Subject as the first line of the text, and
 	 * Bayes.pm tokenizes it so */
 	if (strcmp(prefix, "subject:") == 0)
-		words(t, "", dec, dl);
+		words(t, "", txt, dl);
 }
 
 void

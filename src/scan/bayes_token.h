@@ -24,6 +24,9 @@
 /* A token's text, prefix included, is cut here (URL hosts are the long
  * ones): enough to show it, and the hash is of what is kept. */
 #define BAYES_TOKEN_TEXT_MAX 64
+/* Received fields remembered (a message with more gives no Received
+ * tokens: the originating hops are out of reach). */
+#define BAYES_RCVD_MAX 64
 
 struct bayes_token {
 	uint64_t hash;		/* bayes_hash() of the text */
@@ -39,13 +42,20 @@ struct bayes_tokens {
 	char *text;		/* token texts, not NUL-terminated */
 	size_t text_len, text_cap;
 	bool cut;		/* BAYES_TOKENS_MAX reached: tokens dropped */
+	/* The Received fields bayes_tokens_header saw, newest first
+	 * (values borrowed from the message, valid while it is scanned):
+	 * bayes_tokens_scan keeps those below the last external hop. */
+	const char *rcvd[BAYES_RCVD_MAX];
+	size_t rcvd_len[BAYES_RCVD_MAX];
+	size_t nrcvd;		/* may exceed BAYES_RCVD_MAX: then none used */
 };
 
 void bayes_tokens_init(struct bayes_tokens *t);
 void bayes_tokens_clear(struct bayes_tokens *t);
 
-/* 64-bit hash of a token's text (FNV-1a with a final mix): the key of the
- * token database, so it never changes for a given text. */
+/* 64-bit hash of a token's text (eight octets per step, little-endian,
+ * MurmurHash3's final mix): the key of the token database, so it never
+ * changes for a given text, whatever the host. */
 uint64_t bayes_hash(const char *s, size_t len);
 
 /* Adds prefix + word as one token (no splitting, text as given). Returns

@@ -170,6 +170,7 @@ received_chain(const char *headers, size_t len, const struct cidr *trusted, size
 {
 	size_t pos = 0, nl, vl;
 	const char *name, *value;
+	unsigned field = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->last_external = -1;
@@ -179,6 +180,7 @@ received_chain(const char *headers, size_t len, const struct cidr *trusted, size
 		if (nl != 8 || strncasecmp(name, "Received", 8) != 0)
 			continue;
 		h = &out->hops[out->n];
+		h->field = field++;
 		if (!received_parse_ip(value, vl, h->ip))
 			continue;
 		out->n++;

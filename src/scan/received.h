@@ -26,6 +26,7 @@ struct received_hop {
 	bool internal;
 	bool last_external;	/* the hop that handed the message to us */
 	bool deeper;		/* below the last external hop */
+	unsigned field;		/* which Received field, 0 the newest */
 };
 
 struct received_chain {

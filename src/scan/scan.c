@@ -691,7 +691,7 @@ scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb
 	mime_walk(msg, slen, on_part, s, &s->mime);
 	if (s->tok != NULL) {
 		/* SPEC 13: the vote is the same here and in postern scan */
-		bayes_tokens_scan(s->tok, &s->urls, &s->chain, msg, hend);
+		bayes_tokens_scan(s->tok, &s->urls, &s->chain);
 		bayes_classify(in->bayes, s->tok, in->bayes_min_learned, &s->bayes);
 		bayes_vote(&s->bayes, &s->score);
 		s->in.bayes = NULL;

@@ -121,7 +121,8 @@ test_tokens_table(void **state)
 		bad += check_list(&t, c->want, true, i);
 		bad += check_list(&t, c->absent, false, i);
 		if (c->count >= 0)
-			CASE_CHECK(bad, t.n == (size_t)c->count, i, "%zu tokens, want %d", t.n, c->count);
+			CASE_CHECK(bad, t.n == (size_t)c->count, i, "%zu tokens, want %d", t.n,
+			    c->count);
 		for (size_t k = 0; k < t.n; k++) {
 			size_t l;
 			const char *x = bayes_token_text(&t, k, &l);
@@ -252,7 +253,9 @@ test_vote(void **state)
 	(void)state;
 	for (size_t i = 0; i < NELEM(cases); i++) {
 		struct score sc;
-		struct bayes_result r = { .ran = true, .votes = cases[i].votes, .prob = cases[i].prob };
+		struct bayes_result r = {
+			.ran = true, .votes = cases[i].votes, .prob = cases[i].prob
+		};
 		score_init(&sc, NULL);
 		sc.weights[SYM_BAYES_SPAM] = cases[i].top;
 		bayes_vote(&r, &sc);
@@ -408,6 +411,35 @@ test_scan_hook(void **state)
 	bayes_table_free(t);
 }
 
+/* The sender's side of the Received chain: the last external hop's
+ * address and network, and the words of the fields below it; never our
+ * own field (the newest here, written for the public client). */
+static void
+test_received_tokens(void **state)
+{
+	static const char msg[] =
+	    "Received: from client.example (client.example [203.0.113.5])\r\n"
+	    "\tby mx.ours.test with ESMTP id OURID; Sat, 28 Nov 2026 00:00:00 +0000\r\n"
+	    "Received: from bot.test ([198.51.100.7]) by spamhelo.test\r\n"
+	    "From: a@b.example\r\nSubject: s\r\n\r\nbody\r\n";
+	struct scan_input in = { 0 };
+	struct scan *s;
+	const struct bayes_tokens *t;
+
+	(void)state;
+	in.bayes_tokens = true;
+	s = scan_start(&in, msg, sizeof(msg) - 1, NULL, NULL);
+	t = scan_bayes_tokens(s);
+	assert_true(has_token(t, S("ip:203.0.113.5")));
+	assert_true(has_token(t, S("net:203.0.113")));
+	assert_true(has_token(t, S("rcvd:spamhelo.test")));
+	assert_true(has_token(t, S("rcvd:bot.test")));
+	assert_false(has_token(t, S("rcvd:mx.ours.test")));
+	assert_false(has_token(t, S("rcvd:ourid")));
+	assert_false(has_token(t, S("rcvd:esmtp")));
+	scan_free(s);
+}
+
 int
 main(void)
 {
@@ -419,6 +451,7 @@ main(void)
 		cmocka_unit_test(test_vote),
 		cmocka_unit_test(test_table_and_classify),
 		cmocka_unit_test(test_scan_hook),
+		cmocka_unit_test(test_received_tokens),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
