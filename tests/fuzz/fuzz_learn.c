@@ -4,7 +4,9 @@
  * opinions file (policy/learn.h). Invariants: an extracted address is
  * NUL-terminated, lower-case, one '@' before a domain equal to what
  * scan_address_domain finds, without blanks; every entry the parser
- * parses the same way twice, and lookups of any line's key are safe.
+ * parses the same way twice, and lookups of any line's key are safe;
+ * learned_parse_line (what the sharing reads from other nodes) takes a
+ * line only when the file parser would, as "ACCOUNT SENDER" and spam|ham.
  */
 #include "fuzz.h"
 
@@ -44,8 +46,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		while (p < end) {
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
 			size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
-			char line[700], acc[330], snd[330], v[8], back[700];
+			char line[700], acc[330], snd[330], v[8], back[700], key[700];
 			unsigned long long t;
+			enum learn_opinion lo;
+			time_t lt;
+			if (learned_parse_line(p, ll, key, sizeof(key), &lo, &lt)) {
+				struct learned *one = learned_new("/nonexistent");
+				CHECK(lo == LEARN_SPAM || lo == LEARN_HAM);
+				CHECK(memchr(key, '\0', sizeof(key)) != NULL && strchr(key, ' ') != NULL);
+				CHECK(learned_parse(one, p, ll) == 0 && learned_count(one) == 1);
+				{
+					char *sp = strchr(key, ' ');
+					*sp = '\0';
+					CHECK(learned_get(one, key, sp + 1) == lo);
+				}
+				learned_free(one);
+			}
 			if (ll < sizeof(line)) {
 				memcpy(line, p, ll);
 				line[ll] = '\0';
