@@ -45,7 +45,8 @@
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: postern learn spam|ham [--user ACCOUNT] [--dir DIR | FILE... | -] -c FILE\n"
+	fprintf(stderr, "usage: postern learn spam|ham [--user ACCOUNT] [--dir DIR | FILE... | -] "
+	    "-c FILE\n"
 	    "       postern learn list [--user ACCOUNT] -c FILE\n");
 	return 2;
 }
@@ -67,7 +68,8 @@ take_opt(int *argc, char **argv, const char *name)
 			n = 1;
 		}
 		if (n) {
-			memmove(&argv[i], &argv[i + n], (size_t)(*argc - i - n + 1) * sizeof(char *));
+			memmove(&argv[i], &argv[i + n],
+			    (size_t)(*argc - i - n + 1) * sizeof(char *));
 			*argc -= n;
 			i--;
 		}
@@ -188,8 +190,8 @@ learn_opinion(struct run *r, const char *name, const char *msg, size_t len)
 
 	if (!message_account(r, msg, hend, account, sizeof(account))) {
 		if (!r->several)
-			fprintf(stderr, "postern: %s: no --user and no Delivered-To: naming an account "
-			    "here: only the classifier learned it\n", name);
+			fprintf(stderr, "postern: %s: no --user and no Delivered-To: naming an "
+			    "account here: only the classifier learned it\n", name);
 		return;
 	}
 	if (!mime_header_find(msg, hend, "From", &v, &vl) ||
@@ -218,7 +220,8 @@ store_failed(struct run *r, char *err)
 	if (r->cfg.log_file != NULL && log_open(r->cfg.log_file) == 0) {
 		char q[LOG_VALUE_MAX];
 		log_set_stderr(false);
-		log_event("alert", "kind=bayes reason=%s", log_quote(q, sizeof(q), err, strlen(err)));
+		log_event("alert", "kind=bayes reason=%s",
+		    log_quote(q, sizeof(q), err, strlen(err)));
 	}
 	free(r->store_err);
 	r->store_err = err;
@@ -295,6 +298,14 @@ learn_fd(struct run *r, const char *name, int fd)
 			len -= (size_t)(nl + 1 - msg);
 			msg = nl + 1;
 		}
+	}
+	if (len == 0) {
+		/* nothing to count: it would only move the totals */
+		fprintf(stderr, "postern: %s: empty message: nothing learned\n", name);
+		r->nfailed++;
+		r->rc = 1;
+		free(buf);
+		return;
 	}
 	learn_tokens(r, msg, len);
 	learn_opinion(r, name, msg, len);
@@ -430,9 +441,10 @@ cli_learn(int argc, char **argv)
 		err = NULL;
 	}
 	if (r.several || r.store != NULL)
-		printf("classifier: %u learned, %u already known, %u moved, %u unreadable; "
-		    "now %u spam and %u ham learned (votes from %u of each)\n", r.nnew, r.nsame,
-		    r.nmoved, r.nfailed, ns, nh, r.cfg.bayes_min_learned);
+		printf("classifier: %u learned, %u already known, %u moved, "
+		    "%u unreadable or empty; now %u spam and %u ham learned (votes from %u of "
+		    "each)\n", r.nnew, r.nsame, r.nmoved, r.nfailed, ns, nh,
+		    r.cfg.bayes_min_learned);
 	goto done;
 out:
 	r.rc = 1;

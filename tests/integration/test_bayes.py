@@ -169,6 +169,12 @@ def test_learn_dir_of_a_maildir(srv, tmp_path):
     assert "1 learned" in r.stdout and "now 3 spam" in r.stdout, r.stdout
     r = srv.cli("learn", "spam", "--dir", str(md / "cur"))
     assert "0 learned, 2 already known" in r.stdout, r.stdout
+    (md / "new" / "5.eml").write_bytes(b"")
+    r = srv.cli("learn", "spam", "--dir", str(md / "new"), check=False)
+    assert r.returncode == 1 and "empty message" in r.stderr, r
+    assert "0 learned, 1 already known, 0 moved, 1 unreadable or empty" in r.stdout, r.stdout
+    r = learn(srv, "spam", b"", check=False)
+    assert r.returncode == 1 and "empty message" in r.stderr, r
     r = srv.cli("learn", "ham", "--dir", str(tmp_path / "missing"), check=False)
     assert r.returncode == 1 and "cannot read folder" in r.stderr, r
     r = srv.cli("learn", "spam", "--dir", str(md / "cur"), "extra", check=False)
