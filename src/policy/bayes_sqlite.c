@@ -141,8 +141,9 @@ give_to_dir_owner(const char *path)
 	slash = strrchr(dir, '/');
 	if (slash != NULL)
 		*slash = '\0';
-	if (stat(slash ? dir : ".", &st) == 0 && st.st_uid != 0 && chown(path, st.st_uid, st.st_gid) == -1) {
-		/* left as it is: the learner that follows says what fails */
+	if (stat(slash ? dir : ".", &st) == 0 && st.st_uid != 0 &&
+	    chown(path, st.st_uid, st.st_gid) == -1) {
+		/* left root's: the learner that follows says what fails */
 	}
 	free(dir);
 }
@@ -172,8 +173,9 @@ check_schema(struct sq *q, char **err)
 		if (exec(q, "BEGIN IMMEDIATE", err) == -1)
 			return -1;
 		char pragmas[96];
-		snprintf(pragmas, sizeof(pragmas), "PRAGMA application_id = %d; PRAGMA user_version = %d",
-		    APPLICATION_ID, SCHEMA_VERSION);
+		snprintf(pragmas, sizeof(pragmas),
+		    "PRAGMA application_id = %d; PRAGMA user_version = %d", APPLICATION_ID,
+		    SCHEMA_VERSION);
 		if (exec(q, schema, err) == -1 || exec(q, pragmas, err) == -1 ||
 		    exec(q, "COMMIT", err) == -1) {
 			sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
@@ -326,8 +328,9 @@ static int
 trim(struct sq *q, const char *table, const char *key, const char *order, int64_t n,
     char **err)
 {
-	char *sql = xasprintf("DELETE FROM %s WHERE %s IN (SELECT %s FROM %s ORDER BY %s LIMIT %lld)",
-	    table, key, key, table, order, (long long)n);
+	char *sql = xasprintf("DELETE FROM %s WHERE %s IN "
+	    "(SELECT %s FROM %s ORDER BY %s LIMIT %lld)", table, key, key, table, order,
+	    (long long)n);
 	int rc = exec(q, sql, err);
 
 	free(sql);
@@ -348,7 +351,8 @@ sq_commit(void *h, char **err)
 	if ((n = one_int(q, "SELECT count(*) FROM tokens", err)) == -1)
 		goto bad;
 	if (n > BAYES_STORE_TOKENS_MAX &&
-	    trim(q, "tokens", "h", "atime, spam + ham", n - BAYES_STORE_TOKENS_MAX * 9 / 10, err) == -1)
+	    trim(q, "tokens", "h", "atime, spam + ham", n - BAYES_STORE_TOKENS_MAX * 9 / 10,
+	    err) == -1)
 		goto bad;
 	if ((n = one_int(q, "SELECT count(*) FROM messages", err)) == -1)
 		goto bad;

@@ -176,7 +176,8 @@ test_refused(void **state)
 	{
 		char cmd[256];
 		snprintf(cmd, sizeof(cmd), "sqlite3 %s 'CREATE TABLE t(x)' 2>/dev/null || "
-		    "python3 -c \"import sqlite3; sqlite3.connect('%s').execute('CREATE TABLE t(x)')\"",
+		    "python3 -c \"import sqlite3; "
+		    "sqlite3.connect('%s').execute('CREATE TABLE t(x)')\"",
 		    path, path);
 		assert_int_equal(system(cmd), 0);
 	}
@@ -246,8 +247,8 @@ test_concurrent_learners(void **state)
 				snprintf(text, sizeof(text), "shared kid%d msg%d.%d", k, k, i);
 				tokens_of(&tk, text);
 				if (bayes_store_begin(mine, &err) == -1 ||
-				    bayes_store_learn(mine, id, &tk, BAYES_KIND_SPAM, 1700000000, &res,
-				    &err) == -1 || bayes_store_commit(mine, &err) == -1)
+				    bayes_store_learn(mine, id, &tk, BAYES_KIND_SPAM, 1700000000,
+				    &res, &err) == -1 || bayes_store_commit(mine, &err) == -1)
 					_exit(2);
 				bayes_tokens_clear(&tk);
 			}
@@ -298,7 +299,8 @@ test_message_id(void **state)
 		size_t wl = strlen(w);
 		bayes_message_id(id_cases[i].msg, strlen(id_cases[i].msg), a, sizeof(a));
 		if (w[wl - 1] == ':')
-			CASE_CHECK(bad, strncmp(a, w, wl) == 0 && strlen(a) == wl + 64, i, "id %s", a);
+			CASE_CHECK(bad, strncmp(a, w, wl) == 0 && strlen(a) == wl + 64, i,
+			    "id %s", a);
 		else
 			CASE_CHECK(bad, strcmp(a, w) == 0, i, "id %s", a);
 	}
