@@ -83,7 +83,9 @@ static const struct key keys[] = {
 	{ "scan_max_lookups", K_UINT, OFF(scan_max_lookups), 0, 0, 100000 },
 	{ "scan_defanged", K_BOOL, OFF(scan_defanged), 0, 0, 0 },
 	{ "bayes", K_BOOL, OFF(bayes), 0, 0, 0 },
-	{ "bayes_min_learned", K_UINT, OFF(bayes_min_learned), 0, 1, COUNT_MAX },
+	/* 0: votes from the first message learned (nothing learned of a
+	 * kind gives no clue, so no vote either) */
+	{ "bayes_min_learned", K_UINT, OFF(bayes_min_learned), 0, 0, COUNT_MAX },
 	{ "max_message_size", K_SIZE, OFF(max_message_size), 0, 1024, TERA },
 	{ "max_connections", K_UINT, OFF(max_connections), 0, 1, 1000000 },
 	{ "max_connections_per_ip", K_UINT, OFF(max_connections_per_ip), 0, 1, 1000000 },

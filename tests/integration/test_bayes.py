@@ -224,9 +224,13 @@ def test_bayes_no_turns_it_off(make_server):
         time.sleep(0.5)
     r = srv.cli("check-config")
     assert r.returncode == 0
-    srv.write_config(bayes_min_learned="0")
+    for bad in ("-1", "many", "2000000000"):
+        srv.write_config(bayes_min_learned=bad)
+        r = srv.cli("check-config", check=False)
+        assert r.returncode == 1 and "bayes_min_learned" in r.stdout + r.stderr, (bad, r)
+    srv.write_config(bayes_min_learned="0", bayes="maybe")
     r = srv.cli("check-config", check=False)
-    assert r.returncode == 1 and "bayes_min_learned" in r.stdout + r.stderr, r
+    assert r.returncode == 1 and "bayes" in r.stdout + r.stderr, r
 
 
 # ---- through Dovecot: Junk moves teach the classifier -------------------
