@@ -1,6 +1,8 @@
 /*
  * The server's copy of the classifier's counts (SPEC 13). A scan reads a
- * table in memory (a few hundred hash probes, microseconds); the copy is
+ * table in memory: on the corpus (210 tokens a message) 9 us a message,
+ * where asking SQLite for each token took 160 us, longer than the whole
+ * rest of the scan. The copy (52,000 tokens: 15 ms to load) is
  * loaded from the store on a thread of its own whenever the store changed
  * (checked with a stat() at most once a second), and replaces the old one
  * on the loop, so `postern learn` (a Junk move) counts for the next
