@@ -2,32 +2,54 @@
  * libunbound glue. Queries live in a list owned by the resolver; a query
  * completes once (answer, timeout or failure) and is freed right after
  * its callback. Cancelling marks the query so a late answer is dropped.
+ * Queries for the same name and type while one is on its way share it (a
+ * lookup, libunbound's callback argument): a message asks for the same
+ * domain several times within milliseconds (its URLs, HELO, sender), and
+ * each trip through libunbound's worker thread and pipes costs some
+ * twenty system calls. A lookup lives while a query waits for it.
  */
 #include "resolver.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unbound.h>
 
+#include "dns/answer.h"
 #include "dns/cache.h"
 #include "lib/xmalloc.h"
 
 #define CACHE_SLOTS 8192
+#define LOOKUP_BUCKETS 1024
+#define KEY_MAX (DNS_NAME_TEXT_MAX + 2)
+
+/* One question given to libunbound, and the queries waiting for it. */
+struct lookup {
+	struct lookup *hnext;	/* in the resolver's table, when keyed */
+	struct resolver *r;
+	int async_id;		/* libunbound's */
+	struct dns_query *waiters, *last;	/* in the order they came */
+	bool keyed;		/* in the table (a name dns_name_key takes) */
+	bool answering;		/* on_answer runs the waiters' callbacks */
+	int type;
+	size_t bucket;
+	char key[KEY_MAX];	/* lower case, no final dot */
+	char name[];		/* as the first query asked */
+};
 
 struct dns_query {
 	struct dns_query *next, *prev;
 	struct resolver *r;
-	int async_id;		/* libunbound's, 0 when not submitted */
+	struct lookup *lk;	/* waited for, or NULL */
+	struct dns_query *lnext, *lprev;	/* lk's waiters */
 	struct event *timer;	/* deadline, or immediate failure */
 	dns_cb *cb;
 	void *arg;
 	bool failed;		/* submission refused: fail from the timer */
 	struct dns_cached *hit;	/* answered from the cache: from the timer */
-	int type;
-	char name[];		/* as asked, for the cache */
 };
 
 struct resolver {
@@ -35,8 +57,9 @@ struct resolver {
 	struct ub_ctx *ctx;
 	struct event *ev;	/* readable ub_fd */
 	struct dns_query *queries;
-	unsigned long count;
+	unsigned long count, lookups_made;
 	struct dns_cache *cache;
+	struct lookup *lookups[LOOKUP_BUCKETS];	/* keyed ones, by name and type */
 };
 
 static time_t
@@ -48,11 +71,87 @@ now_sec(void)
 	return ts.tv_sec;
 }
 
+static size_t
+bucket_of(const char *key, int type)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (const char *p = key; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	h = (h ^ (unsigned)type) * 1099511628211ULL;
+	return (size_t)(h % LOOKUP_BUCKETS);
+}
+
+/* The lookup on its way for key/type, or NULL. */
+static struct lookup *
+lookup_find(struct resolver *r, const char *key, int type, size_t bucket)
+{
+	for (struct lookup *lk = r->lookups[bucket]; lk; lk = lk->hnext)
+		if (lk->type == type && strcmp(lk->key, key) == 0)
+			return lk;
+	return NULL;
+}
+
+/* Out of the table: a later query for the name starts its own. */
+static void
+lookup_unkey(struct lookup *lk)
+{
+	struct lookup **pp;
+
+	if (!lk->keyed)
+		return;
+	for (pp = &lk->r->lookups[lk->bucket]; *pp; pp = &(*pp)->hnext)
+		if (*pp == lk) {
+			*pp = lk->hnext;
+			break;
+		}
+	lk->keyed = false;
+}
+
+/* q stops waiting for its lookup; the last one to stop cancels it. */
+static void
+lookup_leave(struct dns_query *q)
+{
+	struct lookup *lk = q->lk;
+
+	if (lk == NULL)
+		return;
+	if (q->lprev)
+		q->lprev->lnext = q->lnext;
+	else
+		lk->waiters = q->lnext;
+	if (q->lnext)
+		q->lnext->lprev = q->lprev;
+	else
+		lk->last = q->lprev;
+	q->lk = NULL;
+	q->lnext = q->lprev = NULL;
+	if (lk->waiters == NULL && !lk->answering) {
+		ub_cancel(lk->r->ctx, lk->async_id);
+		lookup_unkey(lk);
+		free(lk);
+	}
+}
+
+static void
+lookup_join(struct lookup *lk, struct dns_query *q)
+{
+	q->lk = lk;
+	q->lnext = NULL;
+	q->lprev = lk->last;
+	if (lk->last)
+		lk->last->lnext = q;
+	else
+		lk->waiters = q;
+	lk->last = q;
+}
+
 static void
 unlink_query(struct dns_query *q)
 {
 	struct resolver *r = q->r;
 
+	lookup_leave(q);
 	if (q->prev)
 		q->prev->next = q->next;
 	else
@@ -90,10 +189,10 @@ complete_cached(struct dns_query *q, const struct dns_answer *ans)
 static void
 on_answer(void *mydata, int err, struct ub_result *res)
 {
-	struct dns_query *q = mydata;
+	struct lookup *lk = mydata;
 	struct dns_answer ans = { .status = DNS_SERVFAIL };
+	struct dns_query *q;
 
-	q->async_id = 0;
 	if (err == 0 && res != NULL) {
 		ans.rcode = res->rcode;
 		ans.secure = res->secure != 0;
@@ -113,10 +212,19 @@ on_answer(void *mydata, int err, struct ub_result *res)
 			ans.status = DNS_NODATA;
 		/* a bogus answer's TTL cannot be trusted either */
 		if (!res->bogus && res->ttl > 0)
-			dns_cache_put(q->r->cache, q->name, q->type, &ans, (unsigned)res->ttl,
+			dns_cache_put(lk->r->cache, lk->name, lk->type, &ans, (unsigned)res->ttl,
 			    now_sec());
 	}
-	complete(q, &ans);
+	/* Every waiter gets the answer. A callback may cancel another
+	 * waiter or ask again (a new lookup, or the cache): the list is
+	 * read afresh each time and the lookup stays until the end. */
+	lookup_unkey(lk);
+	lk->answering = true;
+	while ((q = lk->waiters) != NULL) {
+		lookup_leave(q);
+		complete(q, &ans);
+	}
+	free(lk);
 	if (res != NULL)
 		ub_resolve_free(res);
 }
@@ -142,9 +250,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		complete_cached(q, &ans);
 		return;
 	}
-	if (q->async_id != 0)
-		ub_cancel(q->r->ctx, q->async_id);
-	q->async_id = 0;
+	lookup_leave(q);
 	complete(q, &ans);
 }
 
@@ -231,12 +337,14 @@ dns_query(struct resolver *r, const char *name, int type, unsigned timeout_ms,
     dns_cb *cb, void *arg)
 {
 	size_t nlen = strlen(name);
-	struct dns_query *q = xcalloc(1, sizeof(*q) + nlen + 1);
+	struct dns_query *q = xcalloc(1, sizeof(*q));
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	struct lookup *lk;
+	char key[KEY_MAX];
+	bool keyed = false;
+	size_t bucket = 0;
 	int rc;
 
-	memcpy(q->name, name, nlen + 1);
-	q->type = type;
 	q->r = r;
 	q->cb = cb;
 	q->arg = arg;
@@ -252,16 +360,42 @@ dns_query(struct resolver *r, const char *name, int type, unsigned timeout_ms,
 		evtimer_add(q->timer, &zero);
 		return q;
 	}
-	rc = ub_resolve_async(r->ctx, name, type, 1 /* IN */, q, on_answer, &q->async_id);
+	if (dns_name_key(name, key, sizeof(key))) {
+		keyed = true;
+		bucket = bucket_of(key, type);
+		if ((lk = lookup_find(r, key, type, bucket)) != NULL) {
+			/* the same question is on its way: wait for it */
+			lookup_join(lk, q);
+			if (timeout_ms > 0)
+				evtimer_add(q->timer, &tv);
+			return q;
+		}
+	}
+	lk = xcalloc(1, sizeof(*lk) + nlen + 1);
+	lk->r = r;
+	lk->type = type;
+	memcpy(lk->name, name, nlen + 1);
+	rc = ub_resolve_async(r->ctx, name, type, 1 /* IN */, lk, on_answer, &lk->async_id);
 	if (rc != 0) {
 		/* Never call back from inside dns_query: the caller may not
 		 * be ready for it. Fail from the loop instead. */
-		q->async_id = 0;
+		free(lk);
 		q->failed = true;
 		tv.tv_sec = 0;
 		tv.tv_usec = 0;
 		evtimer_add(q->timer, &tv);
-	} else if (timeout_ms > 0)
+		return q;
+	}
+	r->lookups_made++;
+	if (keyed) {
+		memcpy(lk->key, key, sizeof(lk->key));
+		lk->bucket = bucket;
+		lk->keyed = true;
+		lk->hnext = r->lookups[bucket];
+		r->lookups[bucket] = lk;
+	}
+	lookup_join(lk, q);
+	if (timeout_ms > 0)
 		evtimer_add(q->timer, &tv);
 	return q;
 }
@@ -271,8 +405,6 @@ dns_cancel(struct dns_query *q)
 {
 	if (q == NULL)
 		return;
-	if (q->async_id != 0)
-		ub_cancel(q->r->ctx, q->async_id);
 	unlink_query(q);
 }
 
@@ -280,4 +412,10 @@ unsigned long
 resolver_queries(const struct resolver *r)
 {
 	return r->count;
+}
+
+unsigned long
+resolver_lookups(const struct resolver *r)
+{
+	return r->lookups_made;
 }

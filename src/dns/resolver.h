@@ -72,5 +72,8 @@ void dns_cancel(struct dns_query *q);
 
 /* Queries started and answered so far (tests, stats). */
 unsigned long resolver_queries(const struct resolver *r);
+/* Questions handed to libunbound so far: the other queries were answered
+ * by the cache or shared a lookup of the same name on its way. */
+unsigned long resolver_lookups(const struct resolver *r);
 
 #endif

@@ -1,0 +1,259 @@
+/*
+ * Tests of the resolver (src/dns/resolver.h) against a real libunbound
+ * forwarding to a tiny DNS responder on 127.0.0.1 (a thread here): every
+ * A question gets 192.0.2.N (N: how many questions it has seen) with TTL
+ * 0, so nothing is cached, after DELAY_MS, so queries overlap. Queries
+ * for the same name while one is on its way share it: each still gets
+ * its answer, its own deadline and its own cancel. Bounded: the loop
+ * runs at most LOOP_S seconds, the responder stops with the test.
+ */
+#include "unit.h"
+
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dns/resolver.h"
+
+#define DELAY_MS 200
+#define LOOP_S 10
+
+static int dns_fd = -1;
+static unsigned short dns_port;
+static volatile int stop;
+static volatile int questions;
+static pthread_t thread;
+
+/* Answers every question after DELAY_MS: copies the question, QR RA,
+ * one A record 192.0.2.<count> TTL 0 (pointer to the question's name). */
+static void *
+responder(void *arg)
+{
+	(void)arg;
+	while (!stop) {
+		unsigned char b[512];
+		struct sockaddr_in from;
+		socklen_t fl = sizeof(from);
+		struct pollfd pfd = { dns_fd, POLLIN, 0 };
+		ssize_t n;
+		size_t q;
+
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		n = recvfrom(dns_fd, b, sizeof(b) - 32, 0, (struct sockaddr *)&from, &fl);
+		if (n < 17)
+			continue;
+		/* the question: name, type, class; drop any OPT record */
+		for (q = 12; q < (size_t)n && b[q] != 0; q += 1 + b[q])
+			;
+		q += 5;
+		if (q > (size_t)n)
+			continue;
+		questions++;
+		usleep(DELAY_MS * 1000);
+		b[2] = 0x81;
+		b[3] = 0x80;
+		b[6] = 0;
+		b[7] = 1;	/* one answer */
+		b[8] = b[9] = b[10] = b[11] = 0;
+		memcpy(b + q, "\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x00\x00\x04\xc0\x00\x02", 15);
+		b[q + 15] = (unsigned char)questions;
+		sendto(dns_fd, b, q + 16, 0, (struct sockaddr *)&from, fl);
+	}
+	return NULL;
+}
+
+static int
+setup(void **state)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof(a);
+
+	(void)state;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	dns_fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (dns_fd == -1 || bind(dns_fd, (struct sockaddr *)&a, sizeof(a)) == -1 ||
+	    getsockname(dns_fd, (struct sockaddr *)&a, &al) == -1)
+		return -1;
+	dns_port = ntohs(a.sin_port);
+	stop = 0;
+	return pthread_create(&thread, NULL, responder, NULL) == 0 ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	stop = 1;
+	pthread_join(thread, NULL);
+	close(dns_fd);
+	return 0;
+}
+
+/* What one query got. */
+struct got {
+	bool done;
+	enum dns_status status;
+	int last_octet;		/* of the first A record, or -1 */
+	struct dns_query **cancel;	/* a query this callback cancels */
+	int *pending;
+	struct event_base *base;
+};
+
+static void
+on_done(void *arg, const struct dns_answer *ans)
+{
+	struct got *g = arg;
+
+	g->done = true;
+	g->status = ans->status;
+	g->last_octet = ans->status == DNS_OK && ans->count > 0 && ans->len[0] == 4 ?
+	    (unsigned char)ans->data[0][3] : -1;
+	if (g->cancel != NULL && *g->cancel != NULL) {
+		dns_cancel(*g->cancel);
+		*g->cancel = NULL;
+		(*g->pending)--;
+	}
+	if (--*g->pending == 0)
+		event_base_loopbreak(g->base);
+}
+
+static struct resolver *
+new_resolver(struct event_base *base)
+{
+	struct hostport fwd;
+	struct resolver_options opt = { .forwarders = &fwd, .nforwarders = 1 };
+	struct resolver *r;
+	char *err = NULL;
+
+	memset(&fwd, 0, sizeof(fwd));
+	snprintf(fwd.host, sizeof(fwd.host), "127.0.0.1");
+	fwd.port = dns_port;
+	r = resolver_new(base, &opt, &err);
+	if (r == NULL)
+		print_error("resolver_new: %s\n", err);
+	assert_non_null(r);
+	return r;
+}
+
+static void
+run(struct event_base *base)
+{
+	struct timeval tv = { LOOP_S, 0 };
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+/* Two queries for one name at once: one question, both answered, with
+ * the same record; a third after them asks again. Names in any case. */
+static void
+test_shared_lookup(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct resolver *r = new_resolver(base);
+	int pending = 2;
+	struct got a = { .pending = &pending, .base = base }, b = a, c = a;
+
+	(void)state;
+	dns_query(r, "one.example.test", DNS_TYPE_A, 5000, on_done, &a);
+	dns_query(r, "ONE.example.test.", DNS_TYPE_A, 5000, on_done, &b);
+	assert_int_equal(resolver_lookups(r), 1);
+	run(base);
+	assert_true(a.done && b.done);
+	assert_int_equal(a.status, DNS_OK);
+	assert_int_equal(b.status, DNS_OK);
+	assert_int_equal(a.last_octet, b.last_octet);
+	/* answered (TTL 0: not kept): the next query is a new question */
+	pending = 1;
+	dns_query(r, "one.example.test", DNS_TYPE_A, 5000, on_done, &c);
+	assert_int_equal(resolver_lookups(r), 2);
+	run(base);
+	assert_true(c.done);
+	assert_int_equal(c.status, DNS_OK);
+	assert_int_not_equal(c.last_octet, a.last_octet);
+	assert_int_equal(resolver_queries(r), 3);
+	resolver_free(r);
+	event_base_free(base);
+}
+
+/* Each query keeps its own deadline and its own cancel. */
+static void
+test_shared_deadline_and_cancel(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct resolver *r = new_resolver(base);
+	int pending = 3;
+	struct got shortq = { .pending = &pending, .base = base }, longq = shortq, gone = shortq,
+	    other = shortq;
+	struct dns_query *g;
+
+	(void)state;
+	/* the first to ask gives up before the answer, the second waits */
+	dns_query(r, "two.example.test", DNS_TYPE_A, 10, on_done, &shortq);
+	dns_query(r, "two.example.test", DNS_TYPE_A, 5000, on_done, &longq);
+	/* cancelled: never called back; the others still answered */
+	g = dns_query(r, "two.example.test", DNS_TYPE_A, 5000, on_done, &gone);
+	dns_query(r, "three.example.test", DNS_TYPE_AAAA, 5000, on_done, &other);
+	dns_cancel(g);
+	assert_int_equal(resolver_lookups(r), 2);
+	run(base);
+	assert_true(shortq.done && longq.done && other.done);
+	assert_false(gone.done);
+	assert_int_equal(shortq.status, DNS_TIMEOUT);
+	assert_int_equal(longq.status, DNS_OK);
+	resolver_free(r);
+	event_base_free(base);
+}
+
+/* A callback cancels another query waiting for the same answer; a query
+ * left alone and cancelled gives up its lookup (no call back, no crash
+ * when the answer comes). */
+static void
+test_cancel_from_callback(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct resolver *r = new_resolver(base);
+	int pending = 3;	/* first, second (cancelled by first) and third */
+	struct got first = { .pending = &pending, .base = base }, second = first, third = first,
+	    alone = first;
+	struct dns_query *q2, *q4;
+
+	(void)state;
+	dns_query(r, "four.example.test", DNS_TYPE_A, 5000, on_done, &first);
+	q2 = dns_query(r, "four.example.test", DNS_TYPE_A, 5000, on_done, &second);
+	dns_query(r, "four.example.test", DNS_TYPE_A, 5000, on_done, &third);
+	first.cancel = &q2;	/* the first callback cancels the second query */
+	q4 = dns_query(r, "five.example.test", DNS_TYPE_A, 5000, on_done, &alone);
+	dns_cancel(q4);
+	run(base);
+	assert_true(first.done && third.done);
+	assert_false(second.done);
+	assert_false(alone.done);
+	assert_int_equal(third.status, DNS_OK);
+	/* the loop once more, past the cancelled lookup's answer */
+	{
+		struct timeval tv = { 0, DELAY_MS * 2 * 1000 };
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+	assert_false(alone.done);
+	resolver_free(r);
+	event_base_free(base);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shared_lookup),
+		cmocka_unit_test(test_shared_deadline_and_cancel),
+		cmocka_unit_test(test_cancel_from_callback),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
