@@ -112,6 +112,47 @@ test_never_kept(void **state)
 	dns_cache_free(c);
 }
 
+/* Records of different lengths (TXT-like, an empty one, 64 of them, the
+ * most kept) come back whole and in order, and a long key still matches
+ * only itself. */
+static void
+test_records_of_any_length(void **state)
+{
+	struct dns_cache *c = dns_cache_new(64);
+	char recs[64][300];
+	const char *data[64];
+	int lens[64];
+	struct dns_answer a;
+	struct dns_cached *h;
+	const struct dns_answer *g;
+	char name[250];
+
+	(void)state;
+	for (int i = 0; i < 64; i++) {
+		lens[i] = (i * 37) % 300;	/* 0 for the first */
+		memset(recs[i], 'a' + i % 26, sizeof(recs[i]));
+		data[i] = recs[i];
+	}
+	a = answer_of(data, lens, 64);
+	memset(name, 'x', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	name[60] = name[120] = name[180] = '.';
+	dns_cache_put(c, name, DNS_TYPE_TXT, &a, 300, 0);
+	name[200] = 'y';
+	assert_null(dns_cache_get(c, name, DNS_TYPE_TXT, 0));
+	name[200] = 'x';
+	h = dns_cache_get(c, name, DNS_TYPE_TXT, 0);
+	assert_non_null(h);
+	g = dns_cached_answer(h);
+	assert_int_equal(g->count, 64);
+	for (int i = 0; i < 64; i++) {
+		assert_int_equal(g->len[i], lens[i]);
+		assert_memory_equal(g->data[i], recs[i], (size_t)lens[i]);
+	}
+	dns_cached_free(h);
+	dns_cache_free(c);
+}
+
 static void
 test_collision_replaces(void **state)
 {
@@ -137,6 +178,7 @@ main(void)
 		cmocka_unit_test(test_hit_is_a_copy),
 		cmocka_unit_test(test_expiry_and_cap),
 		cmocka_unit_test(test_never_kept),
+		cmocka_unit_test(test_records_of_any_length),
 		cmocka_unit_test(test_collision_replaces),
 	};
 
