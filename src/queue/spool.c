@@ -37,7 +37,11 @@
 #include "queue/spool_internal.h"
 
 #define SPOOL_META_MAX (64 * 1024)
+/* The write buffer starts small and doubles up to SPOOL_BUF, then is
+ * written out whenever full: a typical message (a few KB) is written in
+ * one go at the end without each session in DATA holding 64 KB. */
 #define SPOOL_BUF 65536
+#define SPOOL_BUF_START 8192
 /* Block checksums: sector-sized blocks at the start, where small messages
  * live and a damaged byte should cost little, larger ones after, so that
  * the sums of a 50 MB message stay near 60 KB. */
@@ -56,7 +60,7 @@ struct spool_writer {
 	uint32_t *sums;		/* of the finished blocks */
 	size_t nsums, capsums;
 	char *buf;		/* write buffer */
-	size_t used;
+	size_t used, cap;
 };
 
 static const uint64_t FNV_PRIME = 1099511628211ULL;
@@ -190,13 +194,20 @@ put_raw(struct spool_writer *w, const char *p, size_t n)
 {
 	w->total += n;
 	while (n > 0) {
-		size_t room = SPOOL_BUF - w->used, k = n < room ? n : room;
+		size_t room, k;
+		if (w->used == w->cap) {
+			if (w->cap < SPOOL_BUF) {
+				w->cap *= 2;
+				w->buf = xrealloc(w->buf, w->cap);
+			} else if (flush_buf(w) == -1)
+				return -1;
+		}
+		room = w->cap - w->used;
+		k = n < room ? n : room;
 		memcpy(w->buf + w->used, p, k);
 		w->used += k;
 		p += k;
 		n -= k;
-		if (w->used == SPOOL_BUF && flush_buf(w) == -1)
-			return -1;
 	}
 	return 0;
 }
@@ -234,7 +245,8 @@ spool_create(const char *data_dir, const struct spool_envelope *env)
 		free(w);
 		return NULL;
 	}
-	w->buf = xmalloc(SPOOL_BUF);
+	w->cap = SPOOL_BUF_START;
+	w->buf = xmalloc(w->cap);
 	w->hash = SPOOL_FNV_OFFSET;
 	w->bhash = SPOOL_FNV32_OFFSET;
 	snprintf(num, sizeof(num), "%lld", (long long)env->time);
