@@ -331,11 +331,10 @@ merged(void *arg, bool ok, const struct state_pair *p, size_t n)
 	for (size_t i = 0; i < NBUCKETS; i++)
 		for (struct entry *e = s->b[i]; e; e = e->next) {
 			struct entry *r = find(remote, e->addr);
-			if (e->until > now && (r == NULL || r->until < e->until)) {
-				char v[24];
-				snprintf(v, sizeof(v), "%lld", (long long)e->until);
-				state_map_put(s->st, "suppressed", e->addr, v, 0, NULL, NULL);
-			}
+			/* published too: a node that merged before ours came
+			 * back (Redis restarted empty) learns it now */
+			if (e->until > now && (r == NULL || r->until < e->until))
+				share_one(s, e->addr, e->until);
 		}
 	suppress_free(remote);
 	if (changed) {
