@@ -321,15 +321,23 @@ msg_load(struct msg *m, const char *in, size_t len)
 {
 	size_t extra = 0, o = 0, cap = 0, pos = 0;
 
-	for (size_t i = 0; i < len; i++)
-		if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r'))
+	/* a bare LF (a file given to postern scan) is taken as CRLF; mail
+	 * from a session has none, and is copied at once */
+	for (const char *p = in, *end = in + len; p < end &&
+	    (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+		if (p == in || p[-1] != '\r')
 			extra++;
 	m->buf = xmalloc(len + extra + 1);
-	for (size_t i = 0; i < len; i++) {
-		if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r'))
-			m->buf[o++] = '\r';
-		m->buf[o++] = in[i];
-	}
+	if (extra == 0) {
+		if (len > 0)
+			memcpy(m->buf, in, len);
+		o = len;
+	} else
+		for (size_t i = 0; i < len; i++) {
+			if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r'))
+				m->buf[o++] = '\r';
+			m->buf[o++] = in[i];
+		}
 	m->buf[o] = '\0';
 	m->len = o;
 	m->h = NULL;
@@ -1123,16 +1131,18 @@ struct key_lookup {
 	size_t nrecs;
 };
 
+/* The arrays hold nsigs each (at most DKIM_SIGS_MAX): a message with
+ * one signature does not clear room for eight (a signature is ~2 KB). */
 struct dkim_verify {
 	dkim_cb *cb;
 	void *arg;
 	struct msg m;
-	struct sig sigs[DKIM_SIGS_MAX];
+	struct sig *sigs;
 	size_t nsigs;
-	struct key_lookup lk[DKIM_SIGS_MAX];
+	struct key_lookup *lk;
 	unsigned pending;
 	struct dns_query *defer;	/* nothing to look up: see start */
-	struct dkim_sig_result results[DKIM_SIGS_MAX];
+	struct dkim_sig_result *results;
 };
 
 static void
@@ -1191,6 +1201,9 @@ dkim_verify_start(struct resolver *res, const char *msg, size_t len, unsigned ti
 	v->arg = arg;
 	msg_load(&v->m, msg, len);
 	v->nsigs = find_sigs(&v->m, idx, DKIM_SIGS_MAX);
+	v->sigs = xcalloc(v->nsigs ? v->nsigs : 1, sizeof(*v->sigs));
+	v->lk = xcalloc(v->nsigs ? v->nsigs : 1, sizeof(*v->lk));
+	v->results = xcalloc(v->nsigs ? v->nsigs : 1, sizeof(*v->results));
 	for (size_t i = 0; i < v->nsigs; i++) {
 		struct sig *s = &v->sigs[i];
 		char name[DNS_NAME_TEXT_MAX + 16];
@@ -1213,9 +1226,10 @@ dkim_verify_start(struct resolver *res, const char *msg, size_t len, unsigned ti
 	for (size_t i = 0; i < v->nsigs; i++) {
 		struct sig *s = &v->sigs[i];
 		char name[DNS_NAME_TEXT_MAX + 16];
-		if (s->early != DKIM_NONE)
+		/* the length was checked above: no cut */
+		if (s->early != DKIM_NONE ||
+		    snprintf(name, sizeof(name), "%s._domainkey.%s", s->s, s->d) >= (int)sizeof(name))
 			continue;
-		snprintf(name, sizeof(name), "%s._domainkey.%s", s->s, s->d);
 		v->lk[i].q = dns_query(res, name, DNS_TYPE_TXT, timeout_ms, on_key, &v->lk[i]);
 	}
 	if (v->pending == 0) {
@@ -1242,5 +1256,8 @@ dkim_verify_free(struct dkim_verify *v)
 			free(v->lk[i].recs[k]);
 	}
 	msg_free(&v->m);
+	free(v->sigs);
+	free(v->lk);
+	free(v->results);
 	free(v);
 }
