@@ -618,6 +618,13 @@ refang(const char *t, size_t len, char *out)
 			out[o++] = t[i++];
 			continue;
 		}
+		/* an 'h' starts a form only before x, X or '*' ("hxxp",
+		 * "h**p"): the 'h' of ordinary words skips the table too */
+		if ((c == 'h' || c == 'H') && (i + 1 >= len ||
+		    (t[i + 1] != 'x' && t[i + 1] != 'X' && t[i + 1] != '*'))) {
+			out[o++] = t[i++];
+			continue;
+		}
 		for (k = 0; k < sizeof(subs) / sizeof(subs[0]); k++) {
 			size_t fl = strlen(subs[k].from);
 			if (i + fl <= len && strncasecmp(t + i, subs[k].from, fl) == 0) {
