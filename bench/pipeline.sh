@@ -319,27 +319,7 @@ smtpd_client_connection_count_limit = 2000
 biff = no
 $extra
 EOF
-	cat >"$d/etc/master.cf" <<EOF
-127.0.0.1:$port inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-virtual   unix  -       n       n       -       -       virtual
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOF
+	postfix_master_cf "$port" >"$d/etc/master.cf"
 	echo "user@bench.test bench.test/user/" >"$d/etc/vmailbox"
 	/usr/sbin/postmap -c "$d/etc" "hash:$d/etc/vmailbox" || { loud "Postfix ($1): postmap failed"; return 1; }
 	/usr/sbin/postfix -c "$d/etc" check >"$d/check.log" 2>&1 ||
