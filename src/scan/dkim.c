@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <openssl/x509.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,6 +29,7 @@
 #define DKIM_RSA_BITS_MIN 1024		/* RFC 8301 3.2 */
 #define DKIM_KEYS_MAX 4			/* TXT records tried per key name */
 #define DKIM_L_DIGITS_MAX 76		/* RFC 6376 3.5 */
+#define KEY_CACHE_SLOTS 256		/* parsed keys kept (key_get) */
 
 enum dkim_alg { ALG_RSA_SHA256 = 1, ALG_ED25519_SHA256 };
 
@@ -854,6 +856,58 @@ key_parse(const char *rec, size_t len, enum dkim_alg alg, struct key *k, const c
 	return DKIM_PASS;
 }
 
+/*
+ * Parsed keys, kept by the exact text of their record (and the
+ * algorithm asked): the next message signed with the same key (a large
+ * sender's, a client's next one) neither decodes it again nor has
+ * OpenSSL compute its RSA Montgomery constants again (kept in the key:
+ * some 80,000 instructions a message). The record is still looked up
+ * for every message, so a changed or revoked key is a different text
+ * and parsed afresh. Direct-mapped and bounded; any thread.
+ */
+struct key_slot {
+	char *rec;		/* NULL: empty */
+	size_t len;
+	enum dkim_alg alg;
+	struct key k;		/* holds one reference to k.pkey */
+};
+
+static struct key_slot key_cache[KEY_CACHE_SLOTS];
+static pthread_mutex_t key_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static enum dkim_result
+key_get(const char *rec, size_t len, enum dkim_alg alg, struct key *k, const char **reason)
+{
+	uint64_t h = 14695981039346656037ULL;
+	struct key_slot *e;
+	enum dkim_result r;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)rec[i]) * 1099511628211ULL;
+	e = &key_cache[(h ^ (uint64_t)alg) % KEY_CACHE_SLOTS];
+	pthread_mutex_lock(&key_cache_lock);
+	if (e->rec != NULL && e->alg == alg && e->len == len && memcmp(e->rec, rec, len) == 0 &&
+	    EVP_PKEY_up_ref(e->k.pkey) == 1) {
+		*k = e->k;
+		pthread_mutex_unlock(&key_cache_lock);
+		return DKIM_PASS;
+	}
+	pthread_mutex_unlock(&key_cache_lock);
+	r = key_parse(rec, len, alg, k, reason);
+	if (r != DKIM_PASS || EVP_PKEY_up_ref(k->pkey) != 1)
+		return r;
+	pthread_mutex_lock(&key_cache_lock);
+	free(e->rec);
+	EVP_PKEY_free(e->k.pkey);
+	e->rec = xmalloc(len ? len : 1);
+	memcpy(e->rec, rec, len);
+	e->len = len;
+	e->alg = alg;
+	e->k = *k;
+	pthread_mutex_unlock(&key_cache_lock);
+	return r;
+}
+
 /* ---- verification ---- */
 
 /* The DKIM-Signature field with the value of b= removed (3.7). */
@@ -1055,7 +1109,7 @@ sig_verify(const struct msg *m, const struct sig *s, enum dns_status status,
 	}
 	for (size_t i = 0; i < nrecs && i < DKIM_KEYS_MAX; i++) {
 		const char *why = NULL;
-		enum dkim_result kr = key_parse(recs[i], lens[i], s->alg, &k, &why);
+		enum dkim_result kr = key_get(recs[i], lens[i], s->alg, &k, &why);
 		if (kr == DKIM_PASS) {
 			r = DKIM_PASS;
 			break;

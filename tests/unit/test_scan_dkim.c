@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "scan/dkim.h"
@@ -721,6 +722,74 @@ test_two_signatures(void **state)
 	free(erec);
 }
 
+/*
+ * Parsed keys are kept by their record's text (dkim.c key_get): a record
+ * seen again passes as before, one that differs only in a tag is its own
+ * key, hundreds of distinct records evict each other without harm, the
+ * same record used for another algorithm is refused, and threads share
+ * a kept key.
+ */
+struct key_job {
+	const char *msg, *rec;
+	int passed;
+};
+
+static void *
+key_job_run(void *arg)
+{
+	struct key_job *j = arg;
+	struct dkim_sig_result r;
+
+	for (int i = 0; i < 100; i++)
+		if (dkim_verify_with_key(j->msg, strlen(j->msg), 0, j->rec, strlen(j->rec),
+		    time(NULL), &r) == 1 && r.result == DKIM_PASS)
+			j->passed++;
+	return NULL;
+}
+
+static void
+test_key_cache(void **state)
+{
+	struct signing rs = { rsa_key, false, true, HDRS, NULL, NULL };
+	char *m = sign(&rs, MSG), *rrec = key_record(rsa_key, false, NULL);
+	char *srec = key_record(rsa_key, false, "t=s; ");
+	char *erec = key_record(ed_key, true, NULL);
+	struct dkim_sig_result r;
+	struct key_job jobs[4];
+	pthread_t th[4];
+
+	(void)state;
+	for (int i = 0; i < 600; i++) {
+		char extra[32], *rec;
+		snprintf(extra, sizeof(extra), "n=%d; ", i);
+		rec = key_record(rsa_key, false, i % 2 ? extra : NULL);
+		assert_int_equal(dkim_verify_with_key(m, strlen(m), 0, rec, strlen(rec), time(NULL),
+		    &r), 1);
+		assert_int_equal(r.result, DKIM_PASS);
+		free(rec);
+	}
+	/* the same key, t=s: a record of its own, still passing (no i=) */
+	dkim_verify_with_key(m, strlen(m), 0, srec, strlen(srec), time(NULL), &r);
+	assert_int_equal(r.result, DKIM_PASS);
+	/* an RSA signature and an Ed25519 key: refused, kept or not */
+	for (int i = 0; i < 2; i++) {
+		dkim_verify_with_key(m, strlen(m), 0, erec, strlen(erec), time(NULL), &r);
+		assert_int_equal(r.result, DKIM_PERMERROR);
+	}
+	for (int i = 0; i < 4; i++) {
+		jobs[i] = (struct key_job){ m, rrec, 0 };
+		assert_int_equal(pthread_create(&th[i], NULL, key_job_run, &jobs[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(jobs[i].passed, 100);
+	}
+	free(m);
+	free(rrec);
+	free(srec);
+	free(erec);
+}
+
 /* Malformed signature fields and messages never crash and never pass. */
 static const char *const broken_msgs[] = {
 	"DKIM-Signature: v=1\r\nFrom: a@example.com\r\n\r\nbody\r\n",
@@ -800,6 +869,7 @@ main(void)
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_two_signatures),
+		cmocka_unit_test(test_key_cache),
 		cmocka_unit_test(test_broken),
 		cmocka_unit_test(test_names),
 	};
