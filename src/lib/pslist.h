@@ -11,4 +11,9 @@
 /* libpsl's built-in list; NULL only when libpsl has none compiled in. */
 const psl_ctx_t *pslist(void);
 
+/* psl_registrable_domain(pslist(), host) (host in lower case, as libpsl
+ * wants it): a pointer into host, or NULL (also without a list), the
+ * answers remembered. Thread-safe. */
+const char *pslist_registrable(const char *host);
+
 #endif

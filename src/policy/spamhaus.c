@@ -285,7 +285,7 @@ check_domain(struct client_checks *c, enum check_target t, const char *name)
 	if (dnsbl_domain_name(lower, len, c->sh->domain_zone, qname, sizeof(qname)) == -1)
 		return;	/* an IP literal or no host name: nothing to ask */
 	start_lookup(c, t, 0, lower, qname);
-	reg = psl_registrable_domain(pslist(), lower);
+	reg = pslist_registrable(lower);
 	if (reg != NULL && strcmp(reg, lower) != 0 &&
 	    dnsbl_domain_name(reg, strlen(reg), c->sh->domain_zone, qname, sizeof(qname)) == 0)
 		start_lookup(c, t, 1, reg, qname);

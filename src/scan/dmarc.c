@@ -171,7 +171,7 @@ is_dmarc_record(const char *s, size_t len)
 static void
 org_domain(const char *name, char *out, size_t outlen)
 {
-	const char *reg = pslist() != NULL ? psl_registrable_domain(pslist(), name) : NULL;
+	const char *reg = pslist_registrable(name);
 
 	snprintf(out, outlen, "%s", reg != NULL ? reg : name);
 }

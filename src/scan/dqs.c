@@ -125,7 +125,7 @@ dqs_domain(struct dqs *d, const char *name)
 		lower[i] = (char)tolower((unsigned char)name[i]);
 	if (len > 0 && lower[len - 1] == '.')
 		lower[--len] = '\0';
-	reg = psl_registrable_domain(pslist(), lower);
+	reg = pslist_registrable(lower);
 	zrd_registered(d, reg != NULL ? reg : lower);
 }
 

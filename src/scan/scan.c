@@ -363,7 +363,7 @@ plan_lookups(struct scan *s)
 		cand_add(&p, ROLE_RCVD_LAST, h->ip, h->ip, 0, GROUP_RCVD);
 	}
 	for (size_t i = 0; i < s->nfrom; i++) {
-		const char *reg = psl_registrable_domain(pslist(), s->from_domains[i]);
+		const char *reg = pslist_registrable(s->from_domains[i]);
 		if (reg != NULL)
 			cand_add(&p, ROLE_FROM, reg, s->from_domains[i], 0, GROUP_HEADER);
 		/* DBL gets the full name and, when it differs, the

@@ -113,7 +113,7 @@ add_item(struct url_set *s, enum url_item_kind kind, enum url_source src, const 
 	 * public suffix (iki.fi, dyndns.org, co.uk) has nothing registered
 	 * under it to list, so it is no item (issue 20). Unknown TLDs fall
 	 * under libpsl's "*" rule: badspam.test is registrable. */
-	reg = kind == URL_ITEM_IP ? host : psl_registrable_domain(pslist(), host);
+	reg = kind == URL_ITEM_IP ? host : pslist_registrable(host);
 	if (reg == NULL)
 		return;
 	for (r = slot_hash(reg, 0, s->nslots); s->regs[r]; r = (r + 1) & mask)
@@ -159,7 +159,7 @@ url_has_public_suffix(const char *name)
 	 * default rule from making "file.txt" look like a domain. */
 	if (!psl_is_public_suffix2(pslist(), dot + 1, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE))
 		return false;
-	reg = psl_registrable_domain(pslist(), name);
+	reg = pslist_registrable(name);
 	return reg != NULL;
 }
 
