@@ -548,10 +548,12 @@ def test_an_alert_is_mailed_once_for_all_nodes(make_server, redis):
         assert c.reply().code == 550
         c.quit()
         srv.wait_for_log("alert", kind="outbound_spam", user=BOB)
-    wait_until(lambda: alert_mails(a, "outbound_spam"), 10, what="the alert mail on node-a")
-    time.sleep(2)       # node-b's claim (every 250 ms) had time to mail it
-    assert alert_mails(b, "outbound_spam") == []
-    assert len(alert_mails(a, "outbound_spam")) == 1
+    # which node claims first depends on the timers of two loaded
+    # processes: one of them mails it, never both
+    both = lambda: alert_mails(a, "outbound_spam") + alert_mails(b, "outbound_spam")
+    wait_until(both, 10, what="the alert mail on one node")
+    time.sleep(2)       # the other node's claim (every 250 ms) had time to mail it
+    assert len(both()) == 1, both()
 
 
 # ---------------------------------------------------------------- remembered bounces
