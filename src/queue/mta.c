@@ -133,6 +133,7 @@ struct mta_tx {
 	size_t *order;		/* recipient of the k-th RCPT sent */
 	size_t rcpt_sent, rcpt_replied;
 	bool data_started;
+	bool mail_refused;	/* pipelined MAIL refused: the rest is read, not used */
 	char reply[MTA_REPLY_MAX];	/* the reply read so far */
 	int code;
 	unsigned lines;
@@ -145,6 +146,7 @@ static void sts_report(struct mta_tx *t, const char *mx, const char *why);
 static void addrs_done(struct mta_tx *t);
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
+static void mta_enter(struct mta_tx *t, enum stage s);
 
 /* ---- life cycle ---- */
 
@@ -207,8 +209,7 @@ finish(struct mta_tx *t)
 			snprintf(t->res[i].reply, sizeof(t->res[i].reply), "%s",
 			    t->last_error[0] ? t->last_error : "451 4.4.0 delivery failed");
 		}
-	t->stage = ST_DONE;
-	close_conn(t);
+	mta_enter(t, ST_DONE);
 	t->cb(t->arg, t->id, t->res, t->n, &t->sum);
 	tx_free(t);
 }
@@ -351,31 +352,6 @@ send_rcpt(struct mta_tx *t, size_t i)
 	t->order[t->rcpt_sent++] = i;
 }
 
-static void
-send_envelope(struct mta_tx *t)
-{
-	char params[128] = "";
-	size_t o = 0;
-
-	if (t->size)
-		o += (size_t)snprintf(params + o, sizeof(params) - o, " SIZE=%zu", t->len);
-	if (t->eightbit && has_8bit(t))
-		o += (size_t)snprintf(params + o, sizeof(params) - o, " BODY=8BITMIME");
-	if (t->smtputf8 && needs_smtputf8(t))
-		snprintf(params + o, sizeof(params) - o, " SMTPUTF8");
-	send_line(t, "MAIL FROM:<%s>%s", t->sender, params);
-	t->stage = ST_MAIL;
-	t->rcpt_sent = t->rcpt_replied = 0;
-	memset(t->accepted, 0, t->n * sizeof(bool));
-	if (t->pipelining) {
-		/* RFC 2920: MAIL, every RCPT and DATA in one go */
-		for (size_t i = 0; i < t->n; i++)
-			if (!t->final[i])
-				send_rcpt(t, i);
-		send_line(t, "DATA");
-	}
-}
-
 /* The next recipient without a result and not yet asked for. */
 static size_t
 next_unsent(const struct mta_tx *t)
@@ -391,6 +367,120 @@ next_unsent(const struct mta_tx *t)
 			return i;
 	}
 	return t->n;
+}
+
+static bool
+any_accepted(const struct mta_tx *t)
+{
+	for (size_t k = 0; k < t->n; k++)
+		if (t->accepted[k])
+			return true;
+	return false;
+}
+
+static void
+send_envelope(struct mta_tx *t)
+{
+	char params[128] = "";
+	size_t o = 0;
+
+	if (t->size)
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " SIZE=%zu", t->len);
+	if (t->eightbit && has_8bit(t))
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " BODY=8BITMIME");
+	if (t->smtputf8 && needs_smtputf8(t))
+		snprintf(params + o, sizeof(params) - o, " SMTPUTF8");
+	send_line(t, "MAIL FROM:<%s>%s", t->sender, params);
+	t->rcpt_sent = t->rcpt_replied = 0;
+	t->mail_refused = false;
+	memset(t->accepted, 0, t->n * sizeof(bool));
+	if (t->pipelining) {
+		/* RFC 2920: MAIL, every RCPT and DATA in one go */
+		for (size_t i = 0; i < t->n; i++)
+			if (!t->final[i])
+				send_rcpt(t, i);
+		send_line(t, "DATA");
+	}
+}
+
+/* AUTH to the smart host, PLAIN preferred (one round trip, RFC 4616 with
+ * the initial response of RFC 4954 4), else LOGIN (after_hello checked
+ * that one is offered). */
+static void
+send_auth(struct mta_tx *t)
+{
+	if (t->auth_mechs & (int)SMARTHOST_MECH_PLAIN) {
+		char *r = smarthost_plain(t->m->relay_user, t->m->relay_pass);
+		send_line(t, "AUTH PLAIN %s", r);
+		explicit_bzero(r, strlen(r));
+		free(r);
+		t->auth_login = false;
+		return;
+	}
+	send_line(t, "AUTH LOGIN");
+	t->auth_login = true;
+	t->auth_step = 0;
+}
+
+/*
+ * The only place the stage changes (as OpenSMTPD's mta_enter_state): it
+ * sends what the new stage starts with, and the reply that comes back is
+ * read by that stage's handler (reply_handlers below). RESOLVE, CONNECT,
+ * GREETING and TLS start with no command: the resolver, connect_addr,
+ * the server or the handshake speaks first.
+ */
+static void
+mta_enter(struct mta_tx *t, enum stage s)
+{
+	t->stage = s;
+	switch (s) {
+	case ST_EHLO:
+		/* a new greeting or a new TLS session: what the server
+		 * offers is asked again (RFC 3207 4.2) */
+		t->pipelining = t->starttls = t->size = t->eightbit = t->smtputf8 = false;
+		t->auth_mechs = -1;
+		send_line(t, "%s %s", t->m->opt.lmtp ? "LHLO" : "EHLO", t->m->helo);
+		break;
+	case ST_HELO:
+		send_line(t, "HELO %s", t->m->helo);
+		break;
+	case ST_STARTTLS:
+		send_line(t, "STARTTLS");
+		break;
+	case ST_AUTH:
+		send_auth(t);
+		break;
+	case ST_MAIL:
+		send_envelope(t);
+		break;
+	case ST_RCPT:
+		/* pipelined: every RCPT went with the MAIL */
+		if (!t->pipelining)
+			send_rcpt(t, next_unsent(t));
+		break;
+	case ST_DATA:
+		if (!t->pipelining)
+			send_line(t, "DATA");
+		break;
+	case ST_BODY: {
+		char *sig = t->m->opt.sign ? t->m->opt.sign(t->m->opt.sign_arg, t->data, t->len) : NULL;
+		send_body(t, sig);
+		free(sig);
+		t->data_started = true;
+		break;
+	}
+	case ST_QUIT:
+		send_line(t, "QUIT");
+		break;
+	case ST_DONE:
+		close_conn(t);
+		break;
+	case ST_RESOLVE:
+	case ST_CONNECT:
+	case ST_GREETING:
+	case ST_TLS:
+		break;
+	}
 }
 
 static void
@@ -416,14 +506,15 @@ parse_ehlo(struct mta_tx *t, const char *line, size_t len)
 	}
 }
 
-static void
+/* Returns -1 when TLS could not be started (the stage is unchanged). */
+static int
 start_tls(struct mta_tx *t)
 {
 	SSL *ssl = SSL_new(t->m->ssl);
 	struct bufferevent *b;
 
 	if (ssl == NULL)
-		return;
+		return -1;
 	/* Whatever came in plain text after the 220 is not the server's TLS
 	 * and must not be read as replies (RFC 3207 5, the client side of
 	 * CVE-2011-0411): drop it; the handshake then fails or succeeds on
@@ -448,12 +539,13 @@ start_tls(struct mta_tx *t)
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (b == NULL) {
 		SSL_free(ssl);
-		return;
+		return -1;
 	}
 	t->bev = b;
-	t->stage = ST_TLS;
+	mta_enter(t, ST_TLS);
 	bufferevent_setcb(b, on_read, NULL, on_event, t);
 	bufferevent_enable(b, EV_READ | EV_WRITE);
+	return 0;
 }
 
 /* LMTP: the recipient whose reply to the data comes next. */
@@ -517,259 +609,270 @@ next_round(struct mta_tx *t)
 	}
 	memset(t->too_many, 0, t->n * sizeof(bool));
 	t->data_started = false;
-	send_envelope(t);
+	mta_enter(t, ST_MAIL);
 	return true;
 }
 
+/* ---- one handler per stage: each reads the reply to what its stage
+ * sent and enters the next stage ---- */
+
+static void
+on_greeting(struct mta_tx *t, int code, const char *reply)
+{
+	if (code / 100 != 2) {
+		fail_all(t, false, "%s (greeting)", reply);
+		next_address(t);
+		return;
+	}
+	mta_enter(t, ST_EHLO);
+}
+
 /*
- * AUTH to the smart host (SPEC 12), PLAIN preferred (one round trip,
- * RFC 4616 with the initial response of RFC 4954 4), else LOGIN. Only on
- * a connection whose certificate verified for the relayhost: the check
- * here guards the invariant whatever set_security decided.
+ * EHLO or HELO done: TLS first when offered (and possible), then AUTH to a
+ * smart host with credentials (SPEC 12) only over TLS whose certificate
+ * verified for the relayhost, then the envelope.
  */
 static void
-start_auth(struct mta_tx *t)
+after_hello(struct mta_tx *t)
 {
+	/* LMTP goes to a local agent: no TLS to negotiate */
+	if (!t->tls && t->starttls && t->m->ssl && !t->no_tls && !t->m->opt.lmtp) {
+		mta_enter(t, ST_STARTTLS);
+		return;
+	}
+	if (!t->tls && t->must_tls) {
+		fail_all(t, false, "451 4.7.5 TLS is required by %s but %s", t->must_why,
+		    t->starttls ? "the handshake failed" : "the server does not offer STARTTLS");
+		next_address(t);
+		return;
+	}
+	if (!t->tls && !t->m->opt.lmtp)
+		sts_report(t, t->hosts[t->host].name, t->starttls ? "TLS handshake failed" :
+		    "the server does not offer STARTTLS");
+	if (t->m->relay_user == NULL) {
+		mta_enter(t, ST_MAIL);
+		return;
+	}
+	/* guards the invariant whatever set_security decided */
 	if (!t->tls || !t->verified) {
 		fail_all(t, false, "451 4.7.5 no verified TLS to the relayhost: credentials not sent");
 		next_address(t);
 		return;
 	}
-	if (t->auth_mechs > 0 && (t->auth_mechs & (int)SMARTHOST_MECH_PLAIN)) {
-		char *r = smarthost_plain(t->m->relay_user, t->m->relay_pass);
-		send_line(t, "AUTH PLAIN %s", r);
-		explicit_bzero(r, strlen(r));
-		free(r);
-		t->auth_login = false;
-	} else if (t->auth_mechs > 0 && (t->auth_mechs & (int)SMARTHOST_MECH_LOGIN)) {
-		send_line(t, "AUTH LOGIN");
-		t->auth_login = true;
-		t->auth_step = 0;
-	} else {
+	if (t->auth_mechs <= 0 ||
+	    !(t->auth_mechs & (int)(SMARTHOST_MECH_PLAIN | SMARTHOST_MECH_LOGIN))) {
 		fail_all(t, false, "451 4.7.0 the relayhost %s offers %s: mail not sent "
 		    "unauthenticated (relayhost_user is set)", t->sum.relay,
 		    t->auth_mechs < 0 ? "no AUTH" : "neither AUTH PLAIN nor LOGIN");
-		send_line(t, "QUIT");
-		t->stage = ST_QUIT;
+		mta_enter(t, ST_QUIT);
 		return;
 	}
-	t->stage = ST_AUTH;
+	mta_enter(t, ST_AUTH);
 }
 
-/* A complete reply arrived: move the dialog on. */
+static void
+on_ehlo(struct mta_tx *t, int code, const char *reply)
+{
+	if (code / 100 == 2) {
+		after_hello(t);
+		return;
+	}
+	if (t->m->opt.lmtp) {
+		/* LMTP has no HELO to fall back to (RFC 2033 4.1) */
+		fail_all(t, false, "%s (LHLO)", reply);
+		next_address(t);
+		return;
+	}
+	mta_enter(t, ST_HELO);
+}
+
+static void
+on_helo(struct mta_tx *t, int code, const char *reply)
+{
+	if (code / 100 != 2) {
+		fail_all(t, code / 100 == 5, "%s (HELO)", reply);
+		next_address(t);
+		return;
+	}
+	after_hello(t);
+}
+
+static void
+on_starttls(struct mta_tx *t, int code, const char *reply)
+{
+	if (code == 220) {
+		if (start_tls(t) == 0)
+			return;
+		fail_all(t, false, "451 4.7.5 cannot start TLS with %s", t->sum.relay);
+		next_address(t);
+		return;
+	}
+	if (t->must_tls) {
+		fail_all(t, false, "%s (STARTTLS)", reply);
+		next_address(t);
+		return;
+	}
+	mta_enter(t, ST_MAIL);
+}
+
+static void
+on_auth(struct mta_tx *t, int code, const char *reply)
+{
+	if (t->auth_login && code == 334 && t->auth_step < 2) {
+		/* RFC 4954 4: the user name, then the password */
+		const char *v = t->auth_step++ == 0 ? t->m->relay_user : t->m->relay_pass;
+		char *b = smarthost_b64(v, strlen(v));
+		send_line(t, "%s", b);
+		explicit_bzero(b, strlen(b));
+		free(b);
+		return;
+	}
+	if (code == 235) {
+		mta_enter(t, ST_MAIL);
+		return;
+	}
+	/* a refused login is temporary: the password may be fixed before
+	 * queue_lifetime (Postfix's smtp_sasl_auth_soft_bounce) */
+	fail_all(t, false, "%s (AUTH %s to the relayhost)", reply, t->auth_login ? "LOGIN" : "PLAIN");
+	if (code == 334)
+		send_line(t, "*");	/* RFC 4954 4: cancel the exchange */
+	mta_enter(t, ST_QUIT);
+}
+
+static void
+on_mail(struct mta_tx *t, int code, const char *reply)
+{
+	if (code / 100 == 2) {
+		mta_enter(t, ST_RCPT);
+		return;
+	}
+	fail_all(t, code / 100 == 5, "%s", reply);
+	if (!t->pipelining) {
+		mta_enter(t, ST_QUIT);
+		return;
+	}
+	/* the pipelined RCPT and DATA replies still come (RFC 2920 3.1):
+	 * read them (they mean nothing for the recipients) before QUIT,
+	 * and never send the message after a 354 */
+	t->mail_refused = true;
+	mta_enter(t, ST_RCPT);
+}
+
+static void
+on_rcpt(struct mta_tx *t, int code, const char *reply)
+{
+	size_t i = t->rcpt_replied < t->rcpt_sent ? t->order[t->rcpt_replied] : t->n;
+
+	if (i < t->n && !t->mail_refused) {
+		if (code / 100 == 2)
+			t->accepted[i] = true;
+		else if (is_too_many(code, reply)) {
+			/* not final: kept for the next transaction */
+			t->too_many[i] = true;
+			snprintf(t->res[i].reply, sizeof(t->res[i].reply), "%s", reply);
+		} else
+			set_result(t, i, false, code / 100 == 5, reply);
+	}
+	t->rcpt_replied++;
+	if (t->rcpt_replied < t->rcpt_sent)
+		return;
+	if (!t->pipelining && next_unsent(t) < t->n) {
+		send_rcpt(t, next_unsent(t));
+		return;
+	}
+	if (!any_accepted(t)) {
+		if (!t->mail_refused) {
+			next_round(t);	/* the too many keep their reply */
+			fail_all(t, false, "no recipient accepted");
+		}
+		/* pipelined: the DATA reply (an error) still comes */
+		mta_enter(t, t->pipelining ? ST_DATA : ST_QUIT);
+		return;
+	}
+	mta_enter(t, ST_DATA);
+}
+
+static void
+on_data(struct mta_tx *t, int code, const char *reply)
+{
+	if (!any_accepted(t)) {
+		/* pipelined DATA after the MAIL or every RCPT failed: whatever
+		 * the server said, no message is sent */
+		if (code == 354)
+			send_line(t, ".");
+		mta_enter(t, ST_QUIT);
+		return;
+	}
+	if (code != 354) {
+		for (size_t k = 0; k < t->n; k++)
+			if (t->accepted[k])
+				set_result(t, k, false, code / 100 == 5, reply);
+		next_round(t);	/* nothing delivered: no new round */
+		mta_enter(t, ST_QUIT);
+		return;
+	}
+	mta_enter(t, ST_BODY);
+}
+
+static void
+on_body(struct mta_tx *t, int code, const char *reply)
+{
+	if (t->m->opt.lmtp) {
+		/* RFC 2033 4.2: one reply per accepted recipient, in RCPT
+		 * order; the transaction ends with the last one */
+		size_t i = next_lmtp_reply(t);
+		if (i < t->n)
+			set_result(t, i, code / 100 == 2, code / 100 == 5, reply);
+		if (i < t->n && t->each)
+			t->each(t->arg, t->id, &t->res[i]);
+		if (next_lmtp_reply(t) < t->n)
+			return;
+	} else
+		for (size_t k = 0; k < t->n; k++)
+			if (t->accepted[k]) {
+				set_result(t, k, code / 100 == 2, code / 100 == 5, reply);
+				if (t->each)
+					t->each(t->arg, t->id, &t->res[k]);
+			}
+	if (next_round(t))
+		return;
+	mta_enter(t, ST_QUIT);
+}
+
+static void
+on_quit(struct mta_tx *t, int code, const char *reply)
+{
+	finish(t);
+}
+
+typedef void reply_handler(struct mta_tx *t, int code, const char *reply);
+
+static reply_handler *const reply_handlers[] = {
+	[ST_GREETING] = on_greeting,
+	[ST_EHLO] = on_ehlo,
+	[ST_HELO] = on_helo,
+	[ST_STARTTLS] = on_starttls,
+	[ST_AUTH] = on_auth,
+	[ST_MAIL] = on_mail,
+	[ST_RCPT] = on_rcpt,
+	[ST_DATA] = on_data,
+	[ST_BODY] = on_body,
+	[ST_QUIT] = on_quit,
+};
+
+/* A complete reply arrived: the stage that asked for it moves on. A reply
+ * nobody asked for (during the handshake, after DONE) is ignored. */
 static void
 on_reply(struct mta_tx *t)
 {
-	int code = t->code;
 	char reply[MTA_REPLY_MAX];
 
+	if ((size_t)t->stage >= sizeof(reply_handlers) / sizeof(reply_handlers[0]) ||
+	    reply_handlers[t->stage] == NULL)
+		return;
+	/* a copy: the handler may start the next reply into t->reply */
 	snprintf(reply, sizeof(reply), "%s", t->reply);
-	switch (t->stage) {
-	case ST_GREETING:
-		if (code / 100 != 2) {
-			fail_all(t, false, "%s (greeting)", reply);
-			next_address(t);
-			return;
-		}
-		send_line(t, "%s %s", t->m->opt.lmtp ? "LHLO" : "EHLO", t->m->helo);
-		t->stage = ST_EHLO;
-		t->pipelining = t->starttls = t->size = t->eightbit = t->smtputf8 = false;
-		t->auth_mechs = -1;
-		return;
-	case ST_EHLO:
-		if (code / 100 != 2 && t->m->opt.lmtp) {
-			/* LMTP has no HELO to fall back to (RFC 2033 4.1) */
-			fail_all(t, false, "%s (LHLO)", reply);
-			next_address(t);
-			return;
-		}
-		if (code / 100 != 2) {
-			send_line(t, "HELO %s", t->m->helo);
-			t->stage = ST_HELO;
-			return;
-		}
-		/* fallthrough */
-	case ST_HELO:
-		if (code / 100 != 2) {
-			fail_all(t, code / 100 == 5, "%s (HELO)", reply);
-			next_address(t);
-			return;
-		}
-		/* LMTP goes to a local agent: no TLS to negotiate */
-		if (!t->tls && t->starttls && t->m->ssl && !t->no_tls && !t->m->opt.lmtp) {
-			send_line(t, "STARTTLS");
-			t->stage = ST_STARTTLS;
-			return;
-		}
-		if (!t->tls && t->must_tls) {
-			fail_all(t, false, "451 4.7.5 TLS is required by %s but %s", t->must_why,
-			    t->starttls ? "the handshake failed" : "the server does not offer STARTTLS");
-			next_address(t);
-			return;
-		}
-		if (!t->tls && !t->m->opt.lmtp)
-			sts_report(t, t->hosts[t->host].name, t->starttls ? "TLS handshake failed" :
-			    "the server does not offer STARTTLS");
-		if (t->m->relay_user != NULL) {
-			start_auth(t);
-			return;
-		}
-		send_envelope(t);
-		return;
-	case ST_STARTTLS:
-		if (code != 220) {
-			if (t->must_tls) {
-				fail_all(t, false, "%s (STARTTLS)", reply);
-				next_address(t);
-				return;
-			}
-			send_envelope(t);
-			return;
-		}
-		start_tls(t);
-		return;
-	case ST_AUTH:
-		if (t->auth_login && code == 334 && t->auth_step < 2) {
-			/* RFC 4954 4: the user name, then the password */
-			const char *v = t->auth_step++ == 0 ? t->m->relay_user : t->m->relay_pass;
-			char *b = smarthost_b64(v, strlen(v));
-			send_line(t, "%s", b);
-			explicit_bzero(b, strlen(b));
-			free(b);
-			return;
-		}
-		if (code == 235) {
-			send_envelope(t);
-			return;
-		}
-		/* a refused login is temporary: the password may be fixed
-		 * before queue_lifetime (Postfix's smtp_sasl_auth_soft_bounce) */
-		fail_all(t, false, "%s (AUTH %s to the relayhost)", reply,
-		    t->auth_login ? "LOGIN" : "PLAIN");
-		if (code == 334)
-			send_line(t, "*");	/* RFC 4954 4: cancel the exchange */
-		send_line(t, "QUIT");
-		t->stage = ST_QUIT;
-		return;
-	case ST_MAIL:
-		if (code / 100 != 2) {
-			fail_all(t, code / 100 == 5, "%s", reply);
-			if (t->pipelining) {
-				/* the RCPT and DATA replies still come */
-				t->stage = ST_QUIT;
-				send_line(t, "QUIT");
-				return;
-			}
-			send_line(t, "QUIT");
-			t->stage = ST_QUIT;
-			return;
-		}
-		t->stage = ST_RCPT;
-		if (!t->pipelining)
-			send_rcpt(t, next_unsent(t));
-		return;
-	case ST_RCPT: {
-		size_t i = t->rcpt_replied < t->rcpt_sent ? t->order[t->rcpt_replied] : t->n;
-		if (i < t->n) {
-			if (code / 100 == 2)
-				t->accepted[i] = true;
-			else if (is_too_many(code, reply)) {
-				/* not final: kept for the next transaction */
-				t->too_many[i] = true;
-				snprintf(t->res[i].reply, sizeof(t->res[i].reply), "%s", reply);
-			} else
-				set_result(t, i, false, code / 100 == 5, reply);
-		}
-		t->rcpt_replied++;
-		if (t->rcpt_replied < t->rcpt_sent)
-			return;
-		if (!t->pipelining && next_unsent(t) < t->n) {
-			send_rcpt(t, next_unsent(t));
-			return;
-		}
-		{
-			bool any = false;
-			for (size_t k = 0; k < t->n; k++)
-				if (t->accepted[k])
-					any = true;
-			if (!any) {
-				next_round(t);	/* the too many keep their reply */
-				fail_all(t, false, "no recipient accepted");
-				if (t->pipelining) {
-					t->stage = ST_DATA;	/* DATA reply (an error) still comes */
-					return;
-				}
-				send_line(t, "QUIT");
-				t->stage = ST_QUIT;
-				return;
-			}
-			if (!t->pipelining)
-				send_line(t, "DATA");
-			t->stage = ST_DATA;
-		}
-		return;
-	}
-	case ST_DATA: {
-		bool any = false;
-		for (size_t k = 0; k < t->n; k++)
-			if (t->accepted[k])
-				any = true;
-		if (!any) {
-			/* pipelined DATA after every RCPT failed: whatever the
-			 * server said, do not send the body */
-			if (code == 354)
-				send_line(t, ".");
-			send_line(t, "QUIT");
-			t->stage = ST_QUIT;
-			return;
-		}
-		if (code != 354) {
-			for (size_t k = 0; k < t->n; k++)
-				if (t->accepted[k])
-					set_result(t, k, false, code / 100 == 5, reply);
-			next_round(t);	/* nothing delivered: no new round */
-			send_line(t, "QUIT");
-			t->stage = ST_QUIT;
-			return;
-		}
-		{
-			char *sig = t->m->opt.sign ? t->m->opt.sign(t->m->opt.sign_arg, t->data, t->len) : NULL;
-			send_body(t, sig);
-			free(sig);
-		}
-		t->data_started = true;
-		t->stage = ST_BODY;
-		return;
-	}
-	case ST_BODY:
-		if (t->m->opt.lmtp) {
-			/* RFC 2033 4.2: one reply per accepted recipient, in
-			 * RCPT order; the transaction ends with the last one */
-			size_t i = next_lmtp_reply(t);
-			if (i < t->n)
-				set_result(t, i, code / 100 == 2, code / 100 == 5, reply);
-			if (i < t->n && t->each)
-				t->each(t->arg, t->id, &t->res[i]);
-			if (next_lmtp_reply(t) < t->n)
-				return;
-		} else
-			for (size_t k = 0; k < t->n; k++)
-				if (t->accepted[k]) {
-					set_result(t, k, code / 100 == 2, code / 100 == 5, reply);
-					if (t->each)
-						t->each(t->arg, t->id, &t->res[k]);
-				}
-		if (next_round(t))
-			return;
-		send_line(t, "QUIT");
-		t->stage = ST_QUIT;
-		return;
-	case ST_QUIT:
-		finish(t);
-		return;
-	default:
-		return;
-	}
+	reply_handlers[t->stage](t, t->code, reply);
 }
 
 static void
@@ -857,24 +960,17 @@ on_event(struct bufferevent *bev, short what, void *arg)
 			if (t->verified && t->dane == DANE_AUTH && dane_matched(ssl) != NULL)
 				log_event("dane", "domain=%s mx=%s result=authenticated record=%s",
 				    t->domain, t->hosts[t->host].name, dane_matched(ssl));
-			if (t->implicit) {
-				t->stage = ST_GREETING;	/* RFC 8314 3: the greeting comes over TLS */
-				arm_timer(t);
-				return;
-			}
-			send_line(t, "EHLO %s", t->m->helo);
-			t->stage = ST_EHLO;
-			t->pipelining = t->starttls = t->size = t->eightbit = t->smtputf8 = false;
-			t->auth_mechs = -1;
+			/* RFC 8314 3: after implicit TLS the greeting comes
+			 * over it; after STARTTLS the client speaks first */
+			mta_enter(t, t->implicit ? ST_GREETING : ST_EHLO);
 		} else if (t->implicit) {
-			start_tls(t);
-			if (t->stage != ST_TLS) {
+			if (start_tls(t) == -1) {
 				fail_all(t, false, "451 4.7.5 cannot start TLS with %s", t->sum.relay);
 				next_address(t);
 				return;
 			}
 		} else
-			t->stage = ST_GREETING;
+			mta_enter(t, ST_GREETING);
 		arm_timer(t);
 		return;
 	}
@@ -1107,7 +1203,7 @@ connect_addr(struct mta_tx *t)
 	    BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(t->bev, on_read, NULL, on_event, t);
 	bufferevent_enable(t->bev, EV_READ | EV_WRITE);
-	t->stage = ST_CONNECT;
+	mta_enter(t, ST_CONNECT);
 	if (t->m->opt.timeout && t->m->opt.timeout < 30)
 		tv.tv_sec = t->m->opt.timeout;
 	evtimer_add(t->timer, &tv);
@@ -1449,7 +1545,7 @@ mta_send(struct mta *m, const char *id, const char *sender, const char *domain,
 	if (t->next)
 		t->next->prev = t;
 	m->txs = t;
-	t->stage = ST_RESOLVE;
+	mta_enter(t, ST_RESOLVE);
 	if (m->unix_path) {
 		struct sockaddr_un *sun = (struct sockaddr_un *)&t->addrs[0];
 		memset(&t->addrs[0], 0, sizeof(t->addrs[0]));

@@ -809,3 +809,47 @@ def test_452_for_another_reason_is_an_ordinary_deferral(mta, sink):
     one(srv, "delivered", id=qid)
     time.sleep(0.5)
     assert len(s.transactions) == 1, s.transactions
+
+
+# ---------------------------------------------------------------- 13. MAIL refused
+
+@pytest.mark.parametrize("ip,pipelining", [(IP_PLAIN, True), (IP_NOPIPE, False)])
+def test_mail_from_refused_ends_the_transaction_cleanly(mta, sink, ip, pipelining):
+    """A 5xx to MAIL FROM bounces every recipient with that reply; a 4xx
+    defers them and the next try delivers. Pipelined, the RCPT and DATA
+    replies that still come are read (not taken for the recipients' own)
+    and the session ends with QUIT, the message never sent."""
+    domain = "plain.rd.test" if pipelining else "nopipe.rd.test"
+    s = sink(ip, pipelining=pipelining)
+    s.script("mail", "553 5.7.1 sender refused by policy", first=1)
+    s.script("mail", "451 4.7.1 greylisted, come back later", first=2)
+    srv = mta(retry_initial="1s", retry_max="1s")
+    t = token()
+    m = simple_message(t)
+    rcpts = ["a@%s" % domain, "b@%s" % domain]
+    qid = send(srv, SENDER, rcpts, m)
+    evs = srv.wait_for_log("bounced", count=2, id=qid)
+    assert sorted(e["rcpt"] for e in evs) == rcpts, evs
+    assert all("553 5.7.1 sender refused" in e["reason"] for e in evs), evs
+    removed(srv, qid)
+    (raw,) = wait_bounces(srv, 1)
+    fields = check_dsn(raw, rcpts, t)
+    assert all(f["Status"].strip() == "5.7.1" for f in fields.values()), fields
+    (sess,) = s.sessions
+    cmds = [c.split(" ", 1)[0].upper() for c in sess.commands if c]
+    mail = cmds.index("MAIL")
+    expected = ["MAIL", "RCPT", "RCPT", "DATA", "QUIT"] if pipelining else ["MAIL", "QUIT"]
+    assert cmds[mail:] == expected, sess.commands
+    assert s.accepted() == []
+
+    # the second message: 451 at MAIL (rule 2 of the script) defers, the
+    # next try goes through
+    t2 = token()
+    m2 = simple_message(t2)
+    q2 = send(srv, SENDER, rcpts, m2)
+    d = one(srv, "deferred", id=q2)
+    assert "451 4.7.1 greylisted" in d["reason"], d
+    evs = srv.wait_for_log("delivered", count=2, id=q2, timeout=15)
+    assert sorted(e["rcpt"] for e in evs) == rcpts, evs
+    (tx,) = s.accepted()
+    assert tx.data.endswith(m2) and sorted(tx.rcpts) == rcpts, tx
