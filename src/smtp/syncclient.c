@@ -16,6 +16,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "queue/reply.h"
+
 int
 sync_write(struct sync_conn *c, const char *s, size_t n)
 {
@@ -46,15 +48,19 @@ sync_reply(struct sync_conn *c, char *out, size_t outlen)
 	for (int guard = 0; guard < 200; guard++) {
 		char *nl = memchr(c->buf, '\n', c->len);
 		if (nl != NULL) {
-			size_t l = (size_t)(nl - c->buf) + 1, k = l;
-			int code = l >= 4 ? atoi(c->buf) : 0;
-			bool last = l >= 4 && c->buf[3] != '-';
+			size_t l = (size_t)(nl - c->buf) + 1, k = l, textlen;
+			const char *text;
+			bool more;
+			int code;
 			while (k > 0 && (c->buf[k - 1] == '\n' || c->buf[k - 1] == '\r'))
 				k--;
+			/* the one reply parser of the queue's client (RFC 5321 4.2) */
+			if (reply_parse_line(c->buf, k, &code, &more, &text, &textlen) == -1)
+				return 0;
 			snprintf(out, outlen, "%.*s", (int)k, c->buf);
 			memmove(c->buf, c->buf + l, c->len - l);
 			c->len -= l;
-			if (last)
+			if (!more)
 				return code;
 			continue;
 		}
