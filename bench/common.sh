@@ -62,6 +62,12 @@ postfix_stop() {
 	PF_STARTED=0
 }
 
+median() { # "N N N..." -> median, or - when empty
+	[ -n "${1// /}" ] || { echo "-"; return; }
+	# shellcheck disable=SC2086 # split the list on purpose
+	printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END {
+		if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 mib() { # KiB -> MiB
 	if [ -n "${1:-}" ] && [ "${1:-0}" != 0 ]; then awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; else echo "-"; fi
 }

@@ -274,12 +274,6 @@ dns_queries() { # total queries the local unbound has answered so far
 rate() { # SECONDS [COUNT] -> msgs/s
 	if [ -n "${1:-}" ]; then awk -v n="${2:-$MESSAGES}" -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "-" }'; else echo "-"; fi
 }
-median() { # "N N N..." -> median, or - when empty
-	[ -n "${1// /}" ] || { echo "-"; return; }
-	# shellcheck disable=SC2086 # split the list on purpose
-	printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END {
-		if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 declare -A R
 R[pf_version]=$(/usr/sbin/postconf -d -h mail_version 2>/dev/null)

@@ -4,7 +4,9 @@
 # See bench/README.md.  Run after `make` (build/postern must exist).
 #
 # Environment (all optional):
-#   BENCH_OUT_MESSAGES  messages per server                (default 5000)
+#   BENCH_OUT_MESSAGES  messages per server and round      (default 5000)
+#   BENCH_OUT_ROUNDS    rounds, the order of the two servers alternating;
+#                       rates are medians over the rounds  (default 3)
 #   BENCH_OUT_SESSIONS  parallel smtp-source sessions      (default 20)
 #   BENCH_OUT_SIZE      payload in octets, K/M suffix      (default 5K)
 #   BENCH_OUT_DIR       scratch directory, wiped first     (default /tmp/postern-bench-out)
@@ -30,6 +32,7 @@ SMTP_SOURCE=/usr/sbin/smtp-source
 SMTP_SINK=/usr/sbin/smtp-sink
 
 MESSAGES=${BENCH_OUT_MESSAGES:-5000}
+ROUNDS=${BENCH_OUT_ROUNDS:-3}
 SESSIONS=${BENCH_OUT_SESSIONS:-20}
 SIZE_RAW=${BENCH_OUT_SIZE:-5K}
 DIR=${BENCH_OUT_DIR:-/tmp/postern-bench-out}
@@ -53,11 +56,11 @@ case "$SIZE_RAW" in
 *[kK]) SIZE=$(( SIZE * 1024 )) ;;
 *[mM]) SIZE=$(( SIZE * 1024 * 1024 )) ;;
 esac
-for v in MESSAGES SESSIONS SIZE PF_PORT PN_PORT SINK_PORT DNS_PORT; do
+for v in MESSAGES ROUNDS SESSIONS SIZE PF_PORT PN_PORT SINK_PORT DNS_PORT; do
 	case "${!v}" in '' | *[!0-9]*) die "$v must be a number (got '${!v}')" ;; esac
 done
-if [ "$MESSAGES" -lt 1 ] || [ "$SESSIONS" -lt 1 ]; then
-	die "BENCH_OUT_MESSAGES and BENCH_OUT_SESSIONS must be >= 1"
+if [ "$MESSAGES" -lt 1 ] || [ "$SESSIONS" -lt 1 ] || [ "$ROUNDS" -lt 1 ]; then
+	die "BENCH_OUT_MESSAGES, BENCH_OUT_ROUNDS and BENCH_OUT_SESSIONS must be >= 1"
 fi
 # time bounds: smtp-source must sustain >= 10 msg/s, relaying >= 20 msg/s more
 SEND_TIMEOUT=$(( 120 + MESSAGES / 10 ))
@@ -166,6 +169,9 @@ if ! "$PY" "$LIB" wait-port 127.0.0.1 "$SINK_PORT" 10; then
 fi
 
 sink_count() { "$PY" "$LIB" sink-count "$SINK_OUT"; }
+rate() { # SECONDS -> msgs/s, or - when the run did not finish
+	if [ -n "${1:-}" ]; then awk -v n="$MESSAGES" -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "-" }'; else echo "-"; fi
+}
 
 # ------------------------------------------------------------ results
 declare -A R
@@ -173,7 +179,10 @@ R[pf_version]=$(/usr/sbin/postconf -d -h mail_version 2>/dev/null)
 R[pn_version]=""
 
 run_load() { # PREFIX ROOT_PID PORT
-	local prefix=$1 rootpid=$2 port=$3 out s0 s1
+	local prefix=$1 rootpid=$2 port=$3 out s0 s1 k
+	for k in accept_seconds deliver_seconds peak_hwm_kib peak_pss_kib smtp_source_rc; do
+		unset "R[${prefix}_$k]"
+	done
 	s0=$(sink_count)
 	out=$("$PY" "$LIB" load --root-pid "$rootpid" --sink-counter "$SINK_OUT" --count "$MESSAGES" \
 		--send-timeout "$SEND_TIMEOUT" --deliver-timeout "$RELAY_TIMEOUT" \
@@ -189,6 +198,15 @@ run_load() { # PREFIX ROOT_PID PORT
 	sleep 1
 	s1=$(sink_count)
 	R[${prefix}_sink]=$(( s1 - s0 ))
+	# this round's rates, and the highest memory of any round
+	R[${prefix}_acc_list]="${R[${prefix}_acc_list]:-} $(rate "${R[${prefix}_accept_seconds]:-}")"
+	R[${prefix}_rel_list]="${R[${prefix}_rel_list]:-} $(rate "${R[${prefix}_deliver_seconds]:-}")"
+	local m
+	for m in peak_hwm_kib peak_pss_kib; do
+		if [ -n "${R[${prefix}_$m]:-}" ] && [ "${R[${prefix}_$m]}" -gt "${R[${prefix}_max_$m]:-0}" ]; then
+			R[${prefix}_max_$m]=${R[${prefix}_$m]}
+		fi
+	done
 }
 
 check_load() { # PREFIX NAME RELAYED_IN_LOG
@@ -199,6 +217,7 @@ check_load() { # PREFIX NAME RELAYED_IN_LOG
 			"$(tail -n 5 "$DIR/$p-smtp-source.log" 2>/dev/null)"
 	fi
 	if [ "$sink" != "$MESSAGES" ]; then
+		R[${p}_short]=1
 		loud "$name: the sink received $sink messages, $MESSAGES were sent: the counts differ"
 	fi
 	if [ "$logged" != "$MESSAGES" ]; then
@@ -211,6 +230,8 @@ check_load() { # PREFIX NAME RELAYED_IN_LOG
 
 # ------------------------------------------------------------ Postfix
 postfix_bench() {
+	# every round starts from an empty queue and log
+	rm -rf "$PFDIR/queue" "$PFDIR/data" "$PFDIR/maillog"
 	mkdir -p "$PFDIR/etc" "$PFDIR/queue" "$PFDIR/data"
 	chown postfix "$PFDIR/data"
 	cat >"$PFDIR/etc/main.cf" <<EOF
@@ -309,6 +330,7 @@ postern_bench() {
 		return 1
 	fi
 	R[pn_version]=$(printf '%s' "$v" | head -n 1)
+	rm -rf "$PNDIR/var"
 	mkdir -p "$PNDIR/var"
 	cat >"$PN_CONF" <<EOF
 # postern configuration for bench/outbound.sh: relays for 127.0.0.0/8 to
@@ -366,23 +388,33 @@ EOF
 	check_load pn postern "${R[pn_logged]:-0}"
 }
 
-if [ "${BENCH_SKIP_POSTFIX:-0}" != 1 ]; then postfix_bench; fi
-if [ "${BENCH_SKIP_POSTERN:-0}" != 1 ]; then postern_bench; fi
+run_postfix() { if [ "${BENCH_SKIP_POSTFIX:-0}" != 1 ]; then postfix_bench; fi; }
+run_postern() { if [ "${BENCH_SKIP_POSTERN:-0}" != 1 ]; then postern_bench; fi; }
+for round in $(seq 1 "$ROUNDS"); do
+	# the order alternates: neither server always runs on a machine the
+	# other just warmed (page cache) or loaded (its stopping processes)
+	if [ $(( round % 2 )) = 1 ]; then
+		say "round $round/$ROUNDS: Postfix, then postern"
+		run_postfix
+		run_postern
+	else
+		say "round $round/$ROUNDS: postern, then Postfix"
+		run_postern
+		run_postfix
+	fi
+done
 
 # ------------------------------------------------------------ report
-rate() { # SECONDS -> msgs/s
-	if [ -n "${1:-}" ]; then awk -v n="$MESSAGES" -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "-" }'; else echo "-"; fi
-}
-pf_acc=$(rate "${R[pf_accept_seconds]:-}")
-pn_acc=$(rate "${R[pn_accept_seconds]:-}")
-pf_rel=$(rate "${R[pf_deliver_seconds]:-}")
-pn_rel=$(rate "${R[pn_deliver_seconds]:-}")
-[ "${R[pf_sink]:-}" = "$MESSAGES" ] || pf_rel="${pf_rel}!"
-[ "${R[pn_sink]:-}" = "$MESSAGES" ] || pn_rel="${pn_rel}!"
+pf_acc=$(median "${R[pf_acc_list]:-}")
+pn_acc=$(median "${R[pn_acc_list]:-}")
+pf_rel=$(median "${R[pf_rel_list]:-}")
+pn_rel=$(median "${R[pn_rel_list]:-}")
+[ "${R[pf_short]:-0}" = 0 ] && [ -n "${R[pf_sink]:-}" ] || pf_rel="${pf_rel}!"
+[ "${R[pn_short]:-0}" = 0 ] && [ -n "${R[pn_sink]:-}" ] || pn_rel="${pn_rel}!"
 rel_ratio=$(ratio "${pn_rel%!}" "${pf_rel%!}")
 
 echo
-echo "Outbound relay: $MESSAGES messages, $SIZE-octet payload, $SESSIONS parallel sessions into"
+echo "Outbound relay: $ROUNDS round(s) of $MESSAGES messages, $SIZE-octet payload, $SESSIONS parallel sessions into"
 echo "each server (smtp-source, one message per connection, recipient user@remote.test),"
 echo "relayed by each to one smtp-sink on 127.0.0.1:$SINK_PORT (Postfix's test sink), $(nproc) cores;"
 echo "1-minute load average at start $LOAD_START, at end $(cut -d' ' -f1 /proc/loadavg)" \
@@ -391,15 +423,17 @@ echo
 printf '%-32s %14s %14s %16s\n' "" "Postfix" "postern" "postern/Postfix"
 printf '%-32s %14s %14s %16s\n' "" "${R[pf_version]:--}" "$(printf '%s' "${R[pn_version]:--}" | awk '{print $NF}')" ""
 printf '%-32s %14s %14s %16s\n' "relayed msgs/s (higher=better)" "$pf_rel" "$pn_rel" "$rel_ratio"
+printf '%-32s %14s %14s %16s\n' "  each round" "${R[pf_rel_list]:- -}" "${R[pn_rel_list]:- -}" ""
 printf '%-32s %14s %14s %16s\n' "accepted msgs/s" "$pf_acc" "$pn_acc" "$(ratio "$pn_acc" "$pf_acc")"
-printf '%-32s %14s %14s %16s\n' "messages received by the sink" "${R[pf_sink]:--}/$MESSAGES" "${R[pn_sink]:--}/$MESSAGES" ""
-printf '%-32s %14s %14s %16s\n' "relayed according to its log" "${R[pf_logged]:--}/$MESSAGES" "${R[pn_logged]:--}/$MESSAGES" ""
+printf '%-32s %14s %14s %16s\n' "sink got all, every round" "$( [ "${R[pf_short]:-0}" = 0 ] && [ -n "${R[pf_sink]:-}" ] && echo yes || echo NO)" "$( [ "${R[pn_short]:-0}" = 0 ] && [ -n "${R[pn_sink]:-}" ] && echo yes || echo NO)" ""
+printf '%-32s %14s %14s %16s\n' "relayed per its log, last round" "${R[pf_logged]:--}/$MESSAGES" "${R[pn_logged]:--}/$MESSAGES" ""
 printf '%-32s %14s %14s %16s\n' "deferrals logged" "${R[pf_deferred]:--}" "${R[pn_deferred]:--}" ""
-printf '%-32s %14s %14s %16s\n' "peak RSS MiB (lower=better)" "$(mib "${R[pf_peak_hwm_kib]:-}")" "$(mib "${R[pn_peak_hwm_kib]:-}")" \
-	"$(ratio "$(mib "${R[pn_peak_hwm_kib]:-}")" "$(mib "${R[pf_peak_hwm_kib]:-}")")"
-printf '%-32s %14s %14s %16s\n' "peak PSS MiB" "$(mib "${R[pf_peak_pss_kib]:-}")" "$(mib "${R[pn_peak_pss_kib]:-}")" \
-	"$(ratio "$(mib "${R[pn_peak_pss_kib]:-}")" "$(mib "${R[pf_peak_pss_kib]:-}")")"
+printf '%-32s %14s %14s %16s\n' "peak RSS MiB (lower=better)" "$(mib "${R[pf_max_peak_hwm_kib]:-}")" "$(mib "${R[pn_max_peak_hwm_kib]:-}")" \
+	"$(ratio "$(mib "${R[pn_max_peak_hwm_kib]:-}")" "$(mib "${R[pf_max_peak_hwm_kib]:-}")")"
+printf '%-32s %14s %14s %16s\n' "peak PSS MiB" "$(mib "${R[pf_max_peak_pss_kib]:-}")" "$(mib "${R[pn_max_peak_pss_kib]:-}")" \
+	"$(ratio "$(mib "${R[pn_max_peak_pss_kib]:-}")" "$(mib "${R[pf_max_peak_pss_kib]:-}")")"
 echo
+echo "rates are medians over the rounds; memory the highest of any round."
 echo "relayed  = messages / time from smtp-source start until the sink's message"
 echo "           counter (smtp-sink -c, polled every 0.1 s) has grown by $MESSAGES."
 echo "accepted = messages / smtp-source wall time (every message got its 250)."
