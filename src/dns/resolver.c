@@ -302,6 +302,11 @@ resolver_new(struct event_base *base, const struct resolver_options *opt, char *
 	if (opt->root_hints_file != NULL &&
 	    (rc = ub_ctx_set_option(r->ctx, "root-hints:", opt->root_hints_file)) != 0)
 		goto fail;
+	/* Without trust anchors libunbound's validator (the default
+	 * "validator iterator") can prove nothing and only costs: every
+	 * answer would pass through it. */
+	if (!opt->dnssec && (rc = ub_ctx_set_option(r->ctx, "module-config:", "iterator")) != 0)
+		goto fail;
 	if (opt->dnssec) {
 		const char *ta = opt->trust_anchor_file ? opt->trust_anchor_file :
 		    "/usr/share/dns/root.key";
