@@ -337,6 +337,90 @@ keep_str(char **newv, char *oldv, const char *what)
 	}
 }
 
+/* An optional key (NULL when unset) read once at start: the running value
+ * stays, and the administrator is told when to expect the new one. */
+static void
+keep_opt_str(char **newv, const char *oldv, const char *what)
+{
+	if ((*newv == NULL && oldv == NULL) || (*newv && oldv && strcmp(*newv, oldv) == 0))
+		return;
+	log_event("warning", "reason=\"%s changed: takes effect at restart\"", what);
+	free(*newv);
+	*newv = oldv ? xstrdup(oldv) : NULL;
+}
+
+static void
+keep_hostport(struct hostport **newv, const struct hostport *oldv, const char *what)
+{
+	if (hostport_eq(*newv, oldv))
+		return;
+	log_event("warning", "reason=\"%s changed: takes effect at restart\"", what);
+	free(*newv);
+	*newv = NULL;
+	if (oldv != NULL) {
+		*newv = xmalloc(sizeof(**newv));
+		**newv = *oldv;
+	}
+}
+
+static void
+keep_unsigned(unsigned *newv, unsigned oldv, const char *what)
+{
+	if (*newv == oldv)
+		return;
+	log_event("warning", "reason=\"%s changed: takes effect at restart\"", what);
+	*newv = oldv;
+}
+
+static bool
+strv_eq(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * What the queue's client, the scheduler, the resolver, the state backend,
+ * ACME and the HTTPS listener copied at start (cli/serve.c): a reload
+ * keeps the running values, so what the server does and what its
+ * configuration says agree, and says which change waits for a restart.
+ */
+static void
+keep_start_only(struct config *cfg, const struct config *old)
+{
+	keep_hostport(&cfg->relayhost, old->relayhost, "relayhost");
+	keep_opt_str(&cfg->relayhost_user, old->relayhost_user, "relayhost_user");
+	keep_opt_str(&cfg->relayhost_password_file, old->relayhost_password_file,
+	    "relayhost_password_file");
+	keep_opt_str(&cfg->outbound_family, old->outbound_family, "outbound_family");
+	keep_opt_str(&cfg->outbound_source_ip4, old->outbound_source_ip4, "outbound_source_ip4");
+	keep_opt_str(&cfg->outbound_source_ip6, old->outbound_source_ip6, "outbound_source_ip6");
+	keep_unsigned(&cfg->outbound_port, old->outbound_port, "outbound_port");
+	keep_unsigned(&cfg->outbound_timeout, old->outbound_timeout, "outbound_timeout");
+	keep_unsigned(&cfg->queue_lifetime, old->queue_lifetime, "queue_lifetime");
+	keep_unsigned(&cfg->delay_warning, old->delay_warning, "delay_warning");
+	keep_unsigned(&cfg->retry_initial, old->retry_initial, "retry_initial");
+	keep_unsigned(&cfg->retry_max, old->retry_max, "retry_max");
+	if (!strv_eq(cfg->tls_required_domains, cfg->ntls_required_domains,
+	    old->tls_required_domains, old->ntls_required_domains))
+		log_event("warning", "reason=\"tls_required_domains changed: takes effect at restart\"");
+	if (!listen_eq(cfg->dns_servers, cfg->ndns_servers, old->dns_servers, old->ndns_servers) ||
+	    cfg->dnssec != old->dnssec)
+		log_event("warning", "reason=\"dns_servers or dnssec changed: take effect at restart\"");
+	keep_opt_str(&cfg->state_backend, old->state_backend, "state_backend");
+	keep_opt_str(&cfg->state_password, old->state_password, "state_password");
+	keep_opt_str(&cfg->node_name, old->node_name, "node_name");
+	keep_opt_str(&cfg->acme_email, old->acme_email, "acme_email");
+	keep_opt_str(&cfg->acme_directory, old->acme_directory, "acme_directory");
+	keep_opt_str(&cfg->acme_ca_file, old->acme_ca_file, "acme_ca_file");
+	keep_hostport(&cfg->acme_http_listen, old->acme_http_listen, "acme_http_listen");
+	keep_hostport(&cfg->https_listen, old->https_listen, "https_listen");
+}
+
 int
 server_reload(struct server *srv, const char *config_path)
 {
@@ -384,6 +468,7 @@ server_reload(struct server *srv, const char *config_path)
 	    (cfg->lmtp_socket == NULL) != (srv->cfg->lmtp_socket == NULL) ||
 	    (cfg->lmtp_socket && strcmp(cfg->lmtp_socket, srv->cfg->lmtp_socket) != 0))
 		log_event("warning", "reason=\"local_delivery changed: takes effect at restart\"");
+	keep_start_only(cfg, srv->cfg);
 	keep_str(&cfg->data_dir, srv->cfg->data_dir, "data_dir");
 	keep_str(&cfg->log_file, srv->cfg->log_file, "log_file");
 	if (userdb_refresh(srv->users, &err) == -1) {

@@ -1053,3 +1053,36 @@ def test_reload_metrics_listen_change_not_silent(make_server):
     assert served or warned, (
         "metrics_listen changed from %s to %s at reload: nothing serves the new address and "
         "no warning was logged" % (old, new))
+
+
+def test_reload_of_start_only_keys_warns_and_keeps_the_running_value(make_server):
+    """relayhost, state_backend, acme_email, queue_lifetime... are read once
+    at start: a SIGHUP that changes them says so, one warning each naming
+    the key (never its value), and the mail still goes where the running
+    server sends it."""
+    ip = "127.0.0.1"
+    old_sink = SMTPSink(ip, free_port(ip)).start()
+    new_sink = SMTPSink(ip, free_port(ip)).start()
+    try:
+        srv = make_server(config={"trusted_networks": "127.0.0.0/8",
+                                  "relayhost": "%s:%d" % (ip, old_sink.port),
+                                  "retry_initial": "1s", "retry_max": "2s"})
+        srv.write_config(relayhost="%s:%d" % (ip, new_sink.port), queue_lifetime="2d",
+                         state_backend="redis://127.0.0.1:1/0", state_password="s3cret-pw",
+                         acme_email="admin@example.test")
+        srv.reload()
+        warned = " ".join(e.get("reason", "") for e in srv.events("warning"))
+        for key in ("relayhost", "queue_lifetime", "state_backend", "state_password",
+                    "acme_email"):
+            assert "%s changed: takes effect at restart" % key in warned, (key, warned)
+        assert "s3cret-pw" not in srv.log_path.read_text()
+        c = srv.client()
+        c.ehlo("client.test")
+        qid = queue_id(c.send_mail("bob@example.test", ["someone@remote.test"],
+                                   b"Subject: t\r\n\r\nbody " + token().encode() + b"\r\n"))
+        c.quit()
+        srv.wait_for_log("delivered", id=qid)
+        assert len(old_sink.accepted()) == 1 and new_sink.accepted() == []
+    finally:
+        old_sink.stop()
+        new_sink.stop()
