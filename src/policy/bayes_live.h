@@ -4,11 +4,13 @@
  * where asking SQLite for each token took 160 us, longer than the whole
  * rest of the scan. The copy (52,000 tokens: 15 ms to load) is
  * loaded from the store on a thread of its own whenever the store changed
- * (checked with a stat() at most once a second), and replaces the old one
+ * (checked at most once a second: a stat() of the local files, or, with
+ * Redis, its change counter asked on that thread), and replaces the old one
  * on the loop, so `postern learn` (a Junk move) counts for the next
  * messages within a few seconds and the loop never waits for the disk. A
- * store that does not load (damaged) leaves no table: the server scans
- * without the classifier, logs why and raises the `bayes` alert.
+ * store that does not load (damaged, or Redis unreachable) leaves no
+ * table: the server scans without the classifier, logs why and raises the
+ * `bayes` alert, and tries again (Redis: at the next look).
  */
 #ifndef POSTERN_POLICY_BAYES_LIVE_H
 #define POSTERN_POLICY_BAYES_LIVE_H

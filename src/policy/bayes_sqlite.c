@@ -32,6 +32,8 @@ struct sq {
 	bool write;
 	bool in_tx;
 	bool moved;		/* this transaction unlearned: 0/0 tokens to drop */
+	int64_t tokens_max;	/* caps expired at commit (bayes_store.h) */
+	int64_t messages_max;
 	sqlite3_stmt *get_msg, *put_msg, *upsert, *meta_add, *get_tok, *get_meta;
 };
 
@@ -198,7 +200,7 @@ check_schema(struct sq *q, char **err)
 }
 
 static void *
-sq_open(const char *where, bool write, char **err)
+sq_open(const char *where, const char *secret, bool write, char **err)
 {
 	struct sq *q = xcalloc(1, sizeof(*q));
 	struct stat st;
@@ -206,6 +208,8 @@ sq_open(const char *where, bool write, char **err)
 
 	q->path = xstrdup(where);
 	q->write = write;
+	q->tokens_max = BAYES_STORE_TOKENS_MAX;
+	q->messages_max = BAYES_STORE_MESSAGES_MAX;
 	if (!write && stat(where, &st) == -1 && errno == ENOENT)
 		return q;	/* nothing learned yet */
 	rc = sqlite3_open_v2(where, &q->db, write ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE :
@@ -224,6 +228,15 @@ sq_open(const char *where, bool write, char **err)
 		return NULL;
 	}
 	return q;
+}
+
+static void
+sq_set_caps(void *h, size_t tokens_max, size_t messages_max)
+{
+	struct sq *q = h;
+
+	q->tokens_max = (int64_t)tokens_max;
+	q->messages_max = (int64_t)messages_max;
 }
 
 static int
@@ -350,14 +363,13 @@ sq_commit(void *h, char **err)
 	 * runs once in a while, not at each message */
 	if ((n = one_int(q, "SELECT count(*) FROM tokens", err)) == -1)
 		goto bad;
-	if (n > BAYES_STORE_TOKENS_MAX &&
-	    trim(q, "tokens", "h", "atime, spam + ham", n - BAYES_STORE_TOKENS_MAX * 9 / 10,
-	    err) == -1)
+	if (n > q->tokens_max &&
+	    trim(q, "tokens", "h", "atime, spam + ham", n - q->tokens_max * 9 / 10, err) == -1)
 		goto bad;
 	if ((n = one_int(q, "SELECT count(*) FROM messages", err)) == -1)
 		goto bad;
-	if (n > BAYES_STORE_MESSAGES_MAX &&
-	    trim(q, "messages", "id", "t", n - BAYES_STORE_MESSAGES_MAX * 9 / 10, err) == -1)
+	if (n > q->messages_max &&
+	    trim(q, "messages", "id", "t", n - q->messages_max * 9 / 10, err) == -1)
 		goto bad;
 	if (exec(q, "COMMIT", err) == -1)
 		goto bad;
@@ -478,6 +490,7 @@ out:
 const struct bayes_backend bayes_sqlite_backend = {
 	.name = "local",
 	.open = sq_open,
+	.set_caps = sq_set_caps,
 	.begin = sq_begin,
 	.learn = sq_learn,
 	.commit = sq_commit,

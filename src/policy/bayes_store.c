@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/state_url.h"
 #include "lib/xmalloc.h"
 #include "scan/mime.h"
 
@@ -25,17 +26,29 @@ bayes_store_path(const char *data_dir)
 }
 
 const struct bayes_backend *
-bayes_store_backend(const struct config *cfg, char **where)
+bayes_store_backend(const struct config *cfg, char **where, char **secret)
 {
-	/* state_backend = redis (SPEC 10) picks its backend here */
+	/* SPEC 10 and 13: the classifier's state lives with the other state,
+	 * so with Redis every node learns together; never a local file
+	 * beside it, which would split what the nodes learned */
+	if (cfg->state_url.redis) {
+		char url[STATE_URL_MAX + 16];
+		state_url_format(&cfg->state_url, url, sizeof(url));
+		*where = xstrdup(url);
+		*secret = cfg->state_password && *cfg->state_password ?
+		    xstrdup(cfg->state_password) : NULL;
+		return &bayes_redis_backend;
+	}
 	*where = bayes_store_path(cfg->data_dir);
+	*secret = NULL;
 	return &bayes_sqlite_backend;
 }
 
 struct bayes_store *
-bayes_store_open_at(const struct bayes_backend *b, const char *where, bool write, char **err)
+bayes_store_open_at(const struct bayes_backend *b, const char *where, const char *secret,
+    bool write, char **err)
 {
-	void *h = b->open(where, write, err);
+	void *h = b->open(where, secret, write, err);
 	struct bayes_store *st;
 
 	if (h == NULL)
@@ -49,12 +62,29 @@ bayes_store_open_at(const struct bayes_backend *b, const char *where, bool write
 struct bayes_store *
 bayes_store_open(const struct config *cfg, bool write, char **err)
 {
-	char *where;
-	const struct bayes_backend *b = bayes_store_backend(cfg, &where);
-	struct bayes_store *st = bayes_store_open_at(b, where, write, err);
+	char *where, *secret;
+	const struct bayes_backend *b = bayes_store_backend(cfg, &where, &secret);
+	struct bayes_store *st = bayes_store_open_at(b, where, secret, write, err);
 
 	free(where);
+	free(secret);
 	return st;
+}
+
+void
+bayes_store_set_caps(struct bayes_store *st, size_t tokens_max, size_t messages_max)
+{
+	st->b->set_caps(st->h, tokens_max, messages_max);
+}
+
+int
+bayes_store_serial(struct bayes_store *st, uint64_t *out, char **err)
+{
+	if (st->b->serial == NULL) {
+		*err = xasprintf("the %s classifier store has no change counter", st->b->name);
+		return -1;
+	}
+	return st->b->serial(st->h, out, err);
 }
 
 void

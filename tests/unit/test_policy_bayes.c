@@ -124,7 +124,7 @@ test_learn_once_and_move(void **state)
 		struct bayes_counts c[2];
 		const struct bayes_backend *b = &bayes_sqlite_backend;
 		char *path = bayes_store_path(dir);
-		void *q = b->open(path, false, &err);
+		void *q = b->open(path, NULL, false, &err);
 		assert_non_null(q);
 		assert_int_equal(b->lookup(q, h, 2, c, &ns, &nh, &err), 0);
 		assert_int_equal(c[0].ham, 2);
