@@ -189,7 +189,7 @@ learn_range(struct bayes_store *st, const char *id, uint64_t base, size_t n,
     enum bayes_kind k, time_t now)
 {
 	struct bayes_tokens tok = { 0 };
-	enum bayes_learn_result res;
+	enum bayes_learn_result res = BAYES_LEARN_SAME;
 	char *err = NULL;
 
 	tok.t = calloc(n ? n : 1, sizeof(*tok.t));
