@@ -12,6 +12,7 @@
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -95,7 +96,9 @@ group_setup(void **state)
 	redis_pid = fork();
 	assert_true(redis_pid >= 0);
 	if (redis_pid == 0) {
-		/* private: loopback, no persistence, a password */
+		/* private: loopback, no persistence, a password; gone with
+		 * the test even if it crashes */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl(REDIS_SERVER, REDIS_SERVER, "--port", port, "--bind", "127.0.0.1",
 		    "--save", "", "--appendonly", "no", "--dir", dir, "--requirepass", PASSWORD,
 		    "--logfile", "/dev/null", (char *)NULL);
