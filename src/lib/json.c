@@ -39,26 +39,37 @@ utf8_len(const unsigned char *p, size_t n)
 void
 json_string(FILE *f, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	const unsigned char *p = (const unsigned char *)(s ? s : ""), *run;
 	size_t n = strlen((const char *)p);
 
+	/* octets that need nothing go out in runs, one call each: `postern
+	 * scan --json` prints thousands of strings, and a call per octet,
+	 * each taking the stream's lock, cost more than the scan itself */
 	fputc('"', f);
+	run = p;
 	while (n > 0) {
 		size_t l;
+		if (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\') {
+			p++, n--;
+			continue;
+		}
+		if (*p >= 0x80 && (l = utf8_len(p, n)) != 0) {
+			p += l, n -= l;
+			continue;
+		}
+		if (p > run)
+			fwrite(run, 1, (size_t)(p - run), f);
 		if (*p == '"' || *p == '\\') {
 			fputc('\\', f);
 			fputc(*p, f);
-			p++, n--;
-		} else if (*p < 0x20 || *p == 0x7f) {
+		} else if (*p < 0x20 || *p == 0x7f)
 			fprintf(f, "\\u%04x", *p);
-			p++, n--;
-		} else if ((l = utf8_len(p, n)) == 0) {
+		else
 			fputs("\\ufffd", f);
-			p++, n--;
-		} else {
-			fwrite(p, 1, l, f);
-			p += l, n -= l;
-		}
+		p++, n--;
+		run = p;
 	}
+	if (p > run)
+		fwrite(run, 1, (size_t)(p - run), f);
 	fputc('"', f);
 }
