@@ -32,29 +32,35 @@
 #define MIN_PROB_STRENGTH 0.346
 #define HUGE_PAGE (2u * 1024 * 1024)
 
+/* What a scan reads of a token, 16 octets, four to a cache line: its
+ * probability is kept ready (a scan would divide three times for each
+ * of its tokens), the counts are apart, read for the few tokens shown. */
 struct entry {
 	uint64_t hash;		/* 0: empty slot (a hash of 0 is kept as 1) */
-	uint32_t spam, ham;
+	/* bayes_token_prob of the counts and the learned totals, kept
+	 * current by put and set_learned; FW_X (no clue) for 0/0 */
+	double prob;
 };
 
 struct bayes_table {
 	struct entry *e;
+	struct bayes_counts *c;	/* the counts of e[i] in c[i] */
 	size_t mask;		/* slots - 1, a power of two minus one */
 	size_t n;
 	uint32_t nspam, nham;
 };
 
-/* Zeroed slots; a table of megabytes in huge pages where the system
+/* Zeroed memory; a table of megabytes in huge pages where the system
  * has them (madvise): a scan's few hundred probes land far apart, and
  * with 4 KiB pages each would miss the TLB too. */
-static struct entry *
-slots_new(size_t n)
+static void *
+slots_new(size_t n, size_t size)
 {
-	size_t bytes = n * sizeof(struct entry);
+	size_t bytes = n * size;
 	void *p;
 
 	if (bytes < HUGE_PAGE)
-		return xcalloc(n, sizeof(struct entry));
+		return xcalloc(n, size);
 	if (posix_memalign(&p, HUGE_PAGE, bytes) != 0)
 		abort();
 #ifdef MADV_HUGEPAGE
@@ -73,7 +79,8 @@ bayes_table_new(size_t expected)
 	/* load factor at most 1/2: probes stay short */
 	while (slots < expected * 2)
 		slots *= 2;
-	t->e = slots_new(slots);
+	t->e = slots_new(slots, sizeof(*t->e));
+	t->c = slots_new(slots, sizeof(*t->c));
 	t->mask = slots - 1;
 	return t;
 }
@@ -84,10 +91,12 @@ bayes_table_free(struct bayes_table *t)
 	if (t == NULL)
 		return;
 	free(t->e);
+	free(t->c);
 	free(t);
 }
 
-static struct entry *
+/* The slot of hash: its own, or the empty one where it would go. */
+static inline size_t
 slot_of(const struct bayes_table *t, uint64_t hash)
 {
 	size_t j;
@@ -97,56 +106,68 @@ slot_of(const struct bayes_table *t, uint64_t hash)
 	for (j = (size_t)hash & t->mask; t->e[j].hash != 0 && t->e[j].hash != hash;
 	    j = (j + 1) & t->mask)
 		;
-	return &t->e[j];
+	return j;
 }
 
 void
 bayes_table_put(struct bayes_table *t, uint64_t hash, struct bayes_counts c)
 {
-	struct entry *e;
+	size_t j;
 
 	if (hash == 0)
 		hash = 1;
 	if ((t->n + 1) * 2 > t->mask + 1) {
 		struct entry *old = t->e;
+		struct bayes_counts *oldc = t->c;
 		size_t oldn = t->mask + 1;
 		t->mask = oldn * 2 - 1;
-		t->e = slots_new(oldn * 2);
+		t->e = slots_new(oldn * 2, sizeof(*t->e));
+		t->c = slots_new(oldn * 2, sizeof(*t->c));
 		for (size_t i = 0; i < oldn; i++)
-			if (old[i].hash != 0)
-				*slot_of(t, old[i].hash) = old[i];
+			if (old[i].hash != 0) {
+				j = slot_of(t, old[i].hash);
+				t->e[j] = old[i];
+				t->c[j] = oldc[i];
+			}
 		free(old);
+		free(oldc);
 	}
-	e = slot_of(t, hash);
-	if (e->hash == 0) {
+	j = slot_of(t, hash);
+	if (t->e[j].hash == 0) {
 		if ((c.spam | c.ham) == 0)
 			return;
 		t->n++;
 	}
 	/* a token set to 0/0 keeps its slot (the probe chains stay
 	 * whole) and reads as unknown */
-	e->hash = hash;
-	e->spam = c.spam;
-	e->ham = c.ham;
+	t->e[j].hash = hash;
+	t->e[j].prob = bayes_token_prob(c, t->nspam, t->nham);
+	t->c[j] = c;
 }
 
 bool
 bayes_table_get(const struct bayes_table *t, uint64_t hash, struct bayes_counts *c)
 {
-	const struct entry *e = slot_of(t, hash);
+	size_t j = slot_of(t, hash);
 
-	if ((e->spam | e->ham) == 0)
+	if ((t->c[j].spam | t->c[j].ham) == 0)
 		return false;
-	c->spam = e->spam;
-	c->ham = e->ham;
+	*c = t->c[j];
 	return true;
 }
 
 void
 bayes_table_set_learned(struct bayes_table *t, uint32_t nspam, uint32_t nham)
 {
+	if (t->nspam == nspam && t->nham == nham)
+		return;
 	t->nspam = nspam;
 	t->nham = nham;
+	/* a store sets the totals before the counts: this loop is for
+	 * the other order */
+	for (size_t i = 0; i <= t->mask; i++)
+		if (t->e[i].hash != 0)
+			t->e[i].prob = bayes_token_prob(t->c[i], nspam, nham);
 }
 
 void
@@ -233,7 +254,7 @@ struct sig {
 	double strength;	/* |f - 0.5| */
 	double prob;
 	uint32_t tok;		/* index in the message's tokens */
-	struct bayes_counts c;
+	size_t slot;		/* in the table: its counts */
 };
 
 /* Moves the k strongest of a[0..n) to the front, k < n (quickselect with
@@ -297,21 +318,20 @@ bayes_classify(const struct bayes_table *t, const struct bayes_tokens *tok,
 	if (tok->n > sizeof(stack) / sizeof(stack[0]))
 		sig = xmalloc(tok->n * sizeof(*sig));
 	/* the table is megabytes, the tokens' slots are far apart: ask for
-	 * them all first, so the misses overlap instead of adding up */
+	 * them all first, so the misses overlap instead of adding up (an
+	 * entry may straddle two cache lines) */
 	for (size_t i = 0; i < tok->n; i++) {
 		uint64_t h = tok->t[i].hash ? tok->t[i].hash : 1;
 		__builtin_prefetch(&t->e[(size_t)h & t->mask]);
 	}
 	for (size_t i = 0; i < tok->n; i++) {
-		struct bayes_counts c;
-		double p, st;
-		if (!bayes_table_get(t, tok->t[i].hash, &c))
-			continue;	/* never learned: no clue either way */
-		p = bayes_token_prob(c, t->nspam, t->nham);
-		st = fabs(p - 0.5);
+		size_t j = slot_of(t, tok->t[i].hash);
+		/* an unknown token (no slot, or forgotten: 0/0) has FW_X:
+		 * no clue either way, like any other below the strength */
+		double p = t->e[j].hash != 0 ? t->e[j].prob : FW_X, st = fabs(p - 0.5);
 		if (st < MIN_PROB_STRENGTH)
 			continue;
-		sig[nsig++] = (struct sig){ st, p, (uint32_t)i, c };
+		sig[nsig++] = (struct sig){ st, p, (uint32_t)i, j };
 	}
 	used = nsig;
 	if (used > BAYES_SIGNIFICANT_MAX) {
@@ -347,7 +367,7 @@ bayes_classify(const struct bayes_table *t, const struct bayes_tokens *tok,
 			memcpy(r->shown[k].text, txt, len);
 			r->shown[k].text[len] = '\0';
 			r->shown[k].prob = g->prob;
-			r->shown[k].c = g->c;
+			r->shown[k].c = t->c[g->slot];
 		}
 		r->nshown = nt;
 	}

@@ -21,13 +21,17 @@
 #define HEADER_DEC_MAX 4096	/* the same, RFC 2047 decoded */
 #define HEADER_NAME_MAX 40	/* longer names are cut in "hdr:NAME" */
 
+/* Distinct tokens a message has room for at first: most have a few
+ * hundred, so the set is seldom rebuilt. */
+#define TOKENS_START 512
 /* Character classes of the word splitter. */
 enum { C_SEP = 0, C_WORD = 1, C_TRIM = 2, C_INNER = 3 };
 static unsigned char cls[256];
 static unsigned char lower[256];	/* ASCII letters lower-cased */
 /* The same classes as bits, 0 for a separator: a word's octets are
- * or-ed together in one pass. */
-enum { F_WORD = 1, F_UPPER = 2, F_TRIM = 4, F_INNER = 8 };
+ * or-ed together in one pass. F_DD: '.' and '-', which doubled split a
+ * word. */
+enum { F_WORD = 1, F_UPPER = 2, F_TRIM = 4, F_INNER = 8, F_DD = 16 };
 static unsigned char flags[256];
 
 static void
@@ -47,7 +51,8 @@ cls_init(void)
 		cls[c] = k;
 		lower[c] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 		flags[c] = (unsigned char)(k == C_WORD ? F_WORD | (c >= 'A' && c <= 'Z' ? F_UPPER : 0) :
-		    k == C_TRIM ? F_TRIM : k == C_INNER ? F_INNER : 0);
+		    k == C_TRIM ? F_TRIM | (c == '.' || c == '-' ? F_DD : 0) :
+		    k == C_INNER ? F_INNER : 0);
 	}
 }
 
@@ -80,6 +85,32 @@ fmix64(uint64_t h)
 	return h;
 }
 
+/* Eight octets as a little-endian number, whatever the host. */
+static inline uint64_t
+load64le(const unsigned char *p)
+{
+	uint64_t k;
+
+	memcpy(&k, p, sizeof(k));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	k = __builtin_bswap64(k);
+#endif
+	return k;
+}
+
+static inline uint64_t
+hash_step(uint64_t h, uint64_t k)
+{
+	h = (h ^ k) * 0x9fb21c651e98df25ULL;
+	return h ^ (h >> 29);
+}
+
+static inline uint64_t
+hash_seed(size_t len)
+{
+	return 0x9e3779b97f4a7c15ULL ^ ((uint64_t)len * 0xc2b2ae3d27d4eb4fULL);
+}
+
 uint64_t
 bayes_hash(const char *s, size_t len)
 {
@@ -87,30 +118,77 @@ bayes_hash(const char *s, size_t len)
 	 * (the database keeps the hashes): a token costs two or three
 	 * multiplications where FNV would take one per octet */
 	const unsigned char *p = (const unsigned char *)s;
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)len * 0xc2b2ae3d27d4eb4fULL);
+	uint64_t h = hash_seed(len);
 
-	for (; len >= 8; p += 8, len -= 8) {
-		uint64_t k = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-		    (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
-		    (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
-		h = (h ^ k) * 0x9fb21c651e98df25ULL;
-		h ^= h >> 29;
-	}
+	for (; len >= 8; p += 8, len -= 8)
+		h = hash_step(h, load64le(p));
 	if (len > 0) {
 		uint64_t k = 0;
 		for (size_t i = 0; i < len; i++)
 			k |= (uint64_t)p[i] << (8 * i);
-		h = (h ^ k) * 0x9fb21c651e98df25ULL;
-		h ^= h >> 29;
+		h = hash_step(h, k);
 	}
 	return fmix64(h);
+}
+
+/* Octets as little-endian 8-octet words, zero after the last: a token
+ * is hashed and kept from these, never written octet by octet and read
+ * back as words (a store-forwarding stall each time). */
+#define TOKWORDS (BAYES_TOKEN_TEXT_MAX / 8 + 1)
+
+static inline void
+store64le(unsigned char *p, uint64_t k)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	k = __builtin_bswap64(k);
+#endif
+	memcpy(p, &k, sizeof(k));
+}
+
+#define ONES64 0x0101010101010101ULL
+#define HIGH64 0x8080808080808080ULL
+
+/* 0x80 in each octet of x that is an ASCII letter or digit or 0x80 and
+ * above (UTF-8): the octets flags[] calls F_WORD. */
+static inline uint64_t
+alnum64(uint64_t x)
+{
+	uint64_t h = x & ~HIGH64;	/* each octet's low 7 bits: no carry out below */
+	uint64_t l = h | ONES64 * 0x20;	/* 'A'..'Z' as 'a'..'z'; nothing else lands there */
+	uint64_t alpha = (l + ONES64 * (0x80 - 'a')) & ~(l + ONES64 * (0x80 - 'z' - 1));
+	uint64_t digit = (h + ONES64 * (0x80 - '0')) & ~(h + ONES64 * (0x80 - '9' - 1));
+
+	return (x | alpha | digit) & HIGH64;
+}
+
+/* 0x80 in each octet of x that is an ASCII capital letter. */
+static inline uint64_t
+upper64(uint64_t x)
+{
+	uint64_t h = x & ~HIGH64;
+
+	return (h + ONES64 * (0x80 - 'A')) & ~(h + ONES64 * (0x80 - 'Z' - 1)) & ~x & HIGH64;
+}
+
+/* ASCII letters of eight octets lower-cased at once (lower[] on each):
+ * an octet below 0x80 between 'A' and 'Z' gains 0x20. */
+static inline uint64_t
+lower64(uint64_t x)
+{
+	return x | (upper64(x) >> 2);
+}
+
+/* The first n (<= 8) octets of x, the others zeroed. */
+static inline uint64_t
+first_octets(uint64_t x, size_t n)
+{
+	return n >= 8 ? x : x & ((1ULL << (8 * n)) - 1);
 }
 
 static void
 grow(struct bayes_tokens *t)
 {
-	/* most messages have a few hundred tokens */
-	size_t cap = t->cap ? t->cap * 2 : 256;
+	size_t cap = t->cap ? t->cap * 2 : TOKENS_START;
 
 	t->t = xrealloc(t->t, cap * sizeof(*t->t));
 	t->cap = cap;
@@ -118,63 +196,105 @@ grow(struct bayes_tokens *t)
 	t->nslot = cap * 2;
 	t->slot = xcalloc(t->nslot, sizeof(*t->slot));
 	for (size_t i = 0; i < t->n; i++) {
-		size_t j = t->t[i].hash & (t->nslot - 1);
+		uint64_t key = t->t[i].hash ? t->t[i].hash : 1;
+		size_t j = key & (t->nslot - 1);
 		while (t->slot[j] != 0)
 			j = (j + 1) & (t->nslot - 1);
-		t->slot[j] = (uint32_t)i + 1;
+		t->slot[j] = key;
+	}
+	if (t->text == NULL) {
+		/* most tokens are words of a few octets */
+		t->text_cap = cap * 8 + BAYES_TOKEN_TEXT_MAX;
+		t->text = xmalloc(t->text_cap);
 	}
 }
 
-/* Adds the token tok[0..len) (len <= BAYES_TOKEN_TEXT_MAX); the text is
- * kept only when new. */
-static bool
-add_tok(struct bayes_tokens *t, const char *tok, size_t len)
+/* Keeps the token of len octets in words w (nw of them), hash h, unless
+ * it is there already. Whether it is new decides nothing but two counts:
+ * no branch on it to mispredict (a message's words repeat at random),
+ * the slot, the entry and the text are written either way. */
+static inline bool
+keep(struct bayes_tokens *t, uint64_t h, const uint64_t *w, size_t nw, size_t len)
 {
-	uint64_t h = bayes_hash(tok, len);
-	size_t j;
+	uint64_t key = h ? h : 1;
+	size_t j, mask;
+	bool fresh;
 
-	if (t->n == t->cap) {
-		if (t->n >= BAYES_TOKENS_MAX) {
-			t->cut = true;
-			return false;
-		}
+	/* n stays <= BAYES_TOKENS_MAX < the last cap: full only below it */
+	if (t->n == t->cap)
 		grow(t);
-	}
-	for (j = h & (t->nslot - 1); t->slot[j] != 0; j = (j + 1) & (t->nslot - 1))
-		/* equal hashes are the same token: 64 bits, and the database
-		 * knows tokens by hash alone anyway */
-		if (t->t[t->slot[j] - 1].hash == h)
-			return true;
-	if (t->n >= BAYES_TOKENS_MAX) {
+	mask = t->nslot - 1;
+	/* equal hashes are the same token: 64 bits, and the database knows
+	 * tokens by hash alone anyway (and keeps 0 as 1 too) */
+	for (j = key & mask; t->slot[j] != 0 && t->slot[j] != key; j = (j + 1) & mask)
+		;
+	fresh = t->slot[j] == 0;
+	if (__builtin_expect(fresh && t->n >= BAYES_TOKENS_MAX, 0)) {
 		t->cut = true;
 		return false;
 	}
-	if (t->text_len + len > t->text_cap) {
-		t->text_cap = t->text_cap ? t->text_cap * 2 : 4096;
-		if (t->text_cap < t->text_len + len)
-			t->text_cap = t->text_len + len;
+	if (t->text_len + BAYES_TOKEN_TEXT_MAX > t->text_cap) {
+		t->text_cap *= 2;
 		t->text = xrealloc(t->text, t->text_cap);
 	}
-	memcpy(t->text + t->text_len, tok, len);
+	for (size_t i = 0; i < nw; i++)
+		store64le((unsigned char *)t->text + t->text_len + 8 * i, w[i]);
 	t->t[t->n] = (struct bayes_token){ h, (uint32_t)t->text_len, (uint8_t)len };
-	t->text_len += len;
-	t->slot[j] = (uint32_t)++t->n;
+	t->slot[j] = key;
+	t->n += fresh;
+	t->text_len += fresh ? len : 0;
 	return true;
 }
 
-/* Adds prefix[0..pl) + word[0..wl), cut at BAYES_TOKEN_TEXT_MAX. */
+/* Adds the token of len octets (<= BAYES_TOKEN_TEXT_MAX) in words w
+ * (zero after the text). */
+static bool
+add_words(struct bayes_tokens *t, const uint64_t *w, size_t len)
+{
+	size_t nw = (len + 7) / 8;
+	uint64_t h = hash_seed(len);
+
+	/* bayes_hash, the partial last word included */
+	for (size_t i = 0; i < nw; i++)
+		h = hash_step(h, w[i]);
+	return keep(t, fmix64(h), w, nw, len);
+}
+
+/* add_words for a token of 16 octets or fewer, the common word: both
+ * steps of the hash taken, the one that counts picked, so that the
+ * length decides no branch. */
+static inline void
+add_short(struct bayes_tokens *t, uint64_t w0, uint64_t w1, size_t len)
+{
+	uint64_t w[2] = { w0, w1 };
+	uint64_t h1 = hash_step(hash_seed(len), w0), h2 = hash_step(h1, w1);
+
+	keep(t, fmix64(len > 8 ? h2 : h1), w, 2, len);
+}
+
+/* Adds prefix[0..pl) + word[0..wl), cut at BAYES_TOKEN_TEXT_MAX: the
+ * words made in a register, eight octets at a time. */
 static bool
 add2(struct bayes_tokens *t, const char *prefix, size_t pl, const char *word, size_t wl)
 {
-	char tok[BAYES_TOKEN_TEXT_MAX];
+	uint64_t w[TOKWORDS], acc = 0;
+	size_t i = 0;
 
 	if (pl > BAYES_TOKEN_TEXT_MAX)
 		pl = BAYES_TOKEN_TEXT_MAX;
 	if (wl > BAYES_TOKEN_TEXT_MAX - pl)
 		wl = BAYES_TOKEN_TEXT_MAX - pl;
-	memcpy(tok, prefix, pl);
-	memcpy(tok + pl, word, wl);
-	return add_tok(t, tok, pl + wl);
+	for (size_t k = 0; k < pl + wl; k++) {
+		unsigned char c = (unsigned char)(k < pl ? prefix[k] : word[k - pl]);
+		acc |= (uint64_t)c << (8 * (k % 8));
+		if (k % 8 == 7) {
+			w[i++] = acc;
+			acc = 0;
+		}
+	}
+	if ((pl + wl) % 8 != 0)
+		w[i] = acc;
+	return add_words(t, w, pl + wl);
 }
 
 bool
@@ -318,52 +438,108 @@ word(struct bayes_tokens *t, const char *prefix, size_t pl, const char *w, size_
  * or "--" inside a word (a common formatting slip that would make
  * one-off tokens). The common word, letters and digits only, 3 to 15
  * octets, is made here in one pass; the others go to word(). */
+/* Adds prefix (words pre, pl octets) + the word in w0, w1 (n <= 15
+ * octets, zero after them). */
+static inline void
+add_prefixed(struct bayes_tokens *t, const uint64_t *pre, size_t pl, uint64_t w0, uint64_t w1,
+    size_t n)
+{
+	uint64_t w[TOKWORDS + 2];
+	size_t q = pl / 8, sh = (pl % 8) * 8;
+
+	if (pl == 0) {
+		add_short(t, w0, w1, n);
+		return;
+	}
+	for (size_t i = 0; i < q; i++)
+		w[i] = pre[i];
+	if (sh == 0) {
+		w[q] = w0;
+		w[q + 1] = w1;
+	} else {
+		w[q] = pre[q] | w0 << sh;
+		w[q + 1] = w0 >> (64 - sh) | w1 << sh;
+		w[q + 2] = w1 >> (64 - sh);
+	}
+	add_words(t, w, pl + n);
+}
+
+/* Splits buf into words; separators are the C_SEP characters, and "..."
+ * or "--" inside a word (a common formatting slip that would make
+ * one-off tokens). The common word, letters and digits only, 3 to 15
+ * octets, is made here in one pass; the others go to word(). */
 static void
 words(struct bayes_tokens *t, const char *prefix, const char *buf, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)buf, *end = p + len;
 	size_t pl = strlen(prefix);
-	char tok[BAYES_TOKEN_TEXT_MAX];
+	uint64_t pre[TOKWORDS] = { 0 };
 
+	/* the prefix as words once: every token of buf starts with it */
 	if (pl > BAYES_TOKEN_TEXT_MAX - BAYES_WORD_MAX)
 		pl = BAYES_TOKEN_TEXT_MAX - BAYES_WORD_MAX;
-	memcpy(tok, prefix, pl);
+	for (size_t i = 0; i < pl; i++)
+		pre[i / 8] |= (uint64_t)(unsigned char)prefix[i] << (8 * (i % 8));
 	while (p < end && !t->cut) {
 		const unsigned char *start;
-		unsigned acc, f, other, upper;
+		unsigned acc, f;
 		size_t n;
-		while (p < end && cls[*p] == C_SEP)
+		while (p < end && flags[*p] == 0)
 			p++;
 		if (p == end)
 			break;
 		/* the first octet's case does not count (title case) */
 		start = p++;
 		acc = flags[*start] & ~F_UPPER;
-		while (p < end && (f = flags[*p]) != 0) {
+		for (;;) {
+			/* letters, digits, UTF-8: most of a word, eight octets
+			 * at a time where there are eight */
+			if (end - p >= 8) {
+				uint64_t x = load64le(p), stop = ~alnum64(x) & HIGH64;
+				size_t k = stop ? (size_t)__builtin_ctzll(stop) / 8 : 8;
+				if (upper64(x) & (k < 8 ? (1ULL << (8 * k)) - 1 : ~0ULL))
+					acc |= F_UPPER;
+				p += k;
+				if (k == 8)
+					continue;
+			} else
+				while (p < end && ((f = flags[*p]) & ~F_UPPER) == F_WORD) {
+					acc |= f;
+					p++;
+				}
+			if (p == end || (f = flags[*p]) == 0)
+				break;
 			/* "..." and "--" split words */
-			if ((f & F_TRIM) && p + 1 < end && p[1] == *p && (*p == '.' || *p == '-'))
+			if ((f & F_DD) && p + 1 < end && p[1] == *p)
 				break;
 			acc |= f;
 			p++;
 		}
-		other = (acc & (F_TRIM | F_INNER)) != 0;
-		upper = (acc & F_UPPER) ? 2 : 0;
 		n = (size_t)(p - start);
-		if (n > 0 && (other || n > BAYES_WORD_MAX))
+		if ((acc & (F_TRIM | F_INNER)) || n > BAYES_WORD_MAX)
 			word(t, prefix, pl, (const char *)start, n);
 		else if (n >= 3) {
-			for (size_t i = 0; i < n; i++)
-				tok[pl + i] = (char)lower[start[i]];
-			add_tok(t, tok, pl + n);
+			uint64_t w0 = 0, w1 = 0;
+			if (end - start >= 16) {
+				w0 = load64le(start);
+				w1 = load64le(start + 8);
+			} else
+				for (size_t i = 0; i < n; i++) {
+					if (i < 8)
+						w0 |= (uint64_t)start[i] << (8 * i);
+					else
+						w1 |= (uint64_t)start[i] << (8 * (i - 8));
+				}
+			w0 = first_octets(w0, n);
+			w1 = n > 8 ? first_octets(w1, n - 8) : 0;
+			add_prefixed(t, pre, pl, lower64(w0), lower64(w1), n);
 			/* "FREE" as itself too: shouting is a clue of its own;
 			 * a capital first letter only is not (Bayes.pm
 			 * IGNORE_TITLE_CASE) */
-			if (upper & 2) {
-				memcpy(tok + pl, start, n);
-				add_tok(t, tok, pl + n);
-			}
+			if (acc & F_UPPER)
+				add_prefixed(t, pre, pl, w0, w1, n);
 		}
-		while (p < end && (*p == '.' || *p == '-'))
+		while (p < end && (flags[*p] & F_DD))
 			p++;
 	}
 }

@@ -37,10 +37,10 @@ struct bayes_token {
 struct bayes_tokens {
 	struct bayes_token *t;	/* in the order first seen */
 	size_t n, cap;
-	uint32_t *slot;		/* open addressing: index + 1, 0 empty */
-	size_t nslot;		/* power of two, >= 2 * cap */
+	uint64_t *slot;		/* open addressing: the hashes (0 kept as 1), 0 empty */
+	size_t nslot;		/* power of two, 2 * cap */
 	char *text;		/* token texts, not NUL-terminated */
-	size_t text_len, text_cap;
+	size_t text_len, text_cap;	/* text_cap >= text_len + BAYES_TOKEN_TEXT_MAX */
 	bool cut;		/* BAYES_TOKENS_MAX reached: tokens dropped */
 	/* The Received fields bayes_tokens_header saw, newest first
 	 * (values borrowed from the message, valid while it is scanned):
