@@ -34,11 +34,16 @@ static unsigned char lower[256];	/* ASCII letters lower-cased */
 enum { F_WORD = 1, F_UPPER = 2, F_TRIM = 4, F_INNER = 8, F_DD = 16 };
 static unsigned char flags[256];
 
+static const struct names ignored, presence_only;
+static void names_init(const struct names *l);
+
 static void
 cls_init(void)
 {
 	if (cls['a'] != 0)
 		return;
+	names_init(&ignored);
+	names_init(&presence_only);
 	for (int c = 0; c < 256; c++) {
 		unsigned char k = C_SEP;
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -176,13 +181,6 @@ static inline uint64_t
 lower64(uint64_t x)
 {
 	return x | (upper64(x) >> 2);
-}
-
-/* The first n (<= 8) octets of x, the others zeroed. */
-static inline uint64_t
-first_octets(uint64_t x, size_t n)
-{
-	return n >= 8 ? x : x & ((1ULL << (8 * n)) - 1);
 }
 
 static void
@@ -376,13 +374,63 @@ long_word(struct bayes_tokens *t, const char *prefix, size_t pl, const char *w, 
 	add2(t, p2, l2, w, i);
 }
 
-/* One word of [w, w+len) (already split, case as in the text). */
-static void
-word(struct bayes_tokens *t, const char *prefix, size_t pl, const char *w, size_t len)
+/* Adds prefix (words pre, pl octets) + the word in w0, w1 (n <= 15
+ * octets, zero after them). */
+static inline void
+add_prefixed(struct bayes_tokens *t, const uint64_t *pre, size_t pl, uint64_t w0, uint64_t w1,
+    size_t n)
 {
-	char low[BAYES_WORD_MAX + 1], core[BAYES_WORD_MAX + 1];
+	uint64_t w[TOKWORDS + 2];
+	size_t q = pl / 8, sh = (pl % 8) * 8;
+
+	if (pl == 0) {
+		add_short(t, w0, w1, n);
+		return;
+	}
+	for (size_t i = 0; i < q; i++)
+		w[i] = pre[i];
+	if (sh == 0) {
+		w[q] = w0;
+		w[q + 1] = w1;
+	} else {
+		w[q] = pre[q] | w0 << sh;
+		w[q + 1] = w0 >> (64 - sh) | w1 << sh;
+		w[q + 2] = w1 >> (64 - sh);
+	}
+	add_words(t, w, pl + n);
+}
+
+/* The n octets at w (1 <= n <= 15, end the end of their buffer) as two
+ * little-endian words, zero after them: two loads where 16 octets are
+ * there to read, masks without a branch on n. */
+static inline void
+load_word(const unsigned char *w, size_t n, const unsigned char *end, uint64_t *w0, uint64_t *w1)
+{
+	uint64_t a = 0, b = 0;
+
+	if (end - w >= 16) {
+		a = load64le(w);
+		b = load64le(w + 8);
+	} else
+		for (size_t i = 0; i < n; i++) {
+			if (i < 8)
+				a |= (uint64_t)w[i] << (8 * i);
+			else
+				b |= (uint64_t)w[i] << (8 * (i - 8));
+		}
+	*w0 = a & ~0ULL >> (64 - 8 * (n < 8 ? n : 8));
+	*w1 = b & (~0ULL >> 1) >> (63 - 8 * (n > 8 ? n - 8 : 0));
+}
+
+/* One word of [w, w+len) (already split, case as in the text), the
+ * prefix also as words in pre, end the end of the text. */
+static void
+word(struct bayes_tokens *t, const char *prefix, size_t pl, const uint64_t *pre, const char *w,
+    size_t len, const unsigned char *end)
+{
+	char low[BAYES_WORD_MAX + 1];
+	uint64_t w0, w1, l0, l1, c0 = 0, c1 = 0;
 	size_t cl = 0;
-	bool upper = false;
 	const char *at;
 
 	while (len > 0 && cls[(unsigned char)w[0]] == C_TRIM) {
@@ -414,54 +462,27 @@ word(struct bayes_tokens *t, const char *prefix, size_t pl, const char *w, size_
 		long_word(t, prefix, pl, w, len);
 		return;
 	}
-	for (size_t i = 0; i < len; i++) {
-		char c = w[i];
-		if (c >= 'A' && c <= 'Z') {
-			c += 32;
-			upper |= i > 0;
-		}
-		low[i] = c;
-		if (cls[(unsigned char)c] == C_WORD)
-			core[cl++] = c;
-	}
-	add2(t, prefix, pl, low, len);
+	load_word((const unsigned char *)w, len, end, &w0, &w1);
+	l0 = lower64(w0);
+	l1 = lower64(w1);
+	add_prefixed(t, pre, pl, l0, l1, len);
 	/* "free!" also counts as "free" (Bayes.pm DECOMPOSE_BODY_TOKENS) */
+	for (size_t i = 0; i < len; i++) {
+		uint64_t c = (i < 8 ? l0 >> (8 * i) : l1 >> (8 * (i - 8))) & 0xff;
+		if (cls[c] == C_WORD) {
+			if (cl < 8)
+				c0 |= c << (8 * cl);
+			else
+				c1 |= c << (8 * (cl - 8));
+			cl++;
+		}
+	}
 	if (cl != len && cl >= 3)
-		add2(t, prefix, pl, core, cl);
+		add_prefixed(t, pre, pl, c0, c1, cl);
 	/* and "FREE" as itself too: shouting is a clue of its own; a
 	 * capital first letter only is not (Bayes.pm IGNORE_TITLE_CASE) */
-	if (upper)
-		add2(t, prefix, pl, w, len);
-}
-
-/* Splits buf into words; separators are the C_SEP characters, and "..."
- * or "--" inside a word (a common formatting slip that would make
- * one-off tokens). The common word, letters and digits only, 3 to 15
- * octets, is made here in one pass; the others go to word(). */
-/* Adds prefix (words pre, pl octets) + the word in w0, w1 (n <= 15
- * octets, zero after them). */
-static inline void
-add_prefixed(struct bayes_tokens *t, const uint64_t *pre, size_t pl, uint64_t w0, uint64_t w1,
-    size_t n)
-{
-	uint64_t w[TOKWORDS + 2];
-	size_t q = pl / 8, sh = (pl % 8) * 8;
-
-	if (pl == 0) {
-		add_short(t, w0, w1, n);
-		return;
-	}
-	for (size_t i = 0; i < q; i++)
-		w[i] = pre[i];
-	if (sh == 0) {
-		w[q] = w0;
-		w[q + 1] = w1;
-	} else {
-		w[q] = pre[q] | w0 << sh;
-		w[q + 1] = w0 >> (64 - sh) | w1 << sh;
-		w[q + 2] = w1 >> (64 - sh);
-	}
-	add_words(t, w, pl + n);
+	if ((upper64(w0) & ~0xffULL) | upper64(w1))
+		add_prefixed(t, pre, pl, w0, w1, len);
 }
 
 /* Splits buf into words; separators are the C_SEP characters, and "..."
@@ -517,21 +538,10 @@ words(struct bayes_tokens *t, const char *prefix, const char *buf, size_t len)
 		}
 		n = (size_t)(p - start);
 		if ((acc & (F_TRIM | F_INNER)) || n > BAYES_WORD_MAX)
-			word(t, prefix, pl, (const char *)start, n);
+			word(t, prefix, pl, pre, (const char *)start, n, end);
 		else if (n >= 3) {
-			uint64_t w0 = 0, w1 = 0;
-			if (end - start >= 16) {
-				w0 = load64le(start);
-				w1 = load64le(start + 8);
-			} else
-				for (size_t i = 0; i < n; i++) {
-					if (i < 8)
-						w0 |= (uint64_t)start[i] << (8 * i);
-					else
-						w1 |= (uint64_t)start[i] << (8 * (i - 8));
-				}
-			w0 = first_octets(w0, n);
-			w1 = n > 8 ? first_octets(w1, n - 8) : 0;
+			uint64_t w0, w1;
+			load_word(start, n, end, &w0, &w1);
 			add_prefixed(t, pre, pl, lower64(w0), lower64(w1), n);
 			/* "FREE" as itself too: shouting is a clue of its own;
 			 * a capital first letter only is not (Bayes.pm
@@ -578,16 +588,23 @@ skip_past(const char *p, const char *end, const char *s)
 }
 
 /* Tags that end a line or a block: a word never runs across them, while
- * "V<b>i</b>agra" reads as one word, as a browser shows it. */
+ * "V<b>i</b>agra" reads as one word, as a browser shows it. low is the
+ * name lower-cased, l its length (a name longer than 10 is none). */
 static bool
-block_tag(const char *n, size_t l)
+block_tag(const char *low, size_t l)
 {
-	static const char *const b[] = {
-		"br", "p", "div", "td", "th", "tr", "li", "table", "hr", "h1", "h2", "h3", "h4",
-		"h5", "h6", "ul", "ol", "title", "blockquote", "pre", "img", "center",
+#define T(lit) { lit, sizeof(lit) - 1 }
+	static const struct {
+		const char *s;
+		size_t len;
+	} b[] = {
+		T("br"), T("p"), T("div"), T("td"), T("th"), T("tr"), T("li"), T("table"), T("hr"),
+		T("h1"), T("h2"), T("h3"), T("h4"), T("h5"), T("h6"), T("ul"), T("ol"), T("title"),
+		T("blockquote"), T("pre"), T("img"), T("center"),
 	};
+#undef T
 	for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++)
-		if (strlen(b[i]) == l && strncasecmp(b[i], n, l) == 0)
+		if (b[i].len == l && b[i].s[0] == low[0] && memcmp(b[i].s, low, l) == 0)
 			return true;
 	return false;
 }
@@ -601,13 +618,14 @@ bayes_tokens_html(struct bayes_tokens *t, const char *buf, size_t len)
 
 	while (p < end) {
 		const char *name, *q;
-		size_t nl;
+		char low[16];
+		size_t nl, ll;
 		bool close;
 		if (*p != '<') {
 			vis[o++] = *p++;
 			continue;
 		}
-		if (starts(p, end, "<!--")) {
+		if (p + 1 < end && p[1] == '!' && starts(p, end, "<!--")) {
 			p = skip_past(p + 4, end, "-->");
 			continue;
 		}
@@ -626,18 +644,17 @@ bayes_tokens_html(struct bayes_tokens *t, const char *buf, size_t len)
 		}
 		p = q < end ? memchr(q, '>', (size_t)(end - q)) : NULL;
 		p = p ? p + 1 : end;
+		ll = nl < sizeof(low) ? nl : sizeof(low);
+		for (size_t i = 0; i < ll; i++)
+			low[i] = (char)lower[(unsigned char)name[i]];
 		if (nl > 0 && !close) {
-			char low[16];
-			size_t ll = nl < sizeof(low) ? nl : sizeof(low);
-			for (size_t i = 0; i < ll; i++)
-				low[i] = (char)lower[(unsigned char)name[i]];
-			bayes_tokens_add(t, "tag:", low, ll);
-			if (nl == 5 && strncasecmp(name, "style", 5) == 0)
+			add2(t, "tag:", 4, low, ll);
+			if (nl == 5 && memcmp(low, "style", 5) == 0)
 				p = skip_past(p, end, "</style");
-			else if (nl == 6 && strncasecmp(name, "script", 6) == 0)
+			else if (nl == 6 && memcmp(low, "script", 6) == 0)
 				p = skip_past(p, end, "</script");
 		}
-		if (block_tag(name, nl))
+		if (nl > 0 && nl <= 10 && block_tag(low, nl))
 			vis[o++] = ' ';
 	}
 	if (memchr(vis, '&', o) == NULL) {
@@ -664,16 +681,18 @@ struct name {
 #define N(lit) { lit, sizeof(lit) - 1 }
 struct names {
 	const struct name *v;
-	size_t n;
+	size_t n;		/* at most 64 */
+	uint64_t *first;	/* [256]: bit i for the entries starting with that octet */
 };
 
-/* Is the lower-case name low[0..nl) in the list? */
+/* Is the lower-case name low[0..nl) in the list? Only the entries
+ * with its first letter are compared. */
 static bool
 listed(const struct names *l, const char *low, size_t nl)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		const struct name *e = &l->v[i];
-		if (e->s[0] != low[0] || e->len > nl)
+	for (uint64_t m = l->first[(unsigned char)low[0]]; m != 0; m &= m - 1) {
+		const struct name *e = &l->v[__builtin_ctzll(m)];
+		if (e->len > nl)
 			continue;
 		if (e->s[e->len - 1] == '-' ? memcmp(low, e->s, e->len) == 0 :
 		    nl == e->len && memcmp(low, e->s, nl) == 0)
@@ -695,8 +714,9 @@ static const struct name ignored_v[] = {
 	N("x-bogosity"), N("x-dspam-"), N("x-rspamd-"), N("x-mailscanner"), N("x-mailscanner-"),
 	N("x-spamd-"), N("x-amavis-"),
 };
+static uint64_t ignored_first[256];
 static const struct names ignored = {
-	ignored_v, sizeof(ignored_v) / sizeof(ignored_v[0])
+	ignored_v, sizeof(ignored_v) / sizeof(ignored_v[0]), ignored_first
 };
 
 /* Fields whose value is a one-off string: only their presence counts
@@ -713,9 +733,20 @@ static const struct name presence_v[] = {
 	N("x-egroups-"), N("resent-"), N("original-"), N("x-original-"), N("sender"),
 	N("x-sender"), N("errors-to"), N("precedence"),
 };
+static uint64_t presence_first[256];
 static const struct names presence_only = {
-	presence_v, sizeof(presence_v) / sizeof(presence_v[0])
+	presence_v, sizeof(presence_v) / sizeof(presence_v[0]), presence_first
 };
+
+_Static_assert(sizeof(ignored_v) / sizeof(ignored_v[0]) <= 64, "listed() takes 64 names");
+_Static_assert(sizeof(presence_v) / sizeof(presence_v[0]) <= 64, "listed() takes 64 names");
+
+static void
+names_init(const struct names *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		l->first[(unsigned char)l->v[i].s[0]] |= 1ULL << i;
+}
 
 static bool
 named(const char *low, size_t nl, const char *s)
