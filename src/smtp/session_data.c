@@ -433,8 +433,16 @@ scan_begin(struct session *s)
 	if (s->user == NULL && srv->cfg->bayes && srv->bayes != NULL) {
 		/* SPEC 13: inbound mail, as the learned opinions; the table
 		 * in memory, refreshed off the loop (policy/bayes_live.h) */
-		in.bayes = bayes_live_table(srv->bayes);
-		in.bayes_min_learned = srv->cfg->bayes_min_learned;
+		const struct bayes_table *bt = bayes_live_table(srv->bayes);
+		uint32_t ns = 0, nh = 0;
+		if (bt != NULL)
+			bayes_table_learned(bt, &ns, &nh);
+		/* before bayes_min_learned of each kind it cannot vote, and
+		 * the server shows nothing else: no tokens made at all */
+		if (ns >= srv->cfg->bayes_min_learned && nh >= srv->cfg->bayes_min_learned) {
+			in.bayes = bt;
+			in.bayes_min_learned = srv->cfg->bayes_min_learned;
+		}
 	}
 	tx->scan = scan_start(&in, tx->msgbuf, (size_t)n, on_scan_done, s);
 	if (!scan_finished(tx->scan)) {
