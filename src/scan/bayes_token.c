@@ -509,25 +509,22 @@ words(struct bayes_tokens *t, const char *prefix, const char *buf, size_t len)
 			p++;
 		if (p == end)
 			break;
-		/* the first octet's case does not count (title case) */
+		/* the word's case is looked at when it is made (words of
+		 * letters and digits below, the others in word()) */
 		start = p++;
-		acc = flags[*start] & ~F_UPPER;
+		acc = flags[*start];
 		for (;;) {
 			/* letters, digits, UTF-8: most of a word, eight octets
 			 * at a time where there are eight */
 			if (end - p >= 8) {
-				uint64_t x = load64le(p), stop = ~alnum64(x) & HIGH64;
+				uint64_t stop = ~alnum64(load64le(p)) & HIGH64;
 				size_t k = stop ? (size_t)__builtin_ctzll(stop) / 8 : 8;
-				if (upper64(x) & (k < 8 ? (1ULL << (8 * k)) - 1 : ~0ULL))
-					acc |= F_UPPER;
 				p += k;
 				if (k == 8)
 					continue;
 			} else
-				while (p < end && ((f = flags[*p]) & ~F_UPPER) == F_WORD) {
-					acc |= f;
+				while (p < end && (flags[*p] & F_WORD))
 					p++;
-				}
 			if (p == end || (f = flags[*p]) == 0)
 				break;
 			/* "..." and "--" split words */
@@ -546,7 +543,7 @@ words(struct bayes_tokens *t, const char *prefix, const char *buf, size_t len)
 			/* "FREE" as itself too: shouting is a clue of its own;
 			 * a capital first letter only is not (Bayes.pm
 			 * IGNORE_TITLE_CASE) */
-			if (acc & F_UPPER)
+			if ((upper64(w0) & ~0xffULL) | upper64(w1))
 				add_prefixed(t, pre, pl, w0, w1, n);
 		}
 		while (p < end && (flags[*p] & F_DD))
