@@ -380,6 +380,7 @@ bayes_vote(const struct bayes_result *r, struct score *sc)
 {
 	double top = sc->weights[SYM_BAYES_SPAM], w;
 	char detail[32];
+	unsigned k;
 
 	if (!r->ran || !r->votes)
 		return;
@@ -393,8 +394,11 @@ bayes_vote(const struct bayes_result *r, struct score *sc)
 		w = top * 0.4;
 	else
 		w = 0;
-	/* four decimals: 0.99996 shows as 1.0000 only when it is */
-	snprintf(detail, sizeof(detail), "%.4f", floor(r->prob * 10000.0) / 10000.0);
+	/* four decimals, cut: 0.99996 shows as 1.0000 only when it is;
+	 * integers printed, no floating-point formatting for each message
+	 * (prob is within [0, 1]) */
+	k = (unsigned)floor(r->prob * 10000.0);
+	snprintf(detail, sizeof(detail), "%u.%04u", k / 10000, k % 10000);
 	if (w != 0)
 		score_add_weight(sc, SYM_BAYES_SPAM, w, detail);
 	else if (r->prob <= 0.01)
