@@ -34,16 +34,14 @@ static unsigned char lower[256];	/* ASCII letters lower-cased */
 enum { F_WORD = 1, F_UPPER = 2, F_TRIM = 4, F_INNER = 8, F_DD = 16 };
 static unsigned char flags[256];
 
-static const struct names ignored, presence_only;
-static void names_init(const struct names *l);
+static void names_init(void);
 
 static void
 cls_init(void)
 {
 	if (cls['a'] != 0)
 		return;
-	names_init(&ignored);
-	names_init(&presence_only);
+	names_init();
 	for (int c = 0; c < 256; c++) {
 		unsigned char k = C_SEP;
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -738,11 +736,15 @@ static const struct names presence_only = {
 _Static_assert(sizeof(ignored_v) / sizeof(ignored_v[0]) <= 64, "listed() takes 64 names");
 _Static_assert(sizeof(presence_v) / sizeof(presence_v[0]) <= 64, "listed() takes 64 names");
 
+/* The first-letter bitmaps of the lists (cls_init, once). */
 static void
-names_init(const struct names *l)
+names_init(void)
 {
-	for (size_t i = 0; i < l->n; i++)
-		l->first[(unsigned char)l->v[i].s[0]] |= 1ULL << i;
+	static const struct names *const all[] = { &ignored, &presence_only };
+
+	for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
+		for (size_t i = 0; i < all[k]->n; i++)
+			all[k]->first[(unsigned char)all[k]->v[i].s[0]] |= 1ULL << i;
 }
 
 static bool
