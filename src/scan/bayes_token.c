@@ -617,7 +617,12 @@ bayes_tokens_html(struct bayes_tokens *t, const char *buf, size_t len)
 		size_t nl, ll;
 		bool close;
 		if (*p != '<') {
-			vis[o++] = *p++;
+			/* the text up to the next tag in one copy */
+			const char *lt = memchr(p, '<', (size_t)(end - p));
+			size_t n = (size_t)((lt ? lt : end) - p);
+			memcpy(vis + o, p, n);
+			o += n;
+			p += n;
 			continue;
 		}
 		if (p + 1 < end && p[1] == '!' && starts(p, end, "<!--")) {
@@ -676,16 +681,20 @@ struct name {
 #define N(lit) { lit, sizeof(lit) - 1 }
 struct names {
 	const struct name *v;
-	size_t n;		/* at most 64 */
+	size_t n;		/* at most 64, each at least 3 octets */
 	uint64_t *first;	/* [256]: bit i for the entries starting with that octet */
+	uint64_t *third;	/* [256]: the same for their third octet */
 };
 
 /* Is the lower-case name low[0..nl) in the list? Only the entries
- * with its first letter are compared. */
+ * with its first and third letters are compared ("x-" starts many). */
 static bool
 listed(const struct names *l, const char *low, size_t nl)
 {
-	for (uint64_t m = l->first[(unsigned char)low[0]]; m != 0; m &= m - 1) {
+	if (nl < 3)
+		return false;
+	for (uint64_t m = l->first[(unsigned char)low[0]] & l->third[(unsigned char)low[2]]; m != 0;
+	    m &= m - 1) {
 		const struct name *e = &l->v[__builtin_ctzll(m)];
 		if (e->len > nl)
 			continue;
@@ -709,9 +718,9 @@ static const struct name ignored_v[] = {
 	N("x-bogosity"), N("x-dspam-"), N("x-rspamd-"), N("x-mailscanner"), N("x-mailscanner-"),
 	N("x-spamd-"), N("x-amavis-"),
 };
-static uint64_t ignored_first[256];
+static uint64_t ignored_first[256], ignored_third[256];
 static const struct names ignored = {
-	ignored_v, sizeof(ignored_v) / sizeof(ignored_v[0]), ignored_first
+	ignored_v, sizeof(ignored_v) / sizeof(ignored_v[0]), ignored_first, ignored_third
 };
 
 /* Fields whose value is a one-off string: only their presence counts
@@ -728,9 +737,9 @@ static const struct name presence_v[] = {
 	N("x-egroups-"), N("resent-"), N("original-"), N("x-original-"), N("sender"),
 	N("x-sender"), N("errors-to"), N("precedence"),
 };
-static uint64_t presence_first[256];
+static uint64_t presence_first[256], presence_third[256];
 static const struct names presence_only = {
-	presence_v, sizeof(presence_v) / sizeof(presence_v[0]), presence_first
+	presence_v, sizeof(presence_v) / sizeof(presence_v[0]), presence_first, presence_third
 };
 
 _Static_assert(sizeof(ignored_v) / sizeof(ignored_v[0]) <= 64, "listed() takes 64 names");
@@ -743,8 +752,10 @@ names_init(void)
 	static const struct names *const all[] = { &ignored, &presence_only };
 
 	for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
-		for (size_t i = 0; i < all[k]->n; i++)
+		for (size_t i = 0; i < all[k]->n; i++) {
 			all[k]->first[(unsigned char)all[k]->v[i].s[0]] |= 1ULL << i;
+			all[k]->third[(unsigned char)all[k]->v[i].s[2]] |= 1ULL << i;
+		}
 }
 
 static bool
