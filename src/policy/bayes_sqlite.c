@@ -76,6 +76,27 @@ exec(struct sq *q, const char *sql, char **err)
 	return rc == SQLITE_OK ? 0 : fail(q, rc, sql, err);
 }
 
+/*
+ * Switching a new database to WAL needs it to itself, and SQLite answers
+ * SQLITE_BUSY at once, without its busy handler, when another learner is
+ * opening the same new file (two `postern learn` at the first Junk moves):
+ * retried here within the busy timeout. The mode is kept in the file, so
+ * only the very first opens race.
+ */
+static int
+set_wal(struct sq *q, char **err)
+{
+	int rc = SQLITE_BUSY;
+
+	for (int waited = 0; waited <= BUSY_TIMEOUT_MS; waited += 10) {
+		rc = sqlite3_exec(q->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+			break;
+		usleep(10 * 1000);
+	}
+	return rc == SQLITE_OK ? 0 : fail(q, rc, "PRAGMA journal_mode = WAL", err);
+}
+
 /* The single integer answer of a statement, -1 with *err on failure. */
 static int64_t
 one_int(struct sq *q, const char *sql, char **err)
@@ -222,7 +243,7 @@ sq_open(const char *where, const char *secret, bool write, char **err)
 	sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
 	/* WAL: the server's reads never wait for a learner, nor the
 	 * learner for them; FULL: each commit is on disk when it returns */
-	if ((write && exec(q, "PRAGMA journal_mode = WAL", err) == -1) ||
+	if ((write && set_wal(q, err) == -1) ||
 	    exec(q, "PRAGMA synchronous = FULL", err) == -1 || check_schema(q, err) == -1) {
 		sq_close(q);
 		return NULL;

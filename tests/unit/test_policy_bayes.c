@@ -237,8 +237,10 @@ test_concurrent_learners(void **state)
 		assert_true(pid[k] >= 0);
 		if (pid[k] == 0) {
 			struct bayes_store *mine = bayes_store_open(&cfg, true, &err);
-			if (mine == NULL)
+			if (mine == NULL) {
+				fprintf(stderr, "learner %d: %s\n", k, err);
 				_exit(1);
+			}
 			for (int i = 0; i < EACH; i++) {
 				struct bayes_tokens tk;
 				enum bayes_learn_result res;
@@ -248,8 +250,10 @@ test_concurrent_learners(void **state)
 				tokens_of(&tk, text);
 				if (bayes_store_begin(mine, &err) == -1 ||
 				    bayes_store_learn(mine, id, &tk, BAYES_KIND_SPAM, 1700000000,
-				    &res, &err) == -1 || bayes_store_commit(mine, &err) == -1)
+				    &res, &err) == -1 || bayes_store_commit(mine, &err) == -1) {
+					fprintf(stderr, "learner %d, message %d: %s\n", k, i, err);
 					_exit(2);
+				}
 				bayes_tokens_clear(&tk);
 			}
 			bayes_store_close(mine);
