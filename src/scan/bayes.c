@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include <sys/mman.h>
+#include <sys/random.h>
 
 #include "lib/xmalloc.h"
 #include "scan/mime.h"
@@ -46,6 +47,11 @@ struct bayes_table {
 	struct entry *e;
 	struct bayes_counts *c;	/* the counts of e[i] in c[i] */
 	size_t mask;		/* slots - 1, a power of two minus one */
+	/* a token's home slot is a keyed mix of its hash: the hashes are
+	 * the stores' (fixed, and the tokens come from mail anyone can
+	 * send and have learned), so by their own bits a sender could make
+	 * thousands share one probe chain and every load and scan crawl */
+	uint64_t key[2];
 	size_t n;
 	uint32_t nspam, nham;
 };
@@ -82,6 +88,13 @@ bayes_table_new(size_t expected)
 	t->e = slots_new(slots, sizeof(*t->e));
 	t->c = slots_new(slots, sizeof(*t->c));
 	t->mask = slots - 1;
+	if (getrandom(t->key, sizeof(t->key), 0) != (ssize_t)sizeof(t->key)) {
+		/* no kernel randomness (seccomp, very old kernel): still
+		 * mixed, only guessable */
+		t->key[0] = (uint64_t)(uintptr_t)t ^ 0x9e3779b97f4a7c15ull;
+		t->key[1] = (uint64_t)(uintptr_t)t->e * 0xbf58476d1ce4e5b9ull;
+	}
+	t->key[1] |= 1;
 	return t;
 }
 
@@ -95,6 +108,16 @@ bayes_table_free(struct bayes_table *t)
 	free(t);
 }
 
+/* Where hash's probe chain starts: the 128-bit product of the hash and
+ * the table's secret key, folded (the mixing of wyhash's "mum"). */
+static inline size_t
+home_of(const struct bayes_table *t, uint64_t hash)
+{
+	unsigned __int128 m = (unsigned __int128)(hash ^ t->key[0]) * t->key[1];
+
+	return (size_t)((uint64_t)m ^ (uint64_t)(m >> 64)) & t->mask;
+}
+
 /* The slot of hash: its own, or the empty one where it would go. */
 static inline size_t
 slot_of(const struct bayes_table *t, uint64_t hash)
@@ -103,7 +126,7 @@ slot_of(const struct bayes_table *t, uint64_t hash)
 
 	if (hash == 0)
 		hash = 1;
-	for (j = (size_t)hash & t->mask; t->e[j].hash != 0 && t->e[j].hash != hash;
+	for (j = home_of(t, hash); t->e[j].hash != 0 && t->e[j].hash != hash;
 	    j = (j + 1) & t->mask)
 		;
 	return j;
@@ -322,7 +345,7 @@ bayes_classify(const struct bayes_table *t, const struct bayes_tokens *tok,
 	 * entry may straddle two cache lines) */
 	for (size_t i = 0; i < tok->n; i++) {
 		uint64_t h = tok->t[i].hash ? tok->t[i].hash : 1;
-		__builtin_prefetch(&t->e[(size_t)h & t->mask]);
+		__builtin_prefetch(&t->e[home_of(t, h)]);
 	}
 	for (size_t i = 0; i < tok->n; i++) {
 		size_t j = slot_of(t, tok->t[i].hash);
