@@ -177,17 +177,11 @@ fail(struct rd *q, const char *what, const redisReply *r, char **err)
 }
 
 /* The reply of a command, or NULL with *err (an error reply included). */
+/* A reply checked: none (the connection broke) or an error reply fails
+ * with what was asked. */
 static redisReply *
-run(struct rd *q, int argc, const char **argv, const size_t *lens, const char *what,
-    char **err)
+checked(struct rd *q, redisReply *r, const char *what, char **err)
 {
-	redisReply *r;
-
-	if (q->c->err) {
-		fail(q, what, NULL, err);
-		return NULL;
-	}
-	r = redisCommandArgv(q->c, argc, argv, lens);
 	if (r == NULL) {
 		fail(q, what, NULL, err);
 		return NULL;
@@ -198,6 +192,17 @@ run(struct rd *q, int argc, const char **argv, const size_t *lens, const char *w
 		return NULL;
 	}
 	return r;
+}
+
+static redisReply *
+run(struct rd *q, int argc, const char **argv, const size_t *lens, const char *what,
+    char **err)
+{
+	if (q->c->err) {
+		fail(q, what, NULL, err);
+		return NULL;
+	}
+	return checked(q, redisCommandArgv(q->c, argc, argv, lens), what, err);
 }
 
 /* The same for NUL-terminated arguments. */
@@ -236,16 +241,7 @@ run_script(struct rd *q, struct script *s, int argc, const char **argv, size_t *
 		lens[1] = strlen(s->text);
 		r = redisCommandArgv(q->c, argc, argv, lens);
 	}
-	if (r == NULL) {
-		fail(q, what, NULL, err);
-		return NULL;
-	}
-	if (r->type == REDIS_REPLY_ERROR) {
-		fail(q, what, r, err);
-		freeReplyObject(r);
-		return NULL;
-	}
-	return r;
+	return checked(q, r, what, err);
 }
 
 static void
