@@ -24,7 +24,7 @@ struct sb {
 	size_t n, cap;
 };
 
-static void
+static void __attribute__((format(printf, 2, 3)))
 sb_add(struct sb *b, const char *fmt, ...)
 {
 	va_list ap;
