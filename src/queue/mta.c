@@ -538,7 +538,10 @@ start_tls(struct mta_tx *t)
 	b = bufferevent_openssl_filter_new(t->m->base, t->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (b == NULL) {
-		SSL_free(ssl);
+		/* not freed here: libevent may have freed it already (its
+		 * constructor's error path frees the SSL of a half-built
+		 * filter with BEV_OPT_CLOSE_ON_FREE); a leak when memory ran
+		 * out beats a double free */
 		return -1;
 	}
 	t->bev = b;
@@ -875,6 +878,19 @@ on_reply(struct mta_tx *t)
 	reply_handlers[t->stage](t, t->code, reply);
 }
 
+/*
+ * Past the point where another address may be tried: the data went out
+ * (the server may have the message: a duplicate beats a loss), QUIT was
+ * sent, or the server refused the MAIL (its answer is the result; the
+ * pipelined replies still due change nothing, and another MX must not
+ * turn a refusal into a delivery).
+ */
+static bool
+session_ending(const struct mta_tx *t)
+{
+	return t->data_started || t->stage == ST_QUIT || t->mail_refused;
+}
+
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
@@ -928,7 +944,7 @@ on_read(struct bufferevent *bev, void *arg)
 		}
 	}
 broken:
-	if (t->data_started || t->stage == ST_QUIT) {
+	if (session_ending(t)) {
 		finish(t);
 		return;
 	}
@@ -991,7 +1007,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		next_address(t);
 		return;
 	}
-	if (t->stage == ST_QUIT) {
+	if (t->stage == ST_QUIT || t->mail_refused) {
 		finish(t);
 		return;
 	}
@@ -1012,7 +1028,7 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 	struct mta_tx *t = arg;
 
 	fail_all(t, false, "451 4.4.2 timeout talking to %s", t->sum.relay);
-	if (t->data_started || t->stage == ST_QUIT) {
+	if (session_ending(t)) {
 		finish(t);
 		return;
 	}

@@ -853,3 +853,59 @@ def test_mail_from_refused_ends_the_transaction_cleanly(mta, sink, ip, pipelinin
     assert sorted(e["rcpt"] for e in evs) == rcpts, evs
     (tx,) = s.accepted()
     assert tx.data.endswith(m2) and sorted(tx.rcpts) == rcpts, tx
+
+
+def _refuse_mail_and_close(ip, port, seen, stop):
+    """A server that offers PIPELINING, answers the pipelined MAIL with 550
+    and closes before reading the rest (some do, after a policy refusal)."""
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((ip, port))
+    ls.listen(4)
+    ls.settimeout(0.2)
+    try:
+        for _ in range(300):                    # 60 s at most
+            if stop.is_set():
+                return
+            try:
+                c, _ = ls.accept()
+            except socket.timeout:
+                continue
+            with c:
+                c.settimeout(5)
+                f = c.makefile("rb")
+                c.sendall(b"220 refuser ESMTP\r\n")
+                f.readline()                    # EHLO
+                c.sendall(b"250-refuser\r\n250 PIPELINING\r\n")
+                line = f.readline()
+                seen.append(line)
+                c.sendall(b"550 5.7.1 sender refused by policy\r\n")
+                f.close()
+                c.shutdown(socket.SHUT_RDWR)    # closed now, the rest unread
+    finally:
+        ls.close()
+
+
+def test_refused_pipelined_mail_then_close_bounces_never_next_mx(mta, sink, port):
+    """MX 10 refuses the pipelined MAIL with 550 and drops the connection
+    before the RCPT and DATA replies: the 550 is the result (a bounce), and
+    MX 20 is never asked to take a message MX 10 refused."""
+    import threading
+    seen, stop = [], threading.Event()
+    th = threading.Thread(target=_refuse_mail_and_close, args=(IP_BUSY, port, seen, stop),
+                          daemon=True)
+    th.start()
+    second = sink(IP_BACKUP2)
+    try:
+        srv = mta()
+        t = token()
+        qid = send(srv, SENDER, ["alice@busy.rd.test"], simple_message(t))
+        b = one(srv, "bounced", id=qid)
+        assert "550 5.7.1 sender refused" in b["reason"], b
+        removed(srv, qid)
+        assert seen and seen[0].startswith(b"MAIL FROM:"), seen
+        time.sleep(0.5)
+        assert second.sessions == [], "MX 20 was tried after MX 10 refused the MAIL"
+    finally:
+        stop.set()
+        th.join(5)
