@@ -723,33 +723,13 @@ static const struct names ignored = {
 	ignored_v, sizeof(ignored_v) / sizeof(ignored_v[0]), ignored_first, ignored_third
 };
 
-/* Fields whose value is a one-off string: only their presence counts
- * (Bayes.pm MARK_PRESENCE_ONLY_HDRS). */
-static const struct name presence_v[] = {
-	N("dkim-signature"), N("domainkey-signature"), N("x-google-dkim-signature"), N("arc-"),
-	N("autocrypt"), N("x-face"), N("references"), N("in-reply-to"), N("thread-index"),
-	N("x-gm-"), N("x-google-"), N("x-ms-exchange-"), N("x-microsoft-"), N("x-forefront-"),
-	N("openpgp"),
-	/* mailing lists: a list that spam also goes through would make its
-	 * spam look like ham (Bayes.pm IGNORED_HDRS) */
-	N("list-"), N("x-list"), N("x-list-"), N("mailing-list"), N("x-mailing-list"),
-	N("x-mailman-version"), N("x-beenthere"), N("x-loop"), N("mail-followup-to"),
-	N("x-egroups-"), N("resent-"), N("original-"), N("x-original-"), N("sender"),
-	N("x-sender"), N("errors-to"), N("precedence"),
-};
-static uint64_t presence_first[256], presence_third[256];
-static const struct names presence_only = {
-	presence_v, sizeof(presence_v) / sizeof(presence_v[0]), presence_first, presence_third
-};
-
 _Static_assert(sizeof(ignored_v) / sizeof(ignored_v[0]) <= 64, "listed() takes 64 names");
-_Static_assert(sizeof(presence_v) / sizeof(presence_v[0]) <= 64, "listed() takes 64 names");
 
 /* The first-letter bitmaps of the lists (cls_init, once). */
 static void
 names_init(void)
 {
-	static const struct names *const all[] = { &ignored, &presence_only };
+	static const struct names *const all[] = { &ignored };
 
 	for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
 		for (size_t i = 0; i < all[k]->n; i++) {
@@ -768,7 +748,7 @@ void
 bayes_tokens_header(struct bayes_tokens *t, const char *name, size_t namelen,
     const char *value, size_t valuelen)
 {
-	char raw[HEADER_RAW_MAX], dec[HEADER_DEC_MAX], low[HEADER_NAME_MAX], pfx[32];
+	char raw[HEADER_RAW_MAX], dec[HEADER_DEC_MAX], low[HEADER_NAME_MAX];
 	const char *prefix = NULL, *txt;
 	size_t rl, dl, ll = namelen < sizeof(low) ? namelen : sizeof(low);
 
@@ -830,18 +810,13 @@ bayes_tokens_header(struct bayes_tokens *t, const char *name, size_t namelen,
 		}
 		return;
 	}
-	if (prefix == NULL) {
-		/* other fields: the words of their value under their name, as
-		 * Bayes.pm does (spamware's own fields are clues), except
-		 * those that are one-off strings (signatures, message ids) */
-		if (listed(&presence_only, low, ll))
-			return;
-		size_t pn = ll < 24 ? ll : 24;
-		memcpy(pfx, low, pn);
-		pfx[pn] = ':';
-		pfx[pn + 1] = '\0';
-		prefix = pfx;
-	}
+	/* other fields: their presence only (Bayes.pm's
+	 * MARK_PRESENCE_ONLY_HDRS for all of them): the words of their
+	 * values were 4% of the tokens that decided on the corpus, and
+	 * without them as many spam are caught, as few ham misfiled
+	 * (issue 17) */
+	if (prefix == NULL)
+		return;
 	/* RFC 2047 words only where "=?" says there are some; otherwise
 	 * the value as it is: folding is white space to the splitter */
 	if (memmem(value, valuelen, "=?", 2) != NULL) {
@@ -852,11 +827,10 @@ bayes_tokens_header(struct bayes_tokens *t, const char *name, size_t namelen,
 		dl = valuelen < HEADER_RAW_MAX ? valuelen : HEADER_RAW_MAX;
 		txt = value;
 	}
+	/* the Subject's words once, under "subject:", not again as text
+	 * as Bayes.pm does: as many spam caught, fewer ham misfiled on the
+	 * corpus (issue 17) */
 	words(t, prefix, txt, dl);
-	/* a reader sees the Subject as the first line of the text, and
-	 * Bayes.pm tokenizes it so */
-	if (strcmp(prefix, "subject:") == 0)
-		words(t, "", txt, dl);
 }
 
 void

@@ -219,6 +219,8 @@ struct walker {
 	void *arg;
 	struct mime_stats *st;
 	unsigned leaves;
+	unsigned nalt;		/* multipart/alternative parts seen */
+	unsigned alt, branch;	/* where walk() is: mime_part.alt, alt_branch */
 };
 
 /* Is the line at buf[i] a boundary line "--b" or "--b--"? Returns 1 for a
@@ -241,10 +243,12 @@ boundary_line(const char *buf, size_t len, size_t i, const char *b, size_t bl)
 static void walk(struct walker *w, const char *buf, size_t len, int depth);
 
 static void
-walk_multipart(struct walker *w, const char *body, size_t len, const char *b, int depth)
+walk_multipart(struct walker *w, const char *body, size_t len, const char *b, int depth,
+    bool alt)
 {
 	size_t bl = strlen(b), i = 0, part_start = 0;
 	bool in_part = false, closed = false;
+	unsigned branch = 0;
 
 	while (i < len) {
 		const char *nl = memchr(body + i, '\n', len - i);
@@ -259,6 +263,8 @@ walk_multipart(struct walker *w, const char *body, size_t len, const char *b, in
 					end--;
 				if (end > part_start && body[end - 1] == '\r')
 					end--;
+				if (alt)
+					w->branch = branch++;
 				walk(w, body + part_start, end - part_start, depth + 1);
 			}
 			if (kind == 2) {
@@ -272,6 +278,8 @@ walk_multipart(struct walker *w, const char *body, size_t len, const char *b, in
 	}
 	if (in_part && !closed) {
 		w->st->malformed = true;
+		if (alt)
+			w->branch = branch;
 		walk(w, body + part_start, len - part_start, depth + 1);
 	}
 	if (!in_part) {
@@ -287,6 +295,8 @@ walk_multipart(struct walker *w, const char *body, size_t len, const char *b, in
 		strcpy(p.type, "text");
 		strcpy(p.subtype, "plain");
 		p.depth = depth + 1;
+		p.alt = w->alt;
+		p.alt_branch = w->branch;
 		w->leaves++;
 		w->cb(w->arg, &p);
 	}
@@ -315,6 +325,8 @@ walk(struct walker *w, const char *buf, size_t len, int depth)
 	p.body = buf + hend;
 	p.body_len = len - hend;
 	p.depth = depth;
+	p.alt = w->alt;
+	p.alt_branch = w->branch;
 	part_headers(&p, boundary, sizeof(boundary));
 	if (strcmp(p.type, "multipart") == 0) {
 		if (boundary[0] == '\0') {
@@ -322,13 +334,26 @@ walk(struct walker *w, const char *buf, size_t len, int depth)
 			strcpy(p.type, "text");
 			strcpy(p.subtype, "plain");
 		} else {
-			walk_multipart(w, p.body, p.body_len, boundary, depth);
+			unsigned alt = w->alt, branch = w->branch;
+			bool is_alt = strcmp(p.subtype, "alternative") == 0;
+			if (is_alt) {
+				w->alt = ++w->nalt;
+				w->branch = 0;
+			}
+			walk_multipart(w, p.body, p.body_len, boundary, depth, is_alt);
+			w->alt = alt;
+			w->branch = branch;
 			return;
 		}
 	}
 	if (strcmp(p.type, "message") == 0 && strcmp(p.subtype, "rfc822") == 0 &&
 	    p.encoding == ENC_7BIT) {
+		/* another message: its parts are no alternative of ours */
+		unsigned alt = w->alt, branch = w->branch;
+		w->alt = w->branch = 0;
 		walk(w, p.body, p.body_len, depth + 1);
+		w->alt = alt;
+		w->branch = branch;
 		return;
 	}
 	w->leaves++;
@@ -338,7 +363,7 @@ walk(struct walker *w, const char *buf, size_t len, int depth)
 unsigned
 mime_walk(const char *msg, size_t len, mime_part_cb *cb, void *arg, struct mime_stats *stats)
 {
-	struct walker w = { cb, arg, stats, 0 };
+	struct walker w = { cb, arg, stats, 0, 0, 0, 0 };
 
 	memset(stats, 0, sizeof(*stats));
 	walk(&w, msg, len, 0);

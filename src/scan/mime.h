@@ -59,6 +59,10 @@ struct mime_part {
 	char charset_name[MIME_TOKEN_MAX];	/* as declared, "" if none */
 	bool attachment;	/* Content-Disposition: attachment */
 	int depth;
+	/* The nearest multipart/alternative around the part: its number in
+	 * the message (1, 2, ... in walk order; 0: none) and which of its
+	 * parts, counted from 0, holds this one. */
+	unsigned alt, alt_branch;
 };
 
 struct mime_stats {

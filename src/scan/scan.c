@@ -56,6 +56,12 @@ struct scan {
 	struct score score;
 	enum verdict verdict;
 	struct bayes_tokens *tok;	/* the classifier's, NULL when off */
+	/* A text/plain part of a multipart/alternative, decoded, held back
+	 * from the classifier until the walk shows whether an HTML twin
+	 * follows it (see classify_part) */
+	char *twin;
+	size_t twin_len;
+	unsigned twin_alt, twin_branch;
 	struct bayes_result bayes;
 };
 
@@ -65,6 +71,35 @@ struct scan {
 #define GROUP_RCVD 0		/* deeper Received hops */
 #define GROUP_HEADER 1		/* Subject */
 #define GROUP_PART0 2		/* first text part */
+
+/*
+ * The classifier's share of a decoded text part: of a multipart/
+ * alternative's plain and HTML twins only the HTML one is tokenized
+ * (both say the same words, and the HTML one also has its tags: spam
+ * caught and ham misfiled as with both on the corpus, 378/411 and 2/521,
+ * with the plain one alone 375 and 1) -- the plain part waits in s->twin
+ * until the next text part or the walk's end shows whether its twin
+ * came. Returns true when it kept text (then s->twin owns it).
+ */
+static bool
+classify_part(struct scan *s, const struct mime_part *p, bool html, char *text, size_t n)
+{
+	if (s->twin != NULL) {
+		if (!(html && p->alt == s->twin_alt && p->alt_branch != s->twin_branch))
+			bayes_tokens_text(s->tok, s->twin, s->twin_len);
+		free(s->twin);
+		s->twin = NULL;
+	}
+	if (!html && p->alt != 0 && strcmp(p->subtype, "plain") == 0) {
+		s->twin = text;
+		s->twin_len = n;
+		s->twin_alt = p->alt;
+		s->twin_branch = p->alt_branch;
+		return true;
+	}
+	(html ? bayes_tokens_html : bayes_tokens_text)(s->tok, text, n);
+	return false;
+}
 
 /*
  * A text part, attachment or not, decoded whole: the message is bounded (SCAN_TEXT_MAX), so
@@ -100,8 +135,8 @@ on_part(void *arg, const struct mime_part *p)
 	else
 		urls_from_text(&s->urls, text, n, URL_SRC_BODY);
 	dqs_text(s->dqs, text, n);
-	if (s->tok != NULL)
-		(html ? bayes_tokens_html : bayes_tokens_text)(s->tok, text, n);
+	if (s->tok != NULL && classify_part(s, p, html, text, n))
+		return;
 	free(text);
 }
 
@@ -689,6 +724,12 @@ scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb
 	}
 	scan_header_block(s, msg, hend);
 	mime_walk(msg, slen, on_part, s, &s->mime);
+	if (s->twin != NULL) {
+		/* a plain alternative without an HTML twin after it */
+		bayes_tokens_text(s->tok, s->twin, s->twin_len);
+		free(s->twin);
+		s->twin = NULL;
+	}
 	if (s->tok != NULL) {
 		/* SPEC 13: the vote is the same here and in postern scan */
 		bayes_tokens_scan(s->tok, &s->urls, &s->chain);

@@ -485,6 +485,54 @@ noop(void *arg, const struct mime_part *p)
 }
 
 /* Nesting deeper than MIME_DEPTH_MAX stops the walk there. */
+/* Each leaf's multipart/alternative: its number in walk order and the
+ * branch holding the leaf (what the classifier's twin rule reads). */
+struct alt_seen {
+	unsigned n, alt[8], branch[8];
+};
+
+static void
+collect_alt(void *arg, const struct mime_part *p)
+{
+	struct alt_seen *a = arg;
+
+	if (a->n < 8) {
+		a->alt[a->n] = p->alt;
+		a->branch[a->n] = p->alt_branch;
+	}
+	a->n++;
+}
+
+static void
+test_alternative_numbers(void **state)
+{
+	static const char msg[] = HDR "Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n"
+	    "--m\r\nContent-Type: multipart/alternative; boundary=\"a\"\r\n\r\n"
+	    "--a\r\nContent-Type: text/plain\r\n\r\none\r\n"
+	    "--a\r\nContent-Type: multipart/related; boundary=\"r\"\r\n\r\n"
+	    "--r\r\nContent-Type: text/html\r\n\r\n<p>two</p>\r\n"
+	    "--r\r\nContent-Type: image/png\r\n\r\nxx\r\n--r--\r\n--a--\r\n"
+	    "--m\r\nContent-Type: text/plain\r\n\r\nthree\r\n"
+	    "--m\r\nContent-Type: multipart/alternative; boundary=\"b\"\r\n\r\n"
+	    "--b\r\nContent-Type: text/plain\r\n\r\nfour\r\n"
+	    "--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: x\r\n\r\nfive\r\n--b--\r\n"
+	    "--m--\r\n";
+	/* one; two, png (related in branch 1); three (none); four; five
+	 * (a message of its own: none) */
+	static const unsigned want_alt[] = { 1, 1, 1, 0, 2, 0 };
+	static const unsigned want_branch[] = { 0, 1, 1, 0, 0, 0 };
+	struct alt_seen a = { 0 };
+	struct mime_stats st;
+
+	(void)state;
+	assert_int_equal(mime_walk(msg, sizeof(msg) - 1, collect_alt, &a, &st), 6);
+	assert_int_equal(a.n, 6);
+	for (unsigned i = 0; i < 6; i++) {
+		assert_int_equal(a.alt[i], want_alt[i]);
+		assert_int_equal(a.branch[i], want_branch[i]);
+	}
+}
+
 static void
 test_depth_cap(void **state)
 {
@@ -601,6 +649,7 @@ main(void)
 		cmocka_unit_test(test_unfold_find),
 		cmocka_unit_test(test_param),
 		cmocka_unit_test(test_messages),
+		cmocka_unit_test(test_alternative_numbers),
 		cmocka_unit_test(test_depth_cap),
 		cmocka_unit_test(test_part_cap),
 		cmocka_unit_test(test_decode_body_cap),
