@@ -457,7 +457,18 @@ html_entities_decode(const char *buf, size_t len, char *out, size_t outlen)
 	size_t i = 0, o = 0;
 
 	while (i < len && o < outlen) {
-		if (buf[i] == '&' && i + 2 < len) {
+		if (buf[i] != '&') {
+			/* the text up to the next '&' in one copy */
+			const char *amp = memchr(buf + i, '&', len - i);
+			size_t n = (amp ? (size_t)(amp - buf) : len) - i;
+			if (n > outlen - o)
+				n = outlen - o;
+			memcpy(out + o, buf + i, n);
+			o += n;
+			i += n;
+			continue;
+		}
+		if (i + 2 < len) {
 			size_t j = i + 1;
 			unsigned long cp = 0;
 			int ok = 0;

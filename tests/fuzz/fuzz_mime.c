@@ -72,6 +72,10 @@ on_part(void *arg, const struct mime_part *p)
 	CHECK(p->depth >= 0 && p->depth <= MIME_DEPTH_MAX);
 	CHECK(strlen(p->type) < MIME_TOKEN_MAX && strlen(p->subtype) < MIME_TOKEN_MAX);
 	CHECK(strcmp(p->type, "multipart") != 0);
+	/* the alternative around a part: 0 (none, branch 0 too) or one of
+	 * the multiparts walked, each at least a part apart */
+	CHECK(p->alt != 0 || p->alt_branch == 0);
+	CHECK(p->alt <= MIME_PARTS_MAX && p->alt_branch < MIME_PARTS_MAX);
 	headers(p->headers, p->headers_len);
 
 	/* the scanner's own sizing: body_len * 2 + 16 */
