@@ -177,11 +177,13 @@ print_bayes_json(const struct bayes_result *b)
 	printf(",\"bayes\":{\"probability\":%.6f,\"votes\":%s,\"learned_spam\":%u,"
 	    "\"learned_ham\":%u,\"tokens_used\":%u,\"tokens_total\":%u,\"tokens\":[",
 	    b->prob, b->votes ? "true" : "false", b->nspam, b->nham, b->used, b->ntokens);
+	/* no printf for a separator: ten tokens a message */
 	for (size_t i = 0; i < b->nshown; i++) {
-		printf("%s", i ? "," : "");
+		if (i > 0)
+			putchar(',');
 		json_string(stdout, b->shown[i].text);
 	}
-	printf("]}");
+	fputs("]}", stdout);
 }
 
 static void
