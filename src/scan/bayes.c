@@ -444,8 +444,14 @@ deep_received(struct bayes_tokens *tok, const struct received_chain *chain)
 	if (n - first > 2)
 		first = n - 2;
 	/* folding is white space to the splitter: no need to unfold */
-	for (size_t i = first; i < n; i++)
-		bayes_tokens_words(tok, "rcvd:", tok->rcvd[i], tok->rcvd_len[i]);
+	/* up to the date (after the last ';'): weekday, month, year and
+	 * zone words were 2% of these tokens' cost and decided nothing on
+	 * the corpus (issue 17) */
+	for (size_t i = first; i < n; i++) {
+		const char *semi = memrchr(tok->rcvd[i], ';', tok->rcvd_len[i]);
+		size_t l = semi ? (size_t)(semi - tok->rcvd[i]) : tok->rcvd_len[i];
+		bayes_tokens_words(tok, "rcvd:", tok->rcvd[i], l);
+	}
 }
 
 void

@@ -506,7 +506,8 @@ test_received_tokens(void **state)
 	static const char msg[] =
 	    "Received: from client.example (client.example [203.0.113.5])\r\n"
 	    "\tby mx.ours.test with ESMTP id OURID; Sat, 28 Nov 2026 00:00:00 +0000\r\n"
-	    "Received: from bot.test ([198.51.100.7]) by spamhelo.test\r\n"
+	    "Received: from bot.test ([198.51.100.7]) by spamhelo.test;\r\n"
+	    "\tFri, 27 Nov 2026 23:59:00 -0500\r\n"
 	    "From: a@b.example\r\nSubject: s\r\n\r\nbody\r\n";
 	struct scan_input in = { 0 };
 	struct scan *s;
@@ -523,6 +524,10 @@ test_received_tokens(void **state)
 	assert_false(has_token(t, S("rcvd:mx.ours.test")));
 	assert_false(has_token(t, S("rcvd:ourid")));
 	assert_false(has_token(t, S("rcvd:esmtp")));
+	/* the sender's date: no words */
+	assert_false(has_token(t, S("rcvd:nov")));
+	assert_false(has_token(t, S("rcvd:2026")));
+	assert_false(has_token(t, S("rcvd:0500")));
 	scan_free(s);
 }
 
