@@ -5,6 +5,7 @@
 #ifndef POSTERN_CLI_H
 #define POSTERN_CLI_H
 
+#include "dns/resolver.h"
 #include "lib/config.h"
 
 #define POSTERN_VERSION "0.1.0"
@@ -37,6 +38,10 @@ const char *cli_config_path(int *argc, char **argv);
 bool cli_take_flag(int *argc, char **argv, const char *flag);
 /* Loads the config or prints every problem to stderr; 0 or -1. */
 int cli_load_config(const char *path, struct config *cfg);
+/* The resolver every command builds from the configuration (forwarders,
+ * DNSSEC and its trust anchor, a private root), so `scan` and `doctor`
+ * ask the DNS as `serve` does. Points into cfg. */
+struct resolver_options cli_resolver_options(const struct config *cfg);
 
 /* postern user hold|release ACCOUNT and user held (hold.c); reason may
  * be NULL. Returns the exit status. */

@@ -48,6 +48,20 @@ cli_take_flag(int *argc, char **argv, const char *flag)
 	return false;
 }
 
+struct resolver_options
+cli_resolver_options(const struct config *cfg)
+{
+	struct resolver_options opt = {
+		.forwarders = cfg->dns_servers,
+		.nforwarders = cfg->ndns_servers,
+		.dnssec = cfg->dnssec,
+		.trust_anchor_file = cfg->dnssec_trust_anchor,
+		.root_hints_file = cfg->dns_root_hints,
+	};
+
+	return opt;
+}
+
 int
 cli_load_config(const char *path, struct config *cfg)
 {

@@ -163,10 +163,7 @@ cli_doctor(int argc, char **argv)
 	r.cfg = &cfg;
 	r.base = event_base_new();
 	{
-		struct resolver_options opt = {
-			.forwarders = cfg.dns_servers, .nforwarders = cfg.ndns_servers,
-			.dnssec = cfg.dnssec, .root_hints_file = cfg.dns_root_hints,
-		};
+		struct resolver_options opt = cli_resolver_options(&cfg);
 		res = resolver_new(r.base, &opt, &err);
 	}
 	if (res == NULL) {

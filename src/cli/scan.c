@@ -459,10 +459,7 @@ cli_scan(int argc, char **argv)
 		r.in.bayes_min_learned = cfg.bayes_min_learned;
 	}
 	if (cfg.dnsbl) {
-		struct resolver_options opt = {
-			.forwarders = cfg.dns_servers, .nforwarders = cfg.ndns_servers,
-			.dnssec = cfg.dnssec,
-		};
+		struct resolver_options opt = cli_resolver_options(&cfg);
 		if ((res = resolver_new(r.base, &opt, &err)) == NULL) {
 			fprintf(stderr, "postern: %s\n", err);
 			free(err);

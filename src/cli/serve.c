@@ -280,13 +280,7 @@ static int
 start_dns(struct server *srv, char **err)
 {
 	const struct config *cfg = srv->cfg;
-	struct resolver_options opt = {
-		.forwarders = cfg->dns_servers,
-		.nforwarders = cfg->ndns_servers,
-		.dnssec = cfg->dnssec,
-		.trust_anchor_file = cfg->dnssec_trust_anchor,
-		.root_hints_file = cfg->dns_root_hints,
-	};
+	struct resolver_options opt = cli_resolver_options(cfg);
 	char ipz[DNSBL_NAME_MAX], domz[DNSBL_NAME_MAX];
 
 	if ((srv->resolver = resolver_new(srv->base, &opt, err)) == NULL)
