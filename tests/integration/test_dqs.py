@@ -416,6 +416,24 @@ def test_hbl_yes_asks_without_test_point(tmp_path, unbound):
         s.teardown()
 
 
+def test_hbl_no_never_asks_hbl(tmp_path, unbound):
+    """spamhaus_hbl = no with a key whose HBL answers: no _email, _file or
+    _cw query goes out, no HBL hit, and zen/DBL still go through DQS."""
+    before = len(queries(unbound))
+    s = dqs_server(tmp_path, unbound, spamhaus_hbl="no")
+    s.start()
+    try:
+        r, t = send(s, "hello " + BTC, headers="Reply-To: <%s>" % LISTED_EMAIL)
+        assert r.code == 250, r
+        assert "HBL" not in status_of(s, t)
+        asked = queries(unbound)[before:]
+        assert [q for q in asked if q.endswith(KEY.lower() + ".zen.dq.spamhaus.net")], \
+            "zen was not asked through DQS: %r" % asked
+        assert not [q for q in asked if ".hbl.dq.spamhaus.net" in q], asked
+    finally:
+        s.teardown()
+
+
 def test_scan_many_wallets_capped(tmp_path, unbound):
     s = dqs_server(tmp_path, unbound, spamhaus_hbl="yes", scan_max_lookups="8")
     s.start()
