@@ -113,7 +113,7 @@ deb:
 
 bench: deps all
 	@scripts/deps bench
-	@rc=0; bench/inbound.sh || rc=1; bench/outbound.sh || rc=1; bench/scan.sh || rc=1; bench/bayes.sh || rc=1; bench/pipeline.sh || rc=1; exit $$rc
+	@rc=0; bench/inbound.sh || rc=1; bench/outbound.sh || rc=1; BENCH_OUT_TLS=1 bench/outbound.sh || rc=1; bench/scan.sh || rc=1; bench/bayes.sh || rc=1; bench/pipeline.sh || rc=1; exit $$rc
 
 format:
 	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/fuzz/*.c

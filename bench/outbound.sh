@@ -5,6 +5,12 @@
 #
 # Environment (all optional):
 #   BENCH_OUT_MESSAGES  messages per server and round      (default 5000)
+#   BENCH_OUT_TLS=1     relay over verified TLS instead: implicit TLS on
+#                       127.0.0.1:465 (bench/tlssink.c, a certificate for
+#                       relay.bench.test from a CA made for the run);
+#                       Postfix at TLS level "secure" (match=relay.bench.test,
+#                       wrapper mode), postern with relayhost
+#                       relay.bench.test:465 and SSL_CERT_FILE = that CA
 #   BENCH_OUT_ROUNDS    rounds, the order of the two servers alternating;
 #                       rates are medians over the rounds  (default 3)
 #   BENCH_OUT_SESSIONS  parallel smtp-source sessions      (default 20)
@@ -33,12 +39,14 @@ SMTP_SINK=/usr/sbin/smtp-sink
 
 MESSAGES=${BENCH_OUT_MESSAGES:-5000}
 ROUNDS=${BENCH_OUT_ROUNDS:-3}
+TLS=${BENCH_OUT_TLS:-0}
 SESSIONS=${BENCH_OUT_SESSIONS:-20}
 SIZE_RAW=${BENCH_OUT_SIZE:-5K}
 DIR=${BENCH_OUT_DIR:-/tmp/postern-bench-out}
 PF_PORT=${BENCH_OUT_POSTFIX_PORT:-2636}
 PN_PORT=${BENCH_OUT_POSTERN_PORT:-2637}
 SINK_PORT=${BENCH_SINK_PORT:-2638}
+[ "${BENCH_OUT_TLS:-0}" = 1 ] && SINK_PORT=465	# postern speaks implicit TLS on 465 (SPEC 12)
 DNS_PORT=${BENCH_OUT_DNS_PORT:-2654}
 POSTERN=${POSTERN_BIN:-$ROOT/build/postern}
 case "$POSTERN" in /*) ;; *) POSTERN="$ROOT/$POSTERN" ;; esac
@@ -150,6 +158,7 @@ server:
     local-zone: "." static
     local-data: "2.0.0.127.zen.spamhaus.org. 300 IN A 127.0.0.2"
     local-data: "dbltest.com.dbl.spamhaus.org. 300 IN A 127.0.1.2"
+    local-data: "relay.bench.test. 300 IN A 127.0.0.1"
 EOF
 /usr/sbin/unbound -c "$DIR/dns/unbound.conf" >"$DIR/dns/stderr.log" 2>&1 &
 UNBOUND_PID=$!
@@ -161,11 +170,28 @@ UNBOUND_PID=$!
 # "sess=N quit=N mesg=N" after every message, which is what we count.
 # One sink process serves both servers (deltas of its counter).
 chown 65534:65534 "$SINKDIR"
-"$SMTP_SINK" -c -u nobody "127.0.0.1:$SINK_PORT" 256 >"$SINK_OUT" 2>"$SINKDIR/stderr.log" &
+if [ "$TLS" = 1 ]; then
+	# smtp-sink has no TLS: bench/tlssink.c counts the same way; its
+	# certificate names relay.bench.test, signed by a CA of this run
+	cc -O2 -Wall -o "$DIR/tlssink" "$ROOT/bench/tlssink.c" -levent_openssl -levent -lssl -lcrypto \
+		2>"$SINKDIR/cc.log" || die "cannot compile bench/tlssink.c: $(head -n 5 "$SINKDIR/cc.log")"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=bench CA" \
+		-keyout "$SINKDIR/ca.key" -out "$SINKDIR/ca.pem" >/dev/null 2>&1 &&
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=relay.bench.test" \
+		-keyout "$SINKDIR/relay.key" -out "$SINKDIR/relay.csr" >/dev/null 2>&1 &&
+	printf 'subjectAltName=DNS:relay.bench.test\n' >"$SINKDIR/ext.cnf" &&
+	openssl x509 -req -in "$SINKDIR/relay.csr" -CA "$SINKDIR/ca.pem" -CAkey "$SINKDIR/ca.key" \
+		-CAcreateserial -days 2 -extfile "$SINKDIR/ext.cnf" -out "$SINKDIR/relay.pem" >/dev/null 2>&1 ||
+		die "cannot make the relay's certificate"
+	"$DIR/tlssink" 127.0.0.1 "$SINK_PORT" "$SINKDIR/relay.pem" "$SINKDIR/relay.key" \
+		>"$SINK_OUT" 2>"$SINKDIR/stderr.log" &
+else
+	"$SMTP_SINK" -c -u nobody "127.0.0.1:$SINK_PORT" 256 >"$SINK_OUT" 2>"$SINKDIR/stderr.log" &
+fi
 SINK_PID=$!
 echo "$SINK_PID" >"$SINKDIR/sink.pid"
 if ! "$PY" "$LIB" wait-port 127.0.0.1 "$SINK_PORT" 10; then
-	die "smtp-sink does not listen on 127.0.0.1:$SINK_PORT:" "$(tail -n 5 "$SINKDIR/stderr.log")"
+	die "the sink does not listen on 127.0.0.1:$SINK_PORT:" "$(tail -n 5 "$SINKDIR/stderr.log")"
 fi
 
 sink_count() { "$PY" "$LIB" sink-count "$SINK_OUT"; }
@@ -253,6 +279,9 @@ inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
 relayhost = [127.0.0.1]:$SINK_PORT
+$( [ "$TLS" = 1 ] && printf '%s\n' "# verified TLS to the relay (BENCH_OUT_TLS=1): implicit TLS, certificate checked" \
+	"smtp_tls_wrappermode = yes" "smtp_tls_security_level = secure" \
+	"smtp_tls_policy_maps = texthash:$PFDIR/etc/tls_policy" "smtp_tls_CAfile = $SINKDIR/ca.pem")
 alias_maps =
 alias_database =
 local_recipient_maps =
@@ -283,8 +312,10 @@ smtp      unix  -       -       n       -       -       smtp
 relay     unix  -       -       n       -       -       smtp
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
+	printf '[127.0.0.1]:%s secure match=relay.bench.test\n' "$SINK_PORT" >"$PFDIR/etc/tls_policy"
 	if ! /usr/sbin/postfix -c "$PFDIR/etc" check >"$PFDIR/check.log" 2>&1; then
 		loud "Postfix: 'postfix check' failed:" "$(cat "$PFDIR/check.log" "$PFDIR/maillog" 2>/dev/null | tail -n 5)"
 		return 1
@@ -345,7 +376,7 @@ listen_submissions = off
 dns_servers = 127.0.0.1:$DNS_PORT
 dnsbl = no
 trusted_networks = 127.0.0.0/8
-relayhost = 127.0.0.1:$SINK_PORT
+relayhost = $( [ "$TLS" = 1 ] && echo relay.bench.test || echo 127.0.0.1 ):$SINK_PORT
 retry_initial = 1s
 max_connections = $(( SESSIONS + 1000 ))
 max_connections_per_ip = $(( SESSIONS + 1000 ))
@@ -354,7 +385,11 @@ EOF
 		loud "postern: check-config failed:" "$out"
 		return 1
 	fi
-	"$POSTERN" serve -c "$PN_CONF" >"$PNDIR/stderr.log" 2>&1 &
+	if [ "$TLS" = 1 ]; then
+		SSL_CERT_FILE="$SINKDIR/ca.pem" "$POSTERN" serve -c "$PN_CONF" >"$PNDIR/stderr.log" 2>&1 &
+	else
+		"$POSTERN" serve -c "$PN_CONF" >"$PNDIR/stderr.log" 2>&1 &
+	fi
 	POSTERN_PID=$!
 	echo "$POSTERN_PID" >"$PNDIR/serve.pid"
 	if ! "$PY" "$LIB" wait-port 127.0.0.1 "$PN_PORT" 30; then
@@ -416,7 +451,12 @@ rel_ratio=$(ratio "${pn_rel%!}" "${pf_rel%!}")
 echo
 echo "Outbound relay: $ROUNDS round(s) of $MESSAGES messages, $SIZE-octet payload, $SESSIONS parallel sessions into"
 echo "each server (smtp-source, one message per connection, recipient user@remote.test),"
-echo "relayed by each to one smtp-sink on 127.0.0.1:$SINK_PORT (Postfix's test sink), $(nproc) cores;"
+if [ "$TLS" = 1 ]; then
+	echo "relayed by each over verified TLS (implicit, certificate for relay.bench.test checked"
+	echo "against the run's CA) to bench/tlssink.c on 127.0.0.1:$SINK_PORT, $(nproc) cores;"
+else
+	echo "relayed by each to one smtp-sink on 127.0.0.1:$SINK_PORT (Postfix's test sink), $(nproc) cores;"
+fi
 echo "1-minute load average at start $LOAD_START, at end $(cut -d' ' -f1 /proc/loadavg)" \
 	"(anything else running on the machine skews the figures)"
 echo
@@ -448,7 +488,7 @@ if [ "$rel_ratio" != - ]; then
 	else verdict="BELOW the 1.5x target"; fi
 fi
 echo
-echo "postern/Postfix relayed msgs/s: $rel_ratio ($verdict)"
+echo "postern/Postfix relayed msgs/s$( [ "$TLS" = 1 ] && echo ' (verified TLS)'): $rel_ratio ($verdict)"
 echo
 if [ "$FAILED" != 0 ]; then
 	for e in "${ERRORS[@]}"; do echo "bench-out: ERROR: $e"; done

@@ -19,6 +19,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -957,6 +958,15 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	struct mta_tx *t = arg;
 
 	if (what & BEV_EVENT_CONNECTED) {
+		if (t->stage == ST_CONNECT) {
+			/* every command goes out whole: Nagle would hold a
+			 * TLS record back until the server's delayed ACK (40 ms
+			 * a round trip, 90 ms a message to a TLS smart host) */
+			int one = 1;
+			evutil_socket_t fd = bufferevent_getfd(bev);
+			if (fd != -1 && t->addrs[t->addr].ss_family != AF_UNIX)
+				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		}
 		if (t->stage == ST_TLS) {
 			SSL *ssl = bufferevent_openssl_get_ssl(t->bev);
 			char why[MTA_REPLY_MAX - 64];
