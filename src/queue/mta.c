@@ -69,6 +69,11 @@ struct mta {
 	char *relay_user, *relay_pass;
 	bool relay_implicit;	/* relayhost port 465: TLS from the first octet */
 	SSL_CTX *ssl;		/* client context, with the trust store */
+	/* the relayhost's last TLS session from a handshake whose
+	 * certificate verified, resumed by the next connections: a smart
+	 * host takes all the mail, and a full handshake per message cost
+	 * both sides a certificate check and a signature */
+	SSL_SESSION *relay_session;
 	struct mtasts *sts;	/* MTA-STS policies (MX delivery only), or NULL */
 	bool dane;		/* DNSSEC on: TLSA records of MX hosts (RFC 7672) */
 	struct mta_tx *txs;
@@ -536,6 +541,9 @@ start_tls(struct mta_tx *t)
 		t->dane = DANE_ENCRYPT;
 		t->must_verify = tls_required(t);
 	}
+	if (t->m->has_relayhost && t->m->relay_session != NULL &&
+	    SSL_SESSION_is_resumable(t->m->relay_session))
+		SSL_set_session(ssl, t->m->relay_session);
 	b = bufferevent_openssl_filter_new(t->m->base, t->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (b == NULL) {
@@ -1455,6 +1463,33 @@ on_mx(void *arg, const struct dns_answer *ans)
 
 /* ---- interface ---- */
 
+/*
+ * OpenSSL hands over each session (a TLS 1.3 ticket comes after the
+ * handshake): only the relayhost's, only from a connection whose
+ * certificate verified for its name, is kept for resumption; the resumed
+ * connection carries that verification (RFC 8446 2.2, the PSK binds the
+ * original handshake). Returns 0: OpenSSL keeps its reference.
+ */
+static int
+on_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	struct mta *m = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	char why[128];
+
+	SSL_SESSION *copy;
+
+	if (m == NULL || !m->has_relayhost || tls_client_verified(ssl, why, sizeof(why)) != 0)
+		return 0;
+	/* a copy: OpenSSL marks the connection's own session not
+	 * resumable when the connection is freed without a close_notify
+	 * (after QUIT, or a broken one), though its keys stay good */
+	if ((copy = SSL_SESSION_dup(sess)) == NULL)
+		return 0;
+	SSL_SESSION_free(m->relay_session);
+	m->relay_session = copy;
+	return 0;
+}
+
 struct mta *
 mta_new(struct event_base *base, struct resolver *res, const struct mta_options *opt)
 {
@@ -1496,6 +1531,12 @@ mta_new(struct event_base *base, struct resolver *res, const struct mta_options 
 	m->ssl = SSL_CTX_new(TLS_client_method());
 	if (m->ssl != NULL) {
 		char *err = NULL;
+		if (m->has_relayhost && !m->opt.lmtp) {
+			SSL_CTX_set_app_data(m->ssl, m);
+			SSL_CTX_set_session_cache_mode(m->ssl, SSL_SESS_CACHE_CLIENT |
+			    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+			SSL_CTX_sess_set_new_cb(m->ssl, on_new_session);
+		}
 		/* Never below TLS 1.2. The handshake itself never fails on
 		 * the certificate (SSL_VERIFY_NONE): the chain and name are
 		 * checked all the same, and set_security decides whether a
@@ -1527,6 +1568,7 @@ mta_free(struct mta *m)
 		free(m->tls_required[i]);
 	free(m->tls_required);
 	SSL_CTX_free(m->ssl);
+	SSL_SESSION_free(m->relay_session);
 	if (m->relay_pass != NULL)
 		explicit_bzero(m->relay_pass, strlen(m->relay_pass));
 	free(m->relay_pass);

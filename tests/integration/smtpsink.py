@@ -109,6 +109,7 @@ class Session:
         self.esmtp = False
         self.tls = False
         self.tls_version = None
+        self.tls_resumed = False        # the client resumed an earlier TLS session
         self.starttls_injection = False  # data after STARTTLS before the handshake
         self.auth = []                  # (mechanism, user, password, ok, tls) per AUTH
         self.authenticated = None       # the user of a successful AUTH
@@ -502,6 +503,7 @@ class SMTPSink:
             conn.sock = tls_sock
             session.tls = True
             session.tls_version = tls_sock.version()
+            session.tls_resumed = tls_sock.session_reused
         greet = self._rule("connect", session.number)
         if greet:
             self._reply(conn, greet)
@@ -572,6 +574,7 @@ class SMTPSink:
                 conn.buf = b""
                 session.tls = True
                 session.tls_version = tls_sock.version()
+                session.tls_resumed = tls_sock.session_reused
                 session.ehlo_name = None
                 session.esmtp = False
                 tx = None

@@ -168,6 +168,28 @@ def test_implicit_tls_on_port_465(relay, sink, ca):
     assert "STARTTLS" not in [c.upper() for c in tx.session.commands]
 
 
+@pytest.mark.parametrize("implicit", [False, True])
+def test_tls_session_to_the_relayhost_is_resumed(relay, sink, ca, port, implicit):
+    """The next connection to the smart host resumes the TLS session of a
+    verified one (no second full handshake per message), still verified
+    and authenticated; a session from an unverified relay is never kept."""
+    name = "implicit.sh.test" if implicit else "smarthost.sh.test"
+    p = 465 if implicit else port
+    cert, key = ca.leaf(name)
+    s = sink(IP_IMPLICIT if implicit else IP_RELAY, p, implicit_tls=implicit,
+             starttls=not implicit, cert=cert, key=key, auth={USER: SECRET},
+             auth_mechs=("PLAIN",), auth_required=True)
+    srv = relay("%s:%d" % (name, p))
+    for i in range(3):
+        qid, msg = submit(srv, ["alice%d@remote.test" % i])
+        srv.wait_for_log("delivered", id=qid, timeout=15)
+    txs = s.wait_for_transactions(3)
+    assert all(tx.tls and tx.auth_user == USER for tx in txs), txs
+    resumed = [tx.session.tls_resumed for tx in txs]
+    assert resumed[0] is False and resumed[1:] == [True, True], resumed
+    assert srv.events("deferred") == []
+
+
 # ---------------------------------------------------------------- never credentials unprotected
 
 def test_self_signed_relay_deferred_without_credentials(relay, sink, ca, port):
