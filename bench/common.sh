@@ -76,7 +76,8 @@ ratio() { # postern postfix
 }
 
 # A Postfix master.cf with smtpd on 127.0.0.1:PORT and the daemons a
-# private instance needs (the benches' Postfix contenders share it).
+# private instance needs (every bench's Postfix contenders share it:
+# local Maildir delivery, relaying, TLS to a relay).
 postfix_master_cf() { # PORT
 	cat <<EOF
 127.0.0.1:$1 inet n - n - - smtpd
@@ -95,8 +96,11 @@ error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
 virtual   unix  -       n       n       -       -       virtual
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
 }

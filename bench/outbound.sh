@@ -292,29 +292,7 @@ default_process_limit = 100
 smtpd_client_connection_count_limit = 2000
 biff = no
 EOF
-	cat >"$PFDIR/etc/master.cf" <<EOF
-127.0.0.1:$PF_PORT inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOF
+	postfix_master_cf "$PF_PORT" >"$PFDIR/etc/master.cf"
 	printf '[127.0.0.1]:%s secure match=relay.bench.test\n' "$SINK_PORT" >"$PFDIR/etc/tls_policy"
 	if ! /usr/sbin/postfix -c "$PFDIR/etc" check >"$PFDIR/check.log" 2>&1; then
 		loud "Postfix: 'postfix check' failed:" "$(cat "$PFDIR/check.log" "$PFDIR/maillog" 2>/dev/null | tail -n 5)"
