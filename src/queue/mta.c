@@ -28,11 +28,13 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dns/answer.h"
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
+#include "queue/conncache.h"
 #include "queue/dane.h"
 #include "queue/mtasts.h"
 #include "queue/reply.h"
@@ -43,6 +45,15 @@
 #define ADDRS_MAX 16
 #define REPLY_LINES_MAX 64
 #define REPLY_LINE_MAX 2048
+/* Sessions to the relayhost kept between messages (conncache.h): idle
+ * for at most 2 s (Postfix's smtp_connection_cache_time_limit), reused
+ * for at most 100 transactions and 300 s (its reuse limits), so a relay
+ * that changed address or certificate is seen again soon. */
+#define CACHE_IDLE_MS 2000
+#define CACHE_MAX 32
+#define REUSE_COUNT_MAX 100
+#define REUSE_SECS_MAX 300
+#define CACHE_KEY "relayhost"
 
 enum stage {
 	ST_RESOLVE, ST_CONNECT, ST_GREETING, ST_EHLO, ST_HELO, ST_STARTTLS, ST_TLS,
@@ -75,6 +86,7 @@ struct mta {
 	 * both sides a certificate check and a signature */
 	SSL_SESSION *relay_session;
 	struct mtasts *sts;	/* MTA-STS policies (MX delivery only), or NULL */
+	struct conncache *cache;	/* idle sessions to the relayhost, or NULL */
 	bool dane;		/* DNSSEC on: TLSA records of MX hosts (RFC 7672) */
 	struct mta_tx *txs;
 };
@@ -145,6 +157,9 @@ struct mta_tx {
 	unsigned lines;
 	struct mta_summary sum;
 	struct event *defer;	/* to finish from the loop */
+	bool reused;		/* on a session taken from the cache */
+	unsigned uses;		/* transactions done on this session before */
+	time_t born;		/* when the session connected */
 };
 
 static void next_address(struct mta_tx *t);
@@ -153,6 +168,8 @@ static void addrs_done(struct mta_tx *t);
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
 static void mta_enter(struct mta_tx *t, enum stage s);
+static void set_security(struct mta_tx *t);
+static void resolve_host(struct mta_tx *t);
 
 /* ---- life cycle ---- */
 
@@ -625,6 +642,111 @@ next_round(struct mta_tx *t)
 	return true;
 }
 
+static time_t
+now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/*
+ * The transaction ended with the reply to its data (any but 421, which
+ * closes): the session goes to the cache for the next message to the
+ * relayhost instead of QUIT. False when it cannot be kept.
+ */
+static bool
+park(struct mta_tx *t, int code)
+{
+	struct conn_state st;
+
+	if (t->m->cache == NULL || t->bev == NULL || code == 421 ||
+	    t->uses + 1 >= REUSE_COUNT_MAX || now_mono() - t->born >= REUSE_SECS_MAX)
+		return false;
+	/* more input than the reply is a server out of step */
+	if (evbuffer_get_length(bufferevent_get_input(t->bev)) > 0)
+		return false;
+	memset(&st, 0, sizeof(st));
+	st.addr = t->addrs[t->addr];
+	snprintf(st.relay, sizeof(st.relay), "%s", t->sum.relay);
+	snprintf(st.tls_version, sizeof(st.tls_version), "%s", t->sum.tls);
+	st.tls = t->tls;
+	st.verified = t->verified;
+	st.pipelining = t->pipelining;
+	st.size = t->size;
+	st.eightbit = t->eightbit;
+	st.smtputf8 = t->smtputf8;
+	st.uses = t->uses + 1;
+	st.born = t->born;
+	evtimer_del(t->timer);
+	conncache_put(t->m->cache, CACHE_KEY, t->bev, &st);
+	t->bev = NULL;
+	return true;
+}
+
+/*
+ * A session from the cache for this transaction: it already greeted,
+ * negotiated TLS and authenticated, so the envelope goes first. False
+ * when there is none, or none that meets what this delivery requires.
+ */
+static bool
+reuse(struct mta_tx *t)
+{
+	struct conn_state st;
+	struct bufferevent *bev;
+
+	if (t->m->cache == NULL ||
+	    (bev = conncache_take(t->m->cache, CACHE_KEY, &st)) == NULL)
+		return false;
+	t->addrs[0] = st.addr;
+	t->naddrs = 1;
+	t->addr = 0;
+	set_security(t);
+	if ((t->must_tls && !st.tls) || (t->must_verify && !st.verified)) {
+		/* cannot happen (parked sessions passed the same checks);
+		 * never send over one that did not */
+		bufferevent_free(bev);
+		return false;
+	}
+	snprintf(t->sum.relay, sizeof(t->sum.relay), "%s", st.relay);
+	snprintf(t->sum.tls, sizeof(t->sum.tls), "%s", st.tls_version);
+	t->tls = st.tls;
+	t->verified = st.verified;
+	t->pipelining = st.pipelining;
+	t->size = st.size;
+	t->eightbit = st.eightbit;
+	t->smtputf8 = st.smtputf8;
+	t->uses = st.uses;
+	t->born = st.born;
+	t->reused = true;
+	t->data_started = false;
+	t->lines = 0;
+	t->bev = bev;
+	bufferevent_setcb(bev, on_read, NULL, on_event, t);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	mta_enter(t, ST_MAIL);
+	arm_timer(t);
+	return true;
+}
+
+/*
+ * A cached session that the server closed (or answered 421) before the
+ * data went out: nothing was delivered on it, so the transaction starts
+ * again on a new connection, once, without counting it as a failure.
+ */
+static bool
+reconnect(struct mta_tx *t)
+{
+	if (!t->reused || t->data_started || t->mail_refused || t->stage == ST_QUIT)
+		return false;
+	t->reused = false;
+	close_conn(t);
+	t->last_error[0] = '\0';
+	resolve_host(t);
+	return true;
+}
+
 /* ---- one handler per stage: each reads the reply to what its stage
  * sent and enters the next stage ---- */
 
@@ -758,6 +880,9 @@ on_mail(struct mta_tx *t, int code, const char *reply)
 		mta_enter(t, ST_RCPT);
 		return;
 	}
+	/* a cached session the server is closing (its idle timeout) */
+	if (code == 421 && reconnect(t))
+		return;
 	fail_all(t, code / 100 == 5, "%s", reply);
 	if (!t->pipelining) {
 		mta_enter(t, ST_QUIT);
@@ -848,6 +973,10 @@ on_body(struct mta_tx *t, int code, const char *reply)
 			}
 	if (next_round(t))
 		return;
+	if (park(t, code)) {
+		finish_later(t);
+		return;
+	}
 	mta_enter(t, ST_QUIT);
 }
 
@@ -1008,6 +1137,8 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		arm_timer(t);
 		return;
 	}
+	if (reconnect(t))
+		return;
 	if (t->stage == ST_TLS && !t->no_tls) {
 		/* opportunistic TLS failed: once more in plain text, unless
 		 * this host must have TLS */
@@ -1054,8 +1185,6 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ---- addresses and hosts ---- */
-
-static void resolve_host(struct mta_tx *t);
 
 /* RFC 8461 5: in testing mode a failure is reported, and the message
  * goes as it would without a policy. */
@@ -1233,6 +1362,9 @@ connect_addr(struct mta_tx *t)
 	set_security(t);
 	t->data_started = false;
 	t->lines = 0;
+	t->reused = false;
+	t->uses = 0;
+	t->born = now_mono();
 	t->bev = bufferevent_socket_new(t->m->base, source_socket(t, ss->ss_family),
 	    BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(t->bev, on_read, NULL, on_event, t);
@@ -1526,6 +1658,8 @@ mta_new(struct event_base *base, struct resolver *res, const struct mta_options 
 	m->opt.data_dir = NULL;
 	/* RFC 7672: with DNSSEC validation, TLSA records of MX hosts */
 	m->dane = opt->dane && !m->opt.lmtp && !m->has_relayhost;
+	if (m->has_relayhost && !m->opt.lmtp)
+		m->cache = conncache_new(base, CACHE_IDLE_MS, CACHE_MAX);
 	/* RFC 8314 3.3: port 465 is TLS from the start */
 	m->relay_implicit = m->has_relayhost && m->relayhost.port == 465 && !m->opt.lmtp;
 	m->ssl = SSL_CTX_new(TLS_client_method());
@@ -1564,6 +1698,7 @@ mta_free(struct mta *m)
 	while (m->txs != NULL)
 		tx_free(m->txs);
 	mtasts_free(m->sts);
+	conncache_free(m->cache);
 	for (size_t i = 0; i < m->ntls_required; i++)
 		free(m->tls_required[i]);
 	free(m->tls_required);
@@ -1633,6 +1768,8 @@ mta_send(struct mta *m, const char *id, const char *sender, const char *domain,
 		    (int)sizeof(t->hosts[0].name) - 1, m->relayhost.host);
 		t->nhosts = 1;
 		t->host = 0;
+		if (reuse(t))
+			return;
 		/* connecting may fail at once: never call back from here */
 		t->addr = (size_t)-1;
 		resolve_host(t);

@@ -24,7 +24,8 @@ A rule with first=N applies to the first N transactions (connections for
 removes every rule (the sink then accepts everything).
 `sink.delay(stage, seconds)` waits before answering at that stage (slow
 servers, parallelism checks; also "quit": a transaction the client
-cannot close). Options: starttls (with cert/key),
+cannot close). `close_after=N` closes a session after its Nth
+transaction, without a word. Options: starttls (with cert/key),
 starttls_broken=True (220, then garbage in answer to the ClientHello) or
 "inject" (garbage in the same write as the 220), pipelining, eightbitmime,
 size / max_size (a MAIL SIZE= above it gets 552).
@@ -210,8 +211,11 @@ class SMTPSink:
                  pipelining=True, eightbitmime=True, size=True, max_size=50 * 1024 * 1024,
                  timeout=10.0, pipelining_wait=0.3, starttls_broken=False, lmtp=False,
                  unix_path=None, implicit_tls=False, auth=None, auth_mechs=("PLAIN", "LOGIN"),
-                 auth_plaintext=False, auth_required=False):
+                 auth_plaintext=False, auth_required=False, close_after=None):
         self.lmtp = lmtp
+        # close the connection (no reply, no 421) right after this many
+        # transactions of a session: a server whose idle limit is short
+        self.close_after = close_after
         self.unix_path = unix_path
         self.lmtp_replies = {}          # LMTP: lower-case rcpt -> reply after the data
         self.ip = ip
@@ -691,6 +695,8 @@ class SMTPSink:
                 self._reply(conn, r)
                 tx.t_done = time.monotonic()
                 tx = None
+                if self.close_after and len(session.transactions) >= self.close_after:
+                    return
             elif verb == "RSET":
                 tx = None
                 self._reply(conn, "250 2.0.0 ok")

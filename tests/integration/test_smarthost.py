@@ -176,9 +176,11 @@ def test_tls_session_to_the_relayhost_is_resumed(relay, sink, ca, port, implicit
     name = "implicit.sh.test" if implicit else "smarthost.sh.test"
     p = 465 if implicit else port
     cert, key = ca.leaf(name)
+    # a relay that closes after each message: every one needs a new
+    # connection (else the cached session would carry them all)
     s = sink(IP_IMPLICIT if implicit else IP_RELAY, p, implicit_tls=implicit,
              starttls=not implicit, cert=cert, key=key, auth={USER: SECRET},
-             auth_mechs=("PLAIN",), auth_required=True)
+             auth_mechs=("PLAIN",), auth_required=True, close_after=1)
     srv = relay("%s:%d" % (name, p))
     for i in range(3):
         qid, msg = submit(srv, ["alice%d@remote.test" % i])
@@ -188,6 +190,67 @@ def test_tls_session_to_the_relayhost_is_resumed(relay, sink, ca, port, implicit
     resumed = [tx.session.tls_resumed for tx in txs]
     assert resumed[0] is False and resumed[1:] == [True, True], resumed
     assert srv.events("deferred") == []
+
+
+# ---------------------------------------------------------------- connection cache
+
+def test_relayhost_session_carries_the_next_messages(relay, sink, ca, port):
+    """The session to the smart host is kept between messages (no new
+    TCP, TLS, EHLO and AUTH per message), then closed with QUIT once idle."""
+    cert, key = ca.leaf("smarthost.sh.test")
+    s = sink(IP_RELAY, port, starttls=True, cert=cert, key=key, auth={USER: SECRET},
+             auth_mechs=("PLAIN",), auth_required=True)
+    srv = relay("smarthost.sh.test:%d" % port)
+    for i in range(3):
+        qid, _ = submit(srv, ["alice%d@remote.test" % i])
+        d = srv.wait_for_log("delivered", id=qid, timeout=15)[-1]
+        assert "smarthost.sh.test[127.0.0.161]" in d["relay"] and d["tls"].startswith("TLS"), d
+    txs = s.wait_for_transactions(3)
+    assert all(tx.tls and tx.auth_user == USER for tx in txs), txs
+    # three messages, fewer sessions (sequential submissions: only a
+    # machine stalled for the 2 s idle limit opens more than one)
+    assert len(s.sessions) < 3, s.sessions
+    for sess in s.sessions:
+        assert len(sess.auth) == 1, sess.auth
+        assert sum(1 for c in sess.commands if c.upper().startswith("EHLO")) == 2, sess.commands
+    # idle for 2 s: QUIT, and the relay sees the session end
+    s.wait_for(lambda: all(sess.closed for sess in s.sessions), timeout=10,
+               what="cached sessions closed")
+    assert s.sessions[-1].commands[-1] == "QUIT", s.sessions[-1].commands
+    assert srv.events("deferred") == []
+
+
+def test_cached_session_closed_by_the_relay_costs_nothing(relay, sink, ca, port):
+    """A relay that drops the session after each message, or answers the
+    next MAIL with 421: the message goes on a new connection at once, never
+    deferred, and exactly once."""
+    cert, key = ca.leaf("smarthost.sh.test")
+    s = sink(IP_RELAY, port, starttls=True, cert=cert, key=key, auth={USER: SECRET},
+             close_after=1)
+    srv = relay("smarthost.sh.test:%d" % port)
+    qids = []
+    for i in range(3):
+        qid, _ = submit(srv, ["carol%d@remote.test" % i])
+        srv.wait_for_log("delivered", id=qid, timeout=15)
+        qids.append(qid)
+    assert len(s.wait_for_transactions(3)) == 3 and len(s.sessions) == 3
+
+    s2 = sink(IP_OTHER, port, starttls=True, cert=ca.leaf("other.sh.test")[0],
+              key=ca.leaf("other.sh.test")[1], auth={USER: SECRET})
+    srv2 = relay("other.sh.test:%d" % port)
+    qid, _ = submit(srv2, ["dave@remote.test"])
+    srv2.wait_for_log("delivered", id=qid, timeout=15)
+    s2.wait_for_transactions(1)
+    # the session is parked; its next MAIL gets 421 (the relay closing)
+    s2.script("mail", "421 4.4.2 idle too long, closing", first=2)
+    qid, _ = submit(srv2, ["erin@remote.test"])
+    d = srv2.wait_for_log("delivered", id=qid, timeout=15)[-1]
+    txs = s2.wait_for_transactions(2)
+    assert [t.rcpts for t in txs] == [["dave@remote.test"], ["erin@remote.test"]], txs
+    assert len(s2.sessions) == 2 and s2.transactions[1].mail_from is not None
+    assert "421" not in d.get("reason", ""), d
+    for srvx in (srv, srv2):
+        assert srvx.events("deferred") == [] and srvx.events("bounced") == []
 
 
 # ---------------------------------------------------------------- never credentials unprotected
