@@ -283,12 +283,14 @@ cidr_match(const struct cidr *net, const struct sockaddr *sa)
 		a = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
 	else
 		return false;
-	for (unsigned bit = 0; bit < net->prefix; bit++) {
-		unsigned char m = (unsigned char)(0x80u >> (bit % 8));
-		if ((a[bit / 8] & m) != (net->addr[bit / 8] & m))
+	{
+		/* whole octets, then the bits left of the last one */
+		unsigned whole = net->prefix / 8, rest = net->prefix % 8;
+		unsigned char m = (unsigned char)(0xffu << (8 - rest));
+		if (memcmp(a, net->addr, whole) != 0)
 			return false;
+		return rest == 0 || (a[whole] & m) == (net->addr[whole] & m);
 	}
-	return true;
 }
 
 bool

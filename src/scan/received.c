@@ -57,7 +57,8 @@ received_parse_ip(const char *value, size_t len, char *ip)
 	v[n] = '\0';
 	/* the from clause */
 	for (from = 0; from + 5 <= n; from++)
-		if (strncasecmp(v + from, "from", 4) == 0 && (from == 0 || isspace((unsigned char)v[from - 1])) &&
+		if ((v[from] | 0x20) == 'f' && strncasecmp(v + from, "from", 4) == 0 &&
+		    (from == 0 || isspace((unsigned char)v[from - 1])) &&
 		    isspace((unsigned char)v[from + 4]))
 			break;
 	if (from + 5 > n)
@@ -65,7 +66,8 @@ received_parse_ip(const char *value, size_t len, char *ip)
 	from += 5;
 	end = n;
 	for (i = from; i + 4 <= n; i++)
-		if (isspace((unsigned char)v[i]) && strncasecmp(v + i + 1, "by", 2) == 0 &&
+		if ((v[i + 1] | 0x20) == 'b' && isspace((unsigned char)v[i]) &&
+		    strncasecmp(v + i + 1, "by", 2) == 0 &&
 		    i + 3 < n && isspace((unsigned char)v[i + 3])) {
 			end = i;
 			break;
@@ -119,14 +121,25 @@ received_parse_ip(const char *value, size_t len, char *ip)
 	return false;
 }
 
+/* Loopback, private, shared, link-local and unspecified networks, as
+ * networks (parsed once here, not per hop). */
+static const struct cidr internal_nets[] = {
+	{ AF_INET, { 127 }, 8 },
+	{ AF_INET, { 10 }, 8 },
+	{ AF_INET, { 172, 16 }, 12 },
+	{ AF_INET, { 192, 168 }, 16 },
+	{ AF_INET, { 100, 64 }, 10 },
+	{ AF_INET, { 169, 254 }, 16 },
+	{ AF_INET, { 0 }, 8 },
+	{ AF_INET6, { [15] = 1 }, 128 },	/* ::1 */
+	{ AF_INET6, { 0xfc }, 7 },
+	{ AF_INET6, { 0xfe, 0x80 }, 10 },
+	{ AF_INET6, { 0 }, 128 },		/* :: */
+};
+
 bool
 received_ip_internal(const char *ip)
 {
-	static const char *const nets[] = {
-		"127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-		"100.64.0.0/10", "169.254.0.0/16", "0.0.0.0/8", "::1/128", "fc00::/7",
-		"fe80::/10", "::/128",
-	};
 	struct sockaddr_storage ss;
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
@@ -138,13 +151,8 @@ received_ip_internal(const char *ip)
 		ss.ss_family = AF_INET6;
 	else
 		return false;
-	for (size_t i = 0; i < sizeof(nets) / sizeof(nets[0]); i++) {
-		struct cidr c;
-		if (value_cidr(nets[i], strlen(nets[i]), &c) == 0 &&
-		    cidr_match(&c, (struct sockaddr *)&ss))
-			return true;
-	}
-	return false;
+	return cidr_list_match(internal_nets, sizeof(internal_nets) / sizeof(internal_nets[0]),
+	    (struct sockaddr *)&ss);
 }
 
 static bool
