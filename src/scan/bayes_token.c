@@ -370,8 +370,9 @@ long_word(struct bayes_tokens *t, const char *prefix, size_t pl, const char *w, 
 }
 
 /* Adds prefix (words pre, pl octets) + the word in w0, w1 (n <= 15
- * octets, zero after them). */
-static inline void
+ * octets, zero after them). Inlined: where pl is 0 (body text, most
+ * tokens) only add_short is left of it. */
+static inline __attribute__((always_inline)) void
 add_prefixed(struct bayes_tokens *t, const uint64_t *pre, size_t pl, uint64_t w0, uint64_t w1,
     size_t n)
 {
@@ -483,19 +484,15 @@ word(struct bayes_tokens *t, const char *prefix, size_t pl, const uint64_t *pre,
 /* Splits buf into words; separators are the C_SEP characters, and "..."
  * or "--" inside a word (a common formatting slip that would make
  * one-off tokens). The common word, letters and digits only, 3 to 15
- * octets, is made here in one pass; the others go to word(). */
-static void
-words(struct bayes_tokens *t, const char *prefix, const char *buf, size_t len)
+ * octets, is made here in one pass; the others go to word(). Inlined in
+ * words() twice, once with pl a constant 0: the body text's words are
+ * hashed and kept in this loop, no call per word. */
+static inline __attribute__((always_inline)) void
+split(struct bayes_tokens *t, const char *prefix, size_t pl, const uint64_t *pre,
+    const char *buf, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)buf, *end = p + len;
-	size_t pl = strlen(prefix);
-	uint64_t pre[TOKWORDS] = { 0 };
 
-	/* the prefix as words once: every token of buf starts with it */
-	if (pl > BAYES_TOKEN_TEXT_MAX - BAYES_WORD_MAX)
-		pl = BAYES_TOKEN_TEXT_MAX - BAYES_WORD_MAX;
-	for (size_t i = 0; i < pl; i++)
-		pre[i / 8] |= (uint64_t)(unsigned char)prefix[i] << (8 * (i % 8));
 	while (p < end && !t->cut) {
 		const unsigned char *start;
 		unsigned acc, f;
@@ -544,6 +541,24 @@ words(struct bayes_tokens *t, const char *prefix, const char *buf, size_t len)
 		while (p < end && (flags[*p] & F_DD))
 			p++;
 	}
+}
+
+static void
+words(struct bayes_tokens *t, const char *prefix, const char *buf, size_t len)
+{
+	size_t pl = strlen(prefix);
+	uint64_t pre[TOKWORDS] = { 0 };
+
+	if (pl == 0) {
+		split(t, "", 0, pre, buf, len);
+		return;
+	}
+	/* the prefix as words once: every token of buf starts with it */
+	if (pl > BAYES_TOKEN_TEXT_MAX - BAYES_WORD_MAX)
+		pl = BAYES_TOKEN_TEXT_MAX - BAYES_WORD_MAX;
+	for (size_t i = 0; i < pl; i++)
+		pre[i / 8] |= (uint64_t)(unsigned char)prefix[i] << (8 * (i % 8));
+	split(t, prefix, pl, pre, buf, len);
 }
 
 void
