@@ -148,26 +148,26 @@ cpu_of() { # CONF ARGS...: CPU seconds of one `postern scan` run
 	shift
 	cpu_run "$POSTERN" scan -c "$c" --json "$@"
 }
-median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
-timing() { # ON OFF LABEL PASSES
+median() { printf '%s\n' "$@" | sort -g | sed -n "$((($# + 1) / 2))p"; }
+timing() { # ON OFF LABEL PASSES RUNS
 	local on=() off=() lon=() loff=() i args=()
 	for _ in $(seq "$4"); do args+=("$DIR/test/all"); done
-	for i in 1 2 3; do
+	for i in $(seq "$5"); do
 		off+=("$(cpu_of "$2" "${args[@]}")")
 		on+=("$(cpu_of "$1" "${args[@]}")")
 		loff+=("$(cpu_of "$2" "$DIR/test/all/$one")")
 		lon+=("$(cpu_of "$1" "$DIR/test/all/$one")")
 	done
-	awk -v on="$(median3 "${on[@]}")" -v off="$(median3 "${off[@]}")" \
-	    -v lon="$(median3 "${lon[@]}")" -v loff="$(median3 "${loff[@]}")" \
+	awk -v on="$(median "${on[@]}")" -v off="$(median "${off[@]}")" \
+	    -v lon="$(median "${lon[@]}")" -v loff="$(median "${loff[@]}")" -v runs="$5" \
 	    -v n=$((TEN * $4 - 1)) -v label="$3" 'BEGIN {
 		per_off = (off - loff) / n * 1e6; per_on = (on - lon) / n * 1e6;
 		add = per_on - per_off; if (add < 0) add = 0;
 		rel = 0; if (per_off > 0) rel = add / per_off * 100;
-		printf "%s|%.1f|%.1f|%.1f|%.1f|%.3f|%.3f\n", label, per_off, per_on, add, rel, loff, lon - loff }'
+		printf "%s|%.1f|%.1f|%.1f|%.1f|%.3f|%.3f|%d\n", label, per_off, per_on, add, rel, loff, lon - loff, runs }'
 }
 say "timing postern scan: $ROUNDS passes over $TEN messages, bayes = no / yes, 3 runs each (median)"
-T_LOCAL=$(timing "$P/on.conf" "$P/off.conf" "no lookups" "$ROUNDS")
+T_LOCAL=$(timing "$P/on.conf" "$P/off.conf" "no lookups" "$ROUNDS" 3)
 
 # the same with lookups answered by a private unbound (NXDOMAIN), over
 # the passes (cached answers after the first) and over one (cold)
@@ -205,8 +205,9 @@ EOF
 		sleep 0.2
 	done
 	if [ "$ok" = 1 ]; then
-		T_DNS=$(timing "$P/dns-on.conf" "$P/dns-off.conf" "lookups, cached" "$ROUNDS")
-		T_DNS1=$(timing "$P/dns-on.conf" "$P/dns-off.conf" "lookups, cold" 1)
+		T_DNS=$(timing "$P/dns-on.conf" "$P/dns-off.conf" "lookups, cached" "$ROUNDS" 3)
+		# one pass is a short run: more of them for a steady median
+		T_DNS1=$(timing "$P/dns-on.conf" "$P/dns-off.conf" "lookups, cold" 1 9)
 	else
 		say "the private unbound does not answer: timing with lookups skipped"
 	fi
@@ -314,13 +315,13 @@ w = [max(len(r[i]) for r in rows) for i in range(3)]
 for r in rows:
     print("bayes bench: %-*s  %-*s  %s" % (w[0], r[0], w[1], r[1], r[2]))
 print("bayes bench:")
-print("bayes bench: cost to the scanner (postern scan, CPU per message, median of 3 runs; fixed costs apart):")
+print("bayes bench: cost to the scanner (postern scan, CPU per message, median of the runs; fixed costs apart):")
 for t in (t_local, t_dns, t_dns1):
     if not t:
         continue
-    label, off, on, add, rel, fixed, load = t.split("|")
-    print("bayes bench:   %-17s bayes = no %8s us, bayes = yes %8s us: +%s us (+%s%%); once: start %s s, table load %s s"
-          % (label, off, on, add, rel, fixed, load))
+    label, off, on, add, rel, fixed, load, runs = t.split("|")
+    print("bayes bench:   %-17s bayes = no %8s us, bayes = yes %8s us: +%s us (+%s%%), %s runs; once: start %s s, table load %s s"
+          % (label, off, on, add, rel, runs, fixed, load))
 print("bayes bench:   (lookups: a private unbound answering NXDOMAIN to every name; no corpus message carries")
 print("bayes bench:   a DKIM signature, so none is verified: the scanner's work on signed mail is not in these)")
 print("bayes bench:")
@@ -330,7 +331,7 @@ if sa:
     print("bayes bench: target spam caught >= SpamAssassin BAYES_95+: %s (%d vs %d)" % (ok(ps >= ss), ps, ss))
 for t in (t_local, t_dns, t_dns1):
     if t:
-        label, off, on, add, rel, fixed, load = t.split("|")
+        label, off, on, add, rel, fixed, load, runs = t.split("|")
         print("bayes bench: target classifying adds <= 10%% to the scan (%s): %s (+%s%%)"
               % (label, ok(float(rel) <= 10.0), rel))
 if n_p != teh + tes:
