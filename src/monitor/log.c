@@ -200,16 +200,27 @@ write_all(int fd, const char *p, size_t n)
 void
 log_event(const char *event, const char *fmt, ...)
 {
+	static __thread time_t ts_sec = -1;
+	static __thread char ts_text[32];
+	static __thread size_t ts_len;
 	char line[LOG_LINE_MAX];
 	struct timeval tv;
-	struct tm tm;
 	size_t n;
 	int r;
 	va_list ap;
 
 	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	n = strftime(line, sizeof(line), "ts=%Y-%m-%dT%H:%M:%S", &tm);
+	/* a busy server logs many lines a second: the date and time are
+	 * formatted once per second and thread (gmtime and strftime cost
+	 * more than the rest of a line) */
+	if (tv.tv_sec != ts_sec) {
+		struct tm tm;
+		gmtime_r(&tv.tv_sec, &tm);
+		ts_len = strftime(ts_text, sizeof(ts_text), "ts=%Y-%m-%dT%H:%M:%S", &tm);
+		ts_sec = tv.tv_sec;
+	}
+	memcpy(line, ts_text, ts_len);
+	n = ts_len;
 	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ event=%s%s",
 	    (long)(tv.tv_usec / 1000), event, node_field);
 	n += (size_t)r;
