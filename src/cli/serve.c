@@ -493,6 +493,11 @@ cli_serve(int argc, char **argv)
 		fprintf(stderr, "postern: cannot open log %s: %s\n", srv.cfg->log_file, strerror(errno));
 		goto out;
 	}
+	/* queue files reused rather than created and unlinked per message
+	 * (spool.h); without the pool the queue works all the same */
+	if (spool_pool_init(srv.cfg->data_dir, SPOOL_POOL_FILES) == -1)
+		log_event("warning", "reason=\"cannot use %s/queue/free/ (%s): queue files are created and removed per message\"",
+		    srv.cfg->data_dir, strerror(errno));
 	log_event("start", "version=%s config=%s pid=%ld", POSTERN_VERSION, config_path, (long)getpid());
 	/* the self-test's 27 sessions go to the log file; its summary line
 	 * (event=relaytest) still reaches the terminal */

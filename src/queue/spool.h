@@ -60,6 +60,18 @@ struct spool_writer;
 /* Creates the queue directories under data_dir. Returns 0 or -1/errno. */
 int spool_init(const char *data_dir);
 
+/*
+ * The server's pool of queue files for reuse under queue/free/: the files
+ * of delivered messages (at most max, each at most 256 KiB) are taken by
+ * the next messages instead of an unlink and a create each. Empties
+ * queue/free/ first. Without it (the command-line tools) files are
+ * created and unlinked. Returns 0 or -1/errno.
+ */
+int spool_pool_init(const char *data_dir, size_t max);
+/* The server's pool size: more than the messages a busy server has
+ * between acceptance and delivery. */
+#define SPOOL_POOL_FILES 256
+
 /* A new unique queue id in id (SPOOL_ID_LEN + 1 bytes). Thread-safe. */
 void spool_new_id(char *id);
 

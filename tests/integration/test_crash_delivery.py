@@ -206,3 +206,40 @@ def test_kill9_during_lmtp_delivery_no_resend(make_server, tmp_path):
             len(t.rcpts) for t in resent)
     finally:
         sink.stop()
+
+
+def test_reused_queue_files_never_deliver_twice(make_server):
+    """Delivered messages' queue files are kept under queue/free/ and
+    written over by the next messages: a shorter message after a longer
+    one arrives exactly (nothing of the old file after it), and after a
+    kill -9 and a restart queue/free/ is emptied and nothing in it is
+    delivered again."""
+    srv = make_server(users=("bob",))
+    maildir = srv.maildir("bob")
+    free = srv.data_dir / "queue" / "free"
+    sent = []
+    for i, size in enumerate((150000, 40, 90000, 10, 3000)):
+        tag = "pool%d%s" % (i, uuid.uuid4().hex[:6])
+        body = simple_message(tag) + (b"x" * 76 + b"\r\n") * (size // 78)
+        c = srv.client()
+        c.ehlo()
+        qid = queue_id(c.send_mail("alice@sender.test", ["bob@example.test"], body))
+        c.quit()
+        srv.wait_for_log("delivered", id=qid, timeout=15)
+        sent.append((tag, body))
+    assert count_in(free) >= 1, "no queue file kept for reuse"
+    for tag, body in sent:
+        got = [p for p in (maildir / "new").iterdir() if tag.encode() in p.read_bytes()]
+        assert len(got) == 1, (tag, got)
+        data = got[0].read_bytes()
+        # the message as sent ends the file: nothing left of a longer one
+        assert data.endswith(body.rstrip(b"\r\n") + b"\r\n"), (tag, data[-200:])
+    before = count_in(maildir / "new")
+    srv.kill9()
+    srv.expect_crash = False
+    srv.start(timeout=30)
+    wait_until(lambda: count_in(free) == 0, 10, interval=0.05,
+               what="queue/free/ emptied at start")
+    time.sleep(1.0)
+    assert count_in(maildir / "new") == before
+    assert not [p for p in (srv.data_dir / "queue").iterdir() if p.is_file()]

@@ -9,6 +9,7 @@
 #include "unit.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -212,6 +213,102 @@ test_write_load_roundtrip(void **state)
 		assert_int_equal(spool_remove(datadir, id), -1);
 		free(msg);
 	}
+}
+
+static size_t
+count_dir(const char *sub)
+{
+	char path[4096];
+	DIR *d;
+	struct dirent *de;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "%s/queue/%s", datadir, sub);
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * The server's pool: a delivered message's file goes to queue/free/ and
+ * the next message is written into it, cut to its own length (a shorter
+ * message after a longer one loads exactly), files above 256 KiB are not
+ * kept, the pool never holds more than its size, an id already under
+ * tmp/ is refused as O_EXCL would, and a new start empties queue/free/.
+ */
+static void
+test_pool_reuse(void **state)
+{
+	static const struct {
+		size_t size;
+		size_t free_after;	/* files in queue/free/ after its removal */
+	} cases[] = {
+		{ 200000, 1 },		/* kept: under 256 KiB */
+		{ 100, 1 },		/* took it (free 0), given back (1) */
+		{ 300000, 0 },		/* took it, too large to keep: unlinked */
+		{ 5, 1 },
+		{ 65537, 1 },
+		{ 0, 1 },
+		{ 4000, 1 },
+	};
+	char ids[NELEM(cases)][SPOOL_ID_LEN + 1];
+
+	(void)state;
+	assert_int_equal(spool_pool_init(datadir, 2), 0);
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		char *msg = make_message(cases[i].size);
+		struct spool_msg m;
+
+		queue_message(msg, cases[i].size, ids[i]);
+		assert_int_equal(spool_load(datadir, ids[i], &m), 0);
+		assert_int_equal(m.datalen, cases[i].size);
+		if (cases[i].size > 0)
+			assert_memory_equal(m.data, msg, cases[i].size);
+		spool_msg_clear(&m);
+		assert_int_equal(spool_remove(datadir, ids[i]), 0);
+		assert_int_equal(count_dir("free"), cases[i].free_after);
+		/* gone from queue/: no second delivery */
+		assert_int_equal(spool_load(datadir, ids[i], &m), -1);
+		free(msg);
+	}
+	/* two in flight: the pool gives one, the other is created; both
+	 * back, and the pool stops at its size */
+	{
+		char a[SPOOL_ID_LEN + 1], b[SPOOL_ID_LEN + 1], c[SPOOL_ID_LEN + 1];
+		char *msg = make_message(3000);
+		queue_message(msg, 3000, a);
+		queue_message(msg, 3000, b);
+		queue_message(msg, 3000, c);
+		assert_int_equal(count_dir("free"), 0);
+		assert_int_equal(spool_remove(datadir, a), 0);
+		assert_int_equal(spool_remove(datadir, b), 0);
+		assert_int_equal(spool_remove(datadir, c), 0);
+		assert_int_equal(count_dir("free"), 2);
+		free(msg);
+	}
+	/* an id already under tmp/: refused, the pooled file stays */
+	{
+		struct spool_rcpt r = { .addr = "bob@example.test", .mailbox = "example.test/bob" };
+		struct spool_envelope env = { .time = 1, .from = "", .client = "192.0.2.1",
+		    .helo = "h", .rcpts = &r, .nrcpts = 1 };
+		char path[4096];
+		spool_new_id(env.id);
+		snprintf(path, sizeof(path), "%s/queue/tmp/%s", datadir, env.id);
+		spit(path, "x", 1);
+		errno = 0;
+		assert_null(spool_create(datadir, &env));
+		assert_int_equal(errno, EEXIST);
+		assert_int_equal(count_dir("free"), 2);
+		unlink(path);
+	}
+	/* a new start: what the pool held was delivered mail, removed */
+	assert_int_equal(spool_pool_init(datadir, 2), 0);
+	assert_int_equal(count_dir("free"), 0);
+	assert_int_equal(count_dir("tmp"), 0);
 }
 
 /* What the scan reads back before the end is the message written so far
@@ -671,6 +768,7 @@ main(void)
 		cmocka_unit_test(test_id_valid),
 		cmocka_unit_test_setup_teardown(test_write_load_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damage_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_parse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_and_salvage, setup, teardown),
