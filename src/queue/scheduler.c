@@ -277,6 +277,28 @@ on_report_synced(void *arg, int status)
 }
 
 /*
+ * A report could not be written (disk full, the queue directory gone):
+ * a bounce keeps its original, tried again after retry_initial, as when
+ * its sync fails (removing the original would lose the only news the
+ * sender gets); a delay warning is skipped. Returns queue_report's value.
+ */
+static bool
+report_failed(struct smsg *m, enum dsn_kind kind, int err)
+{
+	struct timeval tv = { m->sc->opt.retry_initial ? m->sc->opt.retry_initial : 60, 0 };
+
+	if (kind != DSN_FAILED) {
+		log_event("error", "id=%s reason=\"cannot queue delay warning: %s\"", m->id,
+		    strerror(err));
+		return false;
+	}
+	log_event("error", "id=%s reason=\"cannot queue bounce: %s; the message is kept and the bounce tried again in %ld s\"",
+	    m->id, strerror(err), (long)tv.tv_sec);
+	event_add(m->timer, &tv);
+	return true;
+}
+
+/*
  * Queues an RFC 3464 report to the sender: DSN_FAILED for the bounced
  * recipients (the original goes once the report is durable), DSN_DELAYED
  * for the ones still being retried after a failure.
@@ -325,19 +347,19 @@ queue_report(struct smsg *m, enum dsn_kind kind)
 	benv.nrcpts = 1;
 	w = spool_create(sc->data_dir, &benv);
 	if (w == NULL || spool_write(w, text, strlen(text)) == -1) {
-		log_event("error", "id=%s reason=\"cannot queue bounce: %s\"", m->id, strerror(errno));
+		int saved = errno;
 		spool_abort(w);
 		free(text);
 		free(mailbox);
 		spool_msg_clear(&orig);
-		return false;
+		return report_failed(m, kind, saved);
 	}
 	if (spool_finish(w, NULL) == -1) {
-		log_event("error", "id=%s reason=\"cannot queue bounce: %s\"", m->id, strerror(errno));
+		int saved = errno;
 		free(text);
 		free(mailbox);
 		spool_msg_clear(&orig);
-		return false;
+		return report_failed(m, kind, saved);
 	}
 	free(text);
 	spool_msg_clear(&orig);

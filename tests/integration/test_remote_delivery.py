@@ -370,6 +370,34 @@ def test_permanent_failure_for_one_recipient(mta, sink):
     assert bq["to"] == SENDER, "bounce_queued to= is not the bounce's recipient: %r" % bq
 
 
+def test_bounce_that_cannot_be_written_keeps_the_message(mta, sink):
+    """The bounce cannot be queued (queue/tmp/ is not a directory for a
+    moment): the original stays in the queue, and the bounce goes once the
+    queue can be written again; never an original removed with no bounce."""
+    s = sink(IP_PERM)
+    s.rcpt_replies["gone@perm.rd.test"] = "550 5.1.1 <gone@perm.rd.test>: no such user"
+    s.delay("rcpt", 1.5)
+    srv = mta()
+    t = token()
+    qid = send(srv, SENDER, ["gone@perm.rd.test"], simple_message(t))
+    s.wait_for(lambda: s.sessions, timeout=10, what="the delivery started")
+    tmp = srv.data_dir / "queue" / "tmp"
+    tmp.rename(tmp.with_name("tmp.away"))
+    tmp.write_text("not a directory\n")
+    try:
+        err = srv.wait_for_log("error", id=qid, timeout=15)[-1]
+        assert "cannot queue bounce" in err["reason"] and "kept" in err["reason"], err
+        assert (srv.data_dir / "queue" / qid).exists()
+        assert srv.events("removed", id=qid) == []
+    finally:
+        tmp.unlink()
+        tmp.with_name("tmp.away").rename(tmp)
+    one(srv, "bounce_queued", id=qid)
+    removed(srv, qid)
+    (raw,) = wait_bounces(srv, 1)
+    check_dsn(raw, ["gone@perm.rd.test"], t)
+
+
 # ---------------------------------------------------------------- 4. MX fallback
 
 def test_dead_primary_mx_falls_back_to_next_preference(mta, sink, port):
