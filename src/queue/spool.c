@@ -65,21 +65,21 @@ struct spool_writer {
 };
 
 /*
- * Queue files of delivered messages kept under queue/free/ for the next
- * messages (spool_pool_init), instead of an unlink and a create per
- * message: each costs the file system an inode freed (and its blocks,
- * discarded on "discard" mounts) and one allocated, and on ext4 without a
- * journal the allocator skips every inode freed in the last minutes,
- * reading the inode table each time (at a thousand messages a second,
- * most of the server's time). Only small files are kept (the pool
- * bounds the disk it holds); the names are the old queue ids, never
- * valid in queue/ again (ids are unique), and free/ is emptied at start.
+ * Emptied queue files kept under queue/free/ for the next messages
+ * (spool_pool_init), instead of an unlink and a create per message: each
+ * costs the file system an inode freed and one allocated, and on ext4
+ * without a journal the allocator skips every inode freed in the last
+ * minutes, reading the inode table for each (at a thousand messages a
+ * second, most of the server's time). A file is cut to nothing before it
+ * goes there (no message, delivered or deleted, stays on disk through
+ * the pool), under a name of its own (never a queue id), and free/ is
+ * emptied at start.
  */
-#define POOL_FILE_MAX (256 * 1024)
 static struct {
 	pthread_mutex_t lock;
 	char *data_dir;		/* NULL: no pool (the command-line tools) */
-	char (*names)[SPOOL_ID_LEN + 1];
+	unsigned long next;	/* the next file's name */
+	unsigned long *names;
 	size_t n, max;
 } pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -198,6 +198,7 @@ spool_pool_init(const char *data_dir, size_t max)
 	pool.data_dir = xstrdup(data_dir);
 	pool.names = xcalloc(max ? max : 1, sizeof(*pool.names));
 	pool.n = 0;
+	pool.next = 0;
 	pool.max = max;
 	pthread_mutex_unlock(&pool.lock);
 	return 0;
@@ -216,7 +217,7 @@ pool_take(const char *data_dir, const char *path)
 	pthread_mutex_lock(&pool.lock);
 	while (pool.data_dir != NULL && strcmp(pool.data_dir, data_dir) == 0 && pool.n > 0) {
 		char from[PATH_MAX];
-		snprintf(from, sizeof(from), "%s/queue/free/%s", data_dir, pool.names[pool.n - 1]);
+		snprintf(from, sizeof(from), "%s/queue/free/f%lu", data_dir, pool.names[pool.n - 1]);
 		if (renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE) == -1) {
 			if (errno == EEXIST) {
 				exists = true;	/* the file stays in the pool */
@@ -236,21 +237,21 @@ pool_take(const char *data_dir, const char *path)
 	return fd;
 }
 
-/* Moves a delivered message's file (path, queue/ID) into the pool.
- * Returns 0, or -1 when it was not taken (the caller unlinks it). */
+/* Empties a removed message's file (path, queue/ID) and moves it into
+ * the pool. Returns 0, or -1 when it was not taken (the caller unlinks
+ * it). */
 static int
-pool_give(const char *data_dir, const char *id, const char *path)
+pool_give(const char *data_dir, const char *path)
 {
 	char to[PATH_MAX];
-	struct stat st;
 	int rc = -1;
 
 	pthread_mutex_lock(&pool.lock);
-	if (pool.data_dir != NULL && strcmp(pool.data_dir, data_dir) == 0 &&
-	    pool.n < pool.max && stat(path, &st) == 0 && st.st_size <= POOL_FILE_MAX) {
-		snprintf(to, sizeof(to), "%s/queue/free/%s", data_dir, id);
+	if (pool.data_dir != NULL && strcmp(pool.data_dir, data_dir) == 0 && pool.n < pool.max &&
+	    truncate(path, 0) == 0) {
+		snprintf(to, sizeof(to), "%s/queue/free/f%lu", data_dir, pool.next);
 		if (renameat2(AT_FDCWD, path, AT_FDCWD, to, RENAME_NOREPLACE) == 0) {
-			snprintf(pool.names[pool.n++], sizeof(pool.names[0]), "%s", id);
+			pool.names[pool.n++] = pool.next++;
 			rc = 0;
 		}
 	}
@@ -1095,7 +1096,7 @@ spool_remove(const char *data_dir, const char *id)
 	snprintf(path, sizeof(path), "%s/queue/%s.state", data_dir, id);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/queue/%s", data_dir, id);
-	if (pool_give(data_dir, id, path) == 0)
+	if (pool_give(data_dir, path) == 0)
 		return 0;
 	if ((rc = unlink(path)) == 0 || errno != ENOENT)
 		return rc;

@@ -62,10 +62,10 @@ int spool_init(const char *data_dir);
 
 /*
  * The server's pool of queue files for reuse under queue/free/: the files
- * of delivered messages (at most max, each at most 256 KiB) are taken by
- * the next messages instead of an unlink and a create each. Empties
- * queue/free/ first. Without it (the command-line tools) files are
- * created and unlinked. Returns 0 or -1/errno.
+ * of removed messages, emptied (at most max), are taken by the next
+ * messages instead of an unlink and a create each. Empties queue/free/
+ * first. Without it (the command-line tools) files are created and
+ * unlinked. Returns 0 or -1/errno.
  */
 int spool_pool_init(const char *data_dir, size_t max);
 /* The server's pool size: more than the messages a busy server has

@@ -209,15 +209,15 @@ def test_kill9_during_lmtp_delivery_no_resend(make_server, tmp_path):
 
 
 def test_reused_queue_files_never_deliver_twice(make_server):
-    """Delivered messages' queue files are kept under queue/free/ and
-    written over by the next messages: a shorter message after a longer
-    one arrives exactly (nothing of the old file after it), and after a
-    kill -9 and a restart queue/free/ is emptied and nothing in it is
+    """Removed messages' queue files are emptied and kept under queue/free/,
+    then written over by the next messages: a shorter message after a
+    longer one arrives exactly (nothing of the old file after it), and
+    after a kill -9 and a restart queue/free/ is emptied and nothing is
     delivered again."""
     srv = make_server(users=("bob",))
     maildir = srv.maildir("bob")
     free = srv.data_dir / "queue" / "free"
-    sent = []
+    sent, qids = [], []
     for i, size in enumerate((150000, 40, 90000, 10, 3000)):
         tag = "pool%d%s" % (i, uuid.uuid4().hex[:6])
         body = simple_message(tag) + (b"x" * 76 + b"\r\n") * (size // 78)
@@ -226,8 +226,13 @@ def test_reused_queue_files_never_deliver_twice(make_server):
         qid = queue_id(c.send_mail("alice@sender.test", ["bob@example.test"], body))
         c.quit()
         srv.wait_for_log("delivered", id=qid, timeout=15)
+        srv.wait_for_log("removed", id=qid, timeout=15)
         sent.append((tag, body))
+        qids.append(qid)
     assert count_in(free) >= 1, "no queue file kept for reuse"
+    # kept empty, under names that are no queue id: no message stays there
+    for p in free.iterdir():
+        assert p.stat().st_size == 0 and not any(qid_ in p.name for qid_ in qids), p
     for tag, body in sent:
         got = [p for p in (maildir / "new").iterdir() if tag.encode() in p.read_bytes()]
         assert len(got) == 1, (tag, got)
