@@ -394,6 +394,14 @@ refresh_holds(evutil_socket_t fd, short what, void *arg)
 	holds_refresh(srv->holds);
 }
 
+/* Delivered messages' files wait in the queue's pool at most
+ * SPOOL_POOL_LINGER seconds before they are emptied (spool.h). */
+static void
+sweep_pool(evutil_socket_t fd, short what, void *arg)
+{
+	spool_pool_sweep(SPOOL_POOL_LINGER);
+}
+
 /* mta_options.sign (SPEC 6.7): srv->dkim is read at each transaction, so
  * a key replaced by SIGHUP applies to the next one. */
 static char *
@@ -467,6 +475,7 @@ cli_serve(int argc, char **argv)
 {
 	struct server srv = { 0 };
 	struct event *sigs[4];
+	struct event *pool_timer = NULL;
 	static const int signums[4] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	char *err = NULL, path[4096], *relay_pass = NULL;
 	struct control *control = NULL;
@@ -604,6 +613,8 @@ cli_serve(int argc, char **argv)
 	    srv.sched, srv.gs);
 	srv.holds_timer = event_new(srv.base, -1, EV_PERSIST, refresh_holds, &srv);
 	event_add(srv.holds_timer, &(struct timeval){ HOLDS_REFRESH, 0 });
+	pool_timer = event_new(srv.base, -1, EV_PERSIST, sweep_pool, NULL);
+	event_add(pool_timer, &(struct timeval){ SPOOL_POOL_LINGER / 2, 0 });
 	for (int i = 0; i < 4; i++) {
 		sigs[i] = evsignal_new(srv.base, signums[i], on_signal, &srv);
 		evsignal_add(sigs[i], NULL);
@@ -646,6 +657,9 @@ out:
 	queue_watch_free(srv.queue_watch);
 	if (srv.holds_timer)
 		event_free(srv.holds_timer);
+	if (pool_timer)
+		event_free(pool_timer);
+	spool_pool_sweep(0);
 	alert_mailer_free(srv.alert_mailer);
 	lockout_free(srv.lockout);
 	ratelimit_free(srv.ratelimit);

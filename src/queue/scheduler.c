@@ -385,7 +385,7 @@ queue_report(struct smsg *m, enum dsn_kind kind)
 static void
 finish_remove(struct smsg *m)
 {
-	if (spool_remove(m->sc->data_dir, m->id) == -1 && errno != ENOENT)
+	if (spool_remove_delivered(m->sc->data_dir, m->id) == -1 && errno != ENOENT)
 		log_event("error", "id=%s reason=\"cannot remove queue file: %s\"", m->id,
 		    strerror(errno));
 	log_event("removed", "id=%s", m->id);

@@ -65,21 +65,29 @@ struct spool_writer {
 };
 
 /*
- * Emptied queue files kept under queue/free/ for the next messages
+ * Queue files kept under queue/free/ for the next messages
  * (spool_pool_init), instead of an unlink and a create per message: each
- * costs the file system an inode freed and one allocated, and on ext4
- * without a journal the allocator skips every inode freed in the last
- * minutes, reading the inode table for each (at a thousand messages a
- * second, most of the server's time). A file is cut to nothing before it
- * goes there (no message, delivered or deleted, stays on disk through
- * the pool), under a name of its own (never a queue id), and free/ is
+ * costs the file system an inode freed and one allocated (on ext4 without
+ * a journal the allocator then skips every inode freed in the last
+ * minutes, reading the inode table for each), and the blocks freed (a
+ * discard each on "discard" mounts): at a thousand messages a second,
+ * most of the server's time. A delivered message's file goes there whole
+ * and the next message is written over its blocks; one not taken within
+ * SPOOL_POOL_LINGER seconds is emptied by spool_pool_sweep, and a
+ * deleted message's file is emptied at once: no message stays on disk
+ * through the pool. Names are a counter's (never a queue id); free/ is
  * emptied at start.
  */
+struct pooled {
+	unsigned long name;	/* queue/free/fNAME */
+	time_t since;		/* when it came, while it still holds a message */
+	bool full;
+};
 static struct {
 	pthread_mutex_t lock;
 	char *data_dir;		/* NULL: no pool (the command-line tools) */
 	unsigned long next;	/* the next file's name */
-	unsigned long *names;
+	struct pooled *files;	/* a stack: the last given is taken first */
 	size_t n, max;
 } pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -194,9 +202,9 @@ spool_pool_init(const char *data_dir, size_t max)
 	closedir(d);
 	pthread_mutex_lock(&pool.lock);
 	free(pool.data_dir);
-	free(pool.names);
+	free(pool.files);
 	pool.data_dir = xstrdup(data_dir);
-	pool.names = xcalloc(max ? max : 1, sizeof(*pool.names));
+	pool.files = xcalloc(max ? max : 1, sizeof(*pool.files));
 	pool.n = 0;
 	pool.next = 0;
 	pool.max = max;
@@ -217,7 +225,7 @@ pool_take(const char *data_dir, const char *path)
 	pthread_mutex_lock(&pool.lock);
 	while (pool.data_dir != NULL && strcmp(pool.data_dir, data_dir) == 0 && pool.n > 0) {
 		char from[PATH_MAX];
-		snprintf(from, sizeof(from), "%s/queue/free/f%lu", data_dir, pool.names[pool.n - 1]);
+		snprintf(from, sizeof(from), "%s/queue/free/f%lu", data_dir, pool.files[pool.n - 1].name);
 		if (renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE) == -1) {
 			if (errno == EEXIST) {
 				exists = true;	/* the file stays in the pool */
@@ -237,26 +245,56 @@ pool_take(const char *data_dir, const char *path)
 	return fd;
 }
 
-/* Empties a removed message's file (path, queue/ID) and moves it into
- * the pool. Returns 0, or -1 when it was not taken (the caller unlinks
- * it). */
+/* Moves a removed message's file (path, queue/ID) into the pool, emptied
+ * first unless keep. Returns 0, or -1 when it was not taken (the caller
+ * unlinks it). */
 static int
-pool_give(const char *data_dir, const char *path)
+pool_give(const char *data_dir, const char *path, bool keep)
 {
 	char to[PATH_MAX];
 	int rc = -1;
 
 	pthread_mutex_lock(&pool.lock);
 	if (pool.data_dir != NULL && strcmp(pool.data_dir, data_dir) == 0 && pool.n < pool.max &&
-	    truncate(path, 0) == 0) {
+	    (keep || truncate(path, 0) == 0)) {
 		snprintf(to, sizeof(to), "%s/queue/free/f%lu", data_dir, pool.next);
 		if (renameat2(AT_FDCWD, path, AT_FDCWD, to, RENAME_NOREPLACE) == 0) {
-			pool.names[pool.n++] = pool.next++;
+			struct pooled *f = &pool.files[pool.n++];
+			f->name = pool.next++;
+			f->full = keep;
+			f->since = time(NULL);
 			rc = 0;
 		}
 	}
 	pthread_mutex_unlock(&pool.lock);
 	return rc;
+}
+
+void
+spool_pool_sweep(unsigned linger)
+{
+	time_t now = time(NULL);
+	size_t i = 0;
+
+	pthread_mutex_lock(&pool.lock);
+	while (pool.data_dir != NULL && i < pool.n) {
+		struct pooled *f = &pool.files[i];
+		char path[PATH_MAX];
+		if (!f->full || now - f->since < (time_t)linger) {
+			i++;
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/queue/free/f%lu", pool.data_dir, f->name);
+		if (truncate(path, 0) == 0) {
+			f->full = false;
+			i++;
+			continue;
+		}
+		/* cannot be emptied: out of the pool and off the disk */
+		unlink(path);
+		*f = pool.files[--pool.n];
+	}
+	pthread_mutex_unlock(&pool.lock);
 }
 
 void
@@ -1087,8 +1125,8 @@ spool_append_state(const char *data_dir, const char *id, size_t i, const struct 
 	return rc;
 }
 
-int
-spool_remove(const char *data_dir, const char *id)
+static int
+remove_message(const char *data_dir, const char *id, bool delivered)
 {
 	char path[PATH_MAX];
 	int rc, saved;
@@ -1096,7 +1134,7 @@ spool_remove(const char *data_dir, const char *id)
 	snprintf(path, sizeof(path), "%s/queue/%s.state", data_dir, id);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/queue/%s", data_dir, id);
-	if (pool_give(data_dir, path) == 0)
+	if (pool_give(data_dir, path, delivered) == 0)
 		return 0;
 	if ((rc = unlink(path)) == 0 || errno != ENOENT)
 		return rc;
@@ -1107,6 +1145,18 @@ spool_remove(const char *data_dir, const char *id)
 		return 0;
 	errno = saved;
 	return rc;
+}
+
+int
+spool_remove(const char *data_dir, const char *id)
+{
+	return remove_message(data_dir, id, false);
+}
+
+int
+spool_remove_delivered(const char *data_dir, const char *id)
+{
+	return remove_message(data_dir, id, true);
 }
 
 static int

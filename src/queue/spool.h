@@ -62,15 +62,21 @@ int spool_init(const char *data_dir);
 
 /*
  * The server's pool of queue files for reuse under queue/free/: the files
- * of removed messages, emptied (at most max), are taken by the next
- * messages instead of an unlink and a create each. Empties queue/free/
- * first. Without it (the command-line tools) files are created and
- * unlinked. Returns 0 or -1/errno.
+ * of removed messages (at most max) are taken by the next messages
+ * instead of an unlink and a create each. Empties queue/free/ first.
+ * Without it (the command-line tools) files are created and unlinked.
+ * Returns 0 or -1/errno.
  */
 int spool_pool_init(const char *data_dir, size_t max);
 /* The server's pool size: more than the messages a busy server has
  * between acceptance and delivery. */
 #define SPOOL_POOL_FILES 256
+/* Seconds a delivered message's file may wait whole in the pool. */
+#define SPOOL_POOL_LINGER 10
+/* Empties the pooled files that held a message for linger seconds or
+ * more (0: all of them). The server calls it every few seconds and at
+ * exit. */
+void spool_pool_sweep(unsigned linger);
 
 /* A new unique queue id in id (SPOOL_ID_LEN + 1 bytes). Thread-safe. */
 void spool_new_id(char *id);
@@ -189,6 +195,10 @@ const char *spool_rcpt_status_name(enum rcpt_status st);
 /* Removes a message (queue/ or still under queue/tmp/) and its sidecar.
  * Returns 0, or -1/errno (ENOENT: no such message). */
 int spool_remove(const char *data_dir, const char *id);
+/* The same for a message whose every recipient has its result (delivered
+ * or bounced): with the pool, its file is kept whole for the next message
+ * to write over, emptied by spool_pool_sweep if none does. */
+int spool_remove_delivered(const char *data_dir, const char *id);
 
 /*
  * Recovery at start. Under queue/tmp/: a complete file (its sync may have

@@ -332,6 +332,21 @@ test_pool_reuse(void **state)
 		assert_int_equal(count_dir("free"), 2);
 		unlink(path);
 	}
+	/* a delivered message's file waits whole, for the next one to
+	 * write over, until the sweep empties it */
+	{
+		char d[SPOOL_ID_LEN + 1];
+		char *msg = make_message(5000);
+		queue_message(msg, 5000, d);
+		assert_int_equal(spool_remove_delivered(datadir, d), 0);
+		assert_true(free_bytes(d) > 5000);
+		spool_pool_sweep(SPOOL_POOL_LINGER);	/* not yet */
+		assert_true(free_bytes(d) > 5000);
+		spool_pool_sweep(0);
+		assert_int_equal(free_bytes(d), 0);
+		assert_int_equal(count_dir("free"), 2);
+		free(msg);
+	}
 	/* a new start: what the pool held was delivered mail, removed */
 	assert_int_equal(spool_pool_init(datadir, 2), 0);
 	assert_int_equal(count_dir("free"), 0);
