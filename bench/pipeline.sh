@@ -197,6 +197,7 @@ server:
     ratelimit: 0
     ip-ratelimit: 0
     local-zone: "." static
+    local-data: ". $TTL IN SOA ns.bench.test. hostmaster.bench.test. 1 3600 600 86400 $TTL"
 $(cat "$DIR/prep/zones.conf")
 remote-control:
     control-enable: yes
@@ -577,9 +578,10 @@ Checks: postern with its defaults (zen and DBL through DQS for client IP,
   X-Spam: Yes (add_header from 6) or refused (reject from 15).
   SpamAssassin: Debian's rules, network tests on, no Bayes/Razor/Pyzor,
   $SA_CHILDREN spamd children, spamass-milter without -r: spam = X-Spam-Flag: YES.
-DNS: every record served with a TTL of $TTL s by one private unbound, so a
-  client's records have expired by its next connection (every $CLIENTS
-  messages) as for the mostly-new clients of a real MX; listed: 4% of the
+DNS: every record, and every negative answer (by its SOA), served with a
+  TTL of $TTL s by one private unbound, so a client's records have expired
+  by its next connection (every $CLIENTS messages) as for the mostly-new
+  clients of a real MX; listed: 4% of the
   clients in zen (XBL, PBL), 2% of the sender domains in the DBL, and a few
   domains and IPs found in the corpus's spam.  DKIM: no corpus message was
   signed; each is signed by its client's sender domain (key in the private

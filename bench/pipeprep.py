@@ -183,6 +183,11 @@ def main():
 
     for z in ("zen.spamhaus.org", dqs_zen, "dbl.spamhaus.org", dqs_dbl):
         zl.append(f'local-zone: "{z}." static')
+        # negative answers carry the zone's SOA, as real zones' do: a
+        # resolver caches "not listed" for the SOA's minimum (RFC 2308),
+        # the same TTL as every record here, never longer
+        zl.append(f'local-data: "{z}. {ttl} IN SOA ns.bench.test. hostmaster.bench.test. '
+                  f'1 3600 600 86400 {ttl}"')
     for code in ("127.0.0.2", "127.0.0.4", "127.0.0.10"):
         zen("127.0.0.2", code)
     dbl("dbltest.com", "127.0.1.2")
