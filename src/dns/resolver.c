@@ -20,6 +20,7 @@
 
 #include "dns/answer.h"
 #include "dns/cache.h"
+#include "lib/clock.h"
 #include "lib/xmalloc.h"
 
 #define CACHE_SLOTS 8192
@@ -61,15 +62,6 @@ struct resolver {
 	struct dns_cache *cache;
 	struct lookup *lookups[LOOKUP_BUCKETS];	/* keyed ones, by name and type */
 };
-
-static time_t
-now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
 
 static size_t
 bucket_of(const char *key, int type)
@@ -213,7 +205,7 @@ on_answer(void *mydata, int err, struct ub_result *res)
 		/* a bogus answer's TTL cannot be trusted either */
 		if (!res->bogus && res->ttl > 0)
 			dns_cache_put(lk->r->cache, lk->name, lk->type, &ans, (unsigned)res->ttl,
-			    now_sec());
+			    clock_mono_sec());
 	}
 	/* Every waiter gets the answer. A callback may cancel another
 	 * waiter or ask again (a new lookup, or the cache): the list is
@@ -359,7 +351,7 @@ dns_query(struct resolver *r, const char *name, int type, unsigned timeout_ms,
 	r->queries = q;
 	r->count++;
 	q->timer = evtimer_new(r->base, on_timer, q);
-	if ((q->hit = dns_cache_get(r->cache, name, type, now_sec())) != NULL) {
+	if ((q->hit = dns_cache_get(r->cache, name, type, clock_mono_sec())) != NULL) {
 		/* never call back from inside dns_query */
 		struct timeval zero = { 0, 0 };
 		evtimer_add(q->timer, &zero);

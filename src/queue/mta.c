@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "dns/answer.h"
+#include "lib/clock.h"
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
 #include "queue/conncache.h"
@@ -642,15 +643,6 @@ next_round(struct mta_tx *t)
 	return true;
 }
 
-static time_t
-now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
 /*
  * The transaction ended with the reply to its data (any but 421, which
  * closes): the session goes to the cache for the next message to the
@@ -662,7 +654,7 @@ park(struct mta_tx *t, int code)
 	struct conn_state st;
 
 	if (t->m->cache == NULL || t->bev == NULL || code == 421 ||
-	    t->uses + 1 >= REUSE_COUNT_MAX || now_mono() - t->born >= REUSE_SECS_MAX)
+	    t->uses + 1 >= REUSE_COUNT_MAX || clock_mono_sec() - t->born >= REUSE_SECS_MAX)
 		return false;
 	/* more input than the reply is a server out of step */
 	if (evbuffer_get_length(bufferevent_get_input(t->bev)) > 0)
@@ -1364,7 +1356,7 @@ connect_addr(struct mta_tx *t)
 	t->lines = 0;
 	t->reused = false;
 	t->uses = 0;
-	t->born = now_mono();
+	t->born = clock_mono_sec();
 	t->bev = bufferevent_socket_new(t->m->base, source_socket(t, ss->ss_family),
 	    BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(t->bev, on_read, NULL, on_event, t);
