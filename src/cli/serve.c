@@ -399,7 +399,12 @@ refresh_holds(evutil_socket_t fd, short what, void *arg)
 static void
 sweep_pool(evutil_socket_t fd, short what, void *arg)
 {
+	int err;
+
 	spool_pool_sweep(SPOOL_POOL_LINGER);
+	if ((err = spool_pool_failed()) != 0)
+		log_event("warning", "reason=\"queue files cannot be reused under queue/free/ (%s): created and removed per message\"",
+		    strerror(err));
 }
 
 /* mta_options.sign (SPEC 6.7): srv->dkim is read at each transaction, so

@@ -55,6 +55,7 @@
 #define REUSE_COUNT_MAX 100
 #define REUSE_SECS_MAX 300
 #define CACHE_KEY "relayhost"
+#define REUSE_REPLY_SECS 10
 
 enum stage {
 	ST_RESOLVE, ST_CONNECT, ST_GREETING, ST_EHLO, ST_HELO, ST_STARTTLS, ST_TLS,
@@ -718,7 +719,14 @@ reuse(struct mta_tx *t)
 	bufferevent_setcb(bev, on_read, NULL, on_event, t);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	mta_enter(t, ST_MAIL);
-	arm_timer(t);
+	{
+		/* a live relay answers MAIL at once: one that does not within
+		 * REUSE_REPLY_SECS lost the session, and a new one is cheaper
+		 * than the full step timeout */
+		unsigned limit = t->m->opt.timeout ? t->m->opt.timeout : 300;
+		struct timeval tv = { limit < REUSE_REPLY_SECS ? limit : REUSE_REPLY_SECS, 0 };
+		evtimer_add(t->timer, &tv);
+	}
 	return true;
 }
 
@@ -1168,6 +1176,9 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct mta_tx *t = arg;
 
+	/* a cached session that died without a word (a NAT forgot it) */
+	if (reconnect(t))
+		return;
 	fail_all(t, false, "451 4.4.2 timeout talking to %s", t->sum.relay);
 	if (session_ending(t)) {
 		finish(t);

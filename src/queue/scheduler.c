@@ -54,6 +54,7 @@ struct smsg {
 	bool held;
 	bool dirty;		/* state changed since the last save */
 	bool finishing;		/* a report (bounce, delay warning) being made durable */
+	unsigned report_failures;	/* bounces that could not be written, in a row */
 	bool warned;		/* the delay warning was queued */
 	bool deleted;		/* by the operator while results were due */
 	bool recovered;		/* from the queue at start: its delivery may
@@ -277,15 +278,16 @@ on_report_synced(void *arg, int status)
 }
 
 /*
- * A report could not be written (disk full, the queue directory gone):
- * a bounce keeps its original, tried again after retry_initial, as when
+ * A report could not be written (disk full, the queue directory gone, the
+ * original unreadable): a bounce keeps its original, tried again with the
+ * retry back-off (retry_initial doubling up to retry_max), as when
  * its sync fails (removing the original would lose the only news the
  * sender gets); a delay warning is skipped. Returns queue_report's value.
  */
 static bool
 report_failed(struct smsg *m, enum dsn_kind kind, int err)
 {
-	struct timeval tv = { m->sc->opt.retry_initial ? m->sc->opt.retry_initial : 60, 0 };
+	struct timeval tv = { backoff(m->sc, ++m->report_failures), 0 };
 
 	if (kind != DSN_FAILED) {
 		log_event("error", "id=%s reason=\"cannot queue delay warning: %s\"", m->id,
@@ -319,9 +321,14 @@ queue_report(struct smsg *m, enum dsn_kind kind)
 		if (kind == DSN_FAILED ? m->r[i].status == RCPT_BOUNCED :
 		    m->r[i].status == RCPT_PENDING && m->r[i].attempts > 0)
 			idx[nidx++] = i;
+	errno = 0;
 	if (spool_load(sc->data_dir, m->id, &orig) != 0) {
+		/* no bounce without the original (EMFILE, EIO, damage): it
+		 * stays, and a damaged one goes to queue/corrupt/ at the next
+		 * start, never removed */
+		int err = errno ? errno : EIO;
 		free(idx);
-		return false;
+		return report_failed(m, kind, err);
 	}
 	/* reasons as the scheduler knows them */
 	for (size_t i = 0; i < m->n && i < orig.env.nrcpts; i++) {

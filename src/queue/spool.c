@@ -32,6 +32,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/durable.h"
 #include "lib/xmalloc.h"
 #include "queue/spool_internal.h"
@@ -78,6 +79,7 @@ struct spool_writer {
  * through the pool. Names are a counter's (never a queue id); free/ is
  * emptied at start.
  */
+#define POOL_KEEP_MAX (256 * 1024)	/* larger files are emptied at once */
 struct pooled {
 	unsigned long name;	/* queue/free/fNAME */
 	time_t since;		/* when it came, while it still holds a message */
@@ -88,6 +90,7 @@ static struct {
 	char *data_dir;		/* NULL: no pool (the command-line tools) */
 	unsigned long next;	/* the next file's name */
 	struct pooled *files;	/* a stack: the last given is taken first */
+	int failed;		/* why the pool stopped, until spool_pool_failed says it */
 	size_t n, max;
 } pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -212,6 +215,29 @@ spool_pool_init(const char *data_dir, size_t max)
 	return 0;
 }
 
+/* The pool stops for good (the file system cannot rename the way it
+ * needs): what it holds is emptied and removed. Called locked. */
+static void
+pool_off(int err)
+{
+	for (size_t i = 0; i < pool.n; i++) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/queue/free/f%lu", pool.data_dir, pool.files[i].name);
+		truncate(path, 0);
+		unlink(path);
+	}
+	pool.failed = err;
+	free(pool.data_dir);
+	pool.data_dir = NULL;
+	pool.n = 0;
+}
+
+static bool
+pool_unsupported(int err)
+{
+	return err == EXDEV || err == EINVAL || err == ENOSYS || err == EOPNOTSUPP;
+}
+
 /*
  * A pooled file moved to path (queue/tmp/ID) and opened, or -1: errno
  * EEXIST when path exists (as O_EXCL would say), else no file to reuse.
@@ -227,11 +253,19 @@ pool_take(const char *data_dir, const char *path)
 		char from[PATH_MAX];
 		snprintf(from, sizeof(from), "%s/queue/free/f%lu", data_dir, pool.files[pool.n - 1].name);
 		if (renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE) == -1) {
-			if (errno == EEXIST) {
+			int err = errno;
+			if (err == EEXIST) {
 				exists = true;	/* the file stays in the pool */
 				break;
 			}
-			pool.n--;	/* gone, or the file system cannot: next */
+			if (pool_unsupported(err)) {
+				pool_off(err);
+				break;
+			}
+			/* never a file left behind with a message in it */
+			truncate(from, 0);
+			unlink(from);
+			pool.n--;
 			continue;
 		}
 		pool.n--;
@@ -245,35 +279,64 @@ pool_take(const char *data_dir, const char *path)
 	return fd;
 }
 
-/* Moves a removed message's file (path, queue/ID) into the pool, emptied
- * first unless keep. Returns 0, or -1 when it was not taken (the caller
- * unlinks it). */
+/*
+ * Moves a removed message's file (path, queue/ID) into the pool first
+ * (a crash after it leaves nothing under queue/: free/ is emptied at
+ * start), then empties it there unless keep and small. Returns 0, or -1
+ * when it was not taken (the caller unlinks it).
+ */
 static int
 pool_give(const char *data_dir, const char *path, bool keep)
 {
 	char to[PATH_MAX];
+	struct stat st;
 	int rc = -1;
 
 	pthread_mutex_lock(&pool.lock);
-	if (pool.data_dir != NULL && strcmp(pool.data_dir, data_dir) == 0 && pool.n < pool.max &&
-	    (keep || truncate(path, 0) == 0)) {
-		snprintf(to, sizeof(to), "%s/queue/free/f%lu", data_dir, pool.next);
-		if (renameat2(AT_FDCWD, path, AT_FDCWD, to, RENAME_NOREPLACE) == 0) {
-			struct pooled *f = &pool.files[pool.n++];
+	if (pool.data_dir == NULL || strcmp(pool.data_dir, data_dir) != 0 || pool.n >= pool.max) {
+		pthread_mutex_unlock(&pool.lock);
+		return -1;
+	}
+	snprintf(to, sizeof(to), "%s/queue/free/f%lu", data_dir, pool.next);
+	if (renameat2(AT_FDCWD, path, AT_FDCWD, to, RENAME_NOREPLACE) == 0) {
+		struct pooled *f = &pool.files[pool.n];
+		/* a large file is not kept whole: the pool would hold
+		 * SPOOL_POOL_FILES times the largest message of disk */
+		keep = keep && stat(to, &st) == 0 && st.st_size <= POOL_KEEP_MAX;
+		if (keep || truncate(to, 0) == 0) {
 			f->name = pool.next++;
 			f->full = keep;
-			f->since = time(NULL);
+			f->since = clock_mono_sec();
+			pool.n++;
 			rc = 0;
+		} else {
+			unlink(to);
+			pool.next++;
+			rc = 0;	/* removed all the same */
 		}
+	} else if (pool_unsupported(errno)) {
+		pool_off(errno);
 	}
 	pthread_mutex_unlock(&pool.lock);
 	return rc;
 }
 
+int
+spool_pool_failed(void)
+{
+	int err;
+
+	pthread_mutex_lock(&pool.lock);
+	err = pool.failed;
+	pool.failed = 0;
+	pthread_mutex_unlock(&pool.lock);
+	return err;
+}
+
 void
 spool_pool_sweep(unsigned linger)
 {
-	time_t now = time(NULL);
+	time_t now = clock_mono_sec();
 	size_t i = 0;
 
 	pthread_mutex_lock(&pool.lock);
@@ -1131,12 +1194,19 @@ remove_message(const char *data_dir, const char *id, bool delivered)
 	char path[PATH_MAX];
 	int rc, saved;
 
-	snprintf(path, sizeof(path), "%s/queue/%s.state", data_dir, id);
-	unlink(path);
+	char state[PATH_MAX];
+
+	/* the message first, its state after: a crash in between must not
+	 * bring a delivered message back with every recipient pending (a
+	 * state file left alone is never read) */
+	snprintf(state, sizeof(state), "%s/queue/%s.state", data_dir, id);
 	snprintf(path, sizeof(path), "%s/queue/%s", data_dir, id);
-	if (pool_give(data_dir, path, delivered) == 0)
+	if (pool_give(data_dir, path, delivered) == 0 || (rc = unlink(path)) == 0) {
+		unlink(state);
 		return 0;
-	if ((rc = unlink(path)) == 0 || errno != ENOENT)
+	}
+	unlink(state);
+	if (errno != ENOENT)
 		return rc;
 	saved = errno;
 	/* still under tmp/ when its sync failed or its client left */

@@ -77,6 +77,10 @@ int spool_pool_init(const char *data_dir, size_t max);
  * more (0: all of them). The server calls it every few seconds and at
  * exit. */
 void spool_pool_sweep(unsigned linger);
+/* Once, the errno that stopped the pool (a file system that cannot
+ * rename across queue/free/ and queue/tmp/ without replacing: files are
+ * then created and removed per message), else 0. */
+int spool_pool_failed(void);
 
 /* A new unique queue id in id (SPOOL_ID_LEN + 1 bytes). Thread-safe. */
 void spool_new_id(char *id);

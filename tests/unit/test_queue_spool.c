@@ -346,6 +346,13 @@ test_pool_reuse(void **state)
 		assert_int_equal(free_bytes(d), 0);
 		assert_int_equal(count_dir("free"), 2);
 		free(msg);
+		/* a large one is emptied at once all the same */
+		msg = make_message(300000);
+		queue_message(msg, 300000, d);
+		assert_int_equal(spool_remove_delivered(datadir, d), 0);
+		assert_int_equal(free_bytes(d), 0);
+		assert_int_equal(count_dir("free"), 2);
+		free(msg);
 	}
 	/* a new start: what the pool held was delivered mail, removed */
 	assert_int_equal(spool_pool_init(datadir, 2), 0);
