@@ -403,7 +403,7 @@ sweep_pool(evutil_socket_t fd, short what, void *arg)
 
 	spool_pool_sweep(SPOOL_POOL_LINGER);
 	if ((err = spool_pool_failed()) != 0)
-		log_event("warning", "reason=\"queue files cannot be reused under queue/free/ (%s): created and removed per message\"",
+		log_event("warning", "reason=\"queue files cannot be reused under queue-free/ (%s): created and removed per message\"",
 		    strerror(err));
 }
 
@@ -510,7 +510,7 @@ cli_serve(int argc, char **argv)
 	/* queue files reused rather than created and unlinked per message
 	 * (spool.h); without the pool the queue works all the same */
 	if (spool_pool_init(srv.cfg->data_dir, SPOOL_POOL_FILES) == -1)
-		log_event("warning", "reason=\"cannot use %s/queue/free/ (%s): queue files are created and removed per message\"",
+		log_event("warning", "reason=\"cannot use %s/queue-free/ (%s): queue files are created and removed per message\"",
 		    srv.cfg->data_dir, strerror(errno));
 	log_event("start", "version=%s config=%s pid=%ld", POSTERN_VERSION, config_path, (long)getpid());
 	/* the self-test's 27 sessions go to the log file; its summary line

@@ -66,7 +66,7 @@ struct spool_writer {
 };
 
 /*
- * Queue files kept under queue/free/ for the next messages
+ * Queue files kept under queue-free/ for the next messages
  * (spool_pool_init), instead of an unlink and a create per message: each
  * costs the file system an inode freed and one allocated (on ext4 without
  * a journal the allocator then skips every inode freed in the last
@@ -81,7 +81,7 @@ struct spool_writer {
  */
 #define POOL_KEEP_MAX (256 * 1024)	/* larger files are emptied at once */
 struct pooled {
-	unsigned long name;	/* queue/free/fNAME */
+	unsigned long name;	/* queue-free/fNAME */
 	time_t since;		/* when it came, while it still holds a message */
 	bool full;
 };
@@ -191,7 +191,7 @@ spool_pool_init(const char *data_dir, size_t max)
 	DIR *d;
 	struct dirent *de;
 
-	snprintf(path, sizeof(path), "%s/queue/free", data_dir);
+	snprintf(path, sizeof(path), "%s/queue-free", data_dir);
 	if (durable_mkdirs(path, 0700) == -1 || (d = opendir(path)) == NULL)
 		return -1;
 	/* what a previous run kept is delivered mail: gone before anything
@@ -199,7 +199,7 @@ spool_pool_init(const char *data_dir, size_t max)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "%s/queue/free/%s", data_dir, de->d_name);
+		snprintf(path, sizeof(path), "%s/queue-free/%s", data_dir, de->d_name);
 		unlink(path);
 	}
 	closedir(d);
@@ -222,7 +222,7 @@ pool_off(int err)
 {
 	for (size_t i = 0; i < pool.n; i++) {
 		char path[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/queue/free/f%lu", pool.data_dir, pool.files[i].name);
+		snprintf(path, sizeof(path), "%s/queue-free/f%lu", pool.data_dir, pool.files[i].name);
 		truncate(path, 0);
 		unlink(path);
 	}
@@ -251,7 +251,7 @@ pool_take(const char *data_dir, const char *path)
 	pthread_mutex_lock(&pool.lock);
 	while (pool.data_dir != NULL && strcmp(pool.data_dir, data_dir) == 0 && pool.n > 0) {
 		char from[PATH_MAX];
-		snprintf(from, sizeof(from), "%s/queue/free/f%lu", data_dir, pool.files[pool.n - 1].name);
+		snprintf(from, sizeof(from), "%s/queue-free/f%lu", data_dir, pool.files[pool.n - 1].name);
 		if (renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE) == -1) {
 			int err = errno;
 			if (err == EEXIST) {
@@ -297,7 +297,7 @@ pool_give(const char *data_dir, const char *path, bool keep)
 		pthread_mutex_unlock(&pool.lock);
 		return -1;
 	}
-	snprintf(to, sizeof(to), "%s/queue/free/f%lu", data_dir, pool.next);
+	snprintf(to, sizeof(to), "%s/queue-free/f%lu", data_dir, pool.next);
 	if (renameat2(AT_FDCWD, path, AT_FDCWD, to, RENAME_NOREPLACE) == 0) {
 		struct pooled *f = &pool.files[pool.n];
 		/* a large file is not kept whole: the pool would hold
@@ -347,7 +347,7 @@ spool_pool_sweep(unsigned linger)
 			i++;
 			continue;
 		}
-		snprintf(path, sizeof(path), "%s/queue/free/f%lu", pool.data_dir, f->name);
+		snprintf(path, sizeof(path), "%s/queue-free/f%lu", pool.data_dir, f->name);
 		if (truncate(path, 0) == 0) {
 			f->full = false;
 			i++;

@@ -61,9 +61,9 @@ struct spool_writer;
 int spool_init(const char *data_dir);
 
 /*
- * The server's pool of queue files for reuse under queue/free/: the files
+ * The server's pool of queue files for reuse under queue-free/: the files
  * of removed messages (at most max) are taken by the next messages
- * instead of an unlink and a create each. Empties queue/free/ first.
+ * instead of an unlink and a create each. Empties queue-free/ first.
  * Without it (the command-line tools) files are created and unlinked.
  * Returns 0 or -1/errno.
  */
@@ -78,7 +78,7 @@ int spool_pool_init(const char *data_dir, size_t max);
  * exit. */
 void spool_pool_sweep(unsigned linger);
 /* Once, the errno that stopped the pool (a file system that cannot
- * rename across queue/free/ and queue/tmp/ without replacing: files are
+ * rename across queue-free/ and queue/tmp/ without replacing: files are
  * then created and removed per message), else 0. */
 int spool_pool_failed(void);
 

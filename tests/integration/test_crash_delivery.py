@@ -209,15 +209,15 @@ def test_kill9_during_lmtp_delivery_no_resend(make_server, tmp_path):
 
 
 def test_reused_queue_files_never_deliver_twice(make_server):
-    """Delivered messages' queue files are kept under queue/free/ (emptied
+    """Delivered messages' queue files are kept under queue-free/ (emptied
     after a few seconds if nothing takes them), written over by the next
     messages: a shorter message after a
     longer one arrives exactly (nothing of the old file after it), and
-    after a kill -9 and a restart queue/free/ is emptied and nothing is
+    after a kill -9 and a restart queue-free/ is emptied and nothing is
     delivered again."""
     srv = make_server(users=("bob",))
     maildir = srv.maildir("bob")
-    free = srv.data_dir / "queue" / "free"
+    free = srv.data_dir / "queue-free"
     sent, qids = [], []
     for i, size in enumerate((150000, 40, 90000, 10, 3000)):
         tag = "pool%d%s" % (i, uuid.uuid4().hex[:6])
@@ -236,7 +236,7 @@ def test_reused_queue_files_never_deliver_twice(make_server):
     for p in free.iterdir():
         assert not any(qid_ in p.name for qid_ in qids), p
     wait_until(lambda: all(p.stat().st_size == 0 for p in free.iterdir()), 20,
-               interval=0.2, what="queue/free/ files emptied")
+               interval=0.2, what="queue-free/ files emptied")
     for tag, body in sent:
         got = [p for p in (maildir / "new").iterdir() if tag.encode() in p.read_bytes()]
         assert len(got) == 1, (tag, got)
@@ -248,7 +248,7 @@ def test_reused_queue_files_never_deliver_twice(make_server):
     srv.expect_crash = False
     srv.start(timeout=30)
     wait_until(lambda: count_in(free) == 0, 10, interval=0.05,
-               what="queue/free/ emptied at start")
+               what="queue-free/ emptied at start")
     time.sleep(1.0)
     assert count_in(maildir / "new") == before
     assert not [p for p in (srv.data_dir / "queue").iterdir() if p.is_file()]

@@ -223,7 +223,7 @@ count_dir(const char *sub)
 	struct dirent *de;
 	size_t n = 0;
 
-	snprintf(path, sizeof(path), "%s/queue/%s", datadir, sub);
+	snprintf(path, sizeof(path), "%s/%s", datadir, sub);
 	if ((d = opendir(path)) == NULL)
 		return 0;
 	while ((de = readdir(d)) != NULL)
@@ -233,7 +233,7 @@ count_dir(const char *sub)
 	return n;
 }
 
-/* Octets of the files under queue/free/; fails on a name that holds
+/* Octets of the files under queue-free/; fails on a name that holds
  * the queue id */
 static size_t
 free_bytes(const char *id)
@@ -243,14 +243,14 @@ free_bytes(const char *id)
 	struct dirent *de;
 	size_t n = 0;
 
-	snprintf(path, sizeof(path), "%s/queue/free", datadir);
+	snprintf(path, sizeof(path), "%s/queue-free", datadir);
 	assert_non_null(d = opendir(path));
 	while ((de = readdir(d)) != NULL) {
 		struct stat st;
 		if (de->d_name[0] == '.')
 			continue;
 		assert_null(strstr(de->d_name, id));
-		snprintf(path, sizeof(path), "%s/queue/free/%s", datadir, de->d_name);
+		snprintf(path, sizeof(path), "%s/queue-free/%s", datadir, de->d_name);
 		assert_int_equal(stat(path, &st), 0);
 		n += (size_t)st.st_size;
 	}
@@ -260,18 +260,18 @@ free_bytes(const char *id)
 
 /*
  * The server's pool: a removed message's file is emptied and goes to
- * queue/free/ (no message left on disk there, under a name that is no
+ * queue-free/ (no message left on disk there, under a name that is no
  * queue id), the next message is written into it, cut to its own length
  * (a shorter message after a longer one loads exactly), the pool never
  * holds more than its size, an id already under tmp/ is refused as O_EXCL
- * would, and a new start empties queue/free/.
+ * would, and a new start empties queue-free/.
  */
 static void
 test_pool_reuse(void **state)
 {
 	static const struct {
 		size_t size;
-		size_t free_after;	/* files in queue/free/ after its removal */
+		size_t free_after;	/* files in queue-free/ after its removal */
 	} cases[] = {
 		{ 200000, 1 },
 		{ 100, 1 },		/* took it (free 0), given back (1) */
@@ -296,7 +296,7 @@ test_pool_reuse(void **state)
 			assert_memory_equal(m.data, msg, cases[i].size);
 		spool_msg_clear(&m);
 		assert_int_equal(spool_remove(datadir, ids[i]), 0);
-		assert_int_equal(count_dir("free"), cases[i].free_after);
+		assert_int_equal(count_dir("queue-free"), cases[i].free_after);
 		assert_int_equal(free_bytes(ids[i]), 0);
 		/* gone from queue/: no second delivery */
 		assert_int_equal(spool_load(datadir, ids[i], &m), -1);
@@ -310,11 +310,11 @@ test_pool_reuse(void **state)
 		queue_message(msg, 3000, a);
 		queue_message(msg, 3000, b);
 		queue_message(msg, 3000, c);
-		assert_int_equal(count_dir("free"), 0);
+		assert_int_equal(count_dir("queue-free"), 0);
 		assert_int_equal(spool_remove(datadir, a), 0);
 		assert_int_equal(spool_remove(datadir, b), 0);
 		assert_int_equal(spool_remove(datadir, c), 0);
-		assert_int_equal(count_dir("free"), 2);
+		assert_int_equal(count_dir("queue-free"), 2);
 		free(msg);
 	}
 	/* an id already under tmp/: refused, the pooled file stays */
@@ -329,7 +329,7 @@ test_pool_reuse(void **state)
 		errno = 0;
 		assert_null(spool_create(datadir, &env));
 		assert_int_equal(errno, EEXIST);
-		assert_int_equal(count_dir("free"), 2);
+		assert_int_equal(count_dir("queue-free"), 2);
 		unlink(path);
 	}
 	/* a delivered message's file waits whole, for the next one to
@@ -344,20 +344,20 @@ test_pool_reuse(void **state)
 		assert_true(free_bytes(d) > 5000);
 		spool_pool_sweep(0);
 		assert_int_equal(free_bytes(d), 0);
-		assert_int_equal(count_dir("free"), 2);
+		assert_int_equal(count_dir("queue-free"), 2);
 		free(msg);
 		/* a large one is emptied at once all the same */
 		msg = make_message(300000);
 		queue_message(msg, 300000, d);
 		assert_int_equal(spool_remove_delivered(datadir, d), 0);
 		assert_int_equal(free_bytes(d), 0);
-		assert_int_equal(count_dir("free"), 2);
+		assert_int_equal(count_dir("queue-free"), 2);
 		free(msg);
 	}
 	/* a new start: what the pool held was delivered mail, removed */
 	assert_int_equal(spool_pool_init(datadir, 2), 0);
-	assert_int_equal(count_dir("free"), 0);
-	assert_int_equal(count_dir("tmp"), 0);
+	assert_int_equal(count_dir("queue-free"), 0);
+	assert_int_equal(count_dir("queue/tmp"), 0);
 }
 
 /* What the scan reads back before the end is the message written so far
