@@ -215,6 +215,16 @@ spool_pool_init(const char *data_dir, size_t max)
 	return 0;
 }
 
+/* A pooled file leaves the pool and the disk, emptied first: an unlink
+ * that fails must not leave a message behind. */
+static void
+discard_file(const char *path)
+{
+	if (truncate(path, 0) == -1 && errno == ENOENT)
+		return;
+	unlink(path);
+}
+
 /* The pool stops for good (the file system cannot rename the way it
  * needs): what it holds is emptied and removed. Called locked. */
 static void
@@ -223,8 +233,7 @@ pool_off(int err)
 	for (size_t i = 0; i < pool.n; i++) {
 		char path[PATH_MAX];
 		snprintf(path, sizeof(path), "%s/queue-free/f%lu", pool.data_dir, pool.files[i].name);
-		truncate(path, 0);
-		unlink(path);
+		discard_file(path);
 	}
 	pool.failed = err;
 	free(pool.data_dir);
@@ -263,8 +272,7 @@ pool_take(const char *data_dir, const char *path)
 				break;
 			}
 			/* never a file left behind with a message in it */
-			truncate(from, 0);
-			unlink(from);
+			discard_file(from);
 			pool.n--;
 			continue;
 		}
