@@ -49,18 +49,7 @@ teardown(void **state)
 static size_t
 count(const char *sub)
 {
-	char path[PATH_MAX];
-	DIR *d;
-	struct dirent *de;
-	size_t n = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", root, sub);
-	if ((d = opendir(path)) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL)
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
+	return unit_count_entries(root, sub);
 }
 
 /* What maildir_scan reported, joined by spaces. */

@@ -218,19 +218,7 @@ test_write_load_roundtrip(void **state)
 static size_t
 count_dir(const char *sub)
 {
-	char path[4096];
-	DIR *d;
-	struct dirent *de;
-	size_t n = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", datadir, sub);
-	if ((d = opendir(path)) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
+	return unit_count_entries(datadir, sub);
 }
 
 /* Octets of the files under queue-free/; fails on a name that holds

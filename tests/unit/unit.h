@@ -21,6 +21,27 @@
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
+#include <dirent.h>
+
+/* Entries of directory root/sub not starting with '.'; 0 when it does
+ * not exist. */
+static inline size_t
+unit_count_entries(const char *root, const char *sub)
+{
+	char path[4096];
+	DIR *d;
+	struct dirent *de;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", root, sub);
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 /* A string literal and its length, embedded NULs included. */
 #define S(lit) (lit), (sizeof(lit) - 1)
 
