@@ -1610,7 +1610,6 @@ on_new_session(SSL *ssl, SSL_SESSION *sess)
 {
 	struct mta *m = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
 	char why[128];
-
 	SSL_SESSION *copy;
 
 	if (m == NULL || !m->has_relayhost || tls_client_verified(ssl, why, sizeof(why)) != 0)

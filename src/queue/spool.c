@@ -215,6 +215,13 @@ spool_pool_init(const char *data_dir, size_t max)
 	return 0;
 }
 
+/* The path of pooled file name under data_dir. */
+static void
+pooled_path(char *out, size_t outlen, const char *data_dir, unsigned long name)
+{
+	snprintf(out, outlen, "%s/queue-free/f%lu", data_dir, name);
+}
+
 /* A pooled file leaves the pool and the disk, emptied first: an unlink
  * that fails must not leave a message behind. */
 static void
@@ -232,7 +239,7 @@ pool_off(int err)
 {
 	for (size_t i = 0; i < pool.n; i++) {
 		char path[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/queue-free/f%lu", pool.data_dir, pool.files[i].name);
+		pooled_path(path, sizeof(path), pool.data_dir, pool.files[i].name);
 		discard_file(path);
 	}
 	pool.failed = err;
@@ -260,7 +267,7 @@ pool_take(const char *data_dir, const char *path)
 	pthread_mutex_lock(&pool.lock);
 	while (pool.data_dir != NULL && strcmp(pool.data_dir, data_dir) == 0 && pool.n > 0) {
 		char from[PATH_MAX];
-		snprintf(from, sizeof(from), "%s/queue-free/f%lu", data_dir, pool.files[pool.n - 1].name);
+		pooled_path(from, sizeof(from), data_dir, pool.files[pool.n - 1].name);
 		if (renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE) == -1) {
 			int err = errno;
 			if (err == EEXIST) {
@@ -305,7 +312,7 @@ pool_give(const char *data_dir, const char *path, bool keep)
 		pthread_mutex_unlock(&pool.lock);
 		return -1;
 	}
-	snprintf(to, sizeof(to), "%s/queue-free/f%lu", data_dir, pool.next);
+	pooled_path(to, sizeof(to), data_dir, pool.next);
 	if (renameat2(AT_FDCWD, path, AT_FDCWD, to, RENAME_NOREPLACE) == 0) {
 		struct pooled *f = &pool.files[pool.n];
 		/* a large file is not kept whole: the pool would hold
@@ -355,7 +362,7 @@ spool_pool_sweep(unsigned linger)
 			i++;
 			continue;
 		}
-		snprintf(path, sizeof(path), "%s/queue-free/f%lu", pool.data_dir, f->name);
+		pooled_path(path, sizeof(path), pool.data_dir, f->name);
 		if (truncate(path, 0) == 0) {
 			f->full = false;
 			i++;
@@ -632,8 +639,8 @@ finish_file(struct spool_writer *w, const struct spool_meta *meta, bool sync)
 		return -1;
 	}
 	snprintf(trailer, sizeof(trailer), SPOOL_TRAILER_FMT, w->total, w->hash, metalen);
-	/* the trailer joins the buffer: a small message is one write(2) */
-	/* a reused file may be longer: what follows the trailer goes
+	/* the trailer joins the buffer: a small message is one write(2); a
+	 * reused file may be longer, and what follows the trailer goes
 	 * before any sync can cover the file */
 	if (put_raw(w, trailer, SPOOL_TRAILER_LEN) == -1 || flush_buf(w) == -1 ||
 	    (w->recycled && ftruncate(w->fd, (off_t)w->total) == -1) ||
