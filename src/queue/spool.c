@@ -1206,30 +1206,26 @@ spool_append_state(const char *data_dir, const char *id, size_t i, const struct 
 static int
 remove_message(const char *data_dir, const char *id, bool delivered)
 {
-	char path[PATH_MAX];
-	int rc, saved;
-
-	char state[PATH_MAX];
+	char path[PATH_MAX], state[PATH_MAX];
+	int saved;
 
 	/* the message first, its state after: a crash in between must not
 	 * bring a delivered message back with every recipient pending (a
 	 * state file left alone is never read) */
 	snprintf(state, sizeof(state), "%s/queue/%s.state", data_dir, id);
 	snprintf(path, sizeof(path), "%s/queue/%s", data_dir, id);
-	if (pool_give(data_dir, path, delivered) == 0 || (rc = unlink(path)) == 0) {
+	if (pool_give(data_dir, path, delivered) == 0 || unlink(path) == 0) {
 		unlink(state);
 		return 0;
 	}
-	unlink(state);
-	if (errno != ENOENT)
-		return rc;
 	saved = errno;
+	unlink(state);
 	/* still under tmp/ when its sync failed or its client left */
 	snprintf(path, sizeof(path), "%s/queue/tmp/%s", data_dir, id);
-	if (unlink(path) == 0)
+	if (saved == ENOENT && unlink(path) == 0)
 		return 0;
 	errno = saved;
-	return rc;
+	return -1;
 }
 
 int
