@@ -23,7 +23,7 @@
 
 /* Distinct tokens a message has room for at first: most have a few
  * hundred, so the set is seldom rebuilt. */
-#define TOKENS_START 512
+#define TOKENS_START 256
 /* Character classes of the word splitter. */
 enum { C_SEP = 0, C_WORD = 1, C_TRIM = 2, C_INNER = 3 };
 static unsigned char cls[256];
@@ -494,7 +494,7 @@ split(struct bayes_tokens *t, const char *prefix, size_t pl, const uint64_t *pre
 	const unsigned char *p = (const unsigned char *)buf, *end = p + len;
 
 	while (p < end && !t->cut) {
-		const unsigned char *start;
+		const unsigned char *start, *last;
 		unsigned acc, f;
 		size_t n;
 		while (p < end && flags[*p] == 0)
@@ -505,6 +505,7 @@ split(struct bayes_tokens *t, const char *prefix, size_t pl, const uint64_t *pre
 		 * letters and digits below, the others in word()) */
 		start = p++;
 		acc = flags[*start];
+		last = NULL;
 		for (;;) {
 			/* letters, digits, UTF-8: most of a word, eight octets
 			 * at a time where there are eight */
@@ -523,9 +524,19 @@ split(struct bayes_tokens *t, const char *prefix, size_t pl, const uint64_t *pre
 			if ((f & F_DD) && p + 1 < end && p[1] == *p)
 				break;
 			acc |= f;
+			/* a second sign inside the word: word() sorts it out */
+			last = last == NULL ? p : start;
 			p++;
 		}
 		n = (size_t)(p - start);
+		/* "word," and "word.": one trailing sign after a word that
+		 * starts with a letter or digit is what word() would trim, the
+		 * rest is the common word (a quarter of the body's words end a
+		 * clause or a sentence) */
+		if (last == p - 1 && last != start && !(acc & F_INNER) && (acc & F_WORD)) {
+			n--;
+			acc &= ~(unsigned)(F_TRIM | F_DD);
+		}
 		if ((acc & (F_TRIM | F_INNER)) || n > BAYES_WORD_MAX)
 			word(t, prefix, pl, pre, (const char *)start, n, end);
 		else if (n >= 3) {
