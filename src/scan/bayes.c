@@ -345,13 +345,21 @@ bayes_classify(const struct bayes_table *t, const struct bayes_tokens *tok,
 	 * entry may straddle two cache lines) */
 	for (size_t i = 0; i < tok->n; i++) {
 		uint64_t h = tok->t[i].hash ? tok->t[i].hash : 1;
-		__builtin_prefetch(&t->e[home_of(t, h)]);
+		size_t j = home_of(t, h);
+		__builtin_prefetch(&t->e[j]);
+		/* the home slot, kept for the probe below */
+		sig[i].slot = j;
 	}
 	for (size_t i = 0; i < tok->n; i++) {
-		size_t j = slot_of(t, tok->t[i].hash);
+		uint64_t h = tok->t[i].hash ? tok->t[i].hash : 1;
+		size_t j = sig[i].slot;
+		double p, st;
+		while (t->e[j].hash != 0 && t->e[j].hash != h)
+			j = (j + 1) & t->mask;
 		/* an unknown token (no slot, or forgotten: 0/0) has FW_X:
 		 * no clue either way, like any other below the strength */
-		double p = t->e[j].hash != 0 ? t->e[j].prob : FW_X, st = fabs(p - 0.5);
+		p = t->e[j].hash != 0 ? t->e[j].prob : FW_X;
+		st = fabs(p - 0.5);
 		if (st < MIN_PROB_STRENGTH)
 			continue;
 		sig[nsig++] = (struct sig){ st, p, (uint32_t)i, j };
