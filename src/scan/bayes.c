@@ -360,9 +360,11 @@ bayes_classify(const struct bayes_table *t, const struct bayes_tokens *tok,
 		 * no clue either way, like any other below the strength */
 		p = t->e[j].hash != 0 ? t->e[j].prob : FW_X;
 		st = fabs(p - 0.5);
-		if (st < MIN_PROB_STRENGTH)
-			continue;
-		sig[nsig++] = (struct sig){ st, p, (uint32_t)i, j };
+		/* written whether it counts or not (nsig <= i: the slot read
+		 * above is not needed again): a token's significance is a coin
+		 * toss to the branch predictor */
+		sig[nsig] = (struct sig){ st, p, (uint32_t)i, j };
+		nsig += st >= MIN_PROB_STRENGTH;
 	}
 	used = nsig;
 	if (used > BAYES_SIGNIFICANT_MAX) {
