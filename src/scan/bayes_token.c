@@ -233,12 +233,18 @@ keep(struct bayes_tokens *t, uint64_t h, const uint64_t *w, size_t nw, size_t le
 		t->text_cap *= 2;
 		t->text = xrealloc(t->text, t->text_cap);
 	}
-	for (size_t i = 0; i < nw; i++)
-		store64le((unsigned char *)t->text + t->text_len + 8 * i, w[i]);
-	t->t[t->n] = (struct bayes_token){ h, (uint32_t)t->text_len, (uint8_t)len };
-	t->slot[j] = key;
-	t->n += fresh;
-	t->text_len += fresh ? len : 0;
+	/* the fields in locals: the text is written as octets, which may
+	 * alias anything, and the compiler would read each field again */
+	{
+		unsigned char *text = (unsigned char *)t->text;
+		size_t at = t->text_len, n = t->n;
+		t->t[n] = (struct bayes_token){ h, (uint32_t)at, (uint8_t)len };
+		t->slot[j] = key;
+		t->n = n + fresh;
+		t->text_len = at + (fresh ? len : 0);
+		for (size_t i = 0; i < nw; i++)
+			store64le(text + at + 8 * i, w[i]);
+	}
 	return true;
 }
 
@@ -259,7 +265,7 @@ add_words(struct bayes_tokens *t, const uint64_t *w, size_t len)
 /* add_words for a token of 16 octets or fewer, the common word: both
  * steps of the hash taken, the one that counts picked, so that the
  * length decides no branch. */
-static inline void
+static inline __attribute__((always_inline)) void
 add_short(struct bayes_tokens *t, uint64_t w0, uint64_t w1, size_t len)
 {
 	uint64_t w[2] = { w0, w1 };
@@ -497,6 +503,7 @@ split(struct bayes_tokens *t, const char *prefix, size_t pl, const uint64_t *pre
 		const unsigned char *start, *last;
 		unsigned acc, f;
 		size_t n;
+		bool dd;
 		while (p < end && flags[*p] == 0)
 			p++;
 		if (p == end)
@@ -506,6 +513,7 @@ split(struct bayes_tokens *t, const char *prefix, size_t pl, const uint64_t *pre
 		start = p++;
 		acc = flags[*start];
 		last = NULL;
+		dd = false;
 		for (;;) {
 			/* letters, digits, UTF-8: most of a word, eight octets
 			 * at a time where there are eight */
@@ -521,8 +529,10 @@ split(struct bayes_tokens *t, const char *prefix, size_t pl, const uint64_t *pre
 			if (p == end || (f = flags[*p]) == 0)
 				break;
 			/* "..." and "--" split words */
-			if ((f & F_DD) && p + 1 < end && p[1] == *p)
+			if ((f & F_DD) && p + 1 < end && p[1] == *p) {
+				dd = true;
 				break;
+			}
 			acc |= f;
 			/* a second sign inside the word: word() sorts it out */
 			last = last == NULL ? p : start;
@@ -549,8 +559,11 @@ split(struct bayes_tokens *t, const char *prefix, size_t pl, const uint64_t *pre
 			if ((upper64(w0) & ~0xffULL) | upper64(w1))
 				add_prefixed(t, pre, pl, w0, w1, n);
 		}
-		while (p < end && (flags[*p] & F_DD))
-			p++;
+		/* past the run of '.' and '-' that cut the word (otherwise
+		 * the word ended on a separator or at the end) */
+		if (dd)
+			while (p < end && (flags[*p] & F_DD))
+				p++;
 	}
 }
 
