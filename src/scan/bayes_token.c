@@ -13,6 +13,10 @@
 #include <string.h>
 #include <strings.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "lib/xmalloc.h"
 #include "scan/decode.h"
 #include "scan/mime.h"
@@ -487,12 +491,135 @@ word(struct bayes_tokens *t, const char *prefix, size_t pl, const uint64_t *pre,
 		add_prefixed(t, pre, pl, w0, w1, len);
 }
 
+/* The common word at w, n octets (3 to 15: letters, digits, UTF-8),
+ * lower-cased, and as itself too when it shouts. */
+static inline __attribute__((always_inline)) void
+common_word(struct bayes_tokens *t, const uint64_t *pre, size_t pl, const unsigned char *w,
+    size_t n, const unsigned char *end)
+{
+	uint64_t w0, w1;
+
+	load_word(w, n, end, &w0, &w1);
+	add_prefixed(t, pre, pl, lower64(w0), lower64(w1), n);
+	/* "FREE" as itself too: shouting is a clue of its own; a capital
+	 * first letter only is not (Bayes.pm IGNORE_TITLE_CASE) */
+	if ((upper64(w0) & ~0xffULL) | upper64(w1))
+		add_prefixed(t, pre, pl, w0, w1, n);
+}
+
+/* The word starting at start (not a separator), octet by octet: made,
+ * and the position after it returned (and after the run of '.' and '-'
+ * that cut it, if one did). */
+static inline __attribute__((always_inline)) const unsigned char *
+one_word(struct bayes_tokens *t, const char *prefix, size_t pl, const uint64_t *pre,
+    const unsigned char *start, const unsigned char *end)
+{
+	const unsigned char *p = start + 1, *last = NULL;
+	unsigned acc = flags[*start], f;
+	size_t n;
+	bool dd = false;
+
+	/* the word's case is looked at when it is made (words of letters
+	 * and digits below, the others in word()) */
+	for (;;) {
+		/* letters, digits, UTF-8: most of a word, eight octets at a
+		 * time where there are eight */
+		if (end - p >= 8) {
+			uint64_t stop = ~alnum64(load64le(p)) & HIGH64;
+			size_t k = stop ? (size_t)__builtin_ctzll(stop) / 8 : 8;
+			p += k;
+			if (k == 8)
+				continue;
+		} else
+			while (p < end && (flags[*p] & F_WORD))
+				p++;
+		if (p == end || (f = flags[*p]) == 0)
+			break;
+		/* "..." and "--" split words */
+		if ((f & F_DD) && p + 1 < end && p[1] == *p) {
+			dd = true;
+			break;
+		}
+		acc |= f;
+		/* a second sign inside the word: word() sorts it out */
+		last = last == NULL ? p : start;
+		p++;
+	}
+	n = (size_t)(p - start);
+	/* "word," and "word.": one trailing sign after a word that starts
+	 * with a letter or digit is what word() would trim, the rest is the
+	 * common word (a quarter of the body's words end a clause or a
+	 * sentence) */
+	if (last == p - 1 && last != start && !(acc & F_INNER) && (acc & F_WORD)) {
+		n--;
+		acc &= ~(unsigned)(F_TRIM | F_DD);
+	}
+	if ((acc & (F_TRIM | F_INNER)) || n > BAYES_WORD_MAX)
+		word(t, prefix, pl, pre, (const char *)start, n, end);
+	else if (n >= 3)
+		common_word(t, pre, pl, start, n, end);
+	/* past the run of '.' and '-' that cut the word (otherwise the word
+	 * ended on a separator or at the end) */
+	if (dd)
+		while (p < end && (flags[*p] & F_DD))
+			p++;
+	return p;
+}
+
+#if defined(__SSE2__) && !defined(BAYES_TOKEN_SCALAR)
+#define SPLIT_CHUNK 64
+
+/* Of the 64 octets at p, the bits of those that are not separators
+ * (flags[] not 0), and in *sign those of the signs among them (F_TRIM,
+ * F_INNER): sixteen octets compared at a time. */
+static inline uint64_t
+chunk_masks(const unsigned char *p, uint64_t *sign)
+{
+	uint64_t any = 0, sg = 0;
+
+	for (int k = 0; k < 4; k++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+		/* signed compares: octets from 0x80 are negative, below
+		 * every bound, and counted by the sign bit instead */
+		__m128i lo = _mm_or_si128(v, _mm_set1_epi8(0x20));
+		__m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(lo, _mm_set1_epi8('a' - 1)),
+		    _mm_cmplt_epi8(lo, _mm_set1_epi8('z' + 1)));
+		__m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+		    _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+		/* the signs of cls_init(): "-'.," trimmed, "$!@*_" kept */
+		__m128i s = _mm_or_si128(
+		    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')),
+		    _mm_cmpeq_epi8(v, _mm_set1_epi8('\''))),
+		    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')),
+		    _mm_cmpeq_epi8(v, _mm_set1_epi8(',')))),
+		    _mm_or_si128(
+		    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('$')),
+		    _mm_cmpeq_epi8(v, _mm_set1_epi8('!'))),
+		    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('@')),
+		    _mm_cmpeq_epi8(v, _mm_set1_epi8('*'))),
+		    _mm_cmpeq_epi8(v, _mm_set1_epi8('_')))));
+		uint64_t w, q;
+		w = (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(alpha, digit), v));
+		q = (uint64_t)(unsigned)_mm_movemask_epi8(s);
+		any |= (w | q) << (16 * k);
+		sg |= q << (16 * k);
+	}
+	*sign = sg;
+	return any;
+}
+#endif
+
 /* Splits buf into words; separators are the C_SEP characters, and "..."
  * or "--" inside a word (a common formatting slip that would make
  * one-off tokens). The common word, letters and digits only, 3 to 15
- * octets, is made here in one pass; the others go to word(). Inlined in
- * words() twice, once with pl a constant 0: the body text's words are
- * hashed and kept in this loop, no call per word. */
+ * octets, is made here; the others go to word(). Inlined in words()
+ * twice, once with pl a constant 0: the body text's words are hashed and
+ * kept in this loop, no call per word. Where SSE2 is there, 64 octets at
+ * a time are sorted into separators, signs and the rest first: a word of
+ * letters and digits, with or without one trailing comma or full stop,
+ * is then found by two bit scans, no branch per octet; a word with other
+ * signs is made by one_word() as without SSE2, so both give the same
+ * tokens. */
 static inline __attribute__((always_inline)) void
 split(struct bayes_tokens *t, const char *prefix, size_t pl, const uint64_t *pre,
     const char *buf, size_t len)
@@ -500,70 +627,56 @@ split(struct bayes_tokens *t, const char *prefix, size_t pl, const uint64_t *pre
 	const unsigned char *p = (const unsigned char *)buf, *end = p + len;
 
 	while (p < end && !t->cut) {
-		const unsigned char *start, *last;
-		unsigned acc, f;
-		size_t n;
-		bool dd;
+#if defined(__SSE2__) && !defined(BAYES_TOKEN_SCALAR)
+		if (end - p >= SPLIT_CHUNK) {
+			uint64_t sg, any = chunk_masks(p, &sg), bits = any, run;
+			const unsigned char *next = p + SPLIT_CHUNK;
+			size_t s, n;
+			/* each word of the chunk; bits: those not yet made */
+			while (bits != 0 && !t->cut) {
+				uint64_t sw;
+				s = (size_t)__builtin_ctzll(bits);
+				run = ~any >> s;
+				if (run == 0) {
+					/* the word may go on past the chunk: the
+					 * next chunk starts with it (or, 64 octets
+					 * long, it is made octet by octet) */
+					next = s > 0 ? p + s : one_word(t, prefix, pl, pre, p, end);
+					break;
+				}
+				n = (size_t)__builtin_ctzll(run);
+				sw = (sg >> s) & ((1ULL << n) - 1);
+				if (sw == 0 || (n >= 2 && sw == 1ULL << (n - 1) &&
+				    !(flags[p[s + n - 1]] & F_INNER))) {
+					/* letters and digits, or those and one
+					 * trailing '.' ',' '-' or '\'' to trim */
+					size_t wl = sw == 0 ? n : n - 1;
+					if (wl > BAYES_WORD_MAX)
+						word(t, prefix, pl, pre, (const char *)p + s, wl, end);
+					else if (wl >= 3)
+						common_word(t, pre, pl, p + s, wl, end);
+				} else {
+					/* other signs: octet by octet; the chunk
+					 * goes on after the word if it ends in it
+					 * ("..." may cut it short of the run) */
+					const unsigned char *q = one_word(t, prefix, pl, pre, p + s, end);
+					if (q >= p + SPLIT_CHUNK) {
+						next = q;
+						break;
+					}
+					n = (size_t)(q - p) - s;
+				}
+				bits &= s + n < 64 ? ~0ULL << (s + n) : 0;
+			}
+			p = next;
+			continue;
+		}
+#endif
 		while (p < end && flags[*p] == 0)
 			p++;
 		if (p == end)
 			break;
-		/* the word's case is looked at when it is made (words of
-		 * letters and digits below, the others in word()) */
-		start = p++;
-		acc = flags[*start];
-		last = NULL;
-		dd = false;
-		for (;;) {
-			/* letters, digits, UTF-8: most of a word, eight octets
-			 * at a time where there are eight */
-			if (end - p >= 8) {
-				uint64_t stop = ~alnum64(load64le(p)) & HIGH64;
-				size_t k = stop ? (size_t)__builtin_ctzll(stop) / 8 : 8;
-				p += k;
-				if (k == 8)
-					continue;
-			} else
-				while (p < end && (flags[*p] & F_WORD))
-					p++;
-			if (p == end || (f = flags[*p]) == 0)
-				break;
-			/* "..." and "--" split words */
-			if ((f & F_DD) && p + 1 < end && p[1] == *p) {
-				dd = true;
-				break;
-			}
-			acc |= f;
-			/* a second sign inside the word: word() sorts it out */
-			last = last == NULL ? p : start;
-			p++;
-		}
-		n = (size_t)(p - start);
-		/* "word," and "word.": one trailing sign after a word that
-		 * starts with a letter or digit is what word() would trim, the
-		 * rest is the common word (a quarter of the body's words end a
-		 * clause or a sentence) */
-		if (last == p - 1 && last != start && !(acc & F_INNER) && (acc & F_WORD)) {
-			n--;
-			acc &= ~(unsigned)(F_TRIM | F_DD);
-		}
-		if ((acc & (F_TRIM | F_INNER)) || n > BAYES_WORD_MAX)
-			word(t, prefix, pl, pre, (const char *)start, n, end);
-		else if (n >= 3) {
-			uint64_t w0, w1;
-			load_word(start, n, end, &w0, &w1);
-			add_prefixed(t, pre, pl, lower64(w0), lower64(w1), n);
-			/* "FREE" as itself too: shouting is a clue of its own;
-			 * a capital first letter only is not (Bayes.pm
-			 * IGNORE_TITLE_CASE) */
-			if ((upper64(w0) & ~0xffULL) | upper64(w1))
-				add_prefixed(t, pre, pl, w0, w1, n);
-		}
-		/* past the run of '.' and '-' that cut the word (otherwise
-		 * the word ended on a separator or at the end) */
-		if (dd)
-			while (p < end && (flags[*p] & F_DD))
-				p++;
+		p = one_word(t, prefix, pl, pre, p, end);
 	}
 }
 
