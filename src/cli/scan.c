@@ -42,7 +42,7 @@ struct runner {
 	struct scan_input in;
 	bool json;
 	struct job *jobs;
-	size_t njobs, next_start, next_print, running;
+	size_t njobs, next_start, next_print;
 	int rc;
 };
 
@@ -341,12 +341,12 @@ on_done(void *arg, struct scan *s)
 {
 	struct runner *r = arg;
 
-	for (size_t i = 0; i < r->njobs; i++)
+	/* only the jobs started and not yet printed can be running */
+	for (size_t i = r->next_print; i < r->next_start; i++)
 		if (r->jobs[i].scan == s) {
 			r->jobs[i].done = true;
 			break;
 		}
-	r->running--;
 	pump(r);
 }
 
@@ -369,14 +369,18 @@ print_ready(struct runner *r)
 	}
 }
 
-/* Starts scans up to IN_FLIGHT and prints what is finished, in order. */
+/* Starts scans up to IN_FLIGHT and prints what is finished, in order.
+ * IN_FLIGHT bounds the messages read and not yet printed, not only those
+ * waiting for lookups: a scan that finishes at once (no lookups) is held
+ * until printed too, and a folder of any size is scanned in bounded
+ * memory. */
 static void
 pump(struct runner *r)
 {
 	for (;;) {
 		size_t before = r->next_print + r->next_start;
 		print_ready(r);
-		while (r->running < IN_FLIGHT && r->next_start < r->njobs) {
+		while (r->next_start - r->next_print < IN_FLIGHT && r->next_start < r->njobs) {
 			struct job *j = &r->jobs[r->next_start++];
 			const char *msg;
 			size_t len;
@@ -396,12 +400,9 @@ pump(struct runner *r)
 					msg = nl + 1;
 				}
 			}
-			r->running++;
 			j->scan = scan_start(&r->in, msg, len, on_done, r);
-			if (scan_finished(j->scan)) {
+			if (scan_finished(j->scan))
 				j->done = true;
-				r->running--;
-			}
 		}
 		if (r->next_print + r->next_start == before)
 			break;

@@ -173,3 +173,39 @@ def test_corpus_under_sanitizers(tmp_path):
     nlines = len(r.stdout.splitlines())
     nfiles = len(corpus_files("ham")) + len(corpus_files("spam"))
     assert nlines == nfiles, "%d JSON lines for %d messages" % (nlines, nfiles)
+
+
+def test_scan_of_a_large_folder_keeps_memory_bounded(tmp_path):
+    """`postern scan DIR` holds at most its window of messages (64) at a
+    time, also when every scan finishes at once (no lookups): 600 copies
+    of a 300 KiB message are read, scanned and printed one window after
+    another, never all at once (before, every message was read and
+    scanned before the first was printed: here about 400 MiB)."""
+    conf = write_conf(tmp_path)
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    attachment = ("QUJD" * 19 + "\n") * 4000  # 304,000 octets of base64
+    msg = ("From: a@remote.test\nTo: b@example.test\nSubject: big\n"
+           "MIME-Version: 1.0\n"
+           "Content-Type: multipart/mixed; boundary=b\n\n"
+           "--b\nContent-Type: text/plain\n\nsee the file\n"
+           "--b\nContent-Type: application/octet-stream\n"
+           "Content-Transfer-Encoding: base64\n\n%s--b--\n" % attachment)
+    first = folder / "m0000.eml"
+    first.write_text(msg)
+    for i in range(1, 600):
+        (folder / ("m%04d.eml" % i)).symlink_to(first)
+    script = ("import resource, subprocess, sys\n"
+              "p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, "
+              "stderr=subprocess.PIPE, timeout=%d)\n"
+              "sys.stderr.write(p.stderr.decode(errors='replace'))\n"
+              "print(p.returncode, p.stdout.count(b'\\n'), "
+              "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n" % int(300 * SLOW))
+    out = subprocess.run(["/usr/bin/python3", "-c", script, POSTERN_BIN, "scan", "-c",
+                          str(conf), "--json", str(folder)],
+                         capture_output=True, text=True, timeout=int(320 * SLOW))
+    rc, lines, maxrss_kib = (int(x) for x in out.stdout.split())
+    assert rc == 0, out.stderr
+    assert lines == 600
+    # the window of 64 messages and their scans, far below 600 of them
+    assert maxrss_kib < 120 * 1024, "peak RSS %d KiB" % maxrss_kib
