@@ -178,6 +178,21 @@ complete_cached(struct dns_query *q, const struct dns_answer *ans)
 	dns_cached_free(hit);
 }
 
+/*
+ * RFC 2308 5: a negative answer is cached for its SOA's minimum, and one
+ * without an SOA in its authority section must not be cached. libunbound
+ * then reports the TTL field of the answer's OPT record (the DO bit:
+ * 32768 s) as the result's TTL; an answer that names no authority
+ * record at all (NSCOUNT, octets 8-9 of the header) has no SOA.
+ */
+static bool
+negative_has_soa(const struct ub_result *res)
+{
+	const unsigned char *p = res->answer_packet;
+
+	return p != NULL && res->answer_len >= 12 && (p[8] != 0 || p[9] != 0);
+}
+
 static void
 on_answer(void *mydata, int err, struct ub_result *res)
 {
@@ -202,8 +217,9 @@ on_answer(void *mydata, int err, struct ub_result *res)
 			ans.status = DNS_NXDOMAIN;
 		else if (res->rcode == 0)
 			ans.status = DNS_NODATA;
-		/* a bogus answer's TTL cannot be trusted either */
-		if (!res->bogus && res->ttl > 0)
+		/* a bogus answer's TTL cannot be trusted either, nor a
+		 * negative one's without an SOA */
+		if (!res->bogus && res->ttl > 0 && (res->havedata || negative_has_soa(res)))
 			dns_cache_put(lk->r->cache, lk->name, lk->type, &ans, (unsigned)res->ttl,
 			    clock_mono_sec());
 	}

@@ -28,8 +28,38 @@ static volatile int stop;
 static volatile int questions;
 static pthread_t thread;
 
+/*
+ * NXDOMAIN for the question in b (q octets), with an OPT record whose TTL
+ * field carries the DO bit (32768, as a resolver's EDNS answer has) and,
+ * when the name starts "nxsoa", the SOA of RFC 2308 (TTL and minimum
+ * 300) in the authority section.
+ */
+static void
+nx_answer(unsigned char *b, size_t q, const struct sockaddr *to, socklen_t tl)
+{
+	bool soa = b[12] >= 5 && memcmp(b + 13, "nxsoa", 5) == 0;
+	static const unsigned char soa_rr[] = {
+		0xc0, 0x0c, 0, 6, 0, 1, 0, 0, 1, 44, 0, 22, 0, 0,
+		0, 0, 0, 1, 0, 0, 14, 16, 0, 0, 7, 8, 0, 9, 58, 128, 0, 0, 1, 44,
+	};
+	static const unsigned char opt_rr[] = { 0, 0, 41, 4, 208, 0, 0, 128, 0, 0, 0 };
+
+	b[2] = 0x81;
+	b[3] = 0x83;
+	b[6] = b[7] = b[8] = b[10] = 0;
+	b[9] = soa ? 1 : 0;
+	b[11] = 1;
+	if (soa) {
+		memcpy(b + q, soa_rr, sizeof(soa_rr));
+		q += sizeof(soa_rr);
+	}
+	memcpy(b + q, opt_rr, sizeof(opt_rr));
+	sendto(dns_fd, b, q + sizeof(opt_rr), 0, to, tl);
+}
+
 /* Answers every question after DELAY_MS: copies the question, QR RA,
- * one A record 192.0.2.<count> TTL 0 (pointer to the question's name). */
+ * one A record 192.0.2.<count> TTL 0 (pointer to the question's name);
+ * names starting "nx" do not exist (nx_answer). */
 static void *
 responder(void *arg)
 {
@@ -44,7 +74,7 @@ responder(void *arg)
 
 		if (poll(&pfd, 1, 100) <= 0)
 			continue;
-		n = recvfrom(dns_fd, b, sizeof(b) - 32, 0, (struct sockaddr *)&from, &fl);
+		n = recvfrom(dns_fd, b, sizeof(b) - 64, 0, (struct sockaddr *)&from, &fl);
 		if (n < 17)
 			continue;
 		/* the question: name, type, class; drop any OPT record */
@@ -55,6 +85,10 @@ responder(void *arg)
 			continue;
 		questions++;
 		usleep(DELAY_MS * 1000);
+		if (b[12] >= 2 && b[13] == 'n' && b[14] == 'x') {
+			nx_answer(b, q, (struct sockaddr *)&from, fl);
+			continue;
+		}
 		b[2] = 0x81;
 		b[3] = 0x80;
 		b[6] = 0;
@@ -181,6 +215,43 @@ test_shared_lookup(void **state)
 	event_base_free(base);
 }
 
+/* One query for name, run to its answer; its status. */
+static enum dns_status
+ask(struct event_base *base, struct resolver *r, const char *name)
+{
+	int pending = 1;
+	struct got g = { .pending = &pending, .base = base };
+
+	dns_query(r, name, DNS_TYPE_A, 5000, on_done, &g);
+	run(base);
+	assert_true(g.done);
+	return g.status;
+}
+
+/* RFC 2308 5: a name that does not exist is remembered for its SOA's
+ * minimum; an answer without an SOA is not remembered at all (before,
+ * the DO bit of its OPT record was read as a TTL: 32768 s, cut to an
+ * hour, and a listing published meanwhile went unseen that long). */
+static void
+test_negative_answers_kept_by_their_soa(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct resolver *r = new_resolver(base);
+	unsigned long before;
+
+	(void)state;
+	assert_int_equal(ask(base, r, "nxnosoa.example.test"), DNS_NXDOMAIN);
+	before = resolver_lookups(r);
+	assert_int_equal(ask(base, r, "nxnosoa.example.test"), DNS_NXDOMAIN);
+	assert_int_equal(resolver_lookups(r), before + 1);
+	assert_int_equal(ask(base, r, "nxsoa.example.test"), DNS_NXDOMAIN);
+	before = resolver_lookups(r);
+	assert_int_equal(ask(base, r, "nxsoa.example.test"), DNS_NXDOMAIN);
+	assert_int_equal(resolver_lookups(r), before);
+	resolver_free(r);
+	event_base_free(base);
+}
+
 /* Each query keeps its own deadline and its own cancel. */
 static void
 test_shared_deadline_and_cancel(void **state)
@@ -253,6 +324,7 @@ main(void)
 		cmocka_unit_test(test_shared_lookup),
 		cmocka_unit_test(test_shared_deadline_and_cancel),
 		cmocka_unit_test(test_cancel_from_callback),
+		cmocka_unit_test(test_negative_answers_kept_by_their_soa),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
