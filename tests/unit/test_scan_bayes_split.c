@@ -46,15 +46,16 @@ agree(enum mode m, const char *buf, size_t len)
 	return same;
 }
 
-/* Octet 63 is a chunk's last; "|" marks where it falls in the comments. */
+/* Each longer than a chunk (64 octets), so that words, signs and
+ * separators fall on its ends. */
 static const char *const split_cases[] = {
-	/* a word across the chunk end */
-	"aaaaaaaaaa bbbbbbbbbb cccccccccc dddddddddd eeeeeeeeee ffffffffffffgg|gggg hhhh",
-	/* a sign as the chunk's last octet, then its word goes on */
-	"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz word.|next words here",
-	"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz word|, and then more",
-	/* "..." and "--" across the end, and at a word's start */
-	"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy wait..|.what well--done",
+	/* a word across the chunk end (octets 60 to 68) */
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx straddles the end",
+	/* a sign as the chunk's last octet (63) */
+	"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy word. next words here",
+	"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz word, and then more",
+	/* "..." across the end, and "--" */
+	"wwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww wait...what well--done",
 	"..leading dots and --dashes-- 'quoted' \"double\" word, word. word; word: WORD! "
 	"$100 free!!! e-mail it's U.S.A. 1,000,000 end...",
 	/* 64 octets and more without a separator */
