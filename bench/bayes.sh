@@ -201,6 +201,7 @@ server:
     access-control: 127.0.0.0/8 allow
     do-not-query-localhost: yes
     local-zone: "." static
+    local-data: ". 300 IN SOA ns.bench.test. hostmaster.bench.test. 1 3600 600 86400 300"
 EOF
 	cat "$DIR/dns/signed.conf" >>"$DIR/dns/unbound.conf"
 	/usr/sbin/unbound -d -c "$DIR/dns/unbound.conf" >"$DIR/dns/stderr.log" 2>&1 &

@@ -229,7 +229,9 @@ $DNS_IFACES
     do-not-query-address: ::/0
     do-not-query-localhost: yes
     local-zone: "." static
+    local-data: ". 300 IN SOA ns.bench.test. hostmaster.bench.test. 1 3600 600 86400 300"
     local-zone: "127.in-addr.arpa." static
+    local-data: "127.in-addr.arpa. 300 IN SOA ns.bench.test. hostmaster.bench.test. 1 3600 600 86400 300"
     local-data: "1.0.0.127.in-addr.arpa. 300 IN PTR client.bench.test."
     local-data: "client.bench.test. 300 IN A 127.0.0.1"
     local-data: "2.0.0.127.zen.spamhaus.org. 300 IN A 127.0.0.2"

@@ -156,6 +156,7 @@ server:
     do-not-query-address: ::/0
     do-not-query-localhost: yes
     local-zone: "." static
+    local-data: ". 300 IN SOA ns.bench.test. hostmaster.bench.test. 1 3600 600 86400 300"
     local-data: "2.0.0.127.zen.spamhaus.org. 300 IN A 127.0.0.2"
     local-data: "dbltest.com.dbl.spamhaus.org. 300 IN A 127.0.1.2"
     local-data: "relay.bench.test. 300 IN A 127.0.0.1"

@@ -230,13 +230,16 @@ server:
     do-not-query-address: ::/0
     do-not-query-localhost: yes
     local-zone: "." static
+    local-data: ". 300 IN SOA ns.bench.test. hostmaster.bench.test. 1 3600 600 86400 300"
     local-zone: "zen.spamhaus.org." static
+    local-data: "zen.spamhaus.org. 300 IN SOA ns.bench.test. hostmaster.bench.test. 1 3600 600 86400 300"
     local-data: "2.0.0.127.zen.spamhaus.org. 300 IN A 127.0.0.2"
     local-data: "2.0.0.127.zen.spamhaus.org. 300 IN A 127.0.0.4"
     local-data: "2.0.0.127.zen.spamhaus.org. 300 IN A 127.0.0.10"
     local-data: "66.159.217.65.zen.spamhaus.org. 300 IN A 127.0.0.2"
     local-data: "103.159.217.65.zen.spamhaus.org. 300 IN A 127.0.0.2"
     local-zone: "dbl.spamhaus.org." static
+    local-data: "dbl.spamhaus.org. 300 IN SOA ns.bench.test. hostmaster.bench.test. 1 3600 600 86400 300"
     local-data: "dbltest.com.dbl.spamhaus.org. 300 IN A 127.0.1.2"
     local-zone: "insuranceiq.com.dbl.spamhaus.org." redirect
     local-data: "insuranceiq.com.dbl.spamhaus.org. 300 IN A 127.0.1.2"
