@@ -295,6 +295,8 @@ postern_start() { # TAG
 		i=$((i + 1))
 	done
 	kill -0 "$POSTERN_PID" 2>/dev/null || { loud "postern exited at start: $(tail -n 5 "$PNDIR/stderr-$1.log")"; POSTERN_PID=""; return 1; }
+	[ "$(grep -c 'event=bayes status=loaded' "$evlog" 2>/dev/null)" -gt "${b0:-0}" ] ||
+		loud "postern: no event=bayes status=loaded after 60 s: measuring without its classifier's votes"
 }
 postern_stop() {
 	[ -n "$POSTERN_PID" ] || return 0

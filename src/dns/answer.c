@@ -107,3 +107,62 @@ dns_name_key(const char *name, char *out, size_t outlen)
 	out[len] = '\0';
 	return true;
 }
+
+/* Past the name at *pos (labels, or a compression pointer that ends it):
+ * false when it runs past len or a label is malformed. */
+static bool
+skip_name(const unsigned char *p, size_t len, size_t *pos)
+{
+	size_t i = *pos;
+
+	for (;;) {
+		if (i >= len)
+			return false;
+		if (p[i] == 0) {
+			*pos = i + 1;
+			return true;
+		}
+		if ((p[i] & 0xc0) == 0xc0) {
+			if (i + 2 > len)
+				return false;
+			*pos = i + 2;
+			return true;
+		}
+		if ((p[i] & 0xc0) != 0)
+			return false;	/* 0x40 and 0x80: no such labels (RFC 6891 retired them) */
+		i += 1 + p[i];
+	}
+}
+
+bool
+dns_packet_has_soa(const char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)buf;
+	size_t pos = 12;
+	unsigned qd, an, ns;
+	bool soa = false;
+
+	if (buf == NULL || len < 12)
+		return false;
+	qd = (unsigned)p[4] << 8 | p[5];
+	an = (unsigned)p[6] << 8 | p[7];
+	ns = (unsigned)p[8] << 8 | p[9];
+	for (unsigned i = 0; i < qd; i++)
+		if (!skip_name(p, len, &pos) || (pos += 4) > len)
+			return false;
+	/* answer records, then the authority section's: type, class, TTL,
+	 * rdata length, rdata */
+	for (unsigned i = 0; i < an + ns; i++) {
+		unsigned type, rdlen;
+		if (!skip_name(p, len, &pos) || pos + 10 > len)
+			return false;
+		type = (unsigned)p[pos] << 8 | p[pos + 1];
+		rdlen = (unsigned)p[pos + 8] << 8 | p[pos + 9];
+		pos += 10;
+		if (rdlen > len - pos)
+			return false;
+		pos += rdlen;
+		soa |= i >= an && type == 6;
+	}
+	return soa;
+}

@@ -30,6 +30,14 @@ char *dns_txt_join(const char *buf, size_t len, size_t *outlen);
  * it is empty or does not fit in outlen. */
 bool dns_name_key(const char *name, char *out, size_t outlen);
 
+/*
+ * Does the wire-format DNS message in buf carry an SOA record in its
+ * authority section? A negative answer is cached for its SOA's minimum,
+ * and one without an SOA not at all (RFC 2308 5). False for a malformed
+ * message.
+ */
+bool dns_packet_has_soa(const char *buf, size_t len);
+
 /* The reverse-lookup name of an IP text ("4.3.2.1.in-addr.arpa"). */
 int dns_reverse_name(const char *ip, char *out, size_t outlen);
 

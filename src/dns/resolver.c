@@ -181,16 +181,13 @@ complete_cached(struct dns_query *q, const struct dns_answer *ans)
 /*
  * RFC 2308 5: a negative answer is cached for its SOA's minimum, and one
  * without an SOA in its authority section must not be cached. libunbound
- * then reports the TTL field of the answer's OPT record (the DO bit:
- * 32768 s) as the result's TTL; an answer that names no authority
- * record at all (NSCOUNT, octets 8-9 of the header) has no SOA.
+ * then reports as the result's TTL the smallest TTL field of the records
+ * it has, its OPT record's included (the DO bit: 32768 s).
  */
 static bool
 negative_has_soa(const struct ub_result *res)
 {
-	const unsigned char *p = res->answer_packet;
-
-	return p != NULL && res->answer_len >= 12 && (p[8] != 0 || p[9] != 0);
+	return res->answer_len > 0 && dns_packet_has_soa(res->answer_packet, (size_t)res->answer_len);
 }
 
 static void

@@ -33,6 +33,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pos += l;
 		n++;
 	}
+	/* the whole input as a DNS message: bounded, whatever it holds */
+	(void)dns_packet_has_soa((const char *)data, size);
 	for (int kind = 0; kind < 2; kind++) {
 		struct dnsbl_verdict v;
 		dnsbl_verdict_of((enum dnsbl_kind)kind, cdata, lens, n, &v);

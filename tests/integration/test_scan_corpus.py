@@ -180,7 +180,10 @@ def test_scan_of_a_large_folder_keeps_memory_bounded(tmp_path):
     time, also when every scan finishes at once (no lookups): 600 copies
     of a 300 KiB message are read, scanned and printed one window after
     another, never all at once (before, every message was read and
-    scanned before the first was printed: here about 400 MiB)."""
+    scanned before the first was printed: here 207 MiB)."""
+    with open(POSTERN_BIN, "rb") as f:
+        if b"__asan_init" in f.read():
+            pytest.skip("AddressSanitizer keeps freed memory in quarantine: RSS says nothing")
     conf = write_conf(tmp_path)
     folder = tmp_path / "mail"
     folder.mkdir()

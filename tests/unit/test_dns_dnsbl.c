@@ -362,6 +362,59 @@ test_wire_names(void **state)
 	assert_int_equal(dns_reverse_name("bogus", out, sizeof(out)), -1);
 }
 
+/* Messages for dns_packet_has_soa: a header (id, flags, QD AN NS AR
+ * counts), the question "x.test A IN", then records. */
+#define HDR(an, ns, ar) "\x12\x34\x81\x83\x00\x01\x00" an "\x00" ns "\x00" ar
+#define QUESTION "\x01x\x04test\x00\x00\x01\x00\x01"
+/* test. SOA, TTL 300, rdata: root, root, serial..minimum (22 octets) */
+#define SOA_RR "\xc0\x0e\x00\x06\x00\x01\x00\x00\x01\x2c\x00\x16\x00\x00" \
+	"\x00\x00\x00\x01\x00\x00\x0e\x10\x00\x00\x07\x08\x00\x09\x3a\x80\x00\x00\x01\x2c"
+#define NS_RR "\xc0\x0e\x00\x02\x00\x01\x00\x00\x01\x2c\x00\x05\x02ns\xc0\x0e"
+#define A_RR "\xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x04\xc0\x00\x02\x01"
+#define OPT_RR "\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x00"
+
+static const struct soa_case {
+	const char *in;
+	size_t len;
+	bool want;
+} soa_cases[] = {
+	{ S(HDR("\x00", "\x01", "\x01") QUESTION SOA_RR OPT_RR), true },	/* NXDOMAIN, SOA */
+	{ S(HDR("\x00", "\x01", "\x00") QUESTION SOA_RR), true },
+	{ S(HDR("\x01", "\x01", "\x00") QUESTION A_RR SOA_RR), true },	/* SOA after an answer */
+	{ S(HDR("\x00", "\x02", "\x00") QUESTION NS_RR SOA_RR), true },
+	{ S(HDR("\x00", "\x00", "\x01") QUESTION OPT_RR), false },		/* no authority */
+	{ S(HDR("\x00", "\x01", "\x01") QUESTION NS_RR OPT_RR), false },	/* NS only */
+	{ S(HDR("\x01", "\x00", "\x00") QUESTION SOA_RR), false },		/* SOA as the answer */
+	{ S(HDR("\x00", "\x02", "\x00") QUESTION SOA_RR), false },		/* counts past the end */
+	{ S(HDR("\x00", "\x01", "\x00") "\x01x\x44test\x00\x00\x01\x00\x01" SOA_RR), false },
+	{ S(HDR("\x00", "\x01", "\x00")), false },				/* no question */
+	{ S("\x12\x34\x81\x83\x00\x01"), false },				/* short header */
+	{ S(""), false },
+};
+
+static void
+test_packet_soa(void **state)
+{
+	size_t bad = 0;
+	const struct soa_case *full = &soa_cases[0];
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(soa_cases); i++) {
+		const struct soa_case *c = &soa_cases[i];
+		CASE_CHECK(bad, dns_packet_has_soa(c->in, c->len) == c->want, i, "%s: wrong",
+		    unit_show(c->in, c->len));
+	}
+	/* every cut of a message with an SOA short of the whole SOA record
+	 * is malformed, never read past its end (ASan build) */
+	for (size_t l = 0; l < full->len - sizeof(OPT_RR) + 1; l++) {
+		char *cut = malloc(l ? l : 1);
+		memcpy(cut, full->in, l);
+		CASE_CHECK(bad, !dns_packet_has_soa(cut, l), l, "cut at %zu: SOA found", l);
+		free(cut);
+	}
+	assert_int_equal(bad, 0);
+}
+
 int
 main(void)
 {
@@ -373,6 +426,7 @@ main(void)
 		cmocka_unit_test(test_dqs_only_zones),
 		cmocka_unit_test(test_verdicts),
 		cmocka_unit_test(test_wire_names),
+		cmocka_unit_test(test_packet_soa),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

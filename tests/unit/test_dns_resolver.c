@@ -29,29 +29,36 @@ static volatile int questions;
 static pthread_t thread;
 
 /*
- * NXDOMAIN for the question in b (q octets), with an OPT record whose TTL
- * field carries the DO bit (32768, as a resolver's EDNS answer has) and,
- * when the name starts "nxsoa", the SOA of RFC 2308 (TTL and minimum
- * 300) in the authority section.
+ * NXDOMAIN for the question in b (q octets), with an OPT record (an EDNS
+ * answer's) and, when the name starts "nxsoa", the SOA of RFC 2308 (TTL
+ * and minimum 300) in the authority section, or when it starts "nxns"
+ * an NS record there instead.
  */
 static void
 nx_answer(unsigned char *b, size_t q, const struct sockaddr *to, socklen_t tl)
 {
 	bool soa = b[12] >= 5 && memcmp(b + 13, "nxsoa", 5) == 0;
+	bool ns = b[12] >= 4 && memcmp(b + 13, "nxns", 4) == 0;
 	static const unsigned char soa_rr[] = {
 		0xc0, 0x0c, 0, 6, 0, 1, 0, 0, 1, 44, 0, 22, 0, 0,
 		0, 0, 0, 1, 0, 0, 14, 16, 0, 0, 7, 8, 0, 9, 58, 128, 0, 0, 1, 44,
+	};
+	static const unsigned char ns_rr[] = {
+		0xc0, 0x0c, 0, 2, 0, 1, 0, 0, 1, 44, 0, 5, 2, 'n', 's', 0xc0, 0x0c,
 	};
 	static const unsigned char opt_rr[] = { 0, 0, 41, 4, 208, 0, 0, 128, 0, 0, 0 };
 
 	b[2] = 0x81;
 	b[3] = 0x83;
 	b[6] = b[7] = b[8] = b[10] = 0;
-	b[9] = soa ? 1 : 0;
+	b[9] = soa || ns ? 1 : 0;
 	b[11] = 1;
 	if (soa) {
 		memcpy(b + q, soa_rr, sizeof(soa_rr));
 		q += sizeof(soa_rr);
+	} else if (ns) {
+		memcpy(b + q, ns_rr, sizeof(ns_rr));
+		q += sizeof(ns_rr);
 	}
 	memcpy(b + q, opt_rr, sizeof(opt_rr));
 	sendto(dns_fd, b, q + sizeof(opt_rr), 0, to, tl);
@@ -230,8 +237,8 @@ ask(struct event_base *base, struct resolver *r, const char *name)
 
 /* RFC 2308 5: a name that does not exist is remembered for its SOA's
  * minimum; an answer without an SOA is not remembered at all (before,
- * the DO bit of its OPT record was read as a TTL: 32768 s, cut to an
- * hour, and a listing published meanwhile went unseen that long). */
+ * libunbound's TTL for it, the DO bit of an OPT record: 32768 s, was cut
+ * to an hour, and a listing published meanwhile went unseen that long). */
 static void
 test_negative_answers_kept_by_their_soa(void **state)
 {
@@ -243,6 +250,11 @@ test_negative_answers_kept_by_their_soa(void **state)
 	assert_int_equal(ask(base, r, "nxnosoa.example.test"), DNS_NXDOMAIN);
 	before = resolver_lookups(r);
 	assert_int_equal(ask(base, r, "nxnosoa.example.test"), DNS_NXDOMAIN);
+	assert_int_equal(resolver_lookups(r), before + 1);
+	/* an authority section without an SOA is none */
+	assert_int_equal(ask(base, r, "nxns.example.test"), DNS_NXDOMAIN);
+	before = resolver_lookups(r);
+	assert_int_equal(ask(base, r, "nxns.example.test"), DNS_NXDOMAIN);
 	assert_int_equal(resolver_lookups(r), before + 1);
 	assert_int_equal(ask(base, r, "nxsoa.example.test"), DNS_NXDOMAIN);
 	before = resolver_lookups(r);

@@ -117,7 +117,7 @@ generate(uint64_t *seed, char *out, size_t cap)
 			size_t len = 1 + (size_t)(r >> 4) % 20;
 			for (size_t i = 0; i < len; i++) {
 				unsigned k = (unsigned)((r >> (i % 32)) + i * 7) % 40;
-				out[n++] = k < 26 ? (char)((r >> 40) % 5 == 0 ? 'A' + k : 'a' + k) :
+				out[n++] = k < 26 ? (char)((r >> 30) % 5 == 0 ? 'A' + k : 'a' + k) :
 				    k < 36 ? (char)('0' + k - 26) : (char)('a' + k % 3);
 			}
 		} else {
