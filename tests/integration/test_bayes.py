@@ -114,6 +114,20 @@ def test_votes_only_after_the_minimum(srv, tmp_path):
     assert srv.events("bayes", status="loaded")
 
 
+def test_first_message_after_start_is_classified(make_server):
+    """The table is loaded when the server starts, not at the first scan:
+    before, the first message of a run (and those during the load) went
+    without a vote."""
+    srv = make_server(users=("bob",), config={"bayes_min_learned": "3"}, start=False)
+    for _ in range(3):
+        learn(srv, "ham", ham())
+        learn(srv, "spam", spam())
+    srv.start()
+    assert srv.events("bayes", status="loaded"), "table not loaded at start"
+    ev = send(srv, spam())
+    assert "BAYES_SPAM" in symbols(ev) and ev["verdict"] == "junk", ev
+
+
 def test_scan_shows_probability_and_tokens(srv, tmp_path):
     for _ in range(3):
         learn(srv, "ham", ham())
