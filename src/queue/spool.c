@@ -76,7 +76,7 @@ struct spool_writer {
  * and the next message is written over its blocks; one not taken within
  * SPOOL_POOL_LINGER seconds is emptied by spool_pool_sweep, and a
  * deleted message's file is emptied at once: no message stays on disk
- * through the pool. Names are a counter's (never a queue id); free/ is
+ * through the pool. Names are a counter's (never a queue id); queue-free/ is
  * emptied at start.
  */
 #define POOL_KEEP_MAX (256 * 1024)	/* larger files are emptied at once */
@@ -296,7 +296,7 @@ pool_take(const char *data_dir, const char *path)
 
 /*
  * Moves a removed message's file (path, queue/ID) into the pool first
- * (a crash after it leaves nothing under queue/: free/ is emptied at
+ * (a crash after it leaves nothing under queue/: queue-free/ is emptied at
  * start), then empties it there unless keep and small. Returns 0, or -1
  * when it was not taken (the caller unlinks it).
  */
