@@ -1,7 +1,7 @@
 # postern build. `make` builds build/postern; see README.md for the rest.
 
 CC        ?= cc
-PKGS      := libevent libevent_openssl libevent_pthreads openssl libsodium libunbound libpsl libidn2 sqlite3 libmicrohttpd libcurl jansson hiredis
+PKGS      := libevent libevent_openssl libevent_pthreads openssl libsodium libunbound libcares libpsl libidn2 sqlite3 libmicrohttpd libcurl jansson hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN      := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter
@@ -24,7 +24,7 @@ FUZZ_LIBSRCS := src/lib/xmalloc.c src/lib/pslist.c src/lib/value.c src/lib/confi
                 src/scan/score.c src/queue/reply.c src/auth/sasl.c src/scan/hdraddr.c \
                 src/policy/learn.c src/lib/durable.c src/acme/answer.c src/web/autoconfig.c src/queue/spool.c \
                 src/queue/spool_repair.c src/scan/spf.c src/scan/dkim.c src/scan/dmarc.c \
-                src/dns/resolver.c src/dns/cache.c src/scan/wallet.c src/scan/bodyaddr.c src/scan/hbl.c
+                src/dns/resolver.c src/dns/reply.c src/dns/stub.c src/dns/cache.c src/scan/wallet.c src/scan/bodyaddr.c src/scan/hbl.c
 
 # config.c reads state_backend with it (SPEC 10)
 FUZZ_LIBSRCS += src/lib/state_url.c
@@ -91,7 +91,7 @@ $(BUILD)/fuzz/obj/%.o: src/%.c $(wildcard src/*/*.h)
 	clang $(FUZZ_OBJ_CFLAGS) -c -o $@ $<
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_OBJS) -lidn2 -lpsl -ljansson -lunbound -levent -lssl -lcrypto -lz
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_OBJS) -lidn2 -lpsl -ljansson -lunbound -lcares -levent -lssl -lcrypto -lz
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -48,6 +48,7 @@ struct conn {
 	const char *wp; /* pending write */
 	size_t wlen, woff;
 	double t_dot, deadline;
+	double t_stage;	/* when the current stage began */
 	int code; /* final reply to the message */
 };
 
@@ -56,6 +57,8 @@ static size_t nitems;
 static const char *data;
 static size_t data_len;
 static struct sockaddr_in dst;
+static double stage_sum[9];
+static long stage_n[9];
 static double *lat;
 static long nlat;
 static long n_started, n_ok, n_5xx, n_4xx, n_err, n_done;
@@ -186,6 +189,7 @@ start(struct conn *c, int epfd, long j, double conn_timeout)
 	c->item = (size_t)(j % (long)nitems);
 	c->st = S_CONNECT;
 	c->deadline = now() + conn_timeout;
+	c->t_stage = now();
 	n_started++;
 	if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) {
 		struct epoll_event e = { .events = EPOLLOUT, .data.ptr = c };
@@ -221,10 +225,23 @@ take_reply(struct conn *c)
 	return 0;
 }
 
+/* the stage c was in ends: its time counts for the stage's mean */
+static void
+stage_end(struct conn *c)
+{
+	double t = now();
+
+	stage_sum[c->st] += t - c->t_stage;
+	stage_n[c->st]++;
+	c->t_stage = t;
+}
+
 static void
 on_reply(struct conn *c, int epfd, int code)
 {
 	struct item *it = &items[c->item];
+
+	stage_end(c);
 	switch (c->st) {
 	case S_BANNER:
 		if (code != 220)
@@ -284,6 +301,7 @@ on_event(struct conn *c, int epfd, uint32_t ev)
 		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l);
 		if (err)
 			return finish(c, epfd, 0);
+		stage_end(c);
 		c->st = S_BANNER;
 		return want(c, epfd, EPOLLIN);
 	}
@@ -299,6 +317,7 @@ on_event(struct conn *c, int epfd, uint32_t ev)
 		}
 		c->wp = NULL;
 		if (c->st == S_BODY) {
+			stage_end(c);
 			c->st = S_DOT;
 			c->t_dot = now();
 		}
@@ -448,6 +467,9 @@ main(int argc, char **argv)
 	printf("lat_p50_ms=%.2f\n", pct(0.50));
 	printf("lat_p99_ms=%.2f\n", pct(0.99));
 	printf("lat_mean_ms=%.2f\n", nlat ? sum / (double)nlat : 0.0);
+	for (int s = 0; s < 9; s++)
+		if (stage_n[s])
+			printf("mean_ms_%s=%.2f\n", st_name[s], stage_sum[s] * 1000.0 / (double)stage_n[s]);
 	for (int s = 0; s < 9; s++) {
 		if (stage_5xx[s])
 			printf("refused_%s=%ld\n", st_name[s], stage_5xx[s]);

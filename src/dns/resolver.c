@@ -1,12 +1,21 @@
 /*
- * libunbound glue. Queries live in a list owned by the resolver; a query
+ * Queries live in a list owned by the resolver; a query
  * completes once (answer, timeout or failure) and is freed right after
  * its callback. Cancelling marks the query so a late answer is dropped.
  * Queries for the same name and type while one is on its way share it (a
  * lookup, libunbound's callback argument): a message asks for the same
  * domain several times within milliseconds (its URLs, HELO, sender), and
  * each trip through libunbound's worker thread and pipes costs some
- * twenty system calls. A lookup lives while a query waits for it.
+ * twenty system calls. A lookup lives while a query waits for it, or,
+ * on the stub (which cannot cancel one question), until its answer
+ * comes and finds it orphaned.
+ *
+ * Two ways out: libunbound (recursion, remote forwarders, DNSSEC) or,
+ * with forwarders on this host only and no DNSSEC to validate, the c-ares
+ * stub (dns/stub.h). libunbound costs some 37 us of its worker thread a
+ * question plus the hand-off (pipes, wake-ups); on the pipeline bench
+ * that thread took a third of postern's CPU, for answers a local
+ * forwarder has already worked out.
  */
 #include "resolver.h"
 
@@ -20,6 +29,8 @@
 
 #include "dns/answer.h"
 #include "dns/cache.h"
+#include "dns/reply.h"
+#include "dns/stub.h"
 #include "lib/clock.h"
 #include "lib/xmalloc.h"
 
@@ -34,7 +45,8 @@ struct lookup {
 	int async_id;		/* libunbound's */
 	struct dns_query *waiters, *last;	/* in the order they came */
 	bool keyed;		/* in the table (a name dns_name_key takes) */
-	bool answering;		/* on_answer runs the waiters' callbacks */
+	bool answering;		/* its waiters' callbacks are running */
+	bool orphaned;		/* on the stub, no waiter left: freed when answered */
 	int type;
 	size_t bucket;
 	char key[KEY_MAX];	/* lower case, no final dot */
@@ -55,8 +67,9 @@ struct dns_query {
 
 struct resolver {
 	struct event_base *base;
-	struct ub_ctx *ctx;
+	struct ub_ctx *ctx;	/* NULL when the stub asks */
 	struct event *ev;	/* readable ub_fd */
+	struct dns_stub *stub;
 	struct dns_query *queries;
 	unsigned long count, lookups_made;
 	struct dns_cache *cache;
@@ -119,8 +132,12 @@ lookup_leave(struct dns_query *q)
 	q->lk = NULL;
 	q->lnext = q->lprev = NULL;
 	if (lk->waiters == NULL && !lk->answering) {
-		ub_cancel(lk->r->ctx, lk->async_id);
 		lookup_unkey(lk);
+		if (lk->r->stub != NULL) {
+			lk->orphaned = true;
+			return;
+		}
+		ub_cancel(lk->r->ctx, lk->async_id);
 		free(lk);
 	}
 }
@@ -190,12 +207,28 @@ negative_has_soa(const struct ub_result *res)
 	return res->answer_len > 0 && dns_packet_has_soa(res->answer_packet, (size_t)res->answer_len);
 }
 
+/* Every waiter gets the answer. A callback may cancel another waiter or
+ * ask again (a new lookup, or the cache): the list is read afresh each
+ * time and the lookup stays until the end. */
+static void
+answer_waiters(struct lookup *lk, const struct dns_answer *ans)
+{
+	struct dns_query *q;
+
+	lookup_unkey(lk);
+	lk->answering = true;
+	while ((q = lk->waiters) != NULL) {
+		lookup_leave(q);
+		complete(q, ans);
+	}
+	free(lk);
+}
+
 static void
 on_answer(void *mydata, int err, struct ub_result *res)
 {
 	struct lookup *lk = mydata;
 	struct dns_answer ans = { .status = DNS_SERVFAIL };
-	struct dns_query *q;
 
 	if (err == 0 && res != NULL) {
 		ans.rcode = res->rcode;
@@ -220,18 +253,45 @@ on_answer(void *mydata, int err, struct ub_result *res)
 			dns_cache_put(lk->r->cache, lk->name, lk->type, &ans, (unsigned)res->ttl,
 			    clock_mono_sec());
 	}
-	/* Every waiter gets the answer. A callback may cancel another
-	 * waiter or ask again (a new lookup, or the cache): the list is
-	 * read afresh each time and the lookup stays until the end. */
-	lookup_unkey(lk);
-	lk->answering = true;
-	while ((q = lk->waiters) != NULL) {
-		lookup_leave(q);
-		complete(q, &ans);
-	}
-	free(lk);
+	answer_waiters(lk, &ans);
 	if (res != NULL)
 		ub_resolve_free(res);
+}
+
+/* The stub's reply, read as libunbound's result would give it. */
+static void
+on_stub_answer(void *arg, enum dns_stub_result result, const char *msg, size_t len)
+{
+	struct lookup *lk = arg;
+	struct dns_answer ans = { .status = DNS_SERVFAIL, .rcode = 2 };
+	struct dns_reply rep = { 0 };
+
+	if (lk->orphaned || result == DNS_STUB_GONE) {
+		/* gone: every waiter left (resolver_free cancels them all first) */
+		free(lk);
+		return;
+	}
+	if (result == DNS_STUB_TIMEOUT)
+		ans.status = DNS_TIMEOUT;
+	else if (result == DNS_STUB_REPLY && dns_reply_parse(msg, len, lk->type, &rep) == 0) {
+		ans.rcode = rep.rcode;
+		if (rep.rcode == 0 && rep.count > 0) {
+			ans.status = DNS_OK;
+			ans.count = rep.count;
+			ans.data = (const char *const *)rep.data;
+			ans.len = rep.len;
+		} else if (rep.rcode == 3)
+			ans.status = DNS_NXDOMAIN;
+		else if (rep.rcode == 0)
+			ans.status = DNS_NODATA;
+		/* RFC 2308 5 as for libunbound's answers */
+		if (ans.status != DNS_SERVFAIL && rep.ttl > 0 &&
+		    (ans.status == DNS_OK || dns_packet_has_soa(msg, len)))
+			dns_cache_put(lk->r->cache, lk->name, lk->type, &ans, rep.ttl,
+			    clock_mono_sec());
+	}
+	answer_waiters(lk, &ans);
+	dns_reply_clear(&rep);
 }
 
 static void
@@ -266,7 +326,18 @@ resolver_new(struct event_base *base, const struct resolver_options *opt, char *
 	int rc;
 
 	r->base = base;
+	r->cache = dns_cache_new(CACHE_SLOTS);
+	if (!opt->dnssec && !opt->libunbound_only &&
+	    dns_stub_suits(opt->forwarders, opt->nforwarders)) {
+		if ((r->stub = dns_stub_new(base, opt->forwarders, opt->nforwarders, err)) == NULL) {
+			dns_cache_free(r->cache);
+			free(r);
+			return NULL;
+		}
+		return r;
+	}
 	if ((r->ctx = ub_ctx_create()) == NULL) {
+		dns_cache_free(r->cache);
 		*err = xstrdup("libunbound: cannot create context");
 		free(r);
 		return NULL;
@@ -320,11 +391,11 @@ resolver_new(struct event_base *base, const struct resolver_options *opt, char *
 	}
 	r->ev = event_new(base, ub_fd(r->ctx), EV_READ | EV_PERSIST, on_readable, r);
 	event_add(r->ev, NULL);
-	r->cache = dns_cache_new(CACHE_SLOTS);
 	return r;
 fail:
 	*err = xasprintf("libunbound: %s", ub_strerror(rc));
 	ub_ctx_delete(r->ctx);
+	dns_cache_free(r->cache);
 	free(r);
 	return NULL;
 }
@@ -336,8 +407,12 @@ resolver_free(struct resolver *r)
 		return;
 	while (r->queries != NULL)
 		dns_cancel(r->queries);
-	event_free(r->ev);
-	ub_ctx_delete(r->ctx);
+	if (r->stub != NULL)
+		dns_stub_free(r->stub);	/* frees the orphaned lookups */
+	else {
+		event_free(r->ev);
+		ub_ctx_delete(r->ctx);
+	}
 	dns_cache_free(r->cache);
 	free(r);
 }
@@ -385,7 +460,11 @@ dns_query(struct resolver *r, const char *name, int type, unsigned timeout_ms,
 	lk->r = r;
 	lk->type = type;
 	memcpy(lk->name, name, nlen + 1);
-	rc = ub_resolve_async(r->ctx, name, type, 1 /* IN */, lk, on_answer, &lk->async_id);
+	if (r->stub != NULL)
+		rc = dns_stub_send(r->stub, name, type, on_stub_answer, lk);
+	else
+		rc = ub_resolve_async(r->ctx, name, type, 1 /* IN */, lk, on_answer,
+		    &lk->async_id);
 	if (rc != 0) {
 		/* Never call back from inside dns_query: the caller may not
 		 * be ready for it. Fail from the loop instead. */

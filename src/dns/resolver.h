@@ -1,8 +1,9 @@
 /*
  * Asynchronous DNS on libunbound, driven by the libevent loop through
  * ub_fd(). Full recursion by default (Spamhaus refuses queries arriving
- * through public resolvers), forwarders when configured. libunbound caches
- * answers for their TTL. Every query has a deadline: a lookup that does
+ * through public resolvers), forwarders when configured; forwarders on
+ * this host alone, without DNSSEC, are asked through a stub (dns/stub.h).
+ * Answers are cached for their TTL. Every query has a deadline: a lookup that does
  * not answer in time completes with DNS_TIMEOUT and the caller goes on.
  */
 #ifndef POSTERN_DNS_RESOLVER_H
@@ -51,6 +52,7 @@ struct resolver_options {
 	bool dnssec;				/* validate with the root key */
 	const char *trust_anchor_file;		/* default Debian's root.key */
 	const char *root_hints_file;		/* a private root (NULL: the built-in one) */
+	bool libunbound_only;			/* tests: never the stub (dns/stub.h) */
 };
 
 /* NULL with *err (caller frees) when libunbound refuses the setup. */

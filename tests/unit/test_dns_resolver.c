@@ -1,6 +1,8 @@
 /*
- * Tests of the resolver (src/dns/resolver.h) against a real libunbound
- * forwarding to a tiny DNS responder on 127.0.0.1 (a thread here): every
+ * Tests of the resolver (src/dns/resolver.h) forwarding to a tiny DNS
+ * responder on 127.0.0.1 (a thread here), run twice: through the c-ares
+ * stub (what a forwarder on this host gets) and through libunbound (what
+ * remote forwarders and DNSSEC get). Every
  * A question gets 192.0.2.N (N: how many questions it has seen) with TTL
  * 0, so nothing is cached, after DELAY_MS, so queries overlap. Queries
  * for the same name while one is on its way share it: each still gets
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "dns/resolver.h"
+#include "dns/stub.h"
 
 #define DELAY_MS 200
 #define LOOP_S 10
@@ -27,6 +30,7 @@ static unsigned short dns_port;
 static volatile int stop;
 static volatile int questions;
 static pthread_t thread;
+static bool via_libunbound;	/* the second run */
 
 /*
  * NXDOMAIN for the question in b (q octets), with an OPT record (an EDNS
@@ -167,7 +171,8 @@ static struct resolver *
 new_resolver(struct event_base *base)
 {
 	struct hostport fwd;
-	struct resolver_options opt = { .forwarders = &fwd, .nforwarders = 1 };
+	struct resolver_options opt = { .forwarders = &fwd, .nforwarders = 1,
+	    .libunbound_only = via_libunbound };
 	struct resolver *r;
 	char *err = NULL;
 
@@ -329,6 +334,78 @@ test_cancel_from_callback(void **state)
 	event_base_free(base);
 }
 
+/* Freed with a question on its way: its callback never runs, and what
+ * waits for the answer is freed (ASan's leak check). */
+static void
+test_free_with_question_out(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct resolver *r = new_resolver(base);
+	struct timeval tv = { 0, 50 * 1000 };
+	int pending = 1;
+	struct got g = { .pending = &pending, .base = base };
+
+	(void)state;
+	dns_query(r, "gone.example.", DNS_TYPE_A, 5000, on_done, &g);
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	resolver_free(r);
+	assert_false(g.done);
+	event_base_free(base);
+}
+
+/* Which forwarders the stub takes: only addresses of this host. */
+static void
+test_stub_only_on_loopback(void **state)
+{
+	static const struct {
+		const char *hosts[3];
+		bool suits;
+	} cases[] = {
+		{ { "127.0.0.1" }, true },
+		{ { "127.53.0.9" }, true },
+		{ { "::1" }, true },
+		{ { "127.0.0.1", "::1" }, true },
+		{ { "0:0:0:0:0:0:0:1" }, true },
+		{ { "128.0.0.1" }, false },
+		{ { "192.0.2.53" }, false },
+		{ { "::ffff:127.0.0.1" }, false },	/* a v4 peer: not ::1 */
+		{ { "2001:db8::1" }, false },
+		{ { "127.0.0.1", "192.0.2.53" }, false },
+		{ { "localhost" }, false },	/* a name: not known to be here */
+		{ { "" }, false },
+		{ { NULL }, false },		/* no forwarder: recursion */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct hostport hp[3];
+		size_t n = 0;
+		memset(hp, 0, sizeof(hp));
+		for (; n < 3 && cases[i].hosts[n] != NULL; n++) {
+			snprintf(hp[n].host, sizeof(hp[n].host), "%s", cases[i].hosts[n]);
+			hp[n].port = 53;
+		}
+		if (dns_stub_suits(hp, n) != cases[i].suits)
+			fail_msg("case %zu (%s): expected %d", i,
+			    cases[i].hosts[0] ? cases[i].hosts[0] : "none", cases[i].suits);
+	}
+}
+
+static int
+setup_stub(void **state)
+{
+	via_libunbound = false;
+	return setup(state);
+}
+
+static int
+setup_libunbound(void **state)
+{
+	via_libunbound = true;
+	return setup(state);
+}
+
 int
 main(void)
 {
@@ -337,7 +414,13 @@ main(void)
 		cmocka_unit_test(test_shared_deadline_and_cancel),
 		cmocka_unit_test(test_cancel_from_callback),
 		cmocka_unit_test(test_negative_answers_kept_by_their_soa),
+		cmocka_unit_test(test_free_with_question_out),
 	};
+	const struct CMUnitTest pure[] = {
+		cmocka_unit_test(test_stub_only_on_loopback),
+	};
+	int failed = cmocka_run_group_tests_name("stub", tests, setup_stub, teardown);
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	failed += cmocka_run_group_tests_name("libunbound", tests, setup_libunbound, teardown);
+	return failed + cmocka_run_group_tests(pure, NULL, NULL);
 }
