@@ -59,18 +59,48 @@ session_enter(struct session *s, enum session_state st)
 void
 reply(struct session *s, const char *fmt, ...)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
+	struct evbuffer *out = s->replies ? s->replies : bufferevent_get_output(s->bev);
 	va_list ap;
 
 	va_start(ap, fmt);
 	evbuffer_add_vprintf(out, fmt, ap);
 	va_end(ap);
 	evbuffer_add(out, "\r\n", 2);
+	if (s->replies && !s->replies_queued) {
+		/* after the rest of this turn: a pipelined batch's replies,
+		 * or a multi-line one, leave together */
+		s->replies_queued = true;
+		event_active(s->replies_ev, EV_WRITE, 1);
+	}
+}
+
+void
+replies_flush(struct session *s)
+{
+	if (s->replies != NULL && evbuffer_get_length(s->replies) > 0)
+		evbuffer_add_buffer(bufferevent_get_output(s->bev), s->replies);
+}
+
+/* Writes the waiting replies at once when nothing is queued before them;
+ * what the socket does not take (or an error) is left to the
+ * bufferevent, which writes the rest and reports the error. */
+static void
+on_replies(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	s->replies_queued = false;
+	if (evbuffer_get_length(s->replies) == 0)
+		return;
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		(void)evbuffer_write(s->replies, bufferevent_getfd(s->bev));
+	replies_flush(s);
 }
 
 void
 session_close(struct session *s)
 {
+	replies_flush(s);
 	session_enter(s, S_CLOSING);
 	/* on_write frees the session once the reply is out. */
 	bufferevent_setcb(s->bev, NULL, on_write, session_on_event, s);
@@ -443,6 +473,10 @@ session_free(struct session *s)
 	verifier_cancel(s->auth_req);
 	if (s->close_timer)
 		event_free(s->close_timer);
+	if (s->replies_ev)
+		event_free(s->replies_ev);
+	if (s->replies)
+		evbuffer_free(s->replies);
 	if (s->data_timer)
 		event_free(s->data_timer);
 	if (s->bev)
@@ -552,10 +586,17 @@ session_start(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 		SSL *ssl = SSL_new(srv->ssl_ctx);
 		s->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl,
 		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	} else
+	} else {
 		s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+		s->replies = evbuffer_new();
+		s->replies_ev = event_new(srv->base, -1, 0, on_replies, s);
+	}
 	if (s->bev == NULL) {
 		evutil_closesocket(fd);
+		if (s->replies_ev)
+			event_free(s->replies_ev);
+		if (s->replies)
+			evbuffer_free(s->replies);
 		free(s);
 		return;
 	}

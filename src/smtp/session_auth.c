@@ -29,6 +29,18 @@ starttls_begin(struct session *s)
 	/* CVE-2011-0411: whatever the client pipelined after STARTTLS came
 	 * in plain text and must not be executed inside the TLS session. */
 	evbuffer_drain(in, evbuffer_get_length(in));
+	/* the 220 goes out in plain text before the handshake; every reply
+	 * after it goes through TLS */
+	replies_flush(s);
+	if (s->replies_ev) {
+		event_free(s->replies_ev);
+		s->replies_ev = NULL;
+		s->replies_queued = false;
+	}
+	if (s->replies) {
+		evbuffer_free(s->replies);
+		s->replies = NULL;
+	}
 	tlsbev = bufferevent_openssl_filter_new(s->srv->base, s->bev, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (tlsbev == NULL) {

@@ -97,6 +97,13 @@ struct session {
 	char auth_user[SASL_FIELD_MAX];	/* LOGIN: the user name given */
 	struct verify_req *auth_req;	/* password check in flight */
 	struct event *close_timer;	/* waits for the last reply to flush */
+	/* Plain-text sessions: replies wait here until the loop has run
+	 * what this event's turn follows, then go out in one write
+	 * (replies_flush) instead of through the bufferevent's write event,
+	 * which costs two epoll_ctl calls and a loop turn a reply. */
+	struct evbuffer *replies;	/* NULL: replies go to bev's output */
+	struct event *replies_ev;
+	bool replies_queued;
 	unsigned close_polls;
 	struct event *data_timer;	/* the transfer deadline (SPEC 2, smtp_timeout) */
 	struct timeval data_start;	/* when the current DATA/BDAT transfer began */
@@ -106,6 +113,9 @@ struct session {
 /* session.c */
 void session_enter(struct session *s, enum session_state st);
 void reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Moves the replies not yet written to bev's output, where what must
+ * follow them (TLS, the close) finds them in order. */
+void replies_flush(struct session *s);
 /* Sends a verdict's refusal, logs event=reject and counts the error:
  * the one place a policy decision reaches the client. */
 void session_refuse(struct session *s, const struct decision *v, const char *stage,
