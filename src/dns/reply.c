@@ -263,6 +263,12 @@ dns_reply_parse(const char *buf, size_t len, int qtype, struct dns_reply *out)
 			goto bad;
 		if (rr.type != TYPE_OPT)
 			lower_ttl(&ttl_neg, &seen_neg, rr.ttl);
+		/* RFC 2308 5: a negative answer lasts the smaller of the
+		 * SOA's TTL and its MINIMUM, the rdata's last field */
+		if (rr.type == TYPE_SOA && rr.rdend - rr.rd >= 22) {
+			uint32_t minimum = get32(p + rr.rdend - 4);
+			lower_ttl(&ttl_neg, &seen_neg, minimum > INT32_MAX ? 0 : minimum);
+		}
 	}
 	out->rcode = p[3] & 0x0F;
 	out->count = k.count;

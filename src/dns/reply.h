@@ -27,7 +27,8 @@ struct dns_reply {
  * rdata of NS, CNAME, PTR, MX and SOA records are decompressed, so a
  * record reads as libunbound's result gives it. ttl: for data, the
  * smallest TTL in the answer section; for no data, the smallest in the
- * answer and authority sections (the SOA's, RFC 2308); a TTL above 2^31-1
+ * answer and authority sections, an SOA's MINIMUM included (RFC 2308
+ * 5); a TTL above 2^31-1
  * counts as 0 (RFC 2181 8). Returns 0, or -1 for a malformed message
  * (out is then empty). Free with dns_reply_clear either way.
  */

@@ -62,6 +62,7 @@ struct dns_query {
 	dns_cb *cb;
 	void *arg;
 	bool failed;		/* submission refused: fail from the timer */
+	bool no_such_name;	/* a name kept out of the DNS: NXDOMAIN from the timer */
 	struct dns_cached *hit;	/* answered from the cache: from the timer */
 };
 
@@ -271,8 +272,10 @@ on_stub_answer(void *arg, enum dns_stub_result result, const char *msg, size_t l
 		free(lk);
 		return;
 	}
-	if (result == DNS_STUB_TIMEOUT)
+	if (result == DNS_STUB_TIMEOUT) {
 		ans.status = DNS_TIMEOUT;
+		ans.rcode = 0;	/* as from the query's own deadline */
+	}
 	else if (result == DNS_STUB_REPLY && dns_reply_parse(msg, len, lk->type, &rep) == 0) {
 		ans.rcode = rep.rcode;
 		if (rep.rcode == 0 && rep.count > 0) {
@@ -307,6 +310,11 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct dns_query *q = arg;
 	struct dns_answer ans = { .status = q->failed ? DNS_SERVFAIL : DNS_TIMEOUT };
+
+	if (q->no_such_name) {
+		ans.status = DNS_NXDOMAIN;
+		ans.rcode = 3;
+	}
 
 	if (q->hit != NULL) {
 		/* complete() frees q and with it the copy: answer from a copy
@@ -469,7 +477,10 @@ dns_query(struct resolver *r, const char *name, int type, unsigned timeout_ms,
 		/* Never call back from inside dns_query: the caller may not
 		 * be ready for it. Fail from the loop instead. */
 		free(lk);
-		q->failed = true;
+		if (r->stub != NULL && rc == DNS_STUB_NO_SUCH_NAME)
+			q->no_such_name = true;
+		else
+			q->failed = true;
 		tv.tv_sec = 0;
 		tv.tv_usec = 0;
 		evtimer_add(q->timer, &tv);

@@ -58,7 +58,9 @@ struct resolver_options {
 /* NULL with *err (caller frees) when libunbound refuses the setup. */
 struct resolver *resolver_new(struct event_base *base, const struct resolver_options *opt,
     char **err);
-/* Cancels pending queries (their callbacks never run). NULL is a no-op. */
+/* Cancels pending queries (their callbacks never run). NULL is a no-op.
+ * Never from inside a query's callback: the answer being handed out
+ * would be freed under it. */
 void resolver_free(struct resolver *r);
 
 /*

@@ -13,12 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/xmalloc.h"
 
 #define EDNS_SIZE 1232		/* the DNS flag day 2020 size: no fragments */
 #define FIRST_TRY_MS 250	/* doubled at each round over the servers */
-#define TRIES 4		/* 250 + 500 + 1000 + 2000 ms: past every deadline of ours */
+#define TRIES 7		/* 250 ms doubled six times: 32 s, past every deadline of
+			 * ours (each query's own timer decides) */
 /* One socket takes every answer: a burst of hundreds while the loop is
  * busy must wait in its buffer, not be dropped and asked again after
  * FIRST_TRY_MS (the kernel caps this at net.core.rmem_max). */
@@ -36,6 +38,7 @@ struct dns_stub {
 	ares_channel channel;
 	struct watched *watched;
 	struct event *timer;
+	struct timespec timer_at;	/* when the armed timer fires */
 	size_t out;		/* questions sent, not yet called back */
 };
 
@@ -72,15 +75,53 @@ dns_stub_suits(const struct hostport *servers, size_t n)
 	return true;
 }
 
+static struct timespec
+mono_after(long ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+static bool
+before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static void
+set_timer(struct dns_stub *s, long ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	s->timer_at = mono_after(ms);
+	evtimer_add(s->timer, &tv);
+}
+
+/*
+ * After a question went out or packets were read: any retransmission
+ * c-ares has just scheduled is at least FIRST_TRY_MS away, so the timer
+ * must fire by then (it may be armed later, for an older question's
+ * later try). It fires early at worst, and then asks c-ares.
+ */
 static void
 arm_timer(struct dns_stub *s)
 {
-	struct timeval tv, *next;
+	struct timespec limit;
 
-	if (s->out == 0 || evtimer_pending(s->timer, NULL))
+	if (s->out == 0)
 		return;
-	if ((next = ares_timeout(s->channel, NULL, &tv)) != NULL)
-		evtimer_add(s->timer, next);
+	limit = mono_after(FIRST_TRY_MS);
+	if (evtimer_pending(s->timer, NULL) && !before(&limit, &s->timer_at))
+		return;
+	set_timer(s, FIRST_TRY_MS);
 }
 
 static void
@@ -93,13 +134,18 @@ on_socket(evutil_socket_t fd, short what, void *arg)
 	arm_timer(s);
 }
 
+/* c-ares's earliest deadline (ares_timeout walks every question: only
+ * here, at most every FIRST_TRY_MS) */
 static void
 on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct dns_stub *s = arg;
+	struct timeval tv, *next;
 
 	ares_process_fd(s->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-	arm_timer(s);
+	if (s->out == 0 || (next = ares_timeout(s->channel, NULL, &tv)) == NULL)
+		return;
+	set_timer(s, next->tv_sec * 1000 + next->tv_usec / 1000 + 1);
 }
 
 /* c-ares opens, changes or closes a socket: watch it as it says. */
@@ -181,8 +227,15 @@ dns_stub_new(struct event_base *base, const struct hostport *servers, size_t n, 
 	}
 	memset(&o, 0, sizeof(o));
 	/* names are asked as given: no search list, no HOSTALIASES, no
-	 * /etc/hosts (the forwarder is the only source) */
-	o.flags = ARES_FLAG_EDNS | ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
+	 * /etc/hosts (the forwarder is the only source); the socket stays
+	 * open between bursts; a SERVFAIL or REFUSED is an answer, with its
+	 * rcode, as libunbound gives it, not a reason to ask TRIES times.
+	 * EDNS: c-ares 1.18 takes UDP replies up to ednspsz only with the
+	 * flag (without it, any reply over 512 octets is asked again over
+	 * TCP); a forwarder answering FORMERR without OPT turns it off for
+	 * the channel. */
+	o.flags = ARES_FLAG_EDNS | ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES |
+	    ARES_FLAG_STAYOPEN | ARES_FLAG_NOCHECKRESP;
 	o.ednspsz = EDNS_SIZE;
 	o.timeout = FIRST_TRY_MS;
 	o.tries = TRIES;
@@ -245,10 +298,16 @@ int
 dns_stub_send(struct dns_stub *s, const char *name, int type, dns_stub_cb *cb, void *arg)
 {
 	unsigned char *qbuf = NULL;
-	int qlen = 0;
+	int qlen = 0, rc;
 	struct stub_req *req;
 
-	if (ares_create_query(name, CLASS_IN, type, 0, 1, &qbuf, &qlen, EDNS_SIZE) != ARES_SUCCESS)
+	/* c-ares 1.18 sends the id it is given (later versions pick one):
+	 * a random one, or every answer is matched by its question alone */
+	rc = ares_create_query(name, CLASS_IN, type, (unsigned short)arc4random_uniform(65536), 1,
+	    &qbuf, &qlen, EDNS_SIZE);
+	if (rc == ARES_ENOTFOUND)
+		return DNS_STUB_NO_SUCH_NAME;	/* .onion (RFC 7686 2) */
+	if (rc != ARES_SUCCESS)
 		return -1;
 	req = xcalloc(1, sizeof(*req));
 	req->s = s;

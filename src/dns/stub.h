@@ -15,8 +15,8 @@
 #include "lib/value.h"
 
 enum dns_stub_result {
-	DNS_STUB_REPLY,		/* msg/len: the reply (NOERROR or NXDOMAIN) */
-	DNS_STUB_FAILED,	/* every forwarder failed or refused */
+	DNS_STUB_REPLY,		/* msg/len: the reply, whatever its rcode */
+	DNS_STUB_FAILED,	/* no forwarder could be asked */
 	DNS_STUB_TIMEOUT,	/* no forwarder answered in time */
 	DNS_STUB_GONE,		/* the stub is being freed */
 };
@@ -40,11 +40,15 @@ struct dns_stub *dns_stub_new(struct event_base *base, const struct hostport *se
 /* Every pending callback runs with DNS_STUB_GONE first. NULL is a no-op. */
 void dns_stub_free(struct dns_stub *s);
 
+/* dns_stub_send's answer for a name no DNS may be asked about */
+#define DNS_STUB_NO_SUCH_NAME 1
+
 /*
- * Asks name/type (class IN, recursion desired, EDNS 1232). cb runs
- * exactly once, from the loop, never from inside this call. Returns -1
- * when the question cannot be sent (a name c-ares refuses, no socket):
- * cb will then never run.
+ * Asks name/type (class IN, recursion desired, EDNS 1232, a random id).
+ * cb runs exactly once, from the loop, never from inside this call.
+ * Returns 0; DNS_STUB_NO_SUCH_NAME for a .onion name, which RFC 7686
+ * keeps out of the DNS (the answer is NXDOMAIN); -1 when the question
+ * cannot be sent (a name c-ares refuses, no socket). cb never runs then.
  */
 int dns_stub_send(struct dns_stub *s, const char *name, int type, dns_stub_cb *cb, void *arg);
 

@@ -51,7 +51,7 @@ SANITIZER_MARKERS = (
 
 
 # Libraries a C test driver linked against libpostern.a needs.
-DRIVER_PKGS = "libevent libevent_openssl libevent_pthreads openssl libsodium libunbound libpsl"
+DRIVER_PKGS = "libevent libevent_openssl libevent_pthreads openssl libsodium libunbound libcares libpsl"
 
 
 def build_dir():

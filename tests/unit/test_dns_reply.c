@@ -212,7 +212,22 @@ test_negative_ttl(void **state)
 	assert_int_equal(r.rcode, 3);
 	assert_int_equal(r.count, 0);
 	assert_null(r.data);
-	assert_int_equal(r.ttl, 900);
+	assert_int_equal(r.ttl, 60);	/* its MINIMUM is smaller (RFC 2308 5) */
+	dns_reply_clear(&r);
+
+	/* the SOA's own TTL when it is the smaller */
+	start(&m, 3, 0, 1, "nx.example.test", 1);
+	rr_hdr(&m, 12 + 3, 6, 120, 0);
+	rd = m.n;
+	put(&m, "\2ns", 3);
+	put_ptr(&m, 12 + 3);
+	put(&m, "\4host", 5);
+	put_ptr(&m, 12 + 3);
+	for (int i = 0; i < 5; i++)
+		put32(&m, 300);
+	m.b[rd - 1] = (unsigned char)(m.n - rd);
+	assert_int_equal(dns_reply_parse((char *)m.b, m.n, 1, &r), 0);
+	assert_int_equal(r.ttl, 120);
 	dns_reply_clear(&r);
 
 	/* nothing to take a TTL from: not kept; a TTL over 2^31-1 counts 0 */

@@ -31,6 +31,12 @@ static volatile int stop;
 static volatile int questions;
 static pthread_t thread;
 static bool via_libunbound;	/* the second run */
+/* What the responder saw: the ids of the last questions, and whether
+ * it has dropped the first "drop1" question yet. */
+#define IDS_KEPT 64
+static volatile unsigned ids[IDS_KEPT];
+static volatile int nids;
+static volatile int dropped;
 
 /*
  * NXDOMAIN for the question in b (q octets), with an OPT record (an EDNS
@@ -95,7 +101,21 @@ responder(void *arg)
 		if (q > (size_t)n)
 			continue;
 		questions++;
+		ids[nids++ % IDS_KEPT] = ((unsigned)b[0] << 8) | b[1];
+		if (b[12] >= 4 && memcmp(b + 13, "hole", 4) == 0)
+			continue;	/* a forwarder that never answers */
+		if (b[12] >= 5 && memcmp(b + 13, "drop1", 5) == 0 && !dropped) {
+			dropped = 1;	/* the first packet is lost */
+			continue;
+		}
 		usleep(DELAY_MS * 1000);
+		if (b[12] >= 2 && b[13] == 's' && b[14] == 'f') {
+			b[2] = 0x81;
+			b[3] = 0x82;	/* SERVFAIL, no record */
+			b[6] = b[7] = b[8] = b[9] = b[10] = b[11] = 0;
+			sendto(dns_fd, b, q, 0, (struct sockaddr *)&from, fl);
+			continue;
+		}
 		if (b[12] >= 2 && b[13] == 'n' && b[14] == 'x') {
 			nx_answer(b, q, (struct sockaddr *)&from, fl);
 			continue;
@@ -126,6 +146,8 @@ setup(void **state)
 		return -1;
 	dns_port = ntohs(a.sin_port);
 	stop = 0;
+	nids = 0;
+	dropped = 0;
 	return pthread_create(&thread, NULL, responder, NULL) == 0 ? 0 : -1;
 }
 
@@ -354,6 +376,121 @@ test_free_with_question_out(void **state)
 	event_base_free(base);
 }
 
+/* A SERVFAIL is an answer: SERVFAIL at once, asked once; a forwarder
+ * that never answers: the query's own deadline. */
+static void
+test_servfail_and_silence(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct resolver *r = new_resolver(base);
+	int pending = 2, before = questions;
+	struct got sf = { .pending = &pending, .base = base }, hole = sf;
+
+	(void)state;
+	dns_query(r, "sf.example.test", DNS_TYPE_A, 3000, on_done, &sf);
+	dns_query(r, "hole.example.test", DNS_TYPE_A, 600, on_done, &hole);
+	run(base);
+	assert_true(sf.done && hole.done);
+	assert_int_equal(sf.status, DNS_SERVFAIL);
+	assert_int_equal(hole.status, DNS_TIMEOUT);
+	/* the stub asks the hole again at 250 and 750 ms (before the
+	 * deadline: 2 or 3 packets), the SERVFAIL once */
+	if (!via_libunbound)
+		assert_in_range(questions - before, 3, 4);
+	resolver_free(r);
+	event_base_free(base);
+}
+
+/* Every question has an id of its own (c-ares 1.18 sends the one it is
+ * given: zero for all of them, once). */
+static void
+test_random_ids(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct resolver *r = new_resolver(base);
+	int pending = 4, first = nids;
+	struct got g[4];
+	char name[64];
+	int distinct = 0;
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		g[i] = (struct got){ .pending = &pending, .base = base };
+		snprintf(name, sizeof(name), "id%d.example.test", i);
+		dns_query(r, name, DNS_TYPE_A, 5000, on_done, &g[i]);
+	}
+	run(base);
+	assert_true(nids - first >= 4);
+	for (int i = first + 1; i < nids; i++)
+		if (ids[i % IDS_KEPT] != ids[first % IDS_KEPT])
+			distinct++;
+	assert_true(distinct > 0);
+	resolver_free(r);
+	event_base_free(base);
+}
+
+/* .onion names never reach the DNS (RFC 7686 2): NXDOMAIN. */
+static void
+test_onion(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct resolver *r = new_resolver(base);
+	int before = questions;
+
+	(void)state;
+	assert_int_equal(ask(base, r, "hidden.onion"), DNS_NXDOMAIN);
+	assert_int_equal(questions, before);
+	resolver_free(r);
+	event_base_free(base);
+}
+
+struct later {
+	struct resolver *r;
+	struct got *g;
+};
+
+static void
+ask_later(evutil_socket_t fd, short what, void *arg)
+{
+	struct later *l = arg;
+
+	dns_query(l->r, "drop1.example.test", DNS_TYPE_A, 1200, on_done, l->g);
+}
+
+/* A question whose first packet is lost is asked again after 250 ms,
+ * even while the timer waits for an older question's far later try
+ * (which once held the retry back for seconds). */
+static void
+test_lost_packet_asked_again(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct resolver *r = new_resolver(base);
+	int pending = 2;
+	struct got hole = { .pending = &pending, .base = base }, drop = hole;
+	struct later l = { r, &drop };
+	struct event *t = evtimer_new(base, ask_later, &l);
+	struct timeval at = { 1, 800 * 1000 };
+
+	(void)state;
+	if (via_libunbound) {
+		/* its own retry timers, not ours */
+		event_free(t);
+		resolver_free(r);
+		event_base_free(base);
+		skip();
+	}
+	/* the hole's tries: 0, 250, 750, 1750, then 3750 ms */
+	dns_query(r, "hole.example.test", DNS_TYPE_A, 4000, on_done, &hole);
+	evtimer_add(t, &at);
+	run(base);
+	assert_true(drop.done);
+	assert_int_equal(drop.status, DNS_OK);
+	assert_int_equal(dropped, 1);
+	event_free(t);
+	resolver_free(r);
+	event_base_free(base);
+}
+
 /* Which forwarders the stub takes: only addresses of this host. */
 static void
 test_stub_only_on_loopback(void **state)
@@ -415,6 +552,10 @@ main(void)
 		cmocka_unit_test(test_cancel_from_callback),
 		cmocka_unit_test(test_negative_answers_kept_by_their_soa),
 		cmocka_unit_test(test_free_with_question_out),
+		cmocka_unit_test(test_servfail_and_silence),
+		cmocka_unit_test(test_random_ids),
+		cmocka_unit_test(test_onion),
+		cmocka_unit_test(test_lost_packet_asked_again),
 	};
 	const struct CMUnitTest pure[] = {
 		cmocka_unit_test(test_stub_only_on_loopback),
