@@ -19,6 +19,16 @@ struct gs_request {
 	unsigned long ticket;
 	groupsync_cb *cb;
 	void *arg;
+	int fd;			/* to cut and close before the sync, or -1 */
+	long long cut;		/* length to cut fd to, or -1 */
+	int status;		/* errno of that, 0 when fine */
+};
+
+/* The files one sync closes first, taken from the requests it covers. */
+struct gs_file {
+	struct gs_request *r;
+	int fd;
+	long long cut;
 };
 
 struct groupsync {
@@ -37,10 +47,51 @@ struct groupsync {
 	unsigned long count;
 };
 
+/*
+ * Under the lock: the files of the requests this sync covers (their
+ * ticket is at most the one starting), not yet closed. The requests stay
+ * in the list until their sync is done, so r stays valid after the lock
+ * is let go; only this thread writes r->status, before the sync it
+ * reports, and the loop reads it after.
+ */
+static struct gs_file *
+take_files(struct groupsync *gs, size_t *n, size_t *cap, struct gs_file *files)
+{
+	*n = 0;
+	for (struct gs_request *r = gs->pending; r != NULL; r = r->next) {
+		if (r->fd == -1 || r->ticket > gs->started)
+			continue;
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 64;
+			files = xrealloc(files, *cap * sizeof(*files));
+		}
+		files[(*n)++] = (struct gs_file){ r, r->fd, r->cut };
+		r->fd = -1;
+	}
+	return files;
+}
+
+/* The cut can free blocks (and wait for a discard), the close can flush:
+ * both here, off the event loop, before the sync that covers them. */
+static void
+close_files(struct gs_file *files, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int status = 0;
+		if (files[i].cut >= 0 && ftruncate(files[i].fd, (off_t)files[i].cut) == -1)
+			status = errno;
+		if (close(files[i].fd) == -1 && status == 0)
+			status = errno;
+		files[i].r->status = status;
+	}
+}
+
 static void *
 sync_thread(void *arg)
 {
 	struct groupsync *gs = arg;
+	struct gs_file *files = NULL;
+	size_t nfiles = 0, capfiles = 0;
 	char byte = 1;
 
 	pthread_mutex_lock(&gs->lock);
@@ -51,7 +102,9 @@ sync_thread(void *arg)
 		if (gs->wanted <= gs->done && gs->stop)
 			break;
 		gs->started = gs->done + 1;
+		files = take_files(gs, &nfiles, &capfiles, files);
 		pthread_mutex_unlock(&gs->lock);
+		close_files(files, nfiles);
 		rc = syncfs(gs->fd);
 		status = rc == -1 ? errno : 0;
 		pthread_mutex_lock(&gs->lock);
@@ -63,6 +116,7 @@ sync_thread(void *arg)
 			(void)!write(gs->pipe[1], &byte, 1);
 	}
 	pthread_mutex_unlock(&gs->lock);
+	free(files);
 	return NULL;
 }
 
@@ -87,7 +141,13 @@ deliver_results(struct groupsync *gs, bool all)
 	pthread_mutex_unlock(&gs->lock);
 	while ((r = ready) != NULL) {
 		ready = r->next;
-		r->cb(r->arg, status);
+		if (r->fd != -1) {
+			/* never reached by a sync (groupsync_free): closed,
+			 * and not durable */
+			close(r->fd);
+			r->status = r->status ? r->status : EIO;
+		}
+		r->cb(r->arg, r->status ? r->status : status);
 		free(r);
 	}
 }
@@ -164,10 +224,18 @@ groupsync_free(struct groupsync *gs)
 void
 groupsync_request(struct groupsync *gs, groupsync_cb *cb, void *arg)
 {
+	groupsync_request_close(gs, -1, -1, cb, arg);
+}
+
+void
+groupsync_request_close(struct groupsync *gs, int fd, long long cut, groupsync_cb *cb, void *arg)
+{
 	struct gs_request *r = xcalloc(1, sizeof(*r));
 
 	r->cb = cb;
 	r->arg = arg;
+	r->fd = fd;
+	r->cut = cut;
 	pthread_mutex_lock(&gs->lock);
 	r->ticket = gs->started + 1;
 	if (gs->wanted < r->ticket)

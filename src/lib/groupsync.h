@@ -28,6 +28,13 @@ void groupsync_free(struct groupsync *gs);
  * The callback always runs exactly once (also at groupsync_free).
  */
 void groupsync_request(struct groupsync *gs, groupsync_cb *cb, void *arg);
+/*
+ * The same for a file just written: the sync thread first cuts fd to cut
+ * octets (cut -1: not) and closes it, then syncs. fd is groupsync's from
+ * now on. A failed cut or close is the request's status (an errno).
+ */
+void groupsync_request_close(struct groupsync *gs, int fd, long long cut, groupsync_cb *cb,
+    void *arg);
 
 /* Worker-thread side: blocks until such a sync has completed. Returns 0
  * or an errno value. */

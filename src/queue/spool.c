@@ -624,9 +624,11 @@ put_meta(struct spool_writer *w, const struct spool_meta *meta, unsigned *metale
 	return rc;
 }
 
-/* Meta and trailer, then close; with sync, fsync first. */
+/* Meta and trailer, then close; with sync, fsync first; with open_fd,
+ * the file's cut and close are the caller's (spool_finish_open). */
 static int
-finish_file(struct spool_writer *w, const struct spool_meta *meta, bool sync)
+finish_file(struct spool_writer *w, const struct spool_meta *meta, bool sync, int *open_fd,
+    long long *cut)
 {
 	char trailer[SPOOL_TRAILER_LEN + 1];
 	unsigned metalen = 0;
@@ -642,7 +644,16 @@ finish_file(struct spool_writer *w, const struct spool_meta *meta, bool sync)
 	/* the trailer joins the buffer: a small message is one write(2); a
 	 * reused file may be longer, and what follows the trailer goes
 	 * before any sync can cover the file */
-	if (put_raw(w, trailer, SPOOL_TRAILER_LEN) == -1 || flush_buf(w) == -1 ||
+	if (open_fd != NULL) {
+		if (put_raw(w, trailer, SPOOL_TRAILER_LEN) == -1 || flush_buf(w) == -1) {
+			saved = errno;
+			spool_abort(w);
+			errno = saved;
+			return -1;
+		}
+		*open_fd = w->fd;
+		*cut = w->recycled ? (long long)w->total : -1;
+	} else if (put_raw(w, trailer, SPOOL_TRAILER_LEN) == -1 || flush_buf(w) == -1 ||
 	    (w->recycled && ftruncate(w->fd, (off_t)w->total) == -1) ||
 	    (sync && fsync(w->fd) == -1) || close(w->fd) == -1) {
 		saved = errno;
@@ -661,13 +672,20 @@ finish_file(struct spool_writer *w, const struct spool_meta *meta, bool sync)
 int
 spool_finish(struct spool_writer *w, const struct spool_meta *meta)
 {
-	return finish_file(w, meta, false);
+	return finish_file(w, meta, false, NULL, NULL);
+}
+
+int
+spool_finish_open(struct spool_writer *w, const struct spool_meta *meta, int *fd,
+    long long *cut)
+{
+	return finish_file(w, meta, false, fd, cut);
 }
 
 int
 spool_finish_synced(struct spool_writer *w, const struct spool_meta *meta)
 {
-	return finish_file(w, meta, true);
+	return finish_file(w, meta, true, NULL, NULL);
 }
 
 int

@@ -114,6 +114,16 @@ struct spool_meta {
  * the file. meta may be NULL. */
 int spool_finish(struct spool_writer *w, const struct spool_meta *meta);
 /*
+ * The same, but the file is handed over open instead of closed: *fd to
+ * close and *cut the length to cut it to first (-1: leave it), both left
+ * to the group sync's thread (groupsync_request_close), so that neither a
+ * cut that frees blocks (a discard on some mounts, waited for) nor the
+ * close holds the event loop. On -1 the file is removed and nothing is
+ * handed over.
+ */
+int spool_finish_open(struct spool_writer *w, const struct spool_meta *meta, int *fd,
+    long long *cut);
+/*
  * Moves a finished message whose sync has completed from queue/tmp/ into
  * queue/: from now on it counts as acknowledged. The rename needs no sync
  * of its own: if it is lost in a power cut, the complete file is still

@@ -282,6 +282,8 @@ commit(struct session *s)
 	struct transaction *tx = s->tx;
 	struct spool_meta meta = { NULL, NULL };
 	char *headers = NULL;
+	long long cut = -1;
+	int fd = -1;
 
 	if (tx->scan != NULL) {
 		headers = scan_headers(tx->scan);
@@ -289,7 +291,7 @@ commit(struct session *s)
 		if (scan_verdict(tx->scan) == VERDICT_JUNK)
 			meta.folder = "Junk";
 	}
-	if (spool_finish(tx->w, &meta) == -1) {
+	if (spool_finish_open(tx->w, &meta, &fd, &cut) == -1) {
 		int err = errno;
 		tx->w = NULL;
 		free(headers);
@@ -302,7 +304,7 @@ commit(struct session *s)
 	free(headers);
 	tx->w = NULL;
 	session_enter(s, S_COMMIT);
-	groupsync_request(s->srv->gs, commit_done, s);
+	groupsync_request_close(s->srv->gs, fd, cut, commit_done, s);
 }
 
 /* SPEC 5.4: reject at end of DATA (never a bounce), else commit. */
