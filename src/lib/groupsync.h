@@ -1,9 +1,10 @@
 /*
  * Group commit (STYLE 7): one file-system sync covers every file written
- * before it started. A dedicated thread runs syncfs() back to back while
- * anyone waits; callers never get an answer from a sync that started
- * before their request, so nothing is acknowledged before its own data
- * is on stable storage.
+ * before it started. A dedicated thread runs syncfs() while anyone
+ * waits, starting them at least GROUPSYNC_GAP_NS apart so that under load
+ * each covers the requests of that time; callers never get an answer from
+ * a sync that started before their request, so nothing is acknowledged
+ * before its own data is on stable storage.
  */
 #ifndef POSTERN_GROUPSYNC_H
 #define POSTERN_GROUPSYNC_H
@@ -11,6 +12,11 @@
 #include <event2/event.h>
 
 struct groupsync;
+
+/* Least time between the starts of two syncs; a request made when none
+ * started for that long starts one at once (an idle server waits for
+ * nothing more than the sync). */
+#define GROUPSYNC_GAP_NS (4 * 1000 * 1000L)
 
 typedef void groupsync_cb(void *arg, int status);
 
