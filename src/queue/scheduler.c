@@ -450,14 +450,16 @@ settle(struct smsg *m)
 
 /* ---- results ---- */
 
+/* now: the time of the attempt's result, one for all its recipients, so
+ * that those deferred together are retried together (in one transaction,
+ * not one per second boundary crossed while they were recorded). */
 static void
-record(struct smsg *m, size_t i, bool ok, bool permanent, const char *reason,
+record(struct smsg *m, time_t now, size_t i, bool ok, bool permanent, const char *reason,
     const char *relay, const char *tls)
 {
 	struct srcpt *r = &m->r[i];
 	char q1[LOG_VALUE_MAX], q2[LOG_VALUE_MAX], q3[LOG_VALUE_MAX];
 	char *why0 = xstrdup(reason ? reason : "");
-	time_t now = time(NULL);
 
 	/* reason may point into r (dispatch passes r->reason): work on a copy */
 	reason = why0;
@@ -538,6 +540,7 @@ on_local_done(void *arg, const char *id, const struct local_result *res, size_t 
 {
 	struct scheduler *sc = arg;
 	struct smsg *m = find(sc, id);
+	time_t now = time(NULL);
 
 	if (m == NULL)
 		return;		/* deleted by the operator meanwhile */
@@ -547,7 +550,7 @@ on_local_done(void *arg, const char *id, const struct local_result *res, size_t 
 			continue;
 		m->r[i].inflight = false;
 		m->inflight--;
-		record(m, i, res[k].ok, res[k].permanent, res[k].ok ? "maildir" : res[k].reason,
+		record(m, now, i, res[k].ok, res[k].permanent, res[k].ok ? "maildir" : res[k].reason,
 		    "local", "none");
 	}
 	settle(m);
@@ -565,6 +568,7 @@ record_transaction(struct scheduler *sc, const char *id, const struct mta_rcpt_r
     size_t n, const struct mta_summary *sum)
 {
 	struct smsg *m = find(sc, id);
+	time_t now = time(NULL);
 
 	if (m == NULL)
 		return;		/* deleted by the operator meanwhile */
@@ -581,7 +585,7 @@ record_transaction(struct scheduler *sc, const char *id, const struct mta_rcpt_r
 		}
 		m->r[i].inflight = false;
 		m->inflight--;
-		record(m, i, worst->ok, worst->permanent, worst->reply,
+		record(m, now, i, worst->ok, worst->permanent, worst->reply,
 		    sum->relay[0] ? sum->relay : "none", sum->tls[0] ? sum->tls : "none");
 	}
 	settle(m);
@@ -705,10 +709,11 @@ send_lmtp(struct smsg *m, const size_t *idx, size_t n)
 	struct spool_msg msg;
 	char **rcpts = NULL;
 	size_t *ridx = NULL, k = 0, cap = 0;
+	time_t now = time(NULL);
 
 	if (spool_load(sc->data_dir, m->id, &msg) != 0) {
 		for (size_t j = 0; j < n; j++)
-			record(m, idx[j], false, false, "cannot read the queue file", "local", "none");
+			record(m, now, idx[j], false, false, "cannot read the queue file", "local", "none");
 		return;
 	}
 	for (size_t j = 0; j < n; j++) {
@@ -738,7 +743,7 @@ send_lmtp(struct smsg *m, const size_t *idx, size_t n)
 		for (size_t j = 0; j < n; j++) {
 			m->r[idx[j]].inflight = false;
 			m->inflight--;
-			record(m, idx[j], false, false, "no mailbox for the recipient", "local", "none");
+			record(m, now, idx[j], false, false, "no mailbox for the recipient", "local", "none");
 		}
 	} else {
 		size_t hlen = msg.headers ? strlen(msg.headers) : 0;
@@ -776,7 +781,7 @@ dispatch(struct smsg *m)
 			continue;
 		/* queue_lifetime reached without a try left: bounce */
 		if (now >= m->arrival + (time_t)sc->opt.queue_lifetime && r->attempts > 0) {
-			record(m, i, false, false, r->reason ? r->reason : "not delivered", "none", "none");
+			record(m, now, i, false, false, r->reason ? r->reason : "not delivered", "none", "none");
 			continue;
 		}
 		if (r->next > now)
@@ -801,7 +806,7 @@ dispatch(struct smsg *m)
 		if (!r->remote || r->status != RCPT_PENDING || r->inflight || r->next > now)
 			continue;
 		if (sc->mta == NULL) {
-			record(m, i, false, false, "remote delivery is not available", "none", "none");
+			record(m, now, i, false, false, "remote delivery is not available", "none", "none");
 			continue;
 		}
 		if (sc->remote_active >= sc->opt.concurrency ||
