@@ -216,32 +216,55 @@ def test_reload_and_new_classifier_table_during_scans(srv, reference):
                 done["failed"].append(r.stderr)
             i += 1
             time.sleep(0.15)
-    th = threading.Thread(target=churn)
-    th.start()
+    big = {}
+    body = big_body(1)
+
+    def send_big(n):
+        # long scans keep the worker busy (and an old table in use)
+        # while loads replace it
+        i = 0
+        while not stop.is_set():
+            t = "churnbig-%d-%d-%s" % (n, i, token(6))
+            c = open_data(srv)
+            c.send(big_message(t, body=body).encode() + b".\r\n")
+            big[t] = c.reply().code
+            c.cmd("QUIT")
+            c.close()
+            i += 1
+    ths = [threading.Thread(target=churn)] + [
+        threading.Thread(target=send_big, args=(n,)) for n in range(2)]
+    for th in ths:
+        th.start()
     try:
-        # churn until the table was replaced twice (a load a second at most)
+        # churn until the table was replaced a few times (a load a
+        # second at most)
         deadline = time.monotonic() + 30 * SLOW
         results = []
         while True:
             results += parallel(srv, threads=8, per_thread=1, prefix="churn%d" % len(results))
-            if ((len(srv.events("bayes", status="loaded")) >= loads_before + 2
+            if ((len(srv.events("bayes", status="loaded")) >= loads_before + 4
                     and len(srv.events("reload")) >= reloads_before + 3)
                     or time.monotonic() > deadline):
                 break
     finally:
         stop.set()
-        th.join(60)
+        for th in ths:
+            th.join(60 * SLOW)
     assert not done["failed"], done["failed"][:3]
     assert len(srv.events("reload")) >= reloads_before + 3
     assert len(srv.events("bayes", status="loaded")) >= loads_before + 1, \
         "the classifier's table was not replaced during the test"
     check_same(srv, results, reference, loose_bayes=True)
+    assert big and set(big.values()) == {250}, big
+    srv.settle(30 * SLOW)
+    for t in big:
+        assert delivered_count(srv, t) == 1, t
     assert srv.alive()
 
 
-def big_message(t, mib=3):
-    """A message whose scan takes a while: lines of words and URLs."""
-    rnd = random.Random(t)
+def big_body(mib):
+    """Lines of words and URLs: a message whose scan takes a while."""
+    rnd = random.Random(mib)
     lines, size, i = [], 0, 0
     while size < mib * 1024 * 1024:
         line = " ".join("w%d" % rnd.randrange(100000) for _ in range(8))
@@ -249,9 +272,13 @@ def big_message(t, mib=3):
         lines.append(line)
         size += len(line)
         i += 1
+    return "".join(lines)
+
+
+def big_message(t, mib=3, body=None):
     return ("From: <alice@remote.test>\r\nTo: <%s>\r\nSubject: big %s\r\n"
             "Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <%s@remote.test>\r\n\r\n"
-            "%s\r\n%s\r\n" % (BOB, t, t, t, "".join(lines)))
+            "%s\r\n%s\r\n" % (BOB, t, t, t, body if body is not None else big_body(mib)))
 
 
 def open_data(srv):
@@ -269,8 +296,10 @@ def delivered_count(srv, t):
 
 def test_client_gone_while_its_message_is_scanned(srv, reference):
     """Clients send big messages and reset the connection right after the
-    final dot, while others wait for their verdicts: the server goes on,
-    the others' verdicts are right, and a message whose client left is
+    final dot, while others wait for their verdicts. A session does not
+    read while its message is scanned, so it learns of the reset when its
+    reply is written, as before the worker: the server goes on, the
+    others' verdicts are right, and a message whose client left is
     delivered at most once."""
     gone = ["gone-%d-%s" % (i, token(6)) for i in range(6)]
     bodies = {t: big_message(t).encode() for t in gone}
@@ -304,35 +333,32 @@ def test_client_gone_while_its_message_is_scanned(srv, reference):
 
 
 def test_stop_while_scans_are_on_the_worker(tmp_path, unbound):
-    """SIGTERM while big messages wait for or run on the worker: each
-    client gets 250 or 421; after a restart every 250'd message is
-    delivered exactly once and no 421'd one at all."""
+    """SIGTERM while big messages wait for or run on the worker (sent at
+    once, the signal comes with the first reply, so the others are
+    queued behind it): each client gets 250 or 421; after a restart every
+    250'd message is delivered exactly once and no 421'd one at all."""
     srv = trained_server(tmp_path / "stop", unbound)
     srv.start()
     try:
         n = 8
+        body = big_body(2)
         toks = ["stop-%d-%s" % (i, token(6)) for i in range(n)]
-        bodies = {t: big_message(t, mib=2).encode() for t in toks}
         clients = {t: open_data(srv) for t in toks}
         replies, errors = {}, []
-        sent = threading.Barrier(n + 1)
+        first = threading.Event()
 
         def finish(t):
             c = clients[t]
             try:
-                c.send(bodies[t] + b".\r\n")
-                sent.wait(60 * SLOW)
+                c.send(big_message(t, body=body).encode() + b".\r\n")
                 replies[t] = c.reply().code
             except Exception as e:
                 errors.append(repr(e))
-                try:
-                    sent.abort()
-                except Exception:
-                    pass
+            first.set()
         ts = [threading.Thread(target=finish, args=(t,)) for t in toks]
         for th in ts:
             th.start()
-        sent.wait(60 * SLOW)
+        assert first.wait(60 * SLOW)
         srv.signal(signal.SIGTERM)
         for th in ts:
             th.join(60 * SLOW)
