@@ -1,8 +1,10 @@
 /*
- * Scan orchestration. Extraction is synchronous and bounded; lookups are
- * started all at once, each bounded by dnsbl_timeout, and the score is
- * computed when the last one completes. An error answer is never a hit
- * (SPEC 4): it is reported to the zone's health and ignored.
+ * Scan orchestration in three phases: scan_new copies what it needs of
+ * the configuration and the caller; scan_parse (extraction, bounded) may
+ * run on a worker thread; scan_launch starts the lookups all at once on
+ * the loop, each bounded by dnsbl_timeout, and the score is computed when
+ * the last one completes. An error answer is never a hit (SPEC 4): it is
+ * reported to the zone's health and ignored.
  */
 #include "scan.h"
 
