@@ -567,7 +567,7 @@ start_auth(struct scan *s)
 	}
 	s->dkim_pending = true;
 	s->pending++;
-	s->dkim = dkim_verify_start(res, s->msg, s->len, s->in.sh->timeout_ms, on_dkim, s);
+	dkim_verify_launch(s->dkim, res, s->in.sh->timeout_ms, on_dkim, s);
 }
 
 static void
@@ -808,6 +808,10 @@ scan_parse(struct scan *s)
 	plan_lookups(s);
 	s->in.own = NULL;
 	s->in.nown = 0;
+	/* DKIM's share that needs no key: the signatures read and the body
+	 * hashes checked (the whole message, as given) */
+	if (s->in.sh != NULL)
+		s->dkim = dkim_verify_new(s->msg, s->len);
 }
 
 /* The third phase, on the loop: the lookups go out, and the scan is
