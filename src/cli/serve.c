@@ -607,7 +607,7 @@ cli_serve(int argc, char **argv)
 	suppress_share(srv.suppress, srv.state);
 	/* the content scans' computation off the loop (issue 18): the
 	 * loop only starts their lookups */
-	if ((srv.scanq = workq_new(srv.base, SCAN_WORKERS)) == NULL ||
+	if ((srv.scanq = workq_new(srv.base, SCAN_WORKERS, "scan")) == NULL ||
 	    (srv.gs = groupsync_new(srv.base, srv.cfg->data_dir)) == NULL ||
 	    (srv.verifier = verifier_new(srv.base)) == NULL || start_queue(&srv, relay_pass) == -1) {
 		log_event("error", "reason=\"cannot start worker threads: %s\"", strerror(errno));

@@ -125,7 +125,7 @@ on_wakeup(evutil_socket_t fd, short what, void *arg)
 }
 
 struct workq *
-workq_new(struct event_base *base, unsigned nthreads)
+workq_new(struct event_base *base, unsigned nthreads, const char *name)
 {
 	struct workq *q = xcalloc(1, sizeof(*q));
 	int err;
@@ -150,7 +150,8 @@ workq_new(struct event_base *base, unsigned nthreads)
 			workq_free(q);
 			errno = err;
 			return NULL;
-		}
+		} else
+			pthread_setname_np(q->threads[q->nthreads], name);
 	return q;
 }
 

@@ -16,10 +16,11 @@ struct workq_job;
 typedef void workq_fn(void *arg);
 
 /*
- * Starts nthreads workers; done() callbacks run on base's thread.
- * Returns NULL with errno set.
+ * Starts nthreads workers named name (at most 15 octets: what perf and
+ * top show); done() callbacks run on base's thread. Returns NULL with
+ * errno set.
  */
-struct workq *workq_new(struct event_base *base, unsigned nthreads);
+struct workq *workq_new(struct event_base *base, unsigned nthreads, const char *name);
 /*
  * Stops and joins the workers. Every job must be finished (its done()
  * has run) or cancelled before. NULL is a no-op.

@@ -78,7 +78,7 @@ static void
 test_runs_all_in_order(void **state)
 {
 	struct event_base *base = event_base_new();
-	struct workq *q = workq_new(base, 1);
+	struct workq *q = workq_new(base, 1, "test");
 	static struct job jobs[JOBS];
 	int order[JOBS];
 	size_t n = 0;
@@ -129,7 +129,7 @@ static void
 test_cancel(void **state)
 {
 	struct event_base *base = event_base_new();
-	struct workq *q = workq_new(base, 1);
+	struct workq *q = workq_new(base, 1, "test");
 	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 	bool open = false;
@@ -203,7 +203,7 @@ static void
 test_done_submits(void **state)
 {
 	struct event_base *base = event_base_new();
-	struct chain c = { .q = workq_new(base, 2), .left = 50 };
+	struct chain c = { .q = workq_new(base, 2, "test"), .left = 50 };
 
 	workq_submit(c.q, chain_run, chain_done, &c);
 	loop_until(base, chain_over, &c);
