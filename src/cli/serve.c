@@ -56,6 +56,10 @@
 #include "policy/spamhaus.h"
 
 #define QUEUE_WATCH_INTERVAL 300	/* seconds between looks at the queue */
+/* Threads computing content scans (MIME walk, URLs, the classifier):
+ * one takes the scans' share off the loop (some 16% of it on the pipeline
+ * bench) and leaves the delivery and sync threads their cores. */
+#define SCAN_WORKERS 1
 #define HOLDS_REFRESH 5		/* seconds: holds changed by the command apply within 10 s */
 
 static const char *config_path;
@@ -601,7 +605,10 @@ cli_serve(int argc, char **argv)
 	holds_refresh(srv.holds);
 	srv.suppress = suppress_open(srv.cfg->data_dir);
 	suppress_share(srv.suppress, srv.state);
-	if ((srv.gs = groupsync_new(srv.base, srv.cfg->data_dir)) == NULL ||
+	/* the content scans' computation off the loop (issue 18): the
+	 * loop only starts their lookups */
+	if ((srv.scanq = workq_new(srv.base, SCAN_WORKERS, "scan")) == NULL ||
+	    (srv.gs = groupsync_new(srv.base, srv.cfg->data_dir)) == NULL ||
 	    (srv.verifier = verifier_new(srv.base)) == NULL || start_queue(&srv, relay_pass) == -1) {
 		log_event("error", "reason=\"cannot start worker threads: %s\"", strerror(errno));
 		goto out;
@@ -654,6 +661,8 @@ out:
 	scheduler_stop(srv.sched);
 	groupsync_free(srv.gs);
 	session_abandon_all(&srv);
+	/* after the sessions: freeing one cancels its scan's job */
+	workq_free(srv.scanq);
 	scheduler_free(srv.sched);
 	/* its sessions are closed now: the battery fails fast and ends */
 	selftest_free(srv.selftest);

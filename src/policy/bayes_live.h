@@ -29,7 +29,8 @@ void bayes_live_free(struct bayes_live *l);
  * The table to classify with now, NULL when there is none (not loaded
  * yet, or the store is refused). Takes a finished load, and starts a new
  * one when the store changed. Call on the loop only; the table stays
- * valid until the next call.
+ * valid until the next call, longer for an owner that holds it
+ * (bayes_table_hold: a scan on a worker thread).
  */
 const struct bayes_table *bayes_live_table(struct bayes_live *l);
 

@@ -13,6 +13,7 @@
 #include "bayes.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,10 @@ struct bayes_table {
 	uint64_t key[2];
 	size_t n;
 	uint32_t nspam, nham;
+	/* owners (bayes_table_hold): the server's live copy and the scans
+	 * classifying with it on a worker, which may outlast its
+	 * replacement (policy/bayes_live.c) */
+	atomic_uint refs;
 };
 
 /* Zeroed memory; a table of megabytes in huge pages where the system
@@ -95,13 +100,33 @@ bayes_table_new(size_t expected)
 		t->key[1] = (uint64_t)(uintptr_t)t->e * 0xbf58476d1ce4e5b9ull;
 	}
 	t->key[1] |= 1;
+	atomic_init(&t->refs, 1);
 	return t;
+}
+
+const struct bayes_table *
+bayes_table_hold(const struct bayes_table *t)
+{
+	/* the count is not the table's content: a reader holding a const
+	 * pointer may share ownership */
+	if (t != NULL)
+		atomic_fetch_add_explicit(&((struct bayes_table *)t)->refs, 1, memory_order_relaxed);
+	return t;
+}
+
+void
+bayes_table_release(const struct bayes_table *t)
+{
+	bayes_table_free((struct bayes_table *)t);
 }
 
 void
 bayes_table_free(struct bayes_table *t)
 {
 	if (t == NULL)
+		return;
+	/* acq_rel: the last owner sees every other owner's reads done */
+	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	free(t->e);
 	free(t->c);

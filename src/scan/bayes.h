@@ -32,8 +32,16 @@ struct bayes_counts {
 /* Token counts by hash, and the messages learned. */
 struct bayes_table;
 
+/* A new table with one owner, its creator. */
 struct bayes_table *bayes_table_new(size_t expected);
+/* Drops one owner; the last one frees the table. NULL is a no-op. */
 void bayes_table_free(struct bayes_table *t);
+/* Another owner (any thread; the table must not change while shared):
+ * a scan on a worker keeps the table it started with even when the
+ * server loads a new one. Returns t; NULL is a no-op. */
+const struct bayes_table *bayes_table_hold(const struct bayes_table *t);
+/* bayes_table_free for an owner holding a const pointer. */
+void bayes_table_release(const struct bayes_table *t);
 /* Sets (replaces) a token's counts; tokens with both counts 0 are not kept. */
 void bayes_table_put(struct bayes_table *t, uint64_t hash, struct bayes_counts c);
 /* False when the token is unknown. */

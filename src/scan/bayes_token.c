@@ -8,6 +8,7 @@
  */
 #include "bayes_token.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,11 +41,13 @@ static unsigned char flags[256];
 
 static void names_init(void);
 
+/* The tables above, filled once per process (cls_init): scans run on
+ * worker threads too, and a check of cls['a'] raced with the filling. */
+static pthread_once_t cls_once = PTHREAD_ONCE_INIT;
+
 static void
-cls_init(void)
+cls_fill(void)
 {
-	if (cls['a'] != 0)
-		return;
 	names_init();
 	for (int c = 0; c < 256; c++) {
 		unsigned char k = C_SEP;
@@ -61,6 +64,12 @@ cls_init(void)
 		    k == C_TRIM ? F_TRIM | (c == '.' || c == '-' ? F_DD : 0) :
 		    k == C_INNER ? F_INNER : 0);
 	}
+}
+
+static void
+cls_init(void)
+{
+	pthread_once(&cls_once, cls_fill);
 }
 
 void

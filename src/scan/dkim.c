@@ -421,6 +421,11 @@ struct sig {
 	size_t hlen;
 	bool has_l, has_t, has_x;
 	uint64_t l, t, x;
+	/* the body hash checked ahead (dkim_verify_new, maybe on a worker
+	 * thread): it needs no key */
+	bool body_done;
+	enum dkim_result body_r;
+	const char *body_reason;	/* NULL when it passed */
 };
 
 struct sig_parse {
@@ -1126,7 +1131,12 @@ sig_verify(const struct msg *m, const struct sig *s, enum dns_status status,
 		result_set(out, s, DKIM_PERMERROR, "i= differs from d= under a t=s key");
 		return;
 	}
-	r = body_check(m, s, &reason);
+	if (s->body_done) {
+		r = s->body_r;
+		if (s->body_reason != NULL)
+			reason = s->body_reason;
+	} else
+		r = body_check(m, s, &reason);
 	if (r == DKIM_PASS)
 		r = signature_check(m, s, k.pkey, &reason);
 	EVP_PKEY_free(k.pkey);
@@ -1245,14 +1255,11 @@ on_defer(void *arg, const struct dns_answer *ans)
 }
 
 struct dkim_verify *
-dkim_verify_start(struct resolver *res, const char *msg, size_t len, unsigned timeout_ms,
-    dkim_cb *cb, void *arg)
+dkim_verify_new(const char *msg, size_t len)
 {
 	struct dkim_verify *v = xcalloc(1, sizeof(*v));
 	size_t idx[DKIM_SIGS_MAX];
 
-	v->cb = cb;
-	v->arg = arg;
 	msg_load(&v->m, msg, len);
 	v->nsigs = find_sigs(&v->m, idx, DKIM_SIGS_MAX);
 	v->sigs = xcalloc(v->nsigs ? v->nsigs : 1, sizeof(*v->sigs));
@@ -1261,6 +1268,7 @@ dkim_verify_start(struct resolver *res, const char *msg, size_t len, unsigned ti
 	for (size_t i = 0; i < v->nsigs; i++) {
 		struct sig *s = &v->sigs[i];
 		char name[DNS_NAME_TEXT_MAX + 16];
+		const char *why = NULL;
 		int nl;
 
 		sig_parse(&v->m, idx[i], s);
@@ -1273,14 +1281,28 @@ dkim_verify_start(struct resolver *res, const char *msg, size_t len, unsigned ti
 			sig_fail(s, DKIM_PERMERROR, "key name too long");
 			continue;
 		}
-		v->pending++;
+		s->body_r = body_check(&v->m, s, &why);
+		s->body_reason = why;
+		s->body_done = true;
 	}
+	return v;
+}
+
+void
+dkim_verify_launch(struct dkim_verify *v, struct resolver *res, unsigned timeout_ms,
+    dkim_cb *cb, void *arg)
+{
+	v->cb = cb;
+	v->arg = arg;
+	for (size_t i = 0; i < v->nsigs; i++)
+		if (v->sigs[i].early == DKIM_NONE)
+			v->pending++;
 	/* Queries go out only now: answers come through the loop, never
 	 * before this returns. */
 	for (size_t i = 0; i < v->nsigs; i++) {
 		struct sig *s = &v->sigs[i];
 		char name[DNS_NAME_TEXT_MAX + 16];
-		/* the length was checked above: no cut */
+		/* the length was checked in dkim_verify_new: no cut */
 		if (s->early != DKIM_NONE ||
 		    snprintf(name, sizeof(name), "%s._domainkey.%s", s->s, s->d) >= (int)sizeof(name))
 			continue;
@@ -1295,6 +1317,15 @@ dkim_verify_start(struct resolver *res, const char *msg, size_t len, unsigned ti
 		 */
 		v->defer = dns_query(res, "invalid.", DNS_TYPE_A, timeout_ms, on_defer, v);
 	}
+}
+
+struct dkim_verify *
+dkim_verify_start(struct resolver *res, const char *msg, size_t len, unsigned timeout_ms,
+    dkim_cb *cb, void *arg)
+{
+	struct dkim_verify *v = dkim_verify_new(msg, len);
+
+	dkim_verify_launch(v, res, timeout_ms, cb, arg);
 	return v;
 }
 

@@ -40,6 +40,15 @@ typedef void dkim_cb(void *arg, const struct dkim_sig_result *sigs, size_t n);
  */
 struct dkim_verify *dkim_verify_start(struct resolver *res, const char *msg, size_t len,
     unsigned timeout_ms, dkim_cb *cb, void *arg);
+/*
+ * The same in two steps: dkim_verify_new copies the message, reads the
+ * signatures and checks each body hash (no key needed: pure, any
+ * thread); dkim_verify_launch asks for the keys on the loop, once.
+ * dkim_verify_free frees one never launched too.
+ */
+struct dkim_verify *dkim_verify_new(const char *msg, size_t len);
+void dkim_verify_launch(struct dkim_verify *v, struct resolver *res, unsigned timeout_ms,
+    dkim_cb *cb, void *arg);
 void dkim_verify_free(struct dkim_verify *v);
 
 /*

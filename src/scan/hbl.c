@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,25 +177,32 @@ hbl_file_free(struct hbl_file *f)
 	free(f);
 }
 
+/* The value of each base64 octet, -1 outside the alphabet; filled once
+ * per process (scans run on worker threads too). */
+static signed char val[256];
+static pthread_once_t val_once = PTHREAD_ONCE_INIT;
+
+static void
+val_fill(void)
+{
+	const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	memset(val, -1, sizeof(val));
+	for (int i = 0; a[i]; i++)
+		val[(unsigned char)a[i]] = (signed char)i;
+}
+
 /* Base64 (RFC 2045 6.8) as decode.c reads it: characters outside the
  * alphabet skipped, the first '=' ends the data. */
 static uint64_t
 body_base64(struct hbl_file *f, const char *b, size_t len)
 {
-	static signed char val[256];
-	static bool init;
 	unsigned char out[FILE_CHUNK];
 	size_t o = 0;
 	uint64_t total = 0;
 	unsigned acc = 0, n = 0;
 
-	if (!init) {
-		const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-		memset(val, -1, sizeof(val));
-		for (int i = 0; a[i]; i++)
-			val[(unsigned char)a[i]] = (signed char)i;
-		init = true;
-	}
+	pthread_once(&val_once, val_fill);
 	for (size_t i = 0; i < len && b[i] != '='; i++) {
 		int v = val[(unsigned char)b[i]];
 		if (v < 0)

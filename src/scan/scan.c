@@ -1,8 +1,10 @@
 /*
- * Scan orchestration. Extraction is synchronous and bounded; lookups are
- * started all at once, each bounded by dnsbl_timeout, and the score is
- * computed when the last one completes. An error answer is never a hit
- * (SPEC 4): it is reported to the zone's health and ignored.
+ * Scan orchestration in three phases: scan_new copies what it needs of
+ * the configuration and the caller; scan_parse (extraction, bounded) may
+ * run on a worker thread; scan_launch starts the lookups all at once on
+ * the loop, each bounded by dnsbl_timeout, and the score is computed when
+ * the last one completes. An error answer is never a hit (SPEC 4): it is
+ * reported to the zone's health and ignored.
  */
 #include "scan.h"
 
@@ -15,6 +17,7 @@
 
 #include "dns/health.h"
 #include "lib/pslist.h"
+#include "lib/workq.h"
 #include "lib/xmalloc.h"
 #include "monitor/log.h"
 #include "scan/decode.h"
@@ -26,9 +29,15 @@
 #define SUBJECT_MAX (64 * 1024)	/* octets of one Subject: read */
 
 struct scan {
-	struct scan_input in;
+	struct scan_input in;		/* cfg NULL, bayes held (scan_new) */
 	const char *msg;
 	size_t len;
+	size_t slen;			/* of it scanned: at most SCAN_TEXT_MAX */
+	char client_ip[64];		/* in.client_ip points here */
+	struct cidr *trusted;		/* the configuration's, copied */
+	size_t ntrusted;
+	struct workq_job *job;		/* scan_parse queued or running on a worker */
+	bool async;			/* scan_start_async: cb even when no lookup */
 	scan_cb *cb;
 	void *arg;
 	struct url_set urls;
@@ -558,7 +567,7 @@ start_auth(struct scan *s)
 	}
 	s->dkim_pending = true;
 	s->pending++;
-	s->dkim = dkim_verify_start(res, s->msg, s->len, s->in.sh->timeout_ms, on_dkim, s);
+	dkim_verify_launch(s->dkim, res, s->in.sh->timeout_ms, on_dkim, s);
 }
 
 static void
@@ -602,7 +611,7 @@ finish(struct scan *s)
 	}
 	s->verdict = score_verdict(&s->score, s->junk, s->reject);
 	s->finished = true;
-	if (s->started && s->cb)
+	if ((s->started || s->async) && s->cb)
 		s->cb(s->arg, s);
 }
 
@@ -681,49 +690,85 @@ truncated(struct scan *s)
 	    s->len);
 }
 
-struct scan *
-scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb, void *arg)
+/*
+ * The first phase, on the caller's thread (the loop in the server):
+ * everything read from the configuration and from the caller's strings
+ * is copied or used here, so the second phase reads only the scan, the
+ * message and the classifier's table it holds.
+ */
+static struct scan *
+scan_new(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb, void *arg)
 {
 	struct scan *s = xcalloc(1, sizeof(*s));
-	size_t hend, slen = len;
 	char dom[URL_HOST_MAX];
+	const struct config *cfg = in->cfg;
 
 	s->in = *in;
-	s->junk = in->cfg ? in->cfg->score_junk : 5.0;
-	s->reject = in->cfg ? in->cfg->score_reject : 12.0;
+	s->junk = cfg ? cfg->score_junk : 5.0;
+	s->reject = cfg ? cfg->score_reject : 12.0;
 	s->msg = msg;
 	s->len = len;
 	snprintf(s->authserv, sizeof(s->authserv), "%s",
-	    in->authserv_id ? in->authserv_id : (in->cfg ? in->cfg->hostname : "localhost"));
+	    in->authserv_id ? in->authserv_id : (cfg ? cfg->hostname : "localhost"));
 	s->cb = cb;
 	s->arg = arg;
-	score_init(&s->score, in->cfg);
+	score_init(&s->score, cfg);
+	if (cfg != NULL && cfg->ntrusted_networks > 0) {
+		s->ntrusted = cfg->ntrusted_networks;
+		s->trusted = xmalloc(s->ntrusted * sizeof(*s->trusted));
+		memcpy(s->trusted, cfg->trusted_networks, s->ntrusted * sizeof(*s->trusted));
+	}
+	/* Nothing after this may use the configuration: a reload (SIGHUP)
+	 * frees it while the scan runs on a worker or waits for lookups. */
+	s->in.cfg = NULL;
+	if (in->client_ip != NULL) {
+		snprintf(s->client_ip, sizeof(s->client_ip), "%s", in->client_ip);
+		s->in.client_ip = s->client_ip;
+	}
+	/* shared with the server's live copy, which a load may replace
+	 * before a worker is done with this one */
+	s->in.bayes = bayes_table_hold(in->bayes);
 	url_set_init(&s->urls, in->defanged);
 	/* DKIM gets the message as given; the content scan its first
 	 * SCAN_TEXT_MAX bytes (scan.h) */
-	if (slen >= SCAN_TEXT_MAX) {
-		slen = SCAN_TEXT_MAX;
+	s->slen = len;
+	if (s->slen >= SCAN_TEXT_MAX) {
+		s->slen = SCAN_TEXT_MAX;
 		s->cut |= SCAN_CUT_SIZE;
 	}
-	hend = mime_header_end(msg, slen);
 	/* SPEC 4.1: ZRD for the HELO and client names, HBL for the sender
 	 * and header addresses; the rest as the walk finds it */
 	s->dqs = dqs_new(in->sh, in->max_lookups);
 	dqs_domain(s->dqs, in->helo);
 	dqs_domain(s->dqs, in->rdns);
 	dqs_address(s->dqs, in->mail_from);
-	dqs_headers(s->dqs, msg, hend);
-	received_chain(msg, hend, in->cfg ? in->cfg->trusted_networks : NULL,
-	    in->cfg ? in->cfg->ntrusted_networks : 0, in->own, in->nown, &s->chain);
 	if (in->mail_from && *in->mail_from &&
 	    scan_address_domain(in->mail_from, strlen(in->mail_from), dom, sizeof(dom)))
 		add_from_domain(s, dom);
-	if (in->bayes != NULL || in->bayes_tokens) {
+	if (s->in.bayes != NULL || in->bayes_tokens) {
 		s->tok = xmalloc(sizeof(*s->tok));
 		bayes_tokens_init(s->tok);
 	}
+	return s;
+}
+
+/*
+ * The second phase: pure computation on the message (header block, MIME
+ * walk, URLs, the classifier, the lookup plan). It may run on a worker
+ * thread (scan_start_async): it touches no resolver, event loop,
+ * configuration or log, and only the scan's own memory, the message and
+ * the held table; pslist and the tokenizer's tables are safe to share.
+ */
+static void
+scan_parse(struct scan *s)
+{
+	const char *msg = s->msg;
+	size_t hend = mime_header_end(msg, s->slen);
+
+	dqs_headers(s->dqs, msg, hend);
+	received_chain(msg, hend, s->trusted, s->ntrusted, s->in.own, s->in.nown, &s->chain);
 	scan_header_block(s, msg, hend);
-	mime_walk(msg, slen, on_part, s, &s->mime);
+	mime_walk(msg, s->slen, on_part, s, &s->mime);
 	if (s->twin != NULL) {
 		/* a plain alternative without an HTML twin after it */
 		bayes_tokens_text(s->tok, s->twin, s->twin_len);
@@ -733,10 +778,11 @@ scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb
 	if (s->tok != NULL) {
 		/* SPEC 13: the vote is the same here and in postern scan */
 		bayes_tokens_scan(s->tok, &s->urls, &s->chain);
-		bayes_classify(in->bayes, s->tok, in->bayes_min_learned, &s->bayes);
+		bayes_classify(s->in.bayes, s->tok, s->in.bayes_min_learned, &s->bayes);
 		bayes_vote(&s->bayes, &s->score);
+		bayes_table_release(s->in.bayes);
 		s->in.bayes = NULL;
-		if (!in->bayes_tokens) {
+		if (!s->in.bayes_tokens) {
 			bayes_tokens_clear(s->tok);
 			free(s->tok);
 			s->tok = NULL;
@@ -760,24 +806,70 @@ scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb
 	if (dqs_capped(s->dqs))
 		s->cut |= SCAN_CUT_LOOKUPS;
 	plan_lookups(s);
-	/* Nothing below may use the configuration: a reload (SIGHUP) can
-	 * replace it while lookups are in flight. */
-	s->in.cfg = NULL;
 	s->in.own = NULL;
 	s->in.nown = 0;
-	if (in->sh != NULL && !(in->sh->health && health_dns_down(in->sh->health))) {
+	/* DKIM's share that needs no key: the signatures read and the body
+	 * hashes checked (the whole message, as given) */
+	if (s->in.sh != NULL)
+		s->dkim = dkim_verify_new(s->msg, s->len);
+}
+
+/* The third phase, on the loop: the lookups go out, and the scan is
+ * finished here when none is needed. */
+static void
+scan_launch(struct scan *s)
+{
+	const struct spamhaus *sh = s->in.sh;
+
+	if (sh != NULL && !(sh->health && health_dns_down(sh->health))) {
 		start_lookups(s);
 		start_auth(s);
 		s->pending += dqs_start(s->dqs, dqs_done, s);
 	}
 	if (s->cut)
 		truncated(s);
-	/* Finished here: no callback (scan.h). Otherwise the last answer
-	 * finishes it from the loop, and only then is cb called. */
+	/* Finished here: scan_start's caller gets no callback (scan.h).
+	 * Otherwise the last answer finishes it from the loop, and only
+	 * then is cb called. */
 	if (s->pending == 0)
 		finish(s);
 	else
 		s->started = true;
+}
+
+struct scan *
+scan_start(const struct scan_input *in, const char *msg, size_t len, scan_cb *cb, void *arg)
+{
+	struct scan *s = scan_new(in, msg, len, cb, arg);
+
+	scan_parse(s);
+	scan_launch(s);
+	return s;
+}
+
+static void
+parse_job(void *arg)
+{
+	scan_parse(arg);
+}
+
+static void
+parsed_job(void *arg)
+{
+	struct scan *s = arg;
+
+	s->job = NULL;
+	scan_launch(s);
+}
+
+struct scan *
+scan_start_async(struct workq *q, const struct scan_input *in, const char *msg, size_t len,
+    scan_cb *cb, void *arg)
+{
+	struct scan *s = scan_new(in, msg, len, cb, arg);
+
+	s->async = true;
+	s->job = workq_submit(q, parse_job, parsed_job, s);
 	return s;
 }
 
@@ -792,6 +884,11 @@ scan_free(struct scan *s)
 {
 	if (s == NULL)
 		return;
+	/* first: a worker may be reading the scan (waited for) */
+	workq_cancel(s->job);
+	bayes_table_release(s->in.bayes);
+	free(s->trusted);
+	free(s->twin);
 	for (size_t i = 0; i < s->nlk; i++)
 		dns_cancel(s->lk[i].q);
 	spf_check_free(s->spf);

@@ -35,7 +35,8 @@
 
 struct scan_input {
 	const struct config *cfg;	/* weights, thresholds, trusted networks:
-					 * read in scan_start only */
+					 * read (copied) before scan_start or
+					 * scan_start_async returns, never after */
 	const struct spamhaus *sh;	/* lookups; NULL: none (offline scan) */
 	const char *client_ip;		/* SMTP client, NULL outside a session */
 	const char *helo;		/* its HELO name (SPF for the null sender) */
@@ -53,8 +54,8 @@ struct scan_input {
 	 * asked once the scan is finished; NULL: nothing learned applies. */
 	enum learn_opinion (*learned)(void *arg, const char *from_addr);
 	void *learned_arg;
-	/* The content classifier's counts (SPEC 13), read in scan_start
-	 * only; NULL: no Bayes vote. */
+	/* The content classifier's counts (SPEC 13); NULL: no Bayes vote.
+	 * The scan holds it (bayes_table_hold) until it has classified. */
 	const struct bayes_table *bayes;
 	unsigned bayes_min_learned;
 	bool bayes_tokens;		/* keep the tokens (postern learn) */
@@ -111,6 +112,18 @@ typedef void scan_cb(void *arg, struct scan *s);
  */
 struct scan *scan_start(const struct scan_input *in, const char *msg, size_t len,
     scan_cb *cb, void *arg);
+
+/*
+ * The same, with the computation on the message (MIME walk, URLs, the
+ * classifier, the lookup plan) run on a worker of q (lib/workq.h); the
+ * lookups are started on the loop afterwards. cb always runs, once, on
+ * the loop, unless the scan is freed first. in's strings and own are
+ * borrowed until then, as msg (the worker reads only msg and own).
+ * scan_free of a scan on a worker waits for the worker to finish it.
+ */
+struct workq;
+struct scan *scan_start_async(struct workq *q, const struct scan_input *in, const char *msg,
+    size_t len, scan_cb *cb, void *arg);
 bool scan_finished(const struct scan *s);
 void scan_free(struct scan *s);
 

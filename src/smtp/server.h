@@ -18,6 +18,7 @@
 #include "policy/ratelimit.h"
 #include "lib/config.h"
 #include "lib/groupsync.h"
+#include "lib/workq.h"
 #include "policy/spamhaus.h"
 #include "queue/mta.h"
 #include "queue/scheduler.h"
@@ -44,6 +45,8 @@ struct server {
 	struct keyreader *keyreader;	/* owned: re-reads root-only keys on reload;
 					 * NULL when privileges are not dropped */
 	struct groupsync *gs;		/* owned */
+	struct workq *scanq;		/* owned: the content scans' worker
+					 * (SCAN_WORKERS), NULL: scans on the loop */
 	struct scheduler *sched;	/* owned: the queue after the 250 */
 	struct mta *mta;		/* owned: remote delivery */
 	struct mta *lmtp;		/* owned: local delivery by LMTP, or NULL */

@@ -446,7 +446,12 @@ scan_begin(struct session *s)
 			in.bayes_min_learned = srv->cfg->bayes_min_learned;
 		}
 	}
-	tx->scan = scan_start(&in, tx->msgbuf, (size_t)n, on_scan_done, s);
+	/* the computation on the message runs on the worker, off the
+	 * loop; on_scan_done comes once its lookups are in */
+	if (srv->scanq != NULL)
+		tx->scan = scan_start_async(srv->scanq, &in, tx->msgbuf, (size_t)n, on_scan_done, s);
+	else
+		tx->scan = scan_start(&in, tx->msgbuf, (size_t)n, on_scan_done, s);
 	if (!scan_finished(tx->scan)) {
 		session_enter(s, S_SCAN);
 		return;

@@ -39,7 +39,8 @@ enum session_state {
 	S_BDAT,		/* reading a BDAT chunk */
 	S_AUTH,		/* AUTH exchange: the next line is a SASL response */
 	S_AUTH_WAIT,	/* password being checked off the loop */
-	S_SCAN,		/* content analysis waiting for its lookups */
+	S_SCAN,		/* content analysis: on the scan worker, then
+			 * waiting for its lookups (tx_free cancels it) */
 	S_COMMIT,	/* message written, waiting for the group sync */
 	S_TLS,		/* STARTTLS handshake */
 	S_CLOSING,	/* last reply being flushed */
