@@ -227,7 +227,7 @@ dns_reply_parse(const char *buf, size_t len, int qtype, struct dns_reply *out)
 	unsigned qd, an, ns;
 	size_t off;
 	uint32_t ttl_an = 0, ttl_neg = 0;
-	bool seen_an = false, seen_neg = false;
+	bool seen_an = false, seen_neg = false, soa = false;
 
 	memset(out, 0, sizeof(*out));
 	if (len < HEADER_LEN || !(p[2] & 0x80))
@@ -263,6 +263,8 @@ dns_reply_parse(const char *buf, size_t len, int qtype, struct dns_reply *out)
 			goto bad;
 		if (rr.type != TYPE_OPT)
 			lower_ttl(&ttl_neg, &seen_neg, rr.ttl);
+		if (rr.type == TYPE_SOA)
+			soa = true;
 		/* RFC 2308 5: a negative answer lasts the smaller of the
 		 * SOA's TTL and its MINIMUM, the rdata's last field */
 		if (rr.type == TYPE_SOA && rr.rdend - rr.rd >= 22) {
@@ -275,6 +277,7 @@ dns_reply_parse(const char *buf, size_t len, int qtype, struct dns_reply *out)
 	out->len = k.len;
 	out->store = k.store;
 	out->ttl = k.count > 0 ? ttl_an : ttl_neg;
+	out->soa = soa;
 	if (k.count > 0) {
 		out->data = xmalloc(k.count * sizeof(*out->data));
 		for (size_t i = 0; i < k.count; i++)

@@ -9,6 +9,7 @@
 #ifndef POSTERN_DNS_REPLY_H
 #define POSTERN_DNS_REPLY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* One parsed reply. Owns data, len and what data points into. */
@@ -18,6 +19,8 @@ struct dns_reply {
 	char **data;		/* their rdata, names in it decompressed */
 	int *len;
 	unsigned ttl;		/* seconds the answer may be kept; 0: not at all */
+	bool soa;		/* an SOA in the authority section: a negative
+				 * answer may be kept at all (RFC 2308 5) */
 	char *store;		/* the rdata octets, data points into it */
 };
 

@@ -289,7 +289,7 @@ on_stub_answer(void *arg, enum dns_stub_result result, const char *msg, size_t l
 			ans.status = DNS_NODATA;
 		/* RFC 2308 5 as for libunbound's answers */
 		if (ans.status != DNS_SERVFAIL && rep.ttl > 0 &&
-		    (ans.status == DNS_OK || dns_packet_has_soa(msg, len)))
+		    (ans.status == DNS_OK || rep.soa))
 			dns_cache_put(lk->r->cache, lk->name, lk->type, &ans, rep.ttl,
 			    clock_mono_sec());
 	}

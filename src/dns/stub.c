@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/clock.h"
 #include "lib/xmalloc.h"
 
 #define EDNS_SIZE 1232		/* the DNS flag day 2020 size: no fragments */
@@ -75,33 +76,12 @@ dns_stub_suits(const struct hostport *servers, size_t n)
 	return true;
 }
 
-static struct timespec
-mono_after(long ms)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
-static bool
-before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
 static void
 set_timer(struct dns_stub *s, long ms)
 {
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
-	s->timer_at = mono_after(ms);
+	s->timer_at = clock_mono_after_ms(ms);
 	evtimer_add(s->timer, &tv);
 }
 
@@ -118,8 +98,8 @@ arm_timer(struct dns_stub *s)
 
 	if (s->out == 0)
 		return;
-	limit = mono_after(FIRST_TRY_MS);
-	if (evtimer_pending(s->timer, NULL) && !before(&limit, &s->timer_at))
+	limit = clock_mono_after_ms(FIRST_TRY_MS);
+	if (evtimer_pending(s->timer, NULL) && !clock_before(&limit, &s->timer_at))
 		return;
 	set_timer(s, FIRST_TRY_MS);
 }

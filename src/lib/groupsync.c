@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "xmalloc.h"
 
 /*
@@ -110,16 +111,10 @@ close_files(struct gs_file *files, size_t n)
 static void
 wait_gap(const struct timespec *last)
 {
-	struct timespec now, until = *last;
+	struct timespec now, until = clock_add_ns(*last, GROUPSYNC_GAP_NS);
 
-	until.tv_nsec += GROUPSYNC_GAP_NS;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec > until.tv_sec ||
-	    (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
+	if (!clock_before(&now, &until))
 		return;
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
 		;

@@ -77,8 +77,21 @@ reply(struct session *s, const char *fmt, ...)
 void
 replies_flush(struct session *s)
 {
-	if (s->replies != NULL && evbuffer_get_length(s->replies) > 0)
+	if (s->replies != NULL && s->bev != NULL && evbuffer_get_length(s->replies) > 0)
 		evbuffer_add_buffer(bufferevent_get_output(s->bev), s->replies);
+}
+
+void
+replies_end(struct session *s)
+{
+	replies_flush(s);
+	if (s->replies_ev != NULL)
+		event_free(s->replies_ev);
+	if (s->replies != NULL)
+		evbuffer_free(s->replies);
+	s->replies_ev = NULL;
+	s->replies = NULL;
+	s->replies_queued = false;
 }
 
 /* Writes the waiting replies at once when nothing is queued before them;
@@ -473,10 +486,7 @@ session_free(struct session *s)
 	verifier_cancel(s->auth_req);
 	if (s->close_timer)
 		event_free(s->close_timer);
-	if (s->replies_ev)
-		event_free(s->replies_ev);
-	if (s->replies)
-		evbuffer_free(s->replies);
+	replies_end(s);
 	if (s->data_timer)
 		event_free(s->data_timer);
 	if (s->bev)
@@ -593,10 +603,7 @@ session_start(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	}
 	if (s->bev == NULL) {
 		evutil_closesocket(fd);
-		if (s->replies_ev)
-			event_free(s->replies_ev);
-		if (s->replies)
-			evbuffer_free(s->replies);
+		replies_end(s);
 		free(s);
 		return;
 	}

@@ -31,16 +31,7 @@ starttls_begin(struct session *s)
 	evbuffer_drain(in, evbuffer_get_length(in));
 	/* the 220 goes out in plain text before the handshake; every reply
 	 * after it goes through TLS */
-	replies_flush(s);
-	if (s->replies_ev) {
-		event_free(s->replies_ev);
-		s->replies_ev = NULL;
-		s->replies_queued = false;
-	}
-	if (s->replies) {
-		evbuffer_free(s->replies);
-		s->replies = NULL;
-	}
+	replies_end(s);
 	tlsbev = bufferevent_openssl_filter_new(s->srv->base, s->bev, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (tlsbev == NULL) {

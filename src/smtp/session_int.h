@@ -117,6 +117,9 @@ void reply(struct session *s, const char *fmt, ...) __attribute__((format(printf
 /* Moves the replies not yet written to bev's output, where what must
  * follow them (TLS, the close) finds them in order. */
 void replies_flush(struct session *s);
+/* The same, then replies go to bev's output directly from now on (TLS
+ * begins, or the session ends). */
+void replies_end(struct session *s);
 /* Sends a verdict's refusal, logs event=reject and counts the error:
  * the one place a policy decision reaches the client. */
 void session_refuse(struct session *s, const struct decision *v, const char *stage,

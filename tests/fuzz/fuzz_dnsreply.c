@@ -2,10 +2,12 @@
  * Fuzz target for the DNS reply reader (src/dns/reply.h): the input is a
  * reply message, read as the answer to each type the resolver asks.
  * Invariants: a refused message leaves nothing behind; a read one has
- * count records, each inside its own length, and a TTL below 2^31.
+ * count records, each inside its own length, a TTL below 2^31, and an
+ * SOA in its authority section exactly when dns_packet_has_soa finds one.
  */
 #include "fuzz.h"
 
+#include "dns/answer.h"
 #include "dns/reply.h"
 
 int
@@ -21,6 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		}
 		CHECK(r.ttl <= 0x7FFFFFFFu);
+		CHECK(r.soa == dns_packet_has_soa(buf, size));
 		CHECK(r.rcode >= 0 && r.rcode <= 15);
 		for (size_t i = 0; i < r.count; i++) {
 			volatile char sum = 0;

@@ -213,6 +213,7 @@ test_negative_ttl(void **state)
 	assert_int_equal(r.count, 0);
 	assert_null(r.data);
 	assert_int_equal(r.ttl, 60);	/* its MINIMUM is smaller (RFC 2308 5) */
+	assert_true(r.soa);
 	dns_reply_clear(&r);
 
 	/* the SOA's own TTL when it is the smaller */
@@ -234,6 +235,7 @@ test_negative_ttl(void **state)
 	start(&m, 3, 0, 0, "nx.example.test", 1);
 	assert_int_equal(dns_reply_parse((char *)m.b, m.n, 1, &r), 0);
 	assert_int_equal(r.ttl, 0);
+	assert_false(r.soa);
 	dns_reply_clear(&r);
 	start(&m, 0, 1, 0, "example.test", 16);
 	rr_hdr(&m, 12, 16, 0x80000000UL, 3);
